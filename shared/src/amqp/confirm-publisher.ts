@@ -1,0 +1,95 @@
+import { once } from 'node:events';
+import type { ConfirmChannel, Options } from 'amqplib';
+import { PublishError } from '../errors';
+import { closeWithin } from '../util/time';
+import type { Logger } from '../logger';
+import type { AmqpConnection } from './connection';
+
+const PUB_ID = 'x-stockflow-pub';
+
+/** `mandatory` defaults to true; events nobody subscribes to are published with false. */
+export type PublishProperties = Options.Publish & { messageId: string };
+
+/**
+ * Publishing that is only "done" when the broker has taken responsibility:
+ * - a confirm channel, and the promise settles on the broker's ack (or nack);
+ * - `mandatory`, because an unroutable message is still *acked*; basic.return arrives first
+ *   and turns the pending publish into a PublishError('unroutable');
+ * - when publish() returns false the socket buffer is full: wait for 'drain' before the next;
+ * - persistent delivery and a messageId on every message.
+ */
+export class ConfirmPublisher {
+  private ch: ConfirmChannel | undefined;
+  private seq = 0;
+  private returned = new Set<string>();
+  private drained: Promise<unknown> | undefined;
+  private unregister: (() => void) | undefined;
+
+  constructor(
+    private readonly conn: AmqpConnection,
+    private readonly log: Logger,
+    private readonly waitForChannelMs = 30_000,
+  ) {}
+
+  async start(): Promise<void> {
+    this.unregister ??= await this.conn.register(async () => {
+      const ch = await this.conn.createConfirmChannel();
+      ch.on('return', (msg) => {
+        const id = msg.properties.headers?.[PUB_ID] as string | undefined;
+        if (id) this.returned.add(id);
+      });
+      ch.on('close', () => {
+        if (this.ch === ch) this.ch = undefined;
+      });
+      this.ch = ch;
+    });
+  }
+
+  get ready(): boolean {
+    return this.ch !== undefined;
+  }
+
+  async publish(exchange: string, routingKey: string, content: Buffer, options: PublishProperties): Promise<void> {
+    const ch = await this.channel();
+    if (this.drained) await this.drained;
+    const pubId = `${this.seq++}`;
+    const headers = { ...(options.headers as Record<string, unknown> | undefined), [PUB_ID]: pubId };
+    await new Promise<void>((resolve, reject) => {
+      let ok: boolean;
+      try {
+        ok = ch.publish(exchange, routingKey, content, { persistent: true, contentType: 'application/json', ...options, headers, mandatory: options.mandatory ?? true }, (err) => {
+          const wasReturned = this.returned.delete(pubId);
+          if (err) reject(new PublishError(`broker did not confirm publish to ${exchange}/${routingKey}: ${String(err)}`, this.ch === ch ? 'nack' : 'channel_closed'));
+          else if (wasReturned) reject(new PublishError(`unroutable: no queue bound to ${exchange} with routing key ${routingKey}`, 'unroutable'));
+          else resolve();
+        });
+      } catch (err) {
+        reject(new PublishError(`publish failed: ${(err as Error).message}`, 'channel_closed'));
+        return;
+      }
+      if (!ok && !this.drained) {
+        this.drained = Promise.race([once(ch, 'drain'), once(ch, 'close')]).finally(() => {
+          this.drained = undefined;
+        });
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.unregister?.();
+    this.unregister = undefined;
+    const ch = this.ch;
+    this.ch = undefined;
+    await closeWithin(ch);
+  }
+
+  private async channel(): Promise<ConfirmChannel> {
+    const deadline = Date.now() + this.waitForChannelMs;
+    while (!this.ch) {
+      if (Date.now() > deadline) throw new PublishError('no confirm channel (broker unreachable)', 'timeout');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.ch;
+  }
+
+}

@@ -1,0 +1,180 @@
+import { EventEmitter } from 'node:events';
+import * as amqp from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import type { Logger } from '../logger';
+import { backoffDelay, closeWithin, sleep } from '../util/time';
+import { TopologyMismatchError } from '../errors';
+
+/**
+ * One AMQP connection with reconnect, in the style of amqp-connection-manager: components
+ * register a setup(connection) that runs after every (re)connect and builds their channels.
+ * Every connection has a generation number; a delivery remembers the generation it came
+ * from so that its ack is dropped, never sent on a newer channel (where its delivery tag
+ * would mean another message or close the channel with 406 PRECONDITION_FAILED).
+ */
+export interface AmqpConnectionOptions {
+  url: string;
+  /** Shown in the management UI and used by `rabbitmqctl close_connection`. */
+  name: string;
+  heartbeatS: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  log: Logger;
+}
+
+function withHeartbeat(url: string, heartbeatS: number): string {
+  const u = new URL(url);
+  u.searchParams.set('heartbeat', String(heartbeatS));
+  return u.toString();
+}
+
+export type Setup = (conn: ChannelModel, generation: number) => Promise<void>;
+
+export interface AmqpConnectionEvents {
+  connect: [generation: number];
+  disconnect: [error: Error | undefined];
+  fatal: [error: Error];
+}
+
+export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
+  private conn: ChannelModel | undefined;
+  private gen = 0;
+  private closing = false;
+  private setups = new Set<Setup>();
+  private connecting: Promise<void> | undefined;
+  private attempt = 0;
+
+  constructor(private readonly opts: AmqpConnectionOptions) {
+    super();
+  }
+
+  get generation(): number {
+    return this.gen;
+  }
+
+  get isConnected(): boolean {
+    return this.conn !== undefined;
+  }
+
+  /** Connects (retrying with backoff) and runs every registered setup. */
+  async start(): Promise<void> {
+    this.closing = false;
+    await this.ensureConnected();
+  }
+
+  /** Registers a setup; runs it at once when connected. Returns the unregister function. */
+  async register(setup: Setup): Promise<() => void> {
+    this.setups.add(setup);
+    if (this.conn) {
+      try {
+        await setup(this.conn, this.gen);
+      } catch (err) {
+        this.onSetupFailure(err);
+        throw err;
+      }
+    }
+    return () => this.setups.delete(setup);
+  }
+
+  async createChannel(): Promise<Channel> {
+    const ch = await this.current().createChannel();
+    ch.on('error', (err: Error) => this.opts.log.debug({ err: err.message }, 'amqp channel error'));
+    return ch;
+  }
+
+  async createConfirmChannel(): Promise<ConfirmChannel> {
+    const ch = await this.current().createConfirmChannel();
+    ch.on('error', (err: Error) => this.opts.log.debug({ err: err.message }, 'amqp channel error'));
+    return ch;
+  }
+
+  /** Resolves once connected, or rejects after timeoutMs. */
+  async waitConnected(timeoutMs: number): Promise<void> {
+    if (this.conn) return;
+    const deadline = Date.now() + timeoutMs;
+    while (!this.conn) {
+      if (this.closing) throw new Error('amqp connection closed');
+      if (Date.now() > deadline) throw new Error(`no amqp connection after ${timeoutMs} ms`);
+      await sleep(20);
+    }
+  }
+
+  /** Test and chaos hook: drop the socket the way a network cut would. */
+  destroySocket(): void {
+    const stream = (this.conn as unknown as { connection?: { stream?: { destroy(err?: Error): void } } } | undefined)?.connection?.stream;
+    stream?.destroy(new Error('connection cut (test/chaos)'));
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const conn = this.conn;
+    this.conn = undefined;
+    await closeWithin(conn);
+  }
+
+  private current(): ChannelModel {
+    if (!this.conn) throw new Error('amqp not connected');
+    return this.conn;
+  }
+
+  private ensureConnected(): Promise<void> {
+    this.connecting ??= this.connectLoop().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connectLoop(): Promise<void> {
+    while (!this.closing) {
+      try {
+        const conn = await amqp.connect(withHeartbeat(this.opts.url, this.opts.heartbeatS), {
+          clientProperties: { connection_name: this.opts.name },
+          timeout: 10_000,
+        });
+        if (this.closing) {
+          // close() was called while we were connecting: do not resurrect the connection.
+          await closeWithin(conn);
+          return;
+        }
+        const generation = ++this.gen;
+        conn.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'amqp connection error'));
+        conn.on('close', (err?: Error) => this.onClose(conn, err));
+        conn.on('blocked', (reason: string) => this.opts.log.warn({ reason }, 'amqp connection blocked by broker'));
+        conn.on('unblocked', () => this.opts.log.info('amqp connection unblocked'));
+        this.conn = conn;
+        for (const setup of [...this.setups]) await setup(conn, generation);
+        this.attempt = 0;
+        this.opts.log.info({ generation }, 'amqp connected');
+        this.emit('connect', generation);
+        return;
+      } catch (err) {
+        if (err instanceof TopologyMismatchError) {
+          this.onSetupFailure(err);
+          throw err;
+        }
+        const stale = this.conn;
+        this.conn = undefined;
+        await closeWithin(stale);
+        const delay = backoffDelay(this.attempt++, this.opts.retryBaseMs, this.opts.retryMaxMs);
+        this.opts.log.warn({ err: (err as Error).message, retryInMs: delay }, 'amqp connect failed');
+        await sleep(delay);
+      }
+    }
+  }
+
+  private onClose(conn: ChannelModel, err?: Error): void {
+    if (this.conn !== conn) return;
+    this.conn = undefined;
+    this.emit('disconnect', err);
+    if (this.closing) return;
+    this.opts.log.warn({ err: err?.message }, 'amqp connection lost; reconnecting');
+    this.ensureConnected().catch((e: unknown) => this.opts.log.error({ err: (e as Error).message }, 'amqp reconnect gave up'));
+  }
+
+  private onSetupFailure(err: unknown): void {
+    if (err instanceof TopologyMismatchError) {
+      this.closing = true;
+      this.emit('fatal', err);
+    }
+  }
+}

@@ -1,0 +1,279 @@
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Logger } from '../logger';
+import { closeWithin, sleep } from '../util/time';
+import type { AmqpConnection } from './connection';
+
+export interface Delivery {
+  readonly msg: ConsumeMessage;
+  /** Channel generation the delivery tag belongs to. */
+  readonly generation: number;
+  readonly receivedAt: number;
+}
+
+export interface BatchControl {
+  /** Acks this delivery (and with `upTo` every earlier one on its channel). Dropped when stale. */
+  ack(d: Delivery, upTo?: boolean): void;
+  /** True when the delivery's channel is gone: its redelivery is on the way, stop working on it. */
+  isStale(d: Delivery): boolean;
+  /** Aborted only when the consumer is forced down (grace period over). */
+  readonly signal: AbortSignal;
+}
+
+export interface PartitionConsumerOptions {
+  conn: AmqpConnection;
+  queue: string;
+  partition: number;
+  prefetch: number;
+  batchSize: number;
+  batchWaitMs: number;
+  log: Logger;
+  /** Must apply the batch in order and ack; must not throw (it retries transient failures itself). */
+  process(batch: Delivery[], ctl: BatchControl): Promise<void>;
+}
+
+type State = 'idle' | 'running' | 'draining' | 'stopped';
+
+/**
+ * Consumes one partition queue and applies its deliveries strictly in order.
+ *
+ * amqplib calls the consume callback per message and does not wait for async work, so with
+ * prefetch > 1 a naive handler runs several messages of one partition at once and per-key
+ * order is gone. Here the callback only appends to a buffer; one loop takes batches from the
+ * head and awaits each before the next.
+ *
+ * MUST hold: a batch is acked only after `process` committed it; after a reconnect, deliveries
+ * of the old channel are dropped from the buffer and never acked (their redeliveries arrive on
+ * the new channel, and the inbox absorbs anything that was in fact committed).
+ */
+export class PartitionConsumer {
+  private state: State = 'idle';
+  private ch: Channel | undefined;
+  /** Connection generation `ch` was opened on. */
+  private chConnGen = -1;
+  private gen = 0;
+  private subscribing: Promise<void> = Promise.resolve();
+  /** Bumped per consume: deliveries of a cancelled consumer are dropped. */
+  private consumerEpoch = 0;
+  private probation = false;
+  /** The next subscription skips probation: it replaces a probation channel that proved itself. */
+  private widening = false;
+  private buffer: Delivery[] = [];
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private unregister: (() => void) | undefined;
+  private readonly abort = new AbortController();
+  private resubscribeTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: PartitionConsumerOptions) {}
+
+  get partition(): number {
+    return this.opts.partition;
+  }
+
+  get queue(): string {
+    return this.opts.queue;
+  }
+
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  get subscribed(): boolean {
+    return this.ch !== undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    this.loop = this.run();
+    this.unregister = await this.opts.conn.register((_conn, connGen) => this.subscribe(connGen));
+  }
+
+  /**
+   * Drain-first stop: no new batch starts, the one in flight commits and acks, then the
+   * channel closes so the broker hands the unprocessed rest (in order) to the next consumer.
+   */
+  async stop(opts: { force?: boolean } = {}): Promise<void> {
+    if (this.state === 'idle') {
+      this.state = 'stopped';
+      return;
+    }
+    if (this.state === 'stopped') return;
+    this.state = 'draining';
+    if (opts.force) this.abort.abort();
+    this.unregister?.();
+    this.wake?.();
+    await this.loop;
+    clearTimeout(this.resubscribeTimer);
+    // A subscription in flight (reconnect setup, resubscribe timer) must land before we close:
+    // finishing after us, it would leave a consumer nobody reads, which single active consumer
+    // may make the partition's active one, holding its deliveries unacked (the partition stalls).
+    await this.subscribing.catch(() => undefined);
+    this.buffer = [];
+    const ch = this.ch;
+    this.ch = undefined;
+    this.gen++;
+    await closeWithin(ch);
+    this.state = 'stopped';
+  }
+
+  /** Force-aborts an in-flight retry loop (used when the shutdown grace period is over). */
+  forceAbort(): void {
+    this.abort.abort();
+  }
+
+  /**
+   * Serialized and idempotent per connection: two subscriptions on one connection would leave
+   * an orphan consumer that single-active-consumer may pick as the active one, whose
+   * deliveries nobody processes -- the partition would stall.
+   */
+  private subscribe(connGen: number): Promise<void> {
+    this.subscribing = this.subscribing.catch(() => undefined).then(() => this.doSubscribe(connGen));
+    return this.subscribing;
+  }
+
+  private async doSubscribe(connGen: number): Promise<void> {
+    if (this.state !== 'running') return;
+    if (this.ch && this.chConnGen === connGen) return;
+    const old = this.ch;
+    this.ch = undefined;
+    await closeWithin(old);
+    const ch = await this.opts.conn.createChannel();
+    if (this.state !== 'running') {
+      // stop() ran while the channel opened: never consume on it.
+      await closeWithin(ch);
+      return;
+    }
+    const generation = ++this.gen;
+    this.ch = ch;
+    this.chConnGen = connGen;
+    this.buffer = this.buffer.filter((d) => d.generation === generation);
+    ch.on('close', () => this.onChannelClosed(ch));
+    // Probation: every subscription starts with prefetch 1 and widens after its first batch
+    // commits. A connection or process lost mid-batch returns every prefetched delivery and
+    // quorum queues count that against x-delivery-limit; without probation, a message that
+    // crashes its consumer every time would carry its innocent prefetched neighbours into the
+    // dead queue with it. With it, only the crashing head message keeps getting returned.
+    this.probation = this.opts.prefetch > 1 && !this.widening;
+    await this.consume(ch, generation, this.probation ? 1 : this.opts.prefetch);
+    this.opts.log.debug({ queue: this.opts.queue, generation, probation: this.probation }, 'subscribed');
+  }
+
+  private async consume(ch: Channel, generation: number, prefetch: number): Promise<void> {
+    await ch.prefetch(prefetch);
+    const epoch = ++this.consumerEpoch;
+    await ch.consume(
+      this.opts.queue,
+      (msg) => {
+        if (msg === null) {
+          // Broker-side cancel (queue deleted or failed over): resubscribe on a fresh channel.
+          this.opts.log.warn({ queue: this.opts.queue }, 'consumer cancelled by broker');
+          void closeWithin(ch);
+          return;
+        }
+        if (generation !== this.gen || epoch !== this.consumerEpoch || this.state !== 'running') return;
+        this.buffer.push({ msg, generation, receivedAt: Date.now() });
+        this.wake?.();
+      },
+      { noAck: false },
+    );
+  }
+
+  /**
+   * The first batch committed: subscribe again with the full prefetch, on a new channel.
+   *
+   * Not basic.cancel + nack-requeue on the same channel: under single active consumer a cancel
+   * makes the next waiting consumer (another owner during a handover) active while we still
+   * hold our unacked probation delivery, so that consumer receives the messages behind it
+   * first and the returned one after them -- a per-key order violation, seen in a 100k flood.
+   * Closing the channel returns what we hold and hands the queue over in one step, and a
+   * quorum queue delivers returned messages before the rest.
+   */
+  private async endProbation(): Promise<void> {
+    const ch = this.ch;
+    const connGen = this.chConnGen;
+    this.probation = false;
+    if (!ch) return;
+    this.ch = undefined;
+    this.gen++;
+    this.buffer = [];
+    await closeWithin(ch);
+    if (this.state !== 'running') return;
+    this.widening = true;
+    try {
+      await this.subscribe(connGen);
+      this.opts.log.debug({ queue: this.opts.queue, generation: this.gen }, 'probation over: full prefetch');
+    } catch (err) {
+      // The connection is going down; its reconnect subscribes us again (with probation).
+      this.opts.log.warn({ err: (err as Error).message, queue: this.opts.queue }, 'could not widen prefetch; the reconnect resubscribes');
+    } finally {
+      this.widening = false;
+    }
+  }
+
+  private onChannelClosed(ch: Channel): void {
+    this.opts.log.debug({ queue: this.opts.queue, current: this.ch === ch, buffered: this.buffer.length }, 'partition channel closed');
+    if (this.ch !== ch) return;
+    this.ch = undefined;
+    this.gen++;
+    // Deliveries of the dead channel will be redelivered; their tags are meaningless now.
+    this.buffer = [];
+    if (this.state !== 'running') return;
+    // If only our channel died (broker cancel, channel error) the connection lives on and
+    // nobody else will resubscribe us. If the connection died, its reconnect setup will, and
+    // the generation check below keeps us from subscribing a second time.
+    const connGen = this.opts.conn.generation;
+    clearTimeout(this.resubscribeTimer);
+    this.resubscribeTimer = setTimeout(() => {
+      if (this.state === 'running' && this.opts.conn.isConnected && this.opts.conn.generation === connGen && !this.ch) {
+        this.subscribe(connGen).catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message, queue: this.opts.queue }, 'resubscribe failed'));
+      }
+    }, 200);
+  }
+
+  private readonly control: BatchControl = {
+    ack: (d, upTo = false) => {
+      if (d.generation !== this.gen || !this.ch) return;
+      try {
+        this.ch.ack(d.msg, upTo);
+      } catch (err) {
+        this.opts.log.debug({ err: (err as Error).message }, 'ack on closing channel dropped');
+      }
+    },
+    isStale: (d) => d.generation !== this.gen || !this.ch,
+    signal: this.abort.signal,
+  };
+
+  private async run(): Promise<void> {
+    while (this.state === 'running') {
+      if (this.buffer.length === 0) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      if (this.buffer.length < this.opts.batchSize && this.opts.batchWaitMs > 0) {
+        await sleep(this.opts.batchWaitMs, this.abort.signal);
+        if (this.state !== 'running') break;
+      }
+      const batch = this.buffer.splice(0, this.opts.batchSize);
+      if (batch.length === 0) continue;
+      try {
+        this.opts.log.trace({ queue: this.opts.queue, size: batch.length }, 'batch start');
+        await this.opts.process(batch, this.control);
+        this.opts.log.trace({ queue: this.opts.queue }, 'batch done');
+        // Probation lasts while the head is a redelivery: every message a crash returned is a
+        // suspect and goes through alone; the first fresh delivery ends it.
+        if (this.probation && this.state === 'running' && batch.every((d) => !this.control.isStale(d) && !d.msg.fields.redelivered)) {
+          await this.endProbation();
+        }
+      } catch (err) {
+        // process() owns retries; reaching here is a bug. Drop the channel so the broker
+        // redelivers everything in order rather than acking past a gap.
+        this.opts.log.error({ err, queue: this.opts.queue }, 'batch processing escaped its error handling; resubscribing');
+        const ch = this.ch;
+        await closeWithin(ch);
+        await sleep(500);
+      }
+    }
+  }
+}

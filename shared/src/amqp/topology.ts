@@ -1,0 +1,153 @@
+import type { Channel, Options } from 'amqplib';
+import { contracts, inputsOf, type Contract, type MessageType, type WorkerKind, WORKER_KINDS } from '../contracts';
+import { TopologyMismatchError } from '../errors';
+import { partitionLabel, partitionOf } from './partitioner';
+
+/**
+ * Names and arguments of every exchange and queue, derived from the contract registry.
+ * Declared in code at start and after every reconnect; never edited by hand on the broker.
+ */
+export interface TopologyOptions {
+  namespace: string;
+  partitions: number;
+  deliveryLimit: number;
+}
+
+export interface QueueSpec {
+  name: string;
+  options: Options.AssertQueue;
+  bindings: { exchange: string; routingKey: string }[];
+}
+
+export interface ExchangeSpec {
+  name: string;
+  type: 'direct' | 'topic';
+}
+
+export function commandExchange(ns: string, worker: WorkerKind): string {
+  return `${ns}.commands.${worker}`;
+}
+export function eventsExchange(ns: string): string {
+  return `${ns}.events`;
+}
+export function deadLetterExchange(ns: string): string {
+  return `${ns}.dlx`;
+}
+export function partitionQueue(ns: string, worker: WorkerKind, partition: number, partitions: number): string {
+  return `${ns}.${worker}.p${partitionLabel(partition, partitions)}`;
+}
+export function deadQueue(queue: string): string {
+  return `${queue}.dead`;
+}
+
+/** Where a message of this type with this partition key is published. */
+export function routeOf(opts: Pick<TopologyOptions, 'namespace' | 'partitions'>, type: MessageType, partitionKey: string) {
+  const contract: Contract = contracts[type];
+  const partition = partitionOf(partitionKey, opts.partitions);
+  const label = partitionLabel(partition, opts.partitions);
+  if (contract.kind === 'command') {
+    return { exchange: commandExchange(opts.namespace, contract.worker), routingKey: label, partition };
+  }
+  return { exchange: eventsExchange(opts.namespace), routingKey: `${type}.${label}`, partition };
+}
+
+/**
+ * Commands and events somebody consumes are published `mandatory`: unroutable means the
+ * topology is missing and the publish must fail. Events nobody consumes (StockChanged) may
+ * be unroutable; that is pub/sub, not loss.
+ */
+export function isMandatory(type: MessageType): boolean {
+  const contract: Contract = contracts[type];
+  return contract.kind === 'command' || contract.consumers.length > 0;
+}
+
+export function partitionQueueArguments(opts: TopologyOptions, queue: string): Record<string, unknown> {
+  return {
+    'x-queue-type': 'quorum',
+    // One consumer at a time per partition: the broker's half of per-key ordering.
+    'x-single-active-consumer': true,
+    // RabbitMQ 3.10 has no default; without it a poison message loops forever.
+    'x-delivery-limit': opts.deliveryLimit,
+    'x-dead-letter-exchange': deadLetterExchange(opts.namespace),
+    'x-dead-letter-routing-key': queue,
+    // at-least-once dead-lettering keeps a message until the dead queue confirms it.
+    'x-dead-letter-strategy': 'at-least-once',
+    'x-overflow': 'reject-publish',
+  };
+}
+
+export function exchangesOf(ns: string): ExchangeSpec[] {
+  return [
+    ...WORKER_KINDS.map((w) => ({ name: commandExchange(ns, w), type: 'direct' as const })),
+    { name: eventsExchange(ns), type: 'topic' },
+    { name: deadLetterExchange(ns), type: 'direct' },
+  ];
+}
+
+/** Partition queues of one worker kind and their dead queues. */
+export function queuesOf(opts: TopologyOptions, worker: WorkerKind): QueueSpec[] {
+  const events = inputsOf(worker).filter((t) => contracts[t].kind === 'event');
+  const specs: QueueSpec[] = [];
+  for (let p = 0; p < opts.partitions; p++) {
+    const name = partitionQueue(opts.namespace, worker, p, opts.partitions);
+    const label = partitionLabel(p, opts.partitions);
+    specs.push({
+      name,
+      options: { durable: true, arguments: partitionQueueArguments(opts, name) },
+      bindings: [
+        { exchange: commandExchange(opts.namespace, worker), routingKey: label },
+        ...events.map((t) => ({ exchange: eventsExchange(opts.namespace), routingKey: `${t}.${label}` })),
+      ],
+    });
+    specs.push({
+      name: deadQueue(name),
+      options: { durable: true, arguments: { 'x-queue-type': 'quorum' } },
+      bindings: [{ exchange: deadLetterExchange(opts.namespace), routingKey: name }],
+    });
+  }
+  return specs;
+}
+
+const INEQUIVALENT = /inequivalent arg '([^']+)' for (queue|exchange) '([^']+)'[^:]*: (.*)$/;
+
+/** Turns the broker's 406 into an error that names the queue and the argument. */
+export function asTopologyError(err: unknown): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  const m = INEQUIVALENT.exec(message);
+  if (!m) return err;
+  return new TopologyMismatchError(`${m[2]} '${m[3]}'`, m[1]!, m[4]!.replace(/"$/, ''));
+}
+
+/**
+ * Declares exchanges and the given workers' queues. Runs on a throwaway channel because a
+ * mismatch closes the channel (406).
+ */
+export async function declareTopology(
+  open: () => Promise<Channel>,
+  opts: TopologyOptions,
+  workers: readonly WorkerKind[],
+): Promise<void> {
+  const ch = await open();
+  let failure: unknown;
+  ch.on('error', (err: unknown) => {
+    failure ??= err;
+  });
+  try {
+    await Promise.all(exchangesOf(opts.namespace).map((e) => ch.assertExchange(e.name, e.type, { durable: true })));
+    const queues = workers.flatMap((w) => queuesOf(opts, w));
+    await Promise.all(queues.map((q) => ch.assertQueue(q.name, q.options)));
+    await Promise.all(queues.flatMap((q) => q.bindings.map((b) => ch.bindQueue(q.name, b.exchange, b.routingKey))));
+    await ch.close();
+  } catch (err) {
+    throw asTopologyError(failure ?? err);
+  }
+}
+
+/** Test and ops helper: removes every queue and exchange of a namespace. */
+export async function deleteTopology(open: () => Promise<Channel>, opts: TopologyOptions): Promise<void> {
+  const ch = await open();
+  ch.on('error', () => undefined);
+  for (const q of WORKER_KINDS.flatMap((w) => queuesOf(opts, w))) await ch.deleteQueue(q.name);
+  for (const e of exchangesOf(opts.namespace)) await ch.deleteExchange(e.name);
+  await ch.close();
+}

@@ -1,0 +1,180 @@
+import { hostname } from 'node:os';
+import { ConfigError } from './errors';
+
+/**
+ * Every configuration value comes from the environment, has a named default and is validated
+ * at start. A setting carries its own documentation so the README table and `--help` output
+ * are generated from the same place the code reads (a test keeps the README in step).
+ */
+export interface Setting<T> {
+  readonly env: string;
+  readonly default: T;
+  readonly doc: string;
+  parse(raw: string): T;
+  /** Shown in docs instead of the default when the default is computed at run time. */
+  readonly defaultLabel?: string;
+}
+
+type Parsed<S> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
+
+export function loadConfig<S extends Record<string, Setting<unknown>>>(
+  spec: S,
+  env: NodeJS.ProcessEnv = process.env,
+): Parsed<S> {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(spec)) {
+    const raw = env[setting.env];
+    if (raw === undefined || raw === '') {
+      out[key] = setting.default;
+      continue;
+    }
+    try {
+      out[key] = setting.parse(raw.trim());
+    } catch (err) {
+      problems.push(`${setting.env}=${JSON.stringify(raw)}: ${(err as Error).message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as Parsed<S>;
+}
+
+export function integer(env: string, def: number, doc: string, range: { min: number; max: number }): Setting<number> {
+  return {
+    env,
+    default: def,
+    doc,
+    parse(raw) {
+      if (!/^-?\d+$/.test(raw)) throw new Error('must be an integer');
+      const n = Number(raw);
+      if (n < range.min || n > range.max) throw new Error(`must be between ${range.min} and ${range.max}`);
+      return n;
+    },
+  };
+}
+
+export function text(env: string, def: string, doc: string, pattern?: RegExp, defaultLabel?: string): Setting<string> {
+  return {
+    env,
+    default: def,
+    doc,
+    defaultLabel,
+    parse(raw) {
+      if (pattern && !pattern.test(raw)) throw new Error(`must match ${String(pattern)}`);
+      return raw;
+    },
+  };
+}
+
+export function url(env: string, def: string, doc: string, protocols: string[]): Setting<string> {
+  return {
+    env,
+    default: def,
+    doc,
+    parse(raw) {
+      let parsed: URL;
+      try {
+        parsed = new URL(raw);
+      } catch {
+        throw new Error('must be a URL');
+      }
+      if (!protocols.includes(parsed.protocol)) throw new Error(`protocol must be one of ${protocols.join(', ')}`);
+      return raw;
+    },
+  };
+}
+
+export function flag(env: string, def: boolean, doc: string): Setting<boolean> {
+  return {
+    env,
+    default: def,
+    doc,
+    parse(raw) {
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw new Error('must be true or false');
+    },
+  };
+}
+
+export function oneOf<T extends string>(env: string, def: T, doc: string, values: readonly T[]): Setting<T> {
+  return {
+    env,
+    default: def,
+    doc,
+    parse(raw) {
+      if (!(values as readonly string[]).includes(raw)) throw new Error(`must be one of ${values.join(', ')}`);
+      return raw as T;
+    },
+  };
+}
+
+export function list<T extends string>(env: string, def: readonly T[], doc: string, values: readonly T[]): Setting<T[]> {
+  return {
+    env,
+    default: [...def],
+    doc,
+    parse(raw) {
+      const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      for (const item of items) {
+        if (!(values as readonly string[]).includes(item)) throw new Error(`'${item}' is not one of ${values.join(', ')}`);
+      }
+      return items as T[];
+    },
+  };
+}
+
+const SECOND = 1000;
+const DAY = 86_400_000;
+
+/** Settings every worker reads. Service-specific ones live beside each service's main.ts. */
+export const commonSettings = {
+  databaseUrl: url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/stockflow', 'Postgres connection URL (each service uses its own schema in this database)', ['postgres:', 'postgresql:']),
+  amqpUrl: url('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672', 'RabbitMQ URL', ['amqp:', 'amqps:']),
+  redisUrl: url('REDIS_URL', 'redis://127.0.0.1:6379', 'Redis URL (schedules, leases, duplicate pre-filter; never the source of truth)', ['redis:', 'rediss:']),
+  namespace: text('STOCKFLOW_NAMESPACE', 'stockflow', 'Prefix of every exchange, queue and Redis key; lets several deployments or test runs share one broker', /^[a-z][a-z0-9-]{0,30}$/),
+  partitions: integer('PARTITIONS', 16, 'Partition queues per worker kind; fixed per deployment, change it only with `npm run ops -- repartition`', { min: 1, max: 256 }),
+  instanceId: text('INSTANCE_ID', `${hostname()}-${process.pid}`, 'Name of this worker instance in leases, logs and connection names', /^[A-Za-z0-9._-]{1,64}$/, '<hostname>-<pid>'),
+  logLevel: text('LOG_LEVEL', 'info', 'pino log level', /^(fatal|error|warn|info|debug|trace|silent)$/),
+  httpPort: integer('HTTP_PORT', 8080, 'Port of /livez, /readyz and /metrics (each worker kind has its own default; 0 = any free port, -1 = disabled)', { min: -1, max: 65535 }),
+  prefetch: integer('PREFETCH', 100, 'Unacked deliveries per partition consumer', { min: 1, max: 10_000 }),
+  batchSize: integer('BATCH_SIZE', 50, 'Deliveries of one partition applied in one transaction (1 = one transaction per message)', { min: 1, max: 1000 }),
+  batchWaitMs: integer('BATCH_WAIT_MS', 0, 'How long a partition waits for a batch to fill before applying what it has', { min: 0, max: 1000 }),
+  deliveryLimit: integer('DELIVERY_LIMIT', 20, 'x-delivery-limit of partition queues: redeliveries before RabbitMQ dead-letters a message (crash loops end here)', { min: 1, max: 10_000 }),
+  maxMessageBytes: integer('MAX_MESSAGE_BYTES', 256 * 1024, 'Bodies larger than this are dead-lettered as oversized', { min: 1024, max: 64 * 1024 * 1024 }),
+  pgPoolSize: integer('PG_POOL_SIZE', 10, 'Postgres connections per worker process (plus one for the outbox relay)', { min: 1, max: 200 }),
+  amqpHeartbeatS: integer('AMQP_HEARTBEAT_S', 5, 'AMQP heartbeat; a paused or cut-off worker loses its deliveries after about twice this', { min: 1, max: 600 }),
+  retryBaseMs: integer('RETRY_BASE_MS', 50, 'First backoff of a transient failure (doubles up to RETRY_MAX_MS, with jitter)', { min: 1, max: 60_000 }),
+  retryMaxMs: integer('RETRY_MAX_MS', 5 * SECOND, 'Longest backoff between retries of a transient failure or reconnects', { min: 1, max: 600_000 }),
+  outboxPollMs: integer('OUTBOX_POLL_MS', 500, 'Outbox relay polling interval when no NOTIFY arrives', { min: 10, max: 60_000 }),
+  outboxBatch: integer('OUTBOX_BATCH', 500, 'Outbox rows published per relay round', { min: 1, max: 10_000 }),
+  inboxRetentionMs: integer('INBOX_RETENTION_MS', 7 * DAY, 'Inbox rows older than this are purged (duplicates arriving later would be applied again)', { min: 60 * SECOND, max: 365 * DAY }),
+  inboxPurgeIntervalMs: integer('INBOX_PURGE_INTERVAL_MS', 3_600_000, 'How often the inbox retention job runs', { min: SECOND, max: DAY }),
+  inboxPurgeBatch: integer('INBOX_PURGE_BATCH', 1000, 'Rows deleted per statement by the retention job (small, to keep locks short)', { min: 1, max: 100_000 }),
+  dedupFastPath: flag('DEDUP_FAST_PATH', true, 'Ack duplicates seen in Redis without a Postgres round trip (the inbox stays the truth)'),
+  dedupTtlS: integer('DEDUP_TTL_S', 3600, 'How long Redis remembers a committed message id', { min: 1, max: 30 * 86_400 }),
+  ownership: oneOf('OWNERSHIP', 'leases', 'How instances of one worker kind share partitions: leases (Redis heartbeat leases, partitions spread evenly over live instances) or all (every instance subscribes to every partition; single active consumer makes one of them do all the work)', ['leases', 'all'] as const),
+  leaseTtlMs: integer('LEASE_TTL_MS', 5 * SECOND, 'Partition-ownership lease: an instance that misses heartbeats this long loses its partitions', { min: 500, max: 600_000 }),
+  heartbeatMs: integer('HEARTBEAT_MS', 1 * SECOND, 'How often an instance renews its lease and re-evaluates ownership', { min: 50, max: 60_000 }),
+  sabotage: list('STOCKFLOW_SABOTAGE', [], 'TEST ONLY: guarantees to break on purpose (no-inbox, no-locks) so tests can prove they are needed', ['no-inbox', 'no-locks'] as const),
+  exitAfterCommit: text('STOCKFLOW_TEST_EXIT_AFTER_COMMIT', '', 'TEST ONLY: SIGKILL this process right after committing a message of this type, before the ack (needs STOCKFLOW_ALLOW_SABOTAGE)'),
+  allowSabotage: text('STOCKFLOW_ALLOW_SABOTAGE', '', 'Must be i-know-this-breaks-things for STOCKFLOW_SABOTAGE to be accepted'),
+  shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', 15 * SECOND, 'SIGTERM: time to finish in-flight work before forcing exit', { min: 0, max: 600_000 }),
+};
+
+export type CommonConfig = Parsed<typeof commonSettings>;
+
+/** Cross-field checks loadConfig cannot do per variable. */
+export function validateCommon(config: CommonConfig): void {
+  const problems: string[] = [];
+  if (config.exitAfterCommit && config.allowSabotage !== 'i-know-this-breaks-things') {
+    problems.push('STOCKFLOW_TEST_EXIT_AFTER_COMMIT needs STOCKFLOW_ALLOW_SABOTAGE=i-know-this-breaks-things (test only)');
+  }
+  if (config.sabotage.length > 0 && config.allowSabotage !== 'i-know-this-breaks-things') {
+    problems.push(`STOCKFLOW_SABOTAGE=${config.sabotage.join(',')} needs STOCKFLOW_ALLOW_SABOTAGE=i-know-this-breaks-things (test only)`);
+  }
+  if (config.retryBaseMs > config.retryMaxMs) problems.push(`RETRY_BASE_MS (${config.retryBaseMs}) must not exceed RETRY_MAX_MS (${config.retryMaxMs})`);
+  if (config.heartbeatMs * 2 > config.leaseTtlMs) problems.push(`HEARTBEAT_MS (${config.heartbeatMs}) must be at most half of LEASE_TTL_MS (${config.leaseTtlMs})`);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+export type SettingsOf<S> = Parsed<S>;

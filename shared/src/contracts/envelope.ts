@@ -1,0 +1,53 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { MessageType } from './registry';
+
+/**
+ * The envelope travels in AMQP properties and headers; the body is the payload JSON alone.
+ * That keeps the body byte-exact for signed webhooks and lets any AMQP client publish to us
+ * (docs/publishing.md) without a wrapper format.
+ */
+export interface Envelope {
+  /** The deduplication key: a redelivery or re-publish with the same id has no second effect. */
+  messageId: string;
+  type: string;
+  version: number;
+  occurredAt: string;
+  correlationId: string;
+  causationId?: string;
+  partitionKey: string;
+  /** Per-partition-key sequence number when the publisher keeps one. */
+  sequence?: number;
+}
+
+export interface TypedEnvelope<T extends MessageType> extends Envelope {
+  type: T;
+}
+
+export const HEADER = {
+  version: 'x-version',
+  occurredAt: 'x-occurred-at',
+  causationId: 'x-causation-id',
+  partitionKey: 'x-partition-key',
+  sequence: 'x-sequence',
+  signature: 'x-signature',
+  /** Set on dead-lettered copies. */
+  reason: 'x-stockflow-reason',
+  error: 'x-stockflow-error',
+  originalQueue: 'x-stockflow-queue',
+  deadAt: 'x-stockflow-dead-at',
+} as const;
+
+export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9._:@/+=-]{1,200}$/;
+
+export function newMessageId(): string {
+  return randomUUID();
+}
+
+/**
+ * Id of the n-th message a handler emits while processing `parent`. Deterministic, so the
+ * same input always yields the same output ids (useful when tracing a flood by hand).
+ */
+export function childMessageId(parent: string, n: number): string {
+  const h = createHash('sha1').update(`${parent}#${n}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}

@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { Id, Quantity, Reason, StockLevels, StockLine } from './common';
+
+// ---- commands (to inventory-worker) ------------------------------------------------------
+
+export const RegisterWarehouse = z.object({ warehouseId: Id, name: z.string().min(1).max(200) });
+
+export const ReceiveStock = z.object({
+  productId: Id,
+  warehouseId: Id,
+  quantity: Quantity,
+  reference: Reason.optional(),
+});
+
+export const AdjustStock = z.discriminatedUnion('mode', [
+  z.object({
+    mode: z.literal('delta'),
+    productId: Id,
+    warehouseId: Id,
+    delta: z.number().int().min(-1_000_000).max(1_000_000).refine((d) => d !== 0, 'delta must not be 0'),
+    reason: Reason,
+  }),
+  z.object({
+    mode: z.literal('set'),
+    productId: Id,
+    warehouseId: Id,
+    count: z.number().int().min(0).max(100_000_000),
+    expectedVersion: z.number().int().min(0),
+    reason: Reason,
+  }),
+]);
+
+export const TransferStock = z
+  .object({ productId: Id, fromWarehouseId: Id, toWarehouseId: Id, quantity: Quantity })
+  .refine((t) => t.fromWarehouseId !== t.toWarehouseId, 'fromWarehouseId and toWarehouseId must differ');
+
+export const ShipStock = z.object({ productId: Id, warehouseId: Id, quantity: Quantity, reference: Reason.optional() });
+
+export const ReserveStock = z
+  .object({
+    reservationId: Id,
+    orderId: Id.optional(),
+    lines: z.array(StockLine).min(1).max(50),
+    /** Hold time; the worker's RESERVATION_TTL_MS when absent. */
+    ttlMs: z.number().int().min(100).max(7 * 86_400_000).optional(),
+  })
+  .refine(
+    (r) => new Set(r.lines.map((l) => `${l.productId}:${l.warehouseId}`)).size === r.lines.length,
+    'each product+warehouse may appear once per reservation',
+  );
+
+export const ReleaseReservation = z.object({ reservationId: Id, reason: Reason.optional() });
+export const CommitReservation = z.object({ reservationId: Id });
+export const ExpireReservation = z.object({ reservationId: Id });
+
+// ---- events (from inventory-worker) ------------------------------------------------------
+
+const RejectReason = z.enum([
+  'insufficient_stock',
+  'unknown_item',
+  'unknown_warehouse',
+  'version_conflict',
+  'reservation_exists',
+  'reservation_closed',
+]);
+
+export const WarehouseRegistered = z.object({ warehouseId: Id, name: z.string() });
+
+export const StockReceived = z.object({ productId: Id, warehouseId: Id, quantity: Quantity }).extend(StockLevels.shape);
+export const StockReceiptRejected = z.object({ productId: Id, warehouseId: Id, quantity: Quantity, reason: RejectReason });
+
+export const StockAdjusted = z
+  .object({ productId: Id, warehouseId: Id, mode: z.enum(['delta', 'set']), delta: z.number().int(), reason: Reason })
+  .extend(StockLevels.shape);
+export const StockAdjustmentRejected = z.object({
+  productId: Id,
+  warehouseId: Id,
+  mode: z.enum(['delta', 'set']),
+  reason: RejectReason,
+  currentVersion: z.number().int(),
+  onHand: z.number().int(),
+  reserved: z.number().int(),
+});
+
+export const StockTransferred = z.object({ productId: Id, fromWarehouseId: Id, toWarehouseId: Id, quantity: Quantity });
+export const StockTransferRejected = z.object({
+  productId: Id,
+  fromWarehouseId: Id,
+  toWarehouseId: Id,
+  quantity: Quantity,
+  reason: RejectReason,
+  available: z.number().int(),
+});
+
+export const StockShipped = z.object({ productId: Id, warehouseId: Id, quantity: Quantity });
+export const StockShipmentRejected = z.object({
+  productId: Id,
+  warehouseId: Id,
+  quantity: Quantity,
+  reason: RejectReason,
+  available: z.number().int(),
+});
+
+export const StockReserved = z.object({
+  reservationId: Id,
+  orderId: Id.optional(),
+  lines: z.array(StockLine),
+  expiresAt: z.string(),
+});
+export const StockReservationRejected = z.object({
+  reservationId: Id,
+  orderId: Id.optional(),
+  reason: RejectReason,
+  lines: z.array(StockLine.extend({ available: z.number().int() })),
+});
+
+const ReservationOutcome = z.object({ reservationId: Id, orderId: Id.optional(), lines: z.array(StockLine) });
+export const ReservationReleased = ReservationOutcome.extend({ reason: Reason.optional() });
+export const ReservationCommitted = ReservationOutcome;
+export const ReservationExpired = ReservationOutcome;
+
+/** A release/commit/expire the reservation's state no longer allows: answered, never retried. */
+export const ReservationTransitionRejected = z.object({
+  reservationId: Id,
+  orderId: Id.optional(),
+  attempted: z.enum(['release', 'commit', 'expire']),
+  status: z.enum(['held', 'released', 'committed', 'expired', 'unknown']),
+});
+
+export const StockChanged = z
+  .object({ productId: Id, warehouseId: Id, available: z.number().int() })
+  .extend(StockLevels.shape);

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { Id, Quantity, Reason } from './common';
+
+export const Currency = z.string().regex(/^[A-Z]{3}$/, 'ISO 4217 code');
+/** Money in minor units (cents): integers only, so sums are exact. */
+export const Money = z.number().int().min(0).max(1_000_000_000_00);
+
+export const OrderLine = z.object({ productId: Id, warehouseId: Id, quantity: Quantity, unitPrice: Money });
+export type OrderLine = z.infer<typeof OrderLine>;
+
+/** What the order costs, in minor units: Σ quantity × unitPrice. */
+export function orderAmount(lines: readonly { quantity: number; unitPrice: number }[]): number {
+  return lines.reduce((sum, l) => sum + l.quantity * l.unitPrice, 0);
+}
+
+export const PlaceOrder = z
+  .object({
+    orderId: Id,
+    customerId: Id,
+    currency: Currency,
+    lines: z.array(OrderLine).min(1).max(50),
+    /** How long stock is held waiting for payment; inventory's default when absent. */
+    reservationTtlMs: z.number().int().min(100).max(7 * 86_400_000).optional(),
+  })
+  .refine(
+    (o) => new Set(o.lines.map((l) => `${l.productId}:${l.warehouseId}`)).size === o.lines.length,
+    'each product+warehouse may appear once per order',
+  )
+  .refine((o) => Money.safeParse(orderAmount(o.lines)).success, 'the order total must fit in Money');
+
+export const CancelOrder = z.object({ orderId: Id, reason: Reason.optional() });
+
+export const OrderStatus = z.enum(['PENDING', 'RESERVED', 'PAID', 'CONFIRMED', 'REJECTED', 'CANCELLED', 'EXPIRED']);
+export type OrderStatus = z.infer<typeof OrderStatus>;
+
+export const OrderPlaced = z.object({ orderId: Id, customerId: Id, amount: Money, currency: Currency });
+export const OrderConfirmed = z.object({ orderId: Id, amount: Money, currency: Currency });
+export const OrderRejected = z.object({
+  orderId: Id,
+  reason: z.enum(['insufficient_stock', 'unknown_item', 'unknown_warehouse', 'payment_failed', 'reservation_closed', 'reservation_exists', 'version_conflict']),
+  detail: z.unknown().optional(),
+});
+/** previousStatus is null when the cancel arrived before the order: the order id is then burned. */
+export const OrderCancelled = z.object({ orderId: Id, previousStatus: OrderStatus.nullable(), refund: z.boolean() });
+export const OrderCancelRejected = z.object({ orderId: Id, status: OrderStatus });
+export const OrderExpired = z.object({ orderId: Id, previousStatus: OrderStatus, refund: z.boolean() });
+export const RefundRequested = z.object({
+  orderId: Id,
+  amount: Money,
+  currency: Currency,
+  reason: z.enum(['cancelled', 'expired', 'rejected']),
+});

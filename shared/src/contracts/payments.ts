@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { Id, Reason } from './common';
+import { Currency, Money } from './orders';
+
+/** Idempotency keys sent to the provider: deterministic per order, so no retry can charge twice. */
+export function paymentKey(orderId: string): string {
+  return `order-${orderId}-payment`;
+}
+export function refundKey(orderId: string): string {
+  return `order-${orderId}-refund`;
+}
+
+export const RequestPayment = z.object({ orderId: Id, amount: Money, currency: Currency });
+
+/**
+ * A provider webhook as the HTTP gateway received it: the AMQP body is the provider's raw
+ * JSON and the `x-signature` header its HMAC-SHA256 (hex) over exactly those bytes.
+ */
+export const ProviderWebhook = z.object({
+  id: z.string().min(1).max(128),
+  type: z.enum(['payment.captured', 'payment.failed', 'refund.succeeded']),
+  createdAt: z.string(),
+  data: z.object({
+    idempotencyKey: z.string().min(1).max(200),
+    orderId: Id,
+    chargeId: z.string().min(1).max(128),
+    amount: Money,
+    currency: Currency,
+    reason: Reason.optional(),
+    /** refund.succeeded only: the provider's id of the refund (chargeId is the refunded charge). */
+    refundId: z.string().min(1).max(128).optional(),
+  }),
+});
+
+export const PaymentCaptured = z.object({ orderId: Id, amount: Money, currency: Currency, providerRef: z.string() });
+export const PaymentFailed = z.object({ orderId: Id, reason: Reason });
+export const PaymentRefunded = z.object({ orderId: Id, amount: Money, currency: Currency, providerRef: z.string() });

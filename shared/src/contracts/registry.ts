@@ -1,0 +1,120 @@
+import type { z } from 'zod';
+import { stockKey } from './common';
+import * as inv from './inventory';
+import * as ord from './orders';
+import * as pay from './payments';
+
+/**
+ * The one list of every message in the system. Publishers, consumers, topology, the docs and
+ * the AsyncAPI file are all derived from it; nothing else names a message type.
+ */
+export const WORKER_KINDS = ['inventory', 'orders', 'payments'] as const;
+export type WorkerKind = (typeof WORKER_KINDS)[number];
+
+interface Base<S extends z.ZodType> {
+  readonly schema: S;
+  readonly version: number;
+  /** Messages with equal keys land on the same partition and are applied in publish order. */
+  partitionKey(payload: z.infer<S>): string;
+  readonly summary: string;
+}
+export interface CommandContract<S extends z.ZodType = z.ZodType> extends Base<S> {
+  readonly kind: 'command';
+  /** The worker whose command exchange receives it. */
+  readonly worker: WorkerKind;
+}
+export interface EventContract<S extends z.ZodType = z.ZodType> extends Base<S> {
+  readonly kind: 'event';
+  readonly source: WorkerKind;
+  /** Workers whose partition queues are bound to this event. */
+  readonly consumers: readonly WorkerKind[];
+}
+export type Contract = CommandContract | EventContract;
+
+function command<S extends z.ZodType>(worker: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string): CommandContract<S> {
+  return { kind: 'command', worker, schema, partitionKey, version: 1, summary };
+}
+function event<S extends z.ZodType>(source: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string, consumers: WorkerKind[] = []): EventContract<S> {
+  return { kind: 'event', source, schema, partitionKey, version: 1, consumers, summary };
+}
+
+type Line = { productId: string; warehouseId: string };
+const byStock = (p: Line) => stockKey(p.productId, p.warehouseId);
+/**
+ * Reservation commands are keyed by reservationId; the order saga uses reservationId = orderId, so
+ * a reservation's events land on the partition of its order at order-worker.
+ */
+const byReservation = (p: { reservationId: string; orderId?: string | undefined }) => p.orderId ?? p.reservationId;
+const byOrder = (p: { orderId: string }) => p.orderId;
+
+export const contracts = {
+  // inventory commands
+  RegisterWarehouse: command('inventory', inv.RegisterWarehouse, (p) => `warehouse:${p.warehouseId}`, 'Make a warehouse known; stock can only live in known warehouses.'),
+  ReceiveStock: command('inventory', inv.ReceiveStock, byStock, 'Goods arrived: on_hand += quantity.'),
+  AdjustStock: command('inventory', inv.AdjustStock, byStock, 'Correct on_hand by a delta, or set it to a counted value guarded by the expected version.'),
+  TransferStock: command('inventory', inv.TransferStock, (p) => stockKey(p.productId, p.fromWarehouseId), 'Move available stock between two warehouses in one transaction.'),
+  ShipStock: command('inventory', inv.ShipStock, byStock, 'Unreserved goods leave: on_hand -= quantity.'),
+  ReserveStock: command('inventory', inv.ReserveStock, (p) => p.reservationId, 'Hold stock on every line, all or nothing, until committed, released or expired.'),
+  ReleaseReservation: command('inventory', inv.ReleaseReservation, (p) => p.reservationId, 'Give a held reservation back.'),
+  CommitReservation: command('inventory', inv.CommitReservation, (p) => p.reservationId, 'Turn a held reservation into a shipment (on_hand and reserved both drop).'),
+  ExpireReservation: command('inventory', inv.ExpireReservation, (p) => p.reservationId, 'Sent by the expiry scheduler when a hold is due; releases it if still held.'),
+  // inventory events
+  WarehouseRegistered: event('inventory', inv.WarehouseRegistered, (p) => `warehouse:${p.warehouseId}`, 'A warehouse became known.'),
+  StockReceived: event('inventory', inv.StockReceived, byStock, 'Receipt applied, with the new levels.'),
+  StockReceiptRejected: event('inventory', inv.StockReceiptRejected, byStock, 'Receipt refused (unknown warehouse).'),
+  StockAdjusted: event('inventory', inv.StockAdjusted, byStock, 'Adjustment applied, with the new levels.'),
+  StockAdjustmentRejected: event('inventory', inv.StockAdjustmentRejected, byStock, 'Adjustment refused: version conflict (with the current version) or it would cut into reserved stock.'),
+  StockTransferred: event('inventory', inv.StockTransferred, (p) => stockKey(p.productId, p.fromWarehouseId), 'Transfer applied to both locations.'),
+  StockTransferRejected: event('inventory', inv.StockTransferRejected, (p) => stockKey(p.productId, p.fromWarehouseId), 'Transfer refused, with what was available.'),
+  StockShipped: event('inventory', inv.StockShipped, byStock, 'Shipment applied.'),
+  StockShipmentRejected: event('inventory', inv.StockShipmentRejected, byStock, 'Shipment refused, with what was available.'),
+  StockReserved: event('inventory', inv.StockReserved, byReservation, 'Every line is held until expiresAt.', ['orders']),
+  StockReservationRejected: event('inventory', inv.StockReservationRejected, byReservation, 'Nothing was held; reason and availability per line.', ['orders']),
+  ReservationReleased: event('inventory', inv.ReservationReleased, byReservation, 'A hold was given back.', ['orders']),
+  ReservationCommitted: event('inventory', inv.ReservationCommitted, byReservation, 'A hold became a shipment.', ['orders']),
+  ReservationExpired: event('inventory', inv.ReservationExpired, byReservation, 'A hold timed out and was given back.', ['orders']),
+  ReservationTransitionRejected: event('inventory', inv.ReservationTransitionRejected, byReservation, 'A release/commit/expire arrived in a state that does not allow it.', ['orders']),
+  StockChanged: event('inventory', inv.StockChanged, byStock, 'New levels of one product+warehouse after any effect.'),
+  // order commands and events
+  PlaceOrder: command('orders', ord.PlaceOrder, byOrder, 'Start the order saga: reserve, pay, commit.'),
+  CancelOrder: command('orders', ord.CancelOrder, byOrder, 'Cancel an order that is not confirmed yet; releases stock, refunds captured money.'),
+  OrderPlaced: event('orders', ord.OrderPlaced, byOrder, 'The order was accepted and stock is being reserved.'),
+  OrderConfirmed: event('orders', ord.OrderConfirmed, byOrder, 'Paid and stock committed: terminal.'),
+  OrderRejected: event('orders', ord.OrderRejected, byOrder, 'Refused (stock or payment), with the reason: terminal.'),
+  OrderCancelled: event('orders', ord.OrderCancelled, byOrder, 'Cancelled by the customer: terminal.'),
+  OrderCancelRejected: event('orders', ord.OrderCancelRejected, byOrder, 'A cancel arrived for an order that can no longer be cancelled.'),
+  OrderExpired: event('orders', ord.OrderExpired, byOrder, 'The stock hold ran out before the order completed: terminal.'),
+  RefundRequested: event('orders', ord.RefundRequested, byOrder, 'Money was captured for an order that will not be confirmed.', ['payments']),
+  // payment commands and events
+  RequestPayment: command('payments', pay.RequestPayment, byOrder, 'Charge the order amount at the provider with Idempotency-Key order-{orderId}-payment.'),
+  ProviderWebhook: command('payments', pay.ProviderWebhook, (p) => p.data.orderId, 'A signed provider webhook (payment.captured, payment.failed, refund.succeeded).'),
+  PaymentCaptured: event('payments', pay.PaymentCaptured, byOrder, 'The provider captured the charge.', ['orders']),
+  PaymentFailed: event('payments', pay.PaymentFailed, byOrder, 'The provider declined the charge.', ['orders']),
+  PaymentRefunded: event('payments', pay.PaymentRefunded, byOrder, 'The provider refunded the charge.', ['orders']),
+} as const;
+
+export type Contracts = typeof contracts;
+export type MessageType = keyof Contracts;
+export type CommandType = { [K in MessageType]: Contracts[K] extends CommandContract ? K : never }[MessageType];
+export type EventType = { [K in MessageType]: Contracts[K] extends EventContract ? K : never }[MessageType];
+export type Payload<T extends MessageType> = z.infer<Contracts[T]['schema']>;
+
+export function contractOf(type: string): Contract | undefined {
+  return Object.prototype.hasOwnProperty.call(contracts, type) ? (contracts as Record<string, Contract>)[type] : undefined;
+}
+
+export function isMessageType(type: string): type is MessageType {
+  return contractOf(type) !== undefined;
+}
+
+/** The messages a worker kind consumes: its own commands plus events bound to its queues. */
+export function inputsOf(worker: WorkerKind): MessageType[] {
+  return (Object.keys(contracts) as MessageType[]).filter((t) => {
+    const c: Contract = contracts[t];
+    return c.kind === 'command' ? c.worker === worker : c.consumers.includes(worker);
+  });
+}
+
+export function partitionKeyOf<T extends MessageType>(type: T, payload: Payload<T>): string {
+  return (contracts[type] as Base<z.ZodType>).partitionKey(payload);
+}

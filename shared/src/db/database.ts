@@ -1,0 +1,143 @@
+import { Client, type Pool, type PoolClient } from 'pg';
+import { DataSource, type EntitySchema, type MigrationInterface } from 'typeorm';
+import type { Logger } from '../logger';
+import { isTransientDbError } from './errors';
+
+/** What a handler's transaction can do. Deliberately small: SQL in, rows out. */
+export interface Tx {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** Runs a statement and returns the affected row count. */
+  exec(sql: string, params?: unknown[]): Promise<number>;
+}
+
+export interface DatabaseOptions {
+  url: string;
+  /** The service's own Postgres schema; its migrations table lives there too. */
+  schema: string;
+  migrations: (new () => MigrationInterface)[];
+  entities: EntitySchema[];
+  poolSize: number;
+  applicationName: string;
+  log: Logger;
+}
+
+/**
+ * Session settings that keep a stuck client from holding row locks forever: a worker that is
+ * SIGSTOPped (or cut off) mid-transaction looks "idle in transaction" to Postgres, which then
+ * ends the session and releases its locks; lock waits and statements are bounded too, and
+ * surface as transient errors that are retried in place.
+ */
+export const SESSION_OPTIONS = '-c idle_in_transaction_session_timeout=15000 -c lock_timeout=20000 -c statement_timeout=60000';
+
+/**
+ * TypeORM owns the schema (entities, migrations, the read model); the hot path borrows pg
+ * clients from TypeORM's own pool and speaks plain SQL, which keeps the per-message cost to
+ * the statements themselves and gives pg's error objects (SQLSTATE) to the retry logic.
+ */
+export class Database {
+  private constructor(
+    readonly dataSource: DataSource,
+    private readonly opts: DatabaseOptions,
+  ) {}
+
+  static async open(opts: DatabaseOptions): Promise<Database> {
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url: opts.url,
+      schema: opts.schema,
+      entities: opts.entities,
+      migrations: opts.migrations,
+      migrationsTableName: 'migrations',
+      synchronize: false,
+      migrationsRun: false,
+      logging: false,
+      applicationName: opts.applicationName,
+      poolSize: opts.poolSize,
+      extra: { options: SESSION_OPTIONS, connectionTimeoutMillis: 10_000 },
+    });
+    await dataSource.initialize();
+    return new Database(dataSource, opts);
+  }
+
+  get schema(): string {
+    return this.opts.schema;
+  }
+
+  get pool(): Pool {
+    return (this.dataSource.driver as unknown as { master: Pool }).master;
+  }
+
+  /**
+   * Runs pending migrations. Several instances may start at once: a session advisory lock
+   * makes them take turns, and the second finds nothing to do.
+   */
+  async migrate(): Promise<string[]> {
+    const lock = new Client({ connectionString: this.opts.url, application_name: `${this.opts.applicationName}:migrate` });
+    await lock.connect();
+    try {
+      await lock.query('SELECT pg_advisory_lock(hashtext($1))', [`stockflow.migrate.${this.opts.schema}`]);
+      await lock.query(`CREATE SCHEMA IF NOT EXISTS "${this.opts.schema}"`);
+      const ran = await this.dataSource.runMigrations({ transaction: 'each' });
+      if (ran.length > 0) this.opts.log.info({ schema: this.opts.schema, migrations: ran.map((m) => m.name) }, 'migrations applied');
+      return ran.map((m) => m.name);
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [`stockflow.migrate.${this.opts.schema}`]).catch(() => undefined);
+      await lock.end().catch(() => undefined);
+    }
+  }
+
+  /** Query outside any transaction (read model, metrics, retention). */
+  async query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]> {
+    const res = await this.pool.query(sql, params);
+    return res.rows as R[];
+  }
+
+  /**
+   * BEGIN … COMMIT on one pooled client, READ COMMITTED. synchronous_commit stays on: the
+   * caller acks the message after this resolves, so the commit must be durable by then.
+   */
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
+    // A checked-out client has no pool error listener: a killed session (pg_terminate_backend,
+    // server restart) would emit an unhandled 'error' and take the process down. The failing
+    // query rejects on its own; this only marks the client as not reusable.
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN');
+      const result = await fn(txOf(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      broken = isTransientDbError(err);
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw err;
+    } finally {
+      client.off('error', onError);
+      // A client whose connection failed must not go back to the pool.
+      client.release(broken ? true : undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
+
+function txOf(client: PoolClient): Tx {
+  return {
+    async query<R>(sql: string, params?: unknown[]) {
+      const res = await client.query(sql, params);
+      return res.rows as R[];
+    },
+    async exec(sql: string, params?: unknown[]) {
+      const res = await client.query(sql, params);
+      return res.rowCount ?? 0;
+    },
+  };
+}

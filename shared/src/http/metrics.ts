@@ -1,0 +1,73 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric a worker exports. One registry per worker (not prom-client's global one), so
+ * several workers in one test process do not collide. Names are documented in
+ * docs/operations.md with alert suggestions.
+ */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  readonly processed: Counter<'type' | 'outcome'>;
+  readonly duplicates: Counter<'type' | 'via'>;
+  readonly deadLettered: Counter<'reason'>;
+  readonly redeliveries: Counter;
+  readonly latency: Histogram<'type'>;
+  readonly batchSize: Histogram;
+  readonly lockWait: Histogram;
+  readonly transientRetries: Counter<'kind'>;
+  readonly outboxPublished: Counter;
+  readonly outboxLag: Gauge;
+  readonly outboxBacklog: Gauge;
+  readonly partitionsOwned: Gauge;
+  readonly leaseMembers: Gauge;
+  readonly rebalances: Counter;
+  readonly leaseHeartbeatFailures: Counter;
+  readonly reservationExpiries: Counter<'source'>;
+  /** Reads the outbox at scrape time (set by the worker once Postgres is open). */
+  private outboxSource: (() => Promise<{ rows: number; oldestAgeS: number }>) | undefined;
+  private outboxRead: { at: number; value: Promise<{ rows: number; oldestAgeS: number } | undefined> } | undefined;
+
+  constructor(labels: { service: string; instance: string }) {
+    this.registry.setDefaultLabels(labels);
+    collectDefaultMetrics({ register: this.registry, prefix: 'stockflow_process_' });
+    const r = [this.registry];
+    this.processed = new Counter({ name: 'stockflow_messages_total', help: 'Messages handled, by type and outcome (applied, duplicate, dead_lettered)', labelNames: ['type', 'outcome'], registers: r });
+    this.duplicates = new Counter({ name: 'stockflow_duplicates_total', help: 'Duplicates absorbed, by where they were caught (redis fast path or inbox)', labelNames: ['type', 'via'], registers: r });
+    this.deadLettered = new Counter({ name: 'stockflow_dead_lettered_total', help: 'Messages sent to a dead queue by the worker, by reason', labelNames: ['reason'], registers: r });
+    this.redeliveries = new Counter({ name: 'stockflow_redeliveries_total', help: 'Deliveries flagged redelivered by the broker', registers: r });
+    this.latency = new Histogram({ name: 'stockflow_processing_seconds', help: 'From delivery to commit, per message', labelNames: ['type'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r });
+    this.batchSize = new Histogram({ name: 'stockflow_batch_size', help: 'Messages applied per transaction', buckets: [1, 2, 5, 10, 20, 50, 100, 200], registers: r });
+    this.lockWait = new Histogram({ name: 'stockflow_lock_wait_seconds', help: 'Time spent acquiring the sorted row locks of a batch', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: r });
+    this.transientRetries = new Counter({ name: 'stockflow_transient_retries_total', help: 'Batches retried in place after a transient failure', labelNames: ['kind'], registers: r });
+    this.outboxPublished = new Counter({ name: 'stockflow_outbox_published_total', help: 'Outbox rows published with confirms by this instance', registers: r });
+    // Both read at scrape time, so a stuck relay shows up even when nothing is published.
+    const outbox = this.readOutbox.bind(this);
+    this.outboxLag = new Gauge({ name: 'stockflow_outbox_lag_seconds', help: 'Age of the oldest unpublished row in this service\'s outbox (0 when empty)', registers: r, async collect() {
+      const v = await outbox();
+      if (v) this.set(v.oldestAgeS);
+    } });
+    this.outboxBacklog = new Gauge({ name: 'stockflow_outbox_backlog', help: 'Rows waiting in this service\'s outbox', registers: r, async collect() {
+      const v = await outbox();
+      if (v) this.set(v.rows);
+    } });
+    this.partitionsOwned = new Gauge({ name: 'stockflow_partitions_owned', help: 'Partition queues this instance consumes', registers: r });
+    this.leaseMembers = new Gauge({ name: 'stockflow_lease_members', help: 'Live instances of this worker kind in the lease set, as of the last heartbeat', registers: r });
+    this.rebalances = new Counter({ name: 'stockflow_rebalances_total', help: 'Partition ownership changes applied by this instance', registers: r });
+    this.leaseHeartbeatFailures = new Counter({ name: 'stockflow_lease_heartbeat_failures_total', help: 'Lease heartbeats that failed (Redis unreachable); the current partitions are kept', registers: r });
+    this.reservationExpiries = new Counter({ name: 'stockflow_reservation_expiries_total', help: 'ExpireReservation commands sent, by source (redis schedule or postgres sweep)', labelNames: ['source'], registers: r });
+  }
+
+  setOutboxSource(source: () => Promise<{ rows: number; oldestAgeS: number }>): void {
+    this.outboxSource = source;
+  }
+
+  /** One query per scrape for both gauges; a failed read leaves the last values. */
+  private readOutbox(): Promise<{ rows: number; oldestAgeS: number } | undefined> {
+    const source = this.outboxSource;
+    if (!source) return Promise.resolve(undefined);
+    if (!this.outboxRead || Date.now() - this.outboxRead.at > 250) {
+      this.outboxRead = { at: Date.now(), value: source().catch(() => undefined) };
+    }
+    return this.outboxRead.value;
+  }
+}

@@ -1,0 +1,120 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+/** A service-specific endpoint (e.g. payment-worker's webhook gateway). */
+export interface HttpRoute {
+  method: 'GET' | 'POST';
+  path: string;
+  handle(req: { body: Buffer; headers: Record<string, string | string[] | undefined>; query: URLSearchParams }): Promise<{ status: number; body: string; type?: string }>;
+}
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<boolean>;
+}
+
+/**
+ * /livez: the process runs its event loop (a wedged or fatally failed worker says 503).
+ * /readyz: broker, Postgres and Redis reachable and at least one partition owned.
+ * /metrics: Prometheus text format.
+ */
+export class HealthServer {
+  private server: Server | undefined;
+
+  constructor(
+    private readonly port: number,
+    private readonly registry: Registry,
+    private readonly live: () => boolean,
+    private readonly checks: ReadinessCheck[],
+    private readonly routes: HttpRoute[] = [],
+    private readonly maxBodyBytes = 1024 * 1024,
+  ) {}
+
+  get boundPort(): number | undefined {
+    return (this.server?.address() as AddressInfo | null)?.port;
+  }
+
+  async start(): Promise<void> {
+    if (this.server) return;
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > this.maxBodyBytes) {
+          // Refuse before buffering an unbounded body.
+          res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' });
+          res.end(`body over ${this.maxBodyBytes} bytes\n`);
+          req.destroy();
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on('end', () => {
+        if (size <= this.maxBodyBytes) void respond(Buffer.concat(chunks));
+      });
+      const respond = (body: Buffer) => this.route(req.method ?? 'GET', req.url ?? '/', body, req.headers).then(
+        ({ status, body, type }) => {
+          res.writeHead(status, { 'content-type': type });
+          res.end(body);
+        },
+        (err: unknown) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(String(err));
+        },
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '0.0.0.0', () => resolve());
+    });
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async route(method: string, url: string, body: Buffer, headers: Record<string, string | string[] | undefined>): Promise<{ status: number; body: string; type: string }> {
+    const [path = '/', query = ''] = url.split('?');
+    const custom = this.routes.find((r) => r.method === method && r.path === path);
+    if (custom) {
+      const res = await custom.handle({ body, headers, query: new URLSearchParams(query) });
+      return { status: res.status, body: res.body, type: res.type ?? 'application/json' };
+    }
+    if (path === '/livez') {
+      const ok = this.live();
+      return { status: ok ? 200 : 503, body: ok ? 'ok\n' : 'not live\n', type: 'text/plain' };
+    }
+    if (path === '/readyz') {
+      const results = await Promise.all(
+        this.checks.map(async (c) => [c.name, await withTimeout(c.check(), 2000).catch(() => false)] as const),
+      );
+      const ok = results.every(([, r]) => r);
+      return { status: ok ? 200 : 503, body: JSON.stringify(Object.fromEntries(results)) + '\n', type: 'application/json' };
+    }
+    if (path === '/metrics') {
+      return { status: 200, body: await this.registry.metrics(), type: this.registry.contentType };
+    }
+    return { status: 404, body: 'not found\n', type: 'text/plain' };
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('timeout')), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

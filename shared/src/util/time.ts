@@ -1,0 +1,35 @@
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener('abort', done);
+      clearTimeout(t);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Exponential backoff with ±25 % jitter, capped (the cap includes the jitter). */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
+  const exp = Math.min(maxMs / 1.25, baseMs * 2 ** Math.min(attempt, 30));
+  return Math.round(exp * (0.75 + Math.random() * 0.5));
+}
+
+/**
+ * Awaits a close (channel, connection) but never longer than `ms`: amqplib's close() on a
+ * channel whose socket is already gone may wait forever for a CloseOk that cannot come.
+ */
+export async function closeWithin(closer: { close(): Promise<unknown> } | undefined, ms = 2000): Promise<void> {
+  if (!closer) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    closer.close().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+}

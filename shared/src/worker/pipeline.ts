@@ -1,0 +1,335 @@
+import type { BatchControl, Delivery } from '../amqp/partition-consumer';
+import { decode, propertiesOf } from '../amqp/codec';
+import { deadLetterExchange, isMandatory, routeOf } from '../amqp/topology';
+import { childMessageId, contracts, HEADER, type Envelope, type MessageType } from '../contracts';
+import { claimInbox, processedIds } from '../db/inbox';
+import { isConstraintViolation, isTransientDbError } from '../db/errors';
+import { writeOutbox, type OutboxRow } from '../db/outbox';
+import { PermanentMessageError, PublishError, TransientError, ValidationError, type DeadLetterReason } from '../errors';
+import { messageLogger, type Logger } from '../logger';
+import type { DedupFilter } from '../redis/dedup-filter';
+import { backoffDelay, sleep } from '../util/time';
+import type { Handler, HandlerContext, Runtime, ServiceDefinition, UnitOfWork, WorkItem } from './types';
+
+/** Test seams on the real path (tests inject faults here; production passes none). */
+export interface PipelineHooks {
+  /** Inside the transaction, just before COMMIT: throw to simulate a failure there. */
+  beforeCommit?(items: WorkItem[], attempt: number): void | Promise<void>;
+  /** After COMMIT, before the ack: the window a crash turns into a redelivery. */
+  afterCommit?(items: WorkItem[]): void | Promise<void>;
+}
+
+/**
+ * Child-process form of afterCommit for crash tests: with STOCKFLOW_TEST_EXIT_AFTER_COMMIT=<type>
+ * (and sabotage allowed) the process exits hard right after committing a fresh message of that
+ * type, before acking it.
+ */
+export function exitAfterCommitHook(type: string | undefined, allowed: boolean): PipelineHooks {
+  if (!type || !allowed) return {};
+  return {
+    afterCommit(items) {
+      if (items.some((i) => i.envelope.type === type)) process.kill(process.pid, 'SIGKILL');
+    },
+  };
+}
+
+interface Entry {
+  d: Delivery;
+  item: WorkItem;
+}
+
+type ErrorKind = 'transient' | 'permanent' | 'unknown';
+
+/** Retry budget for errors we cannot classify before treating them as the message's fault. */
+const UNKNOWN_ERROR_ATTEMPTS = 3;
+
+function classify(err: unknown): ErrorKind {
+  if (err instanceof PermanentMessageError || err instanceof ValidationError) return 'permanent';
+  if (err instanceof TransientError || err instanceof PublishError) return 'transient';
+  if (isTransientDbError(err)) return 'transient';
+  if (isConstraintViolation(err)) return 'permanent';
+  return 'unknown';
+}
+
+/**
+ * One batch of one partition, end to end:
+ *   decode → (bad → dead queue) → Redis duplicate fast path → prepare (outside the tx) →
+ *   BEGIN; claim inbox; lock + load; handlers in order; flush; outbox; COMMIT → ack.
+ * Transient failures retry the same batch in place, so nothing later in the partition can
+ * overtake it. A batch that fails for a message-specific reason is re-run one message per
+ * transaction, so a poison message is isolated and dead-lettered alone.
+ */
+export class MessagePipeline<U extends UnitOfWork> {
+  constructor(
+    private readonly def: ServiceDefinition<U>,
+    private readonly rt: Runtime,
+    private readonly dedup: DedupFilter,
+    private readonly hooks: PipelineHooks = {},
+  ) {}
+
+  private get consumer(): string {
+    return this.def.name;
+  }
+
+  async process(batch: Delivery[], ctl: BatchControl, partition: number, queue: string): Promise<void> {
+    const acked = new Set<Delivery>();
+    const entries: Entry[] = [];
+    for (const d of batch) {
+      if (d.msg.fields.redelivered) this.rt.metrics.redeliveries.inc();
+      try {
+        const decoded = decode(d.msg, this.rt.config.maxMessageBytes);
+        if (!this.def.handlers[decoded.envelope.type as MessageType]) {
+          throw new PermanentMessageError('unknown_type', `${this.def.name} has no handler for ${decoded.envelope.type}`);
+        }
+        entries.push({ d, item: { envelope: decoded.envelope, payload: decoded.payload, raw: decoded.raw, headers: decoded.headers } });
+      } catch (err) {
+        const reason = err instanceof PermanentMessageError ? err.reason : 'invalid_envelope';
+        if (!(await this.deadLetter(d, ctl, reason, (err as Error).message, queue, partition))) return;
+        acked.add(d);
+      }
+    }
+
+    const seen = this.rt.config.dedupFastPath ? await this.dedup.seen(entries.map((e) => e.item.envelope.messageId)) : new Set<string>();
+    const todo = entries.filter((e) => !seen.has(e.item.envelope.messageId));
+    for (const e of entries) {
+      if (seen.has(e.item.envelope.messageId)) {
+        this.rt.metrics.duplicates.inc({ type: e.item.envelope.type, via: 'redis' });
+        this.rt.metrics.processed.inc({ type: e.item.envelope.type, outcome: 'duplicate' });
+      }
+    }
+
+    if (!(await this.prepare(todo, ctl, partition, queue, acked))) return;
+    const result = await this.apply(todo.filter((e) => !acked.has(e.d)), ctl, partition, queue, acked);
+    if (result === 'abandoned') return;
+    if (this.hooks.afterCommit) await this.hooks.afterCommit(todo.filter((e) => result.fresh.has(e.item.envelope.messageId)).map((e) => e.item));
+
+    const last = [...batch].reverse().find((d) => !acked.has(d));
+    if (last) ctl.ack(last, true);
+
+    const now = Date.now();
+    for (const e of todo) {
+      if (acked.has(e.d)) continue;
+      const type = e.item.envelope.type;
+      if (result.fresh.has(e.item.envelope.messageId)) {
+        this.rt.metrics.processed.inc({ type, outcome: 'applied' });
+        this.rt.metrics.latency.observe({ type }, (now - e.d.receivedAt) / 1000);
+      } else {
+        this.rt.metrics.duplicates.inc({ type, via: 'inbox' });
+        this.rt.metrics.processed.inc({ type, outcome: 'duplicate' });
+      }
+    }
+    await this.dedup.remember(todo.filter((e) => !acked.has(e.d)).map((e) => e.item.envelope.messageId));
+    for (const fn of result.afterCommit) {
+      try {
+        await fn();
+      } catch (err) {
+        this.rt.log.warn({ err: (err as Error).message }, 'after-commit step failed (a safety net covers it)');
+      }
+    }
+  }
+
+  /**
+   * Runs prepare() of messages not yet in the inbox, in order. Transient failures retry in
+   * place; a message whose prepare() fails for good (PermanentMessageError, or an unknown error
+   * UNKNOWN_ERROR_ATTEMPTS times) is dead-lettered and dropped from the batch. Returns false when
+   * the batch was abandoned (stopping, or its channel is gone).
+   */
+  private async prepare(todo: Entry[], ctl: BatchControl, partition: number, queue: string, acked: Set<Delivery>): Promise<boolean> {
+    const needing = todo.filter((e) => this.handlerOf(e.item.envelope).prepare !== undefined);
+    if (needing.length === 0) return true;
+    for (let attempt = 0; ; attempt++) {
+      if (ctl.signal.aborted || needing.every((e) => ctl.isStale(e.d))) return false;
+      let current: Entry | undefined;
+      try {
+        const done = await processedIds((sql, p) => this.rt.db.query(sql, p), this.rt.db.schema, this.consumer, needing.map((e) => e.item.envelope.messageId));
+        for (const e of needing) {
+          if (acked.has(e.d) || done.has(e.item.envelope.messageId) || e.item.prepared !== undefined) continue;
+          current = e;
+          const handler = this.handlerOf(e.item.envelope);
+          e.item.prepared = await handler.prepare!(e.item.payload as never, {
+            envelope: e.item.envelope,
+            item: e.item,
+            runtime: this.rt,
+            log: messageLogger(this.rt.log, { messageId: e.item.envelope.messageId, type: e.item.envelope.type, partition, correlationId: e.item.envelope.correlationId }),
+            signal: ctl.signal,
+          });
+        }
+        return true;
+      } catch (err) {
+        const kind = classify(err);
+        if (current && (kind === 'permanent' || (kind === 'unknown' && attempt + 1 >= UNKNOWN_ERROR_ATTEMPTS))) {
+          const reason: DeadLetterReason = err instanceof PermanentMessageError ? err.reason : 'handler_error';
+          if (!(await this.deadLetter(current.d, ctl, reason, (err as Error).message, queue, partition))) return false;
+          acked.add(current.d);
+          attempt = -1;
+          continue;
+        }
+        const delay = backoffDelay(attempt, this.rt.config.retryBaseMs, this.rt.config.retryMaxMs);
+        this.rt.metrics.transientRetries.inc({ kind: 'prepare' });
+        this.rt.log.warn({ err: (err as Error).message, retryInMs: delay }, 'prepare step failed; retrying');
+        await sleep(delay, ctl.signal);
+      }
+    }
+  }
+
+  private async apply(
+    entries: Entry[],
+    ctl: BatchControl,
+    partition: number,
+    queue: string,
+    acked: Set<Delivery>,
+  ): Promise<'abandoned' | { fresh: Set<string>; afterCommit: (() => Promise<void> | void)[] }> {
+    if (entries.length === 0) return { fresh: new Set(), afterCommit: [] };
+    for (let attempt = 0; ; attempt++) {
+      if (ctl.signal.aborted || entries.every((e) => ctl.isStale(e.d))) return 'abandoned';
+      try {
+        return await this.applyOnce(entries.map((e) => e.item), attempt, partition);
+      } catch (err) {
+        const kind = classify(err);
+        if (kind === 'transient' || (kind === 'unknown' && attempt + 1 < UNKNOWN_ERROR_ATTEMPTS)) {
+          const delay = backoffDelay(attempt, this.rt.config.retryBaseMs, this.rt.config.retryMaxMs);
+          this.rt.metrics.transientRetries.inc({ kind });
+          this.rt.log.warn({ err: (err as Error).message, code: (err as { code?: string }).code, partition, batch: entries.length, attempt, retryInMs: delay }, 'batch failed; retrying in place');
+          await sleep(delay, ctl.signal);
+          continue;
+        }
+        if (entries.length > 1) {
+          // Isolate the culprit: one transaction per message, in order.
+          this.rt.log.warn({ err: (err as Error).message, partition, batch: entries.length }, 'batch failed permanently; applying one by one');
+          const fresh = new Set<string>();
+          const afterCommit: (() => Promise<void> | void)[] = [];
+          for (const e of entries) {
+            const r = await this.apply([e], ctl, partition, queue, acked);
+            if (r === 'abandoned') return r;
+            r.fresh.forEach((id) => fresh.add(id));
+            afterCommit.push(...r.afterCommit);
+          }
+          return { fresh, afterCommit };
+        }
+        const reason: DeadLetterReason = err instanceof PermanentMessageError ? err.reason : 'handler_error';
+        if (!(await this.deadLetter(entries[0]!.d, ctl, reason, (err as Error).message, queue, partition))) return 'abandoned';
+        acked.add(entries[0]!.d);
+        return { fresh: new Set(), afterCommit: [] };
+      }
+    }
+  }
+
+  private async applyOnce(items: WorkItem[], attempt: number, partition: number): Promise<{ fresh: Set<string>; afterCommit: (() => Promise<void> | void)[] }> {
+    const { db, sabotage, metrics } = this.rt;
+    return db.transaction(async (tx) => {
+      const claimed = sabotage.noInbox
+        ? new Set(items.map((i) => i.envelope.messageId))
+        : await claimInbox(tx, db.schema, this.consumer, items.map((i) => i.envelope));
+      const work: WorkItem[] = [];
+      const taken = new Set<string>();
+      for (const item of items) {
+        const id = item.envelope.messageId;
+        if (!claimed.has(id) || (taken.has(id) && !sabotage.noInbox)) continue;
+        taken.add(id);
+        work.push(item);
+      }
+      const afterCommit: (() => Promise<void> | void)[] = [];
+      if (work.length > 0) {
+        metrics.batchSize.observe(work.length);
+        const uow = this.def.createUnitOfWork(tx, this.rt);
+        for (const item of work) this.handlerOf(item.envelope).declare?.(uow, item.payload as never);
+        const lockStart = process.hrtime.bigint();
+        await uow.load();
+        metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStart) / 1e9);
+        const outbox: OutboxRow[] = [];
+        for (const item of work) {
+          await this.handlerOf(item.envelope).handle(this.context(uow, item, outbox, afterCommit, partition), item.payload as never);
+        }
+        await uow.flush();
+        await writeOutbox(tx, db.schema, outbox);
+      }
+      await this.hooks.beforeCommit?.(work, attempt);
+      return { fresh: taken, afterCommit };
+    });
+  }
+
+  private handlerOf(env: Envelope): Handler<U> {
+    return this.def.handlers[env.type as MessageType] as unknown as Handler<U>;
+  }
+
+  private context(uow: U, item: WorkItem, outbox: OutboxRow[], afterCommit: (() => Promise<void> | void)[], partition: number): HandlerContext<U> {
+    const parent = item.envelope;
+    const rt = this.rt;
+    let log: Logger | undefined;
+    const append = (type: MessageType, payload: unknown) => {
+      const parsed = contracts[type].schema.safeParse(payload);
+      if (!parsed.success) throw new Error(`handler built an invalid ${type}: ${parsed.error.message}`);
+      const partitionKey = contracts[type].partitionKey(payload as never);
+      const route = routeOf(rt.topology, type, partitionKey);
+      const envelope: Envelope = {
+        messageId: childMessageId(parent.messageId, outbox.length),
+        type,
+        version: contracts[type].version,
+        occurredAt: new Date().toISOString(),
+        correlationId: parent.correlationId,
+        causationId: parent.messageId,
+        partitionKey,
+      };
+      outbox.push({
+        messageId: envelope.messageId,
+        type,
+        exchange: route.exchange,
+        routingKey: route.routingKey,
+        mandatory: isMandatory(type),
+        properties: { ...propertiesOf(envelope) },
+        payload: JSON.stringify(payload),
+      });
+    };
+    return {
+      uow,
+      item,
+      envelope: parent,
+      now: new Date(),
+      get log() {
+        return (log ??= messageLogger(rt.log, { messageId: parent.messageId, type: parent.type, partition, correlationId: parent.correlationId }));
+      },
+      emit: (type, payload) => append(type, payload),
+      send: (type, payload) => append(type, payload),
+      afterCommit: (fn) => afterCommit.push(fn),
+    };
+  }
+
+  /**
+   * Publishes a copy to the dead-letter exchange with the reason in headers, then acks the
+   * original. Returns false if the delivery went stale first (its redelivery will come back
+   * here). A crash between the two leaves a second copy in the dead queue, never none.
+   */
+  private async deadLetter(d: Delivery, ctl: BatchControl, reason: DeadLetterReason, error: string, queue: string, partition: number): Promise<boolean> {
+    const p = d.msg.properties;
+    const messageId = typeof p.messageId === 'string' && p.messageId ? p.messageId : `unidentified-${queue}-${Date.now()}-${d.msg.fields.deliveryTag}`;
+    const log = this.rt.log.child({ messageId, type: typeof p.type === 'string' ? p.type : '(none)', partition, correlationId: typeof p.correlationId === 'string' ? p.correlationId : messageId });
+    for (let attempt = 0; ; attempt++) {
+      if (ctl.isStale(d) || ctl.signal.aborted) return false;
+      try {
+        await this.rt.publisher.publish(deadLetterExchange(this.rt.topology.namespace), queue, d.msg.content, {
+          messageId,
+          type: typeof p.type === 'string' ? p.type : undefined,
+          correlationId: typeof p.correlationId === 'string' ? p.correlationId : undefined,
+          contentType: p.contentType as string | undefined,
+          timestamp: p.timestamp as number | undefined,
+          headers: {
+            ...(p.headers),
+            [HEADER.reason]: reason,
+            [HEADER.error]: error.slice(0, 1000),
+            [HEADER.originalQueue]: queue,
+            [HEADER.deadAt]: new Date().toISOString(),
+          },
+        });
+        ctl.ack(d);
+        this.rt.metrics.deadLettered.inc({ reason });
+        this.rt.metrics.processed.inc({ type: typeof p.type === 'string' && contracts[p.type as MessageType] ? p.type : 'unknown', outcome: 'dead_lettered' });
+        log.warn({ reason, error }, 'message dead-lettered');
+        return true;
+      } catch (err) {
+        const delay = backoffDelay(attempt, this.rt.config.retryBaseMs, this.rt.config.retryMaxMs);
+        log.warn({ err: (err as Error).message, retryInMs: delay }, 'dead-lettering failed; retrying');
+        await sleep(delay, ctl.signal);
+      }
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import type { Logger } from '../logger';
+import { Worker } from './worker';
+import type { UnitOfWork } from './types';
+
+/**
+ * Process lifecycle for a worker's main.ts: start; on SIGTERM/SIGINT stop consuming, finish
+ * in-flight batches, flush the outbox, close everything and exit 0 within the grace period;
+ * a second signal (or the grace period running out) forces exit 1.
+ */
+export async function runWorker<U extends UnitOfWork>(worker: Worker<U>, log: Logger, graceMs: number): Promise<void> {
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: forcing exit');
+      process.exit(1);
+    }
+    log.info({ signal, graceMs }, 'shutdown requested');
+    const force = setTimeout(() => {
+      log.error({ graceMs }, 'grace period over: forcing exit');
+      worker.forceAbort();
+      process.exit(1);
+    }, graceMs);
+    force.unref();
+    worker.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+
+  void worker.failed.then((err) => {
+    log.fatal({ err: err.message }, 'worker failed; exiting');
+    void worker.stop().finally(() => process.exit(2));
+  });
+  try {
+    await worker.start();
+  } catch (err) {
+    log.fatal({ err }, 'worker failed to start');
+    process.exit(2);
+  }
+}

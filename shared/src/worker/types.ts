@@ -1,0 +1,115 @@
+import type { Redis } from 'ioredis';
+import type { EntitySchema, MigrationInterface } from 'typeorm';
+import type { ConfirmPublisher } from '../amqp/confirm-publisher';
+import type { TopologyOptions } from '../amqp/topology';
+import type { CommonConfig } from '../config';
+import type { CommandType, Envelope, EventType, MessageType, Payload, WorkerKind } from '../contracts';
+import type { Database, Tx } from '../db/database';
+import type { WorkerMetrics } from '../http/metrics';
+import type { HttpRoute } from '../http/server';
+import type { Logger } from '../logger';
+
+/** A decoded, valid message on its way through the pipeline. */
+export interface WorkItem {
+  envelope: Envelope;
+  payload: unknown;
+  /** Raw body and headers, for handlers that verify signatures. */
+  raw: Buffer;
+  headers: Record<string, unknown>;
+  /** Result of the handler's prepare() step, when it has one. */
+  prepared?: unknown;
+}
+
+export interface HandlerContext<U> {
+  readonly uow: U;
+  readonly envelope: Envelope;
+  readonly item: WorkItem;
+  readonly log: Logger;
+  readonly now: Date;
+  /** Appends an event to the outbox (published only if the transaction commits). */
+  emit<T extends EventType>(type: T, payload: Payload<T>): void;
+  /** Appends a command for another worker to the outbox. */
+  send<T extends CommandType>(type: T, payload: Payload<T>): void;
+  /** Runs after COMMIT (best effort: Redis schedules and the like, never the truth). */
+  afterCommit(fn: () => Promise<void> | void): void;
+}
+
+export interface PrepareContext {
+  readonly envelope: Envelope;
+  readonly item: WorkItem;
+  readonly runtime: Runtime;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * One handler per message type, in its own file named after the message.
+ * MUST hold: handle() touches only rows the unit of work locked in load(); refusals are
+ * emitted as events, not thrown; throwing PermanentMessageError dead-letters the message.
+ */
+export interface Handler<U, T extends MessageType = MessageType> {
+  readonly type: T;
+  /** Registers the rows this message will touch, so the batch can lock them all up front. */
+  declare?(uow: U, payload: Payload<T>): void;
+  /**
+   * Work outside the transaction (an HTTP call to a payment provider). Must be idempotent:
+   * it runs again when the transaction is retried or the message redelivered.
+   */
+  prepare?(payload: Payload<T>, ctx: PrepareContext): Promise<unknown>;
+  handle(ctx: HandlerContext<U>, payload: Payload<T>): Promise<void>;
+}
+
+/** The service's view of one transaction: locks and loads in load(), writes in flush(). */
+export interface UnitOfWork {
+  load(): Promise<void>;
+  flush(): Promise<void>;
+}
+
+export type HandlerMap<U> = { [T in MessageType]?: Handler<U, T> };
+
+/** Everything a service contributes to the generic worker. */
+export interface ServiceDefinition<U extends UnitOfWork> {
+  kind: WorkerKind;
+  /** Name used in logs, metrics, connection names and the inbox `consumer` column. */
+  name: string;
+  schema: string;
+  migrations: (new () => MigrationInterface)[];
+  entities: EntitySchema[];
+  handlers: HandlerMap<U>;
+  createUnitOfWork(tx: Tx, runtime: Runtime): U;
+  /** Extra endpoints on the worker's HTTP server (health and metrics are always there). */
+  httpRoutes?(runtime: Runtime): HttpRoute[];
+  /** Extra long-running parts (schedulers, sweepers), started after consumers, stopped before. */
+  components?(runtime: Runtime): Component[];
+}
+
+/** Started in order, stopped in reverse; start()/stop() are safe to call twice. */
+export interface Component {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** What a running worker offers to its service's parts. */
+export interface Runtime {
+  readonly config: CommonConfig;
+  readonly log: Logger;
+  readonly db: Database;
+  readonly redis: Redis | undefined;
+  readonly publisher: ConfirmPublisher;
+  readonly topology: TopologyOptions;
+  readonly metrics: WorkerMetrics;
+  readonly sabotage: Sabotage;
+}
+
+/**
+ * Test-only switches that break a guarantee on purpose, so tests can show the checker and the
+ * isolation tests would notice. Read from STOCKFLOW_SABOTAGE and honoured only together with
+ * STOCKFLOW_ALLOW_SABOTAGE=i-know-this-breaks-things.
+ */
+export interface Sabotage {
+  /** Skip the inbox claim: every delivery counts as new. */
+  noInbox: boolean;
+  /** Read rows without FOR UPDATE. */
+  noLocks: boolean;
+}

@@ -1,0 +1,336 @@
+import type { Redis } from 'ioredis';
+import { AmqpConnection } from '../amqp/connection';
+import { ConfirmPublisher } from '../amqp/confirm-publisher';
+import { PartitionConsumer } from '../amqp/partition-consumer';
+import { declareTopology, partitionQueue, type TopologyOptions } from '../amqp/topology';
+import { validateCommon, type CommonConfig } from '../config';
+import { WORKER_KINDS } from '../contracts';
+import { Database } from '../db/database';
+import { purgeInbox } from '../db/inbox';
+import { OutboxRelay } from '../db/outbox-relay';
+import { WorkerMetrics } from '../http/metrics';
+import { HealthServer } from '../http/server';
+import { createLogger, type Logger } from '../logger';
+import { createRedis, redisReady } from '../redis/client';
+import { DedupFilter } from '../redis/dedup-filter';
+import { AllPartitions, type PartitionAssigner } from './assignment';
+import { checkPartitionCount } from './deployment';
+import { LeaseAssigner } from './lease-assigner';
+import { exitAfterCommitHook, MessagePipeline, type PipelineHooks } from './pipeline';
+import type { Component, Runtime, Sabotage, ServiceDefinition, UnitOfWork } from './types';
+
+export const WorkerState = {
+  created: 'created',
+  starting: 'starting',
+  running: 'running',
+  stopping: 'stopping',
+  stopped: 'stopped',
+  failed: 'failed',
+} as const;
+export type WorkerState = (typeof WorkerState)[keyof typeof WorkerState];
+
+export interface WorkerOptions {
+  log?: Logger;
+  hooks?: PipelineHooks;
+  /** Partition ownership; default from OWNERSHIP: Redis leases, or every partition. */
+  assigner?: (rt: Runtime) => PartitionAssigner;
+  /** Test seam of the outbox relay (see OutboxRelayOptions.afterPublish). */
+  relayAfterPublish?: (messageIds: string[]) => void | Promise<void>;
+}
+
+/**
+ * The generic worker process, in pg-boss style: an explicit state, parts started in a fixed
+ * order and stopped in reverse, start()/stop() safe to call twice.
+ *   database (migrate) → redis → amqp (topology) → publisher → outbox relay
+ *   → service components → consumers → retention → http
+ */
+export class Worker<U extends UnitOfWork> {
+  private _state: WorkerState = WorkerState.created;
+  private readonly log: Logger;
+  private readonly stack: { name: string; stop: () => Promise<void> }[] = [];
+  private readonly consumers = new Map<number, PartitionConsumer>();
+  private rt: Runtime | undefined;
+  private amqp: AmqpConnection | undefined;
+  private pipeline: MessagePipeline<U> | undefined;
+  private relay: OutboxRelay | undefined;
+  private assigner: PartitionAssigner | undefined;
+  private http: HealthServer | undefined;
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private fatal: Error | undefined;
+  private ownership: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly def: ServiceDefinition<U>,
+    readonly config: CommonConfig,
+    private readonly opts: WorkerOptions = {},
+  ) {
+    validateCommon(config);
+    this.log = opts.log ?? createLogger({ service: def.name, instanceId: config.instanceId, level: config.logLevel });
+  }
+
+  get state(): WorkerState {
+    return this._state;
+  }
+
+  get runtime(): Runtime {
+    if (!this.rt) throw new Error('worker not started');
+    return this.rt;
+  }
+
+  /** Partitions this instance consumes right now. */
+  get ownedPartitions(): number[] {
+    return [...this.consumers.keys()].sort((a, b) => a - b);
+  }
+
+  get httpPort(): number | undefined {
+    return this.http?.boundPort;
+  }
+
+  get amqpConnection(): AmqpConnection | undefined {
+    return this.amqp;
+  }
+
+  get outboxRelay(): OutboxRelay | undefined {
+    return this.relay;
+  }
+
+  get partitionAssigner(): PartitionAssigner | undefined {
+    return this.assigner;
+  }
+
+  /** Resolves when a fatal error (topology mismatch) stops the worker. */
+  // Declared before `failed`: with ES2022 class fields a later declaration would re-initialize
+  // the resolver to undefined after the promise executor had set it.
+  private onFatal: (err: Error) => void = () => undefined;
+  readonly failed = new Promise<Error>((resolve) => (this.onFatal = resolve));
+
+  start(): Promise<void> {
+    this.starting ??= this.doStart().catch(async (err: unknown) => {
+      this._state = WorkerState.failed;
+      await this.unwind();
+      throw err;
+    });
+    return this.starting;
+  }
+
+  stop(): Promise<void> {
+    if (this._state === WorkerState.created) {
+      this._state = WorkerState.stopped;
+      return Promise.resolve();
+    }
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStart(): Promise<void> {
+    this._state = WorkerState.starting;
+    const { config, def, log } = this;
+    const sabotage: Sabotage = { noInbox: config.sabotage.includes('no-inbox'), noLocks: config.sabotage.includes('no-locks') };
+    if (config.sabotage.length > 0) log.warn({ sabotage: config.sabotage }, 'SABOTAGE ACTIVE: guarantees are deliberately broken (test only)');
+    const appName = `stockflow:${def.name}:${config.instanceId}`.slice(0, 63);
+
+    const db = await Database.open({ url: config.databaseUrl, schema: def.schema, migrations: def.migrations, entities: def.entities, poolSize: config.pgPoolSize, applicationName: appName, log });
+    this.stack.push({ name: 'database', stop: () => db.close() });
+    await db.migrate();
+    // Before any queue is declared: a worker with another N must not touch the topology.
+    await checkPartitionCount((sql, p) => db.query(sql, p), config.namespace, config.partitions);
+
+    let redis: Redis | undefined = createRedis(config.redisUrl, config.namespace, log, appName);
+    await redis.connect().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'redis not reachable at start; continuing'));
+    const r = redis;
+    this.stack.push({ name: 'redis', stop: async () => void r.disconnect() });
+
+    const topology: TopologyOptions = { namespace: config.namespace, partitions: config.partitions, deliveryLimit: config.deliveryLimit };
+    const amqp = new AmqpConnection({ url: config.amqpUrl, name: appName, heartbeatS: config.amqpHeartbeatS, retryBaseMs: config.retryBaseMs, retryMaxMs: config.retryMaxMs, log });
+    this.amqp = amqp;
+    amqp.on('fatal', (err) => {
+      this.fatal = err;
+      log.fatal({ err: err.message }, 'fatal broker error');
+      this.onFatal(err);
+    });
+    // Every worker declares the whole topology, so start order never matters and no command
+    // or event is ever unroutable because its consumer has not started yet.
+    await amqp.register(async () => declareTopology(() => amqp.createChannel(), topology, WORKER_KINDS));
+    this.stack.push({ name: 'amqp', stop: () => amqp.close() });
+    await amqp.start();
+
+    const publisher = new ConfirmPublisher(amqp, log);
+    await publisher.start();
+    this.stack.push({ name: 'publisher', stop: () => publisher.stop() });
+
+    const metrics = new WorkerMetrics({ service: def.name, instance: config.instanceId });
+    this.rt = { config, log, db, redis, publisher, topology, metrics, sabotage };
+    redis = undefined;
+
+    this.relay = new OutboxRelay({
+      url: config.databaseUrl,
+      schema: def.schema,
+      applicationName: appName,
+      publisher,
+      log,
+      pollMs: config.outboxPollMs,
+      batch: config.outboxBatch,
+      retryMaxMs: config.retryMaxMs,
+      afterPublish: this.opts.relayAfterPublish,
+      onPublished: (n) => metrics.outboxPublished.inc(n),
+    });
+    metrics.setOutboxSource(async () => {
+      const [row] = await db.query<{ n: string; age: number | null }>(`SELECT count(*) AS n, extract(epoch FROM now() - min(created_at))::float8 AS age FROM "${def.schema}".outbox`);
+      return { rows: Number(row?.n ?? 0), oldestAgeS: Math.max(0, row?.age ?? 0) };
+    });
+    this.relay.start();
+    const relay = this.relay;
+    this.stack.push({ name: 'outbox relay', stop: () => relay.stop() });
+
+    const hooks = this.opts.hooks ?? exitAfterCommitHook(config.exitAfterCommit, config.allowSabotage === 'i-know-this-breaks-things');
+    this.pipeline = new MessagePipeline(def, this.rt, new DedupFilter(this.rt.redis, def.name, config.dedupTtlS), hooks);
+    this.assigner = (this.opts.assigner ?? ((rt) => this.defaultAssigner(rt)))(this.rt);
+    const assigner = this.assigner;
+    // Service components first: they may hold state handlers use from the first message on.
+    for (const component of def.components?.(this.rt) ?? []) await this.startComponent(component);
+    this.stack.push({ name: 'consumers', stop: () => this.stopConsumers() });
+    this.stack.push({ name: 'partition assignment', stop: () => assigner.stop() });
+    await assigner.start((owned) => this.setOwned(owned));
+
+    this.startRetention();
+    await this.startHttp();
+
+    this._state = WorkerState.running;
+    log.info({ partitions: config.partitions, owned: this.ownedPartitions.length, namespace: config.namespace, httpPort: this.httpPort }, `${def.name} ready`);
+  }
+
+  private defaultAssigner(rt: Runtime): PartitionAssigner {
+    const { config, metrics } = rt;
+    if (config.ownership === 'all') return new AllPartitions(config.partitions);
+    return new LeaseAssigner({
+      redis: rt.redis,
+      kind: this.def.kind,
+      instance: config.instanceId,
+      partitions: config.partitions,
+      leaseTtlMs: config.leaseTtlMs,
+      heartbeatMs: config.heartbeatMs,
+      log: this.log,
+      onMembers: (n) => metrics.leaseMembers.set(n),
+      onHeartbeatFailure: () => metrics.leaseHeartbeatFailures.inc(),
+      onRebalance: () => metrics.rebalances.inc(),
+    });
+  }
+
+  private async startComponent(component: Component): Promise<void> {
+    await component.start();
+    this.stack.push({ name: component.name, stop: () => component.stop() });
+  }
+
+  /** Serialized: ownership changes apply one at a time, each drain-first. */
+  private setOwned(owned: number[]): Promise<void> {
+    this.ownership = this.ownership.then(() => this.applyOwned(new Set(owned)));
+    return this.ownership;
+  }
+
+  /**
+   * Lost partitions drain (their in-flight batch commits and acks, then the channel closes)
+   * while gained ones subscribe at once: single active consumer holds a gained partition's
+   * deliveries back until its previous owner has let go, so nothing waits on our own drains.
+   */
+  private async applyOwned(owned: Set<number>): Promise<void> {
+    if (this._state === WorkerState.stopping || this._state === WorkerState.stopped) return;
+    const rt = this.runtime;
+    const lost = [...this.consumers.keys()].filter((p) => !owned.has(p));
+    const gained = [...owned].filter((p) => !this.consumers.has(p)).sort((a, b) => a - b);
+    const drains = lost.map(async (p) => {
+      const c = this.consumers.get(p)!;
+      this.consumers.delete(p);
+      await c.stop();
+    });
+    for (const p of gained) {
+      const queue = partitionQueue(rt.topology.namespace, this.def.kind, p, rt.topology.partitions);
+      const consumer = new PartitionConsumer({
+        conn: this.amqp!,
+        queue,
+        partition: p,
+        prefetch: rt.config.prefetch,
+        batchSize: rt.config.batchSize,
+        batchWaitMs: rt.config.batchWaitMs,
+        log: this.log,
+        process: (batch, ctl) => this.pipeline!.process(batch, ctl, p, queue),
+      });
+      this.consumers.set(p, consumer);
+      await consumer.start();
+    }
+    await Promise.all(drains);
+    rt.metrics.partitionsOwned.set(this.consumers.size);
+    if (lost.length > 0 || gained.length > 0) this.log.info({ owned: this.ownedPartitions, gained, lost }, 'partition ownership changed');
+  }
+
+  private async stopConsumers(): Promise<void> {
+    await this.ownership.catch(() => undefined);
+    const all = [...this.consumers.values()];
+    this.consumers.clear();
+    await Promise.all(all.map((c) => c.stop()));
+  }
+
+  private startRetention(): void {
+    const rt = this.runtime;
+    const run = async () => {
+      try {
+        const n = await purgeInbox((sql, p) => rt.db.query(sql, p), rt.db.schema, rt.config.inboxRetentionMs, rt.config.inboxPurgeBatch);
+        if (n > 0) this.log.info({ purged: n }, 'inbox retention purged old rows');
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'inbox retention failed');
+      }
+    };
+    const timer = setInterval(() => void run(), rt.config.inboxPurgeIntervalMs);
+    timer.unref();
+    this.stack.push({ name: 'retention', stop: async () => clearInterval(timer) });
+  }
+
+  private async startHttp(): Promise<void> {
+    const rt = this.runtime;
+    const port = rt.config.httpPort;
+    if (port < 0) return;
+    this.http = new HealthServer(port, rt.metrics.registry, () => this.fatal === undefined && this._state !== WorkerState.failed, [
+      { name: 'amqp', check: async () => this.amqp?.isConnected === true },
+      { name: 'postgres', check: async () => (await rt.db.query('SELECT 1 AS ok')).length === 1 },
+      { name: 'redis', check: async () => redisReady(rt.redis) && (await rt.redis.ping()) === 'PONG' },
+      { name: 'partitions', check: async () => this.partitionsReady() },
+    ], this.def.httpRoutes?.(rt) ?? [], rt.config.maxMessageBytes);
+    await this.http.start();
+    const http = this.http;
+    this.stack.push({ name: 'http', stop: () => http.stop() });
+  }
+
+  /** Readiness: the assigner has a current view and every partition it gives us has a consumer. */
+  private partitionsReady(): boolean {
+    const a = this.assigner;
+    if (!a?.settled || this._state !== WorkerState.running) return false;
+    if (!a.target) return this.consumers.size > 0;
+    return a.target.every((p) => this.consumers.has(p)) && (a.target.length > 0 || a.spare === true);
+  }
+
+  private async doStop(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    if (this._state === WorkerState.stopped) return;
+    this._state = WorkerState.stopping;
+    this.log.info('stopping: draining partitions, flushing outbox');
+    await this.unwind();
+    this._state = WorkerState.stopped;
+    this.log.info('stopped');
+  }
+
+  /** Force-aborts in-flight retries (grace period over). */
+  forceAbort(): void {
+    for (const c of this.consumers.values()) c.forceAbort();
+  }
+
+  private async unwind(): Promise<void> {
+    while (this.stack.length > 0) {
+      const part = this.stack.pop()!;
+      try {
+        await part.stop();
+      } catch (err) {
+        this.log.warn({ part: part.name, err: (err as Error).message }, 'stop step failed');
+      }
+    }
+  }
+}
