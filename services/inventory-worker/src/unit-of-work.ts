@@ -1,0 +1,252 @@
+import { lockInOrder, stockKey, type Runtime, type StockLine, type Tx, type UnitOfWork } from '@stockflow/shared';
+
+export type LedgerKind = 'receipt' | 'adjustment' | 'transfer_out' | 'transfer_in' | 'shipment' | 'reserve' | 'release' | 'commit' | 'expire';
+export type ReservationStatus = 'held' | 'released' | 'committed' | 'expired';
+
+export interface StockRow {
+  productId: string;
+  warehouseId: string;
+  onHand: number;
+  reserved: number;
+  version: number;
+}
+
+export interface ReservationRow {
+  id: string;
+  orderId: string | null;
+  lines: StockLine[];
+  status: ReservationStatus;
+  expiresAt: Date;
+}
+
+interface LedgerRow {
+  productId: string;
+  warehouseId: string;
+  deltaOnHand: number;
+  deltaReserved: number;
+  kind: LedgerKind;
+  messageId: string;
+  reservationId: string | null;
+}
+
+/**
+ * One transaction's view of inventory. Handlers first declare what they will touch; load()
+ * then locks reservations (sorted by id) and stock rows (sorted by product, warehouse) -- the
+ * one canonical lock order of this schema -- and handlers work on the locked copies in
+ * memory. flush() writes changed rows, new reservations and ledger rows in bulk.
+ *
+ * Rows a receipt or transfer may need are created first, in sorted order, before any lock is
+ * taken: a SELECT … FOR UPDATE never waits on another transaction's uncommitted insert, and
+ * the inserts themselves go in key order, so no two transactions can wait on each other in a
+ * cycle. Created rows that no effect used are deleted again in flush().
+ */
+export class InventoryUnitOfWork implements UnitOfWork {
+  private readonly wantStock = new Map<string, { productId: string; warehouseId: string; create: boolean }>();
+  private readonly wantReservations = new Set<string>();
+  private readonly wantWarehouses = new Set<string>();
+
+  private readonly stockRows = new Map<string, StockRow>();
+  private readonly dirtyStock = new Set<string>();
+  /** Rows this transaction inserted up front; the ones no effect touched are removed again. */
+  private readonly createdStock = new Set<string>();
+  private readonly reservations = new Map<string, ReservationRow>();
+  private readonly newReservations = new Set<string>();
+  private readonly changedReservations = new Set<string>();
+  private readonly knownWarehouses = new Set<string>();
+  private readonly newWarehouses = new Map<string, string>();
+  private readonly ledger: LedgerRow[] = [];
+  private loaded = false;
+
+  constructor(
+    private readonly tx: Tx,
+    private readonly rt: Pick<Runtime, 'sabotage'>,
+  ) {}
+
+  // ---- declaration (before load) ---------------------------------------------------------
+
+  needStock(productId: string, warehouseId: string, opts: { create?: boolean } = {}): void {
+    const key = stockKey(productId, warehouseId);
+    const prev = this.wantStock.get(key);
+    this.wantStock.set(key, { productId, warehouseId, create: (prev?.create ?? false) || (opts.create ?? false) });
+    this.wantWarehouses.add(warehouseId);
+  }
+
+  needReservation(id: string): void {
+    this.wantReservations.add(id);
+  }
+
+  needWarehouse(id: string): void {
+    this.wantWarehouses.add(id);
+  }
+
+  // ---- load --------------------------------------------------------------------------------
+
+  async load(): Promise<void> {
+    const unlocked = this.rt.sabotage.noLocks;
+    const reservations = await lockInOrder<{ id: string; order_id: string | null; lines: StockLine[]; status: ReservationStatus; expires_at: Date }>(this.tx, {
+      table: 'inventory.reservation',
+      columns: ['id'],
+      types: ['text'],
+      keys: [...this.wantReservations].map((id) => [id]),
+      select: 't.id, t.order_id, t.lines, t.status, t.expires_at',
+      unlocked,
+    });
+    for (const r of reservations) {
+      this.reservations.set(r.id, { id: r.id, orderId: r.order_id, lines: r.lines, status: r.status, expiresAt: r.expires_at });
+      // Lines never change after creation, so the rows they name can be locked next.
+      for (const l of r.lines) this.needStock(l.productId, l.warehouseId);
+    }
+
+    if (this.wantWarehouses.size > 0) {
+      const rows = await this.tx.query<{ id: string }>('SELECT id FROM inventory.warehouse WHERE id = ANY($1::text[])', [[...this.wantWarehouses]]);
+      for (const r of rows) this.knownWarehouses.add(r.id);
+    }
+
+    const toCreate = [...this.wantStock.values()].filter((s) => s.create && this.knownWarehouses.has(s.warehouseId));
+    if (toCreate.length > 0) {
+      const created = await this.tx.query<{ product_id: string; warehouse_id: string }>(
+        `INSERT INTO inventory.stock (product_id, warehouse_id)
+         SELECT p, w FROM unnest($1::text[], $2::text[]) AS k(p, w) ORDER BY p, w
+         ON CONFLICT DO NOTHING
+         RETURNING product_id, warehouse_id`,
+        [toCreate.map((s) => s.productId), toCreate.map((s) => s.warehouseId)],
+      );
+      for (const r of created) this.createdStock.add(stockKey(r.product_id, r.warehouse_id));
+    }
+
+    const rows = await lockInOrder<{ product_id: string; warehouse_id: string; on_hand: number; reserved: number; version: number }>(this.tx, {
+      table: 'inventory.stock',
+      columns: ['product_id', 'warehouse_id'],
+      types: ['text', 'text'],
+      keys: [...this.wantStock.values()].map((s) => [s.productId, s.warehouseId]),
+      select: 't.product_id, t.warehouse_id, t.on_hand, t.reserved, t.version',
+      unlocked,
+    });
+    for (const r of rows) {
+      this.stockRows.set(stockKey(r.product_id, r.warehouse_id), {
+        productId: r.product_id,
+        warehouseId: r.warehouse_id,
+        onHand: r.on_hand,
+        reserved: r.reserved,
+        version: r.version,
+      });
+    }
+    this.loaded = true;
+  }
+
+  // ---- reads (after load) ---------------------------------------------------------------------
+
+  warehouseKnown(id: string): boolean {
+    return this.knownWarehouses.has(id) || this.newWarehouses.has(id);
+  }
+
+  stock(productId: string, warehouseId: string): StockRow | undefined {
+    this.assertLoaded(stockKey(productId, warehouseId), this.wantStock.has(stockKey(productId, warehouseId)));
+    return this.stockRows.get(stockKey(productId, warehouseId));
+  }
+
+  /**
+   * The row only if it existed before this message: a row inserted up front for a receipt or a
+   * transfer that has not happened (yet) is no stock, so a shipment or reservation of it is
+   * answered unknown_item, exactly as if it had been alone in its transaction.
+   */
+  existingStock(productId: string, warehouseId: string): StockRow | undefined {
+    const key = stockKey(productId, warehouseId);
+    const row = this.stock(productId, warehouseId);
+    return this.createdStock.has(key) && !this.dirtyStock.has(key) ? undefined : row;
+  }
+
+  reservation(id: string): ReservationRow | undefined {
+    this.assertLoaded(`reservation ${id}`, this.wantReservations.has(id));
+    return this.reservations.get(id);
+  }
+
+  // ---- writes -------------------------------------------------------------------------------
+
+  /** Changes one row's levels and records the ledger entry; bumps the version. */
+  change(row: StockRow, delta: { onHand: number; reserved: number }, kind: LedgerKind, messageId: string, reservationId: string | null = null): StockRow {
+    row.onHand += delta.onHand;
+    row.reserved += delta.reserved;
+    row.version += 1;
+    this.dirtyStock.add(stockKey(row.productId, row.warehouseId));
+    this.ledger.push({ productId: row.productId, warehouseId: row.warehouseId, deltaOnHand: delta.onHand, deltaReserved: delta.reserved, kind, messageId, reservationId });
+    return row;
+  }
+
+  addReservation(r: ReservationRow): void {
+    this.reservations.set(r.id, r);
+    this.newReservations.add(r.id);
+  }
+
+  setReservationStatus(r: ReservationRow, status: ReservationStatus): void {
+    r.status = status;
+    if (!this.newReservations.has(r.id)) this.changedReservations.add(r.id);
+  }
+
+  addWarehouse(id: string, name: string): void {
+    this.newWarehouses.set(id, name);
+  }
+
+  // ---- flush --------------------------------------------------------------------------------
+
+  async flush(): Promise<void> {
+    const tx = this.tx;
+    if (this.newWarehouses.size > 0) {
+      await tx.exec(
+        `INSERT INTO inventory.warehouse (id, name) SELECT * FROM unnest($1::text[], $2::text[])
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name`,
+        [[...this.newWarehouses.keys()], [...this.newWarehouses.values()]],
+      );
+    }
+    // A refused receipt, transfer or adjustment must leave no empty row behind: it would turn
+    // later unknown_item answers into insufficient_stock ones and show up in the read model.
+    const unused = [...this.createdStock].filter((k) => !this.dirtyStock.has(k)).map((k) => this.stockRows.get(k)!);
+    if (unused.length > 0) {
+      await tx.exec(
+        `DELETE FROM inventory.stock s USING unnest($1::text[], $2::text[]) AS v(product_id, warehouse_id)
+         WHERE s.product_id = v.product_id AND s.warehouse_id = v.warehouse_id AND s.version = 0`,
+        [unused.map((r) => r.productId), unused.map((r) => r.warehouseId)],
+      );
+    }
+    const dirty = [...this.dirtyStock].map((k) => this.stockRows.get(k)!);
+    if (dirty.length > 0) {
+      await tx.exec(
+        `UPDATE inventory.stock s
+         SET on_hand = v.on_hand, reserved = v.reserved, version = v.version, updated_at = now()
+         FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[]) AS v(product_id, warehouse_id, on_hand, reserved, version)
+         WHERE s.product_id = v.product_id AND s.warehouse_id = v.warehouse_id`,
+        [dirty.map((r) => r.productId), dirty.map((r) => r.warehouseId), dirty.map((r) => r.onHand), dirty.map((r) => r.reserved), dirty.map((r) => r.version)],
+      );
+    }
+    const created = [...this.newReservations].map((id) => this.reservations.get(id)!);
+    if (created.length > 0) {
+      await tx.exec(
+        `INSERT INTO inventory.reservation (id, order_id, lines, status, expires_at, closed_at)
+         SELECT id, order_id, lines, status, expires_at, CASE WHEN status = 'held' THEN NULL ELSE now() END
+         FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::timestamptz[]) AS r(id, order_id, lines, status, expires_at)`,
+        [created.map((r) => r.id), created.map((r) => r.orderId), created.map((r) => JSON.stringify(r.lines)), created.map((r) => r.status), created.map((r) => r.expiresAt)],
+      );
+    }
+    const changed = [...this.changedReservations].map((id) => this.reservations.get(id)!);
+    if (changed.length > 0) {
+      await tx.exec(
+        `UPDATE inventory.reservation r SET status = v.status, closed_at = now()
+         FROM unnest($1::text[], $2::text[]) AS v(id, status) WHERE r.id = v.id`,
+        [changed.map((r) => r.id), changed.map((r) => r.status)],
+      );
+    }
+    if (this.ledger.length > 0) {
+      const l = this.ledger;
+      await tx.exec(
+        `INSERT INTO inventory.ledger (product_id, warehouse_id, delta_on_hand, delta_reserved, kind, message_id, reservation_id)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[])`,
+        [l.map((r) => r.productId), l.map((r) => r.warehouseId), l.map((r) => r.deltaOnHand), l.map((r) => r.deltaReserved), l.map((r) => r.kind), l.map((r) => r.messageId), l.map((r) => r.reservationId)],
+      );
+    }
+  }
+
+  private assertLoaded(what: string, declared: boolean): void {
+    if (!this.loaded) throw new Error(`unit of work read before load(): ${what}`);
+    if (!declared) throw new Error(`handler touched ${what} without declaring it (it would not be locked)`);
+  }
+}
