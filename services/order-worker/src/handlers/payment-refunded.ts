@@ -1,0 +1,21 @@
+import type { Handler } from '@stockflow/shared';
+import type { OrderUnitOfWork } from '../unit-of-work';
+import { noChange } from '../saga';
+
+/** Closes the money side of a refunded order; the saga status stays what it was. */
+export const paymentRefunded: Handler<OrderUnitOfWork, 'PaymentRefunded'> = {
+  type: 'PaymentRefunded',
+  declare: (uow, p) => uow.needOrder(p.orderId),
+  async handle(ctx, p) {
+    const o = ctx.uow.order(p.orderId);
+    if (!o) return noChange(ctx, o, 'refund of an unknown order');
+    if (o.refund === 'refunded') return noChange(ctx, o, 'duplicate refund');
+    if (o.payment !== 'captured' || o.capturedAmount === null) {
+      ctx.log.warn({ orderId: o.id, payment: o.payment }, 'refund reported for an order without a recorded capture; ignored');
+      return;
+    }
+    if (o.status === 'CONFIRMED') ctx.log.warn({ orderId: o.id }, 'a confirmed order was refunded at the provider');
+    o.refund = 'refunded';
+    ctx.uow.touch(o);
+  },
+};

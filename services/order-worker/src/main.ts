@@ -1,0 +1,29 @@
+import { createLogger, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions } from '@stockflow/shared';
+import { loadOrderConfig, type OrderConfig } from './config';
+import { entities } from './db/entities';
+import { OrdersSchema1732100000000 } from './db/migrations/1732100000000-orders-schema';
+import { orderHandlers } from './handlers';
+import { OrderUnitOfWork } from './unit-of-work';
+
+export const ORDERS_SCHEMA = 'orders';
+export const orderMigrations = [OrdersSchema1732100000000];
+
+/** Builds the order worker: the order saga (reserve → pay → commit) and its interleavings. */
+export function createOrderWorker(config: OrderConfig, opts: WorkerOptions = {}): Worker<OrderUnitOfWork> {
+  const def: ServiceDefinition<OrderUnitOfWork> = {
+    kind: 'orders',
+    name: 'order-worker',
+    schema: ORDERS_SCHEMA,
+    migrations: orderMigrations,
+    entities,
+    handlers: orderHandlers({ defaultTtlMs: config.reservationTtlMs }),
+    createUnitOfWork: (tx: Tx, rt: Runtime) => new OrderUnitOfWork(tx, rt),
+  };
+  return new Worker(def, config, opts);
+}
+
+if (require.main === module) {
+  const config = loadOrderConfig();
+  const log = createLogger({ service: 'order-worker', instanceId: config.instanceId, level: config.logLevel });
+  void runWorker(createOrderWorker(config, { log }), log, config.shutdownGraceMs);
+}

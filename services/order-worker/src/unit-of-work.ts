@@ -1,0 +1,205 @@
+import { lockInOrder, TransientError, type Envelope, type orders, type Runtime, type Tx, type UnitOfWork } from '@stockflow/shared';
+
+export type OrderStatus = orders.OrderStatus;
+export type OrderLine = orders.OrderLine;
+/** What the order knows about its reservation (mirrors inventory's events, in their order). */
+export type StockStatus = 'none' | 'requested' | 'held' | 'committed' | 'released' | 'expired' | 'rejected';
+export type PaymentStatus = 'none' | 'requested' | 'captured' | 'failed';
+export type RefundStatus = 'none' | 'requested' | 'refunded';
+
+export interface OrderRow {
+  id: string;
+  customerId: string | null;
+  currency: string | null;
+  amount: number;
+  lines: OrderLine[];
+  status: OrderStatus;
+  reason: string | null;
+  reservationTtlMs: number | null;
+  stock: StockStatus;
+  payment: PaymentStatus;
+  capturedAmount: number | null;
+  providerRef: string | null;
+  refund: RefundStatus;
+  version: number;
+}
+
+interface TransitionRow {
+  orderId: string;
+  from: OrderStatus | null;
+  to: OrderStatus;
+  reason: string | null;
+  messageId: string;
+  messageType: string;
+}
+
+interface DbOrder {
+  id: string;
+  customer_id: string | null;
+  currency: string | null;
+  amount: string;
+  lines: OrderLine[];
+  status: OrderStatus;
+  reason: string | null;
+  reservation_ttl_ms: number | null;
+  stock_status: StockStatus;
+  payment_status: PaymentStatus;
+  captured_amount: string | null;
+  provider_ref: string | null;
+  refund_status: RefundStatus;
+  version: number;
+}
+
+/**
+ * One transaction's view of the orders it touches. Handlers declare order ids; load() locks
+ * those rows sorted by id (the one lock order of this schema); handlers change the in-memory
+ * copies; flush() writes them in bulk with absolute values and a bumped version.
+ *
+ * New orders are inserted at flush with ON CONFLICT DO NOTHING. Messages of one order share a
+ * partition, so a conflict means another consumer (a stale one during a hand-over) created the
+ * same order concurrently: the transaction is retried and then finds the row.
+ */
+export class OrderUnitOfWork implements UnitOfWork {
+  private readonly wanted = new Set<string>();
+  private readonly rows = new Map<string, OrderRow>();
+  private readonly loadedVersion = new Map<string, number>();
+  private readonly created = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly transitions: TransitionRow[] = [];
+  private loaded = false;
+
+  constructor(
+    private readonly tx: Tx,
+    private readonly rt: Pick<Runtime, 'sabotage'>,
+  ) {}
+
+  needOrder(id: string): void {
+    this.wanted.add(id);
+  }
+
+  async load(): Promise<void> {
+    const rows = await lockInOrder<DbOrder>(this.tx, {
+      table: 'orders.orders',
+      columns: ['id'],
+      types: ['text'],
+      keys: [...this.wanted].map((id) => [id]),
+      select: 't.id, t.customer_id, t.currency, t.amount, t.lines, t.status, t.reason, t.reservation_ttl_ms, t.stock_status, t.payment_status, t.captured_amount, t.provider_ref, t.refund_status, t.version',
+      unlocked: this.rt.sabotage.noLocks,
+    });
+    for (const r of rows) {
+      this.rows.set(r.id, {
+        id: r.id,
+        customerId: r.customer_id,
+        currency: r.currency,
+        amount: Number(r.amount),
+        lines: r.lines,
+        status: r.status,
+        reason: r.reason,
+        reservationTtlMs: r.reservation_ttl_ms,
+        stock: r.stock_status,
+        payment: r.payment_status,
+        capturedAmount: r.captured_amount === null ? null : Number(r.captured_amount),
+        providerRef: r.provider_ref,
+        refund: r.refund_status,
+        version: r.version,
+      });
+      this.loadedVersion.set(r.id, r.version);
+    }
+    this.loaded = true;
+  }
+
+  order(id: string): OrderRow | undefined {
+    if (!this.loaded) throw new Error(`unit of work read before load(): order ${id}`);
+    if (!this.wanted.has(id)) throw new Error(`handler touched order ${id} without declaring it (it would not be locked)`);
+    return this.rows.get(id);
+  }
+
+  create(row: Omit<OrderRow, 'version'>, env: Envelope): OrderRow {
+    const full: OrderRow = { ...row, version: 0 };
+    this.rows.set(row.id, full);
+    this.created.add(row.id);
+    this.log(full, null, full.status, full.reason, env);
+    return full;
+  }
+
+  /** Marks an order changed (facts such as stock or payment status). */
+  touch(row: OrderRow): void {
+    if (!this.created.has(row.id)) this.dirty.add(row.id);
+  }
+
+  /** Moves an order to another status and records the transition. */
+  transition(row: OrderRow, to: OrderStatus, reason: string | null, env: Envelope): void {
+    const from = row.status;
+    row.status = to;
+    if (reason !== null) row.reason = reason;
+    this.touch(row);
+    this.log(row, from, to, reason, env);
+  }
+
+  private log(row: OrderRow, from: OrderStatus | null, to: OrderStatus, reason: string | null, env: Envelope): void {
+    this.transitions.push({ orderId: row.id, from, to, reason, messageId: env.messageId, messageType: env.type });
+  }
+
+  async flush(): Promise<void> {
+    const created = [...this.created].sort().map((id) => this.rows.get(id)!);
+    if (created.length > 0) {
+      const inserted = await this.tx.query<{ id: string }>(
+        `INSERT INTO orders.orders (id, customer_id, currency, amount, lines, status, reason, reservation_ttl_ms, stock_status, payment_status, captured_amount, provider_ref, refund_status)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[])
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id`,
+        [
+          created.map((r) => r.id),
+          created.map((r) => r.customerId),
+          created.map((r) => r.currency),
+          created.map((r) => r.amount),
+          created.map((r) => JSON.stringify(r.lines)),
+          created.map((r) => r.status),
+          created.map((r) => r.reason),
+          created.map((r) => r.reservationTtlMs),
+          created.map((r) => r.stock),
+          created.map((r) => r.payment),
+          created.map((r) => r.capturedAmount),
+          created.map((r) => r.providerRef),
+          created.map((r) => r.refund),
+        ],
+      );
+      if (inserted.length !== created.length) throw new TransientError('an order was created concurrently by another consumer; retrying to apply on top of it');
+    }
+    const dirty = [...this.dirty].map((id) => this.rows.get(id)!);
+    if (dirty.length > 0) {
+      for (const r of dirty) r.version = this.loadedVersion.get(r.id)! + 1;
+      const n = await this.tx.exec(
+        `UPDATE orders.orders o
+         SET currency = v.currency, status = v.status, reason = v.reason, stock_status = v.stock_status, payment_status = v.payment_status,
+             captured_amount = v.captured_amount, provider_ref = v.provider_ref, refund_status = v.refund_status, version = v.version, updated_at = now()
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::int[])
+           AS v(id, currency, status, reason, stock_status, payment_status, captured_amount, provider_ref, refund_status, version)
+         WHERE o.id = v.id AND o.version = v.version - 1`,
+        [
+          dirty.map((r) => r.id),
+          dirty.map((r) => r.currency),
+          dirty.map((r) => r.status),
+          dirty.map((r) => r.reason),
+          dirty.map((r) => r.stock),
+          dirty.map((r) => r.payment),
+          dirty.map((r) => r.capturedAmount),
+          dirty.map((r) => r.providerRef),
+          dirty.map((r) => r.refund),
+          dirty.map((r) => r.version),
+        ],
+      );
+      // The row lock makes this impossible; the version guard is what still holds when the
+      // lock is sabotaged (or someone edits rows by hand): never overwrite a newer state.
+      if (n !== dirty.length) throw new TransientError('an order changed under this transaction (version conflict); retrying');
+    }
+    if (this.transitions.length > 0) {
+      const t = this.transitions;
+      await this.tx.exec(
+        `INSERT INTO orders.order_transition (order_id, from_status, to_status, reason, message_id, message_type)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])`,
+        [t.map((r) => r.orderId), t.map((r) => r.from), t.map((r) => r.to), t.map((r) => r.reason), t.map((r) => r.messageId), t.map((r) => r.messageType)],
+      );
+    }
+  }
+}
