@@ -1,0 +1,39 @@
+import { createLogger, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions } from '@stockflow/shared';
+import { loadPaymentConfig, type PaymentConfig } from './config';
+import { entities } from './db/entities';
+import { PaymentsSchema1732200000000 } from './db/migrations/1732200000000-payments-schema';
+import { paymentHandlers } from './handlers';
+import { ProviderClient } from './provider/provider-client';
+import { webhookRoute } from './provider/webhook-gateway';
+import { PaymentUnitOfWork } from './unit-of-work';
+
+export const PAYMENTS_SCHEMA = 'payments';
+export const paymentMigrations = [PaymentsSchema1732200000000];
+
+/** Builds the payment worker: idempotent charges and refunds, signed webhooks and their gateway. */
+export function createPaymentWorker(config: PaymentConfig, opts: WorkerOptions = {}): Worker<PaymentUnitOfWork> {
+  const provider = new ProviderClient({
+    baseUrl: config.providerUrl,
+    timeoutMs: config.providerTimeoutMs,
+    retryBaseMs: config.providerRetryBaseMs,
+    retryMaxMs: config.providerRetryMaxMs,
+    maxAttempts: config.providerMaxAttempts,
+  });
+  const def: ServiceDefinition<PaymentUnitOfWork> = {
+    kind: 'payments',
+    name: 'payment-worker',
+    schema: PAYMENTS_SCHEMA,
+    migrations: paymentMigrations,
+    entities,
+    handlers: paymentHandlers({ provider, webhookSecret: config.webhookSecret }),
+    createUnitOfWork: (tx: Tx, rt: Runtime) => new PaymentUnitOfWork(tx, rt),
+    httpRoutes: (rt) => [webhookRoute(rt)],
+  };
+  return new Worker(def, config, opts);
+}
+
+if (require.main === module) {
+  const config = loadPaymentConfig();
+  const log = createLogger({ service: 'payment-worker', instanceId: config.instanceId, level: config.logLevel });
+  void runWorker(createPaymentWorker(config, { log }), log, config.shutdownGraceMs);
+}

@@ -1,0 +1,168 @@
+import { lockInOrder, TransientError, type Runtime, type Tx, type UnitOfWork } from '@stockflow/shared';
+import type { PaymentEntity, PaymentStatus } from './db/entities';
+
+/** The hot path's view of a payment row: the amount as a number, timestamps left to SQL. */
+export type PaymentRow = Omit<PaymentEntity, 'amount' | 'createdAt' | 'updatedAt'> & { amount: number };
+
+interface WebhookEventRow {
+  eventId: string;
+  type: string;
+  orderId: string;
+  messageId: string;
+}
+
+interface DbPayment {
+  order_id: string;
+  idempotency_key: string;
+  amount: string;
+  currency: string;
+  status: PaymentStatus;
+  provider_ref: string | null;
+  failure_reason: string | null;
+  refund_ref: string | null;
+  source: PaymentRow['source'];
+  version: number;
+}
+
+/**
+ * One transaction's view of payments: payment rows locked sorted by order id (the one lock
+ * order of this schema), plus which webhook event ids were seen already. A webhook and the
+ * charge call for the same order therefore take turns on the same row, and only the first
+ * to move it out of `pending` emits the outcome event.
+ *
+ * New rows (payments, webhook events) are inserted at flush with ON CONFLICT DO NOTHING; a
+ * conflict means a concurrent consumer got there first, and the retried transaction sees it.
+ */
+export class PaymentUnitOfWork implements UnitOfWork {
+  private readonly wantPayments = new Set<string>();
+  private readonly wantEvents = new Set<string>();
+  private readonly payments = new Map<string, PaymentRow>();
+  private readonly loadedVersion = new Map<string, number>();
+  private readonly created = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly seenEvents = new Set<string>();
+  private readonly newEvents = new Map<string, WebhookEventRow>();
+  private loaded = false;
+
+  constructor(
+    private readonly tx: Tx,
+    private readonly rt: Pick<Runtime, 'sabotage'>,
+  ) {}
+
+  needPayment(orderId: string): void {
+    this.wantPayments.add(orderId);
+  }
+
+  needWebhookEvent(eventId: string): void {
+    this.wantEvents.add(eventId);
+  }
+
+  async load(): Promise<void> {
+    const rows = await lockInOrder<DbPayment>(this.tx, {
+      table: 'payments.payment',
+      columns: ['order_id'],
+      types: ['text'],
+      keys: [...this.wantPayments].map((id) => [id]),
+      select: 't.order_id, t.idempotency_key, t.amount, t.currency, t.status, t.provider_ref, t.failure_reason, t.refund_ref, t.source, t.version',
+      unlocked: this.rt.sabotage.noLocks,
+    });
+    for (const r of rows) {
+      this.payments.set(r.order_id, {
+        orderId: r.order_id,
+        idempotencyKey: r.idempotency_key,
+        amount: Number(r.amount),
+        currency: r.currency,
+        status: r.status,
+        providerRef: r.provider_ref,
+        failureReason: r.failure_reason,
+        refundRef: r.refund_ref,
+        source: r.source,
+        version: r.version,
+      });
+      this.loadedVersion.set(r.order_id, r.version);
+    }
+    if (this.wantEvents.size > 0) {
+      const seen = await this.tx.query<{ event_id: string }>('SELECT event_id FROM payments.webhook_event WHERE event_id = ANY($1::text[])', [[...this.wantEvents]]);
+      for (const r of seen) this.seenEvents.add(r.event_id);
+    }
+    this.loaded = true;
+  }
+
+  payment(orderId: string): PaymentRow | undefined {
+    this.assertLoaded(`payment ${orderId}`, this.wantPayments.has(orderId));
+    return this.payments.get(orderId);
+  }
+
+  /** True when this webhook event id was applied before (or earlier in this transaction). */
+  webhookSeen(eventId: string): boolean {
+    this.assertLoaded(`webhook event ${eventId}`, this.wantEvents.has(eventId));
+    return this.seenEvents.has(eventId) || this.newEvents.has(eventId);
+  }
+
+  recordWebhook(e: WebhookEventRow): void {
+    this.newEvents.set(e.eventId, e);
+  }
+
+  create(row: Omit<PaymentRow, 'version'>): PaymentRow {
+    const full = { ...row, version: 0 };
+    this.payments.set(row.orderId, full);
+    this.created.add(row.orderId);
+    return full;
+  }
+
+  touch(row: PaymentRow): void {
+    if (!this.created.has(row.orderId)) this.dirty.add(row.orderId);
+  }
+
+  async flush(): Promise<void> {
+    const created = [...this.created].sort().map((id) => this.payments.get(id)!);
+    if (created.length > 0) {
+      const inserted = await this.tx.query<{ order_id: string }>(
+        `INSERT INTO payments.payment (order_id, idempotency_key, amount, currency, status, provider_ref, failure_reason, refund_ref, source)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+         ON CONFLICT DO NOTHING
+         RETURNING order_id`,
+        [
+          created.map((r) => r.orderId),
+          created.map((r) => r.idempotencyKey),
+          created.map((r) => r.amount),
+          created.map((r) => r.currency),
+          created.map((r) => r.status),
+          created.map((r) => r.providerRef),
+          created.map((r) => r.failureReason),
+          created.map((r) => r.refundRef),
+          created.map((r) => r.source),
+        ],
+      );
+      if (inserted.length !== created.length) throw new TransientError('a payment was created concurrently by another consumer; retrying to apply on top of it');
+    }
+    const dirty = [...this.dirty].map((id) => this.payments.get(id)!);
+    if (dirty.length > 0) {
+      for (const r of dirty) r.version = this.loadedVersion.get(r.orderId)! + 1;
+      const n = await this.tx.exec(
+        `UPDATE payments.payment p
+         SET status = v.status, provider_ref = v.provider_ref, failure_reason = v.failure_reason, refund_ref = v.refund_ref, version = v.version, updated_at = now()
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[]) AS v(order_id, status, provider_ref, failure_reason, refund_ref, version)
+         WHERE p.order_id = v.order_id AND p.version = v.version - 1`,
+        [dirty.map((r) => r.orderId), dirty.map((r) => r.status), dirty.map((r) => r.providerRef), dirty.map((r) => r.failureReason), dirty.map((r) => r.refundRef), dirty.map((r) => r.version)],
+      );
+      if (n !== dirty.length) throw new TransientError('a payment changed under this transaction (version conflict); retrying');
+    }
+    const events = [...this.newEvents.values()].sort((a, b) => (a.eventId < b.eventId ? -1 : 1));
+    if (events.length > 0) {
+      const inserted = await this.tx.query<{ event_id: string }>(
+        `INSERT INTO payments.webhook_event (event_id, type, order_id, message_id)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+         ON CONFLICT DO NOTHING
+         RETURNING event_id`,
+        [events.map((e) => e.eventId), events.map((e) => e.type), events.map((e) => e.orderId), events.map((e) => e.messageId)],
+      );
+      if (inserted.length !== events.length) throw new TransientError('a webhook event was recorded concurrently; retrying to see it as a duplicate');
+    }
+  }
+
+  private assertLoaded(what: string, declared: boolean): void {
+    if (!this.loaded) throw new Error(`unit of work read before load(): ${what}`);
+    if (!declared) throw new Error(`handler touched ${what} without declaring it (it would not be locked)`);
+  }
+}
