@@ -1,0 +1,66 @@
+import { createHmac } from 'node:crypto';
+import type { WebhookEvent } from './types';
+
+export type SignatureMode = 'valid' | 'forged' | 'tampered';
+
+/**
+ * Signs and POSTs webhooks the way the provider does: HMAC-SHA256 (hex) of the exact body in
+ * x-signature. Implemented here independently of payment-worker's verifier on purpose: the
+ * simulator is the other party, not a copy of our code. Non-2xx answers are retried a few
+ * times, as real PSPs do.
+ */
+export class WebhookSender {
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(private readonly secret: () => string) {}
+
+  body(event: WebhookEvent): Buffer {
+    return Buffer.from(JSON.stringify(event));
+  }
+
+  signature(body: Buffer, mode: SignatureMode): { body: Buffer; signature: string } {
+    if (mode === 'forged') return { body, signature: createHmac('sha256', 'not-the-shared-secret').update(body).digest('hex') };
+    const signature = createHmac('sha256', this.secret()).update(body).digest('hex');
+    // Signed, then changed on the way: same signature, different bytes.
+    if (mode === 'tampered') return { body: Buffer.from(body.toString('utf8').replace(/"amount":(\d+)/, (_m, n: string) => `"amount":${Number(n) + 1}`)), signature };
+    return { body, signature };
+  }
+
+  /** Sends `copies` identical deliveries in parallel after `delayMs`; resolves with their HTTP statuses. */
+  send(url: string, event: WebhookEvent, opts: { copies?: number; delayMs?: number; mode?: SignatureMode } = {}): Promise<number[]> {
+    const { body, signature } = this.signature(this.body(event), opts.mode ?? 'valid');
+    const run = (async () => {
+      if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
+      return Promise.all(Array.from({ length: Math.max(1, opts.copies ?? 1) }, () => this.deliver(url, body, signature)));
+    })();
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run)).catch(() => undefined);
+    return run;
+  }
+
+  private async deliver(url: string, body: Buffer, signature: string): Promise<number> {
+    let status = 0;
+    for (let attempt = 0; attempt < 5 && !this.closed; attempt++) {
+      try {
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': signature }, body, signal: AbortSignal.timeout(5000) });
+        status = res.status;
+        await res.arrayBuffer();
+        if (status < 500) return status;
+      } catch {
+        status = 0;
+      }
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+    }
+    return status;
+  }
+
+  /** Waits for webhooks still being sent (tests call this before reading results). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}

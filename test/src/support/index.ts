@@ -1,0 +1,5 @@
+export * from './event-tap';
+export * from './services';
+export * from './test-env';
+export * from './workers';
+export * from './chaos';
