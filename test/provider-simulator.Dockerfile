@@ -1,0 +1,44 @@
+# The payment provider simulator (test/src/provider-simulator) for `docker compose up`:
+# docker build -f test/provider-simulator.Dockerfile .   (context: the repository root)
+
+FROM node:20.19.5-alpine3.22 AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.base.json tsconfig.json ./
+COPY shared/package.json shared/
+COPY services/inventory-worker/package.json services/inventory-worker/
+COPY services/order-worker/package.json services/order-worker/
+COPY services/payment-worker/package.json services/payment-worker/
+COPY test/package.json test/
+# npm ci first; npm 11 rejects this lockfile (it leaves out other platforms' optional bindings
+# of a dev tool), in which case install resolves the same locked versions.
+RUN npm ci --no-audit --no-fund --ignore-scripts || npm install --no-audit --no-fund --ignore-scripts --no-save
+COPY shared/ shared/
+COPY services/payment-worker/ services/payment-worker/
+COPY test/src/provider-simulator/ test/src/provider-simulator/
+# Only the simulator (it needs payment-worker's webhook secret default), not the whole test tree.
+RUN npx tsc -b services/payment-worker \
+ && npx tsc --rootDir test/src --outDir test/dist --module node16 --moduleResolution node16 --target ES2022 --lib ES2023 \
+      --strict --skipLibCheck --types node test/src/provider-simulator/main.ts
+
+FROM node:20.19.5-alpine3.22 AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY shared/package.json shared/
+COPY services/inventory-worker/package.json services/inventory-worker/
+COPY services/order-worker/package.json services/order-worker/
+COPY services/payment-worker/package.json services/payment-worker/
+COPY test/package.json test/
+RUN (npm ci --omit=dev --no-audit --no-fund --ignore-scripts --workspace services/payment-worker \
+      || npm install --omit=dev --no-audit --no-fund --ignore-scripts --no-save --workspace services/payment-worker) \
+    && npm cache clean --force
+COPY --from=build /app/shared/dist shared/dist
+COPY --from=build /app/services/payment-worker/dist services/payment-worker/dist
+COPY --from=build /app/test/dist/provider-simulator test/dist/provider-simulator
+
+USER node
+ENV PROVIDER_HOST=0.0.0.0 PROVIDER_PORT=4100
+EXPOSE 4100
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PROVIDER_PORT || 4100) + '/admin/ledger').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "test/dist/provider-simulator/main.js"]

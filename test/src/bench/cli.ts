@@ -1,0 +1,167 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { barChart } from '../flood/report/svg';
+import { createBenchEnv } from './bench-env';
+import { OutcomeTap, runLoad } from './e2e';
+import { amqpLimits, pgTxLimit } from './limits';
+import { rng, scenarios, seedCommands, warehouseCommands } from './scenarios';
+import { round } from './stats';
+import { meanBatch, startWorkers } from './workers';
+
+/**
+ * `npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--json FILE] [--svg FILE] [--from FILE]`
+ * Measures, in one run on this machine: the raw limits of RabbitMQ and of the per-message
+ * Postgres transaction, then stockflow end to end per scenario at full and at half load.
+ */
+interface Row {
+  name: string;
+  workers: number;
+  msgs_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  half_load: { msgs_per_s: number; p50_ms: number; p99_ms: number };
+  rss_mb: number;
+  mean_batch: number;
+  ratio_vs_pg_tx: number;
+  ratio_vs_amqp_publish: number;
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+function say(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+async function main(): Promise<void> {
+  const messages = Number(arg('messages', '20000'));
+  const workerCounts = arg('workers', '1,2').split(',').map(Number);
+  const only = arg('only', '').split(',').filter(Boolean);
+  const jsonFile = arg('json', '');
+  const svgFile = arg('svg', '');
+  const partitions = Number(arg('partitions', '16'));
+
+  const from = arg('from', '');
+  if (from) {
+    // Re-render the table and chart of an earlier run (e.g. for docs/performance.md).
+    const earlier = JSON.parse(readFileSync(from, 'utf8')) as { limits: { amqp_publish: number; amqp_consume: number; pg_tx_per_s: number }; scenarios: Row[]; duplicate_cost_vs_fresh: number | null };
+    printTable(earlier.limits, earlier.scenarios, earlier.duplicate_cost_vs_fresh);
+    if (svgFile) writeFileSync(svgFile, throughputSvg(earlier.limits, earlier.scenarios));
+    return;
+  }
+  const env = await createBenchEnv(partitions);
+  const rows: Row[] = [];
+  try {
+    say('limit (a): raw amqplib on a quorum queue');
+    const amqpLimit = await amqpLimits(env.amqpUrl, `${env.namespace}.limit`, 50_000);
+    say(`  publish ${amqpLimit.publish}/s (confirmed), consume ${amqpLimit.consume}/s (acked)`);
+    say('limit (b): per-message transaction from Node (inbox, lock, update, ledger, outbox), pool of 8');
+    const pgLimit = await pgTxLimit(env.databaseUrl, 8);
+    say(`  ${pgLimit} tx/s`);
+
+    for (const count of workerCounts) {
+      const workers = await startWorkers(count, {
+        DATABASE_URL: env.databaseUrl,
+        AMQP_URL: env.amqpUrl,
+        REDIS_URL: env.redisUrl,
+        STOCKFLOW_NAMESPACE: env.namespace,
+        PARTITIONS: String(partitions),
+      });
+      try {
+        const tap = await OutcomeTap.open(env, ['StockReceived', 'StockReserved', 'StockReservationRejected', 'WarehouseRegistered']);
+        const prefix = `w${count}`;
+        await runLoad(env.publisher, tap, workers, warehouseCommands(prefix));
+        await runLoad(env.publisher, tap, workers, seedCommands(prefix));
+        const history: string[] = [];
+        for (const s of scenarios) {
+          if (only.length > 0 && !only.includes(s.name)) continue;
+          const rand = rng(42);
+          const full = s.build(`${prefix}-${s.name}-full`, messages, rand, history);
+          for (const w of workers) w.maxRssMb = 0;
+          say(`${s.name}, ${count} worker(s): ${messages} messages as fast as possible`);
+          const b0 = await meanBatch(workers);
+          const f = await runLoad(env.publisher, tap, workers, full);
+          const b1 = await meanBatch(workers);
+          const batch = round((b1.sum - b0.sum) / Math.max(1, b1.count - b0.count), 1);
+          const halfCount = Math.max(1000, Math.min(Math.floor(messages / 2), Math.floor(f.msgsPerS * 0.5 * 8)));
+          const half = s.build(`${prefix}-${s.name}-half`, halfCount, rand, history);
+          say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction; now ${halfCount} at half that rate`);
+          const h = await runLoad(env.publisher, tap, workers, half, { rate: f.msgsPerS * 0.5 });
+          say(`  half load: p50 ${h.p50} ms, p99 ${h.p99} ms`);
+          if (s.name === 'uniform') history.push(...full.map((c) => c.messageId));
+          rows.push({
+            name: s.name,
+            workers: count,
+            msgs_per_s: f.msgsPerS,
+            p50_ms: f.p50,
+            p99_ms: f.p99,
+            half_load: { msgs_per_s: h.msgsPerS, p50_ms: h.p50, p99_ms: h.p99 },
+            rss_mb: round(Math.max(...workers.map((w) => w.maxRssMb)), 0),
+            mean_batch: batch,
+            ratio_vs_pg_tx: round(f.msgsPerS / pgLimit, 2),
+            ratio_vs_amqp_publish: round(f.msgsPerS / amqpLimit.publish, 2),
+          });
+        }
+        await tap.close();
+      } finally {
+        await Promise.all(workers.map((w) => w.stop()));
+      }
+    }
+
+    const get = (name: string, w = 1) => rows.find((r) => r.name === name && r.workers === w);
+    const uniform = get('uniform');
+    const dupOnly = get('duplicates-only');
+    const report = {
+      machine: { cpus: cpus().length, node: process.version, messages_per_run: messages, partitions },
+      limits: { amqp_publish: amqpLimit.publish, amqp_consume: amqpLimit.consume, pg_tx_per_s: pgLimit },
+      scenarios: rows,
+      duplicate_cost_vs_fresh: uniform && dupOnly ? round(uniform.msgs_per_s / dupOnly.msgs_per_s, 2) : null,
+      targets: {
+        uniform_ge_3x_pg_tx: uniform ? uniform.ratio_vs_pg_tx >= 3 : null,
+        hot_key_ge_1x_pg_tx: get('hot-key') ? get('hot-key')!.ratio_vs_pg_tx >= 1 : null,
+        p99_lt_50ms_at_half_load: rows.every((r) => r.half_load.p99_ms < 50),
+        duplicate_cost_lt_30pct: uniform && dupOnly ? uniform.msgs_per_s / dupOnly.msgs_per_s < 0.3 : null,
+        rss_lt_150mb: rows.every((r) => r.rss_mb < 150),
+      },
+    };
+    printTable(report.limits, rows, report.duplicate_cost_vs_fresh);
+    if (jsonFile) writeFileSync(jsonFile, JSON.stringify(report, null, 2) + '\n');
+    if (svgFile) writeFileSync(svgFile, throughputSvg(report.limits, rows));
+    process.stdout.write(`\n${JSON.stringify(report.targets)}\n`);
+  } finally {
+    await env.cleanup();
+  }
+}
+
+const SHORT: Record<string, string> = { 'duplicates-50': 'dup 50 %', 'duplicates-only': 'dup only', 'reservations-3-lines': '3-line res' };
+
+/** The chart of docs/performance.md: each scenario's throughput beside the two measured limits. */
+// The AMQP limit is left out: at 10–20× the rest it would flatten every other bar.
+function throughputSvg(limits: { pg_tx_per_s: number }, rows: Row[]): string {
+  const bars = [
+    { label: 'limit: pg tx', value: limits.pg_tx_per_s },
+    ...rows.map((r) => ({ label: `${SHORT[r.name] ?? r.name} ×${r.workers}`, value: r.msgs_per_s })),
+  ];
+  const figure = barChart({ title: 'stockflow end to end vs the machine\'s limits', bars, xLabel: 'scenario × worker processes', yLabel: 'messages per second' });
+  return /<svg[\s\S]*<\/svg>/.exec(figure)![0] + '\n';
+}
+
+function printTable(limits: { amqp_publish: number; amqp_consume: number; pg_tx_per_s: number }, rows: Row[], dupCost: number | null): void {
+  const out: string[] = [];
+  out.push(`limits: amqp publish ${limits.amqp_publish}/s, amqp consume ${limits.amqp_consume}/s, pg per-message tx ${limits.pg_tx_per_s}/s`);
+  out.push('');
+  const head = ['scenario', 'workers', 'msgs/s', 'p50 ms', 'p99 ms', 'p50 ms ½', 'p99 ms ½', 'RSS MB', '× pg tx', '× amqp pub'];
+  const lines = rows.map((r) => [r.name, r.workers, r.msgs_per_s, r.p50_ms, r.p99_ms, r.half_load.p50_ms, r.half_load.p99_ms, r.rss_mb, r.ratio_vs_pg_tx, r.ratio_vs_amqp_publish].map(String));
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  out.push(fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt));
+  if (dupCost !== null) out.push('', `a duplicate costs ${Math.round(dupCost * 100)} % of a fresh message (uniform ÷ duplicates-only throughput, 1 worker)`);
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[bench] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,86 @@
+import * as amqp from 'amqplib';
+import { Pool } from 'pg';
+import { round } from './stats';
+
+/**
+ * The machine's own limits, measured in the same run as the scenarios:
+ * (a) raw amqplib on a quorum queue: publish with confirms, then consume with acks;
+ * (b) the per-message transaction of a worker (inbox claim, row lock, update, ledger, outbox)
+ *     issued from Node with a pool, as fast as it goes.
+ */
+export async function amqpLimits(url: string, queue: string, messages: number): Promise<{ publish: number; consume: number }> {
+  const conn = await amqp.connect(url);
+  try {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    const body = Buffer.from(JSON.stringify({ productId: 'sku-00042', warehouseId: 'wh-1', quantity: 1 }));
+    const t0 = performance.now();
+    const window = 2000;
+    for (let i = 0; i < messages; i += window) {
+      for (let j = i; j < Math.min(messages, i + window); j++) {
+        if (!ch.publish('', queue, body, { persistent: true, messageId: `m-${j}`, contentType: 'application/json' })) {
+          await new Promise((r) => ch.once('drain', r));
+        }
+      }
+      await ch.waitForConfirms();
+    }
+    const publish = messages / ((performance.now() - t0) / 1000);
+
+    const cc = await conn.createChannel();
+    await cc.prefetch(500);
+    let got = 0;
+    const t1 = performance.now();
+    await new Promise<void>((resolve) => {
+      void cc.consume(queue, (m) => {
+        if (!m) return;
+        cc.ack(m);
+        if (++got === messages) resolve();
+      });
+    });
+    const consume = messages / ((performance.now() - t1) / 1000);
+    await cc.close();
+    await ch.deleteQueue(queue);
+    await ch.close();
+    return { publish: round(publish, 0), consume: round(consume, 0) };
+  } finally {
+    await conn.close();
+  }
+}
+
+export async function pgTxLimit(databaseUrl: string, seconds: number, concurrency = 8): Promise<number> {
+  const pool = new Pool({ connectionString: databaseUrl, max: concurrency });
+  const keys = 1000;
+  await pool.query(`INSERT INTO inventory.warehouse (id, name) VALUES ('wh-limit', 'limit') ON CONFLICT DO NOTHING`);
+  await pool.query(
+    `INSERT INTO inventory.stock (product_id, warehouse_id, on_hand) SELECT 'lim-' || g, 'wh-limit', 1000000 FROM generate_series(1, $1) g ON CONFLICT DO NOTHING`,
+    [keys],
+  );
+  let done = 0;
+  let seq = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const loop = async () => {
+    const client = await pool.connect();
+    try {
+      while (performance.now() < deadline) {
+        const id = `lim-msg-${seq++}`;
+        const product = `lim-${1 + Math.floor(Math.random() * keys)}`;
+        await client.query('BEGIN');
+        await client.query(`INSERT INTO inventory.inbox (consumer, message_id, type, partition_key) VALUES ('bench-limit', $1, 'ReceiveStock', $2) ON CONFLICT DO NOTHING`, [id, product]);
+        const { rows } = await client.query<{ on_hand: number; version: number }>(`SELECT on_hand, version FROM inventory.stock WHERE product_id = $1 AND warehouse_id = 'wh-limit' FOR UPDATE`, [product]);
+        await client.query(`UPDATE inventory.stock SET on_hand = $2, version = $3, updated_at = now() WHERE product_id = $1 AND warehouse_id = 'wh-limit'`, [product, rows[0]!.on_hand + 1, rows[0]!.version + 1]);
+        await client.query(`INSERT INTO inventory.ledger (product_id, warehouse_id, delta_on_hand, delta_reserved, kind, message_id) VALUES ($1, 'wh-limit', 1, 0, 'receipt', $2)`, [product, id]);
+        await client.query(`INSERT INTO inventory.outbox (message_id, type, exchange, routing_key, properties, payload) VALUES ($1, 'StockReceived', 'x', 'y', '{}', '{}')`, [`${id}-evt`]);
+        await client.query('COMMIT');
+        done++;
+      }
+    } finally {
+      client.release();
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  const rate = done / ((performance.now() - t0) / 1000);
+  await pool.query(`DELETE FROM inventory.outbox WHERE exchange = 'x'`);
+  await pool.end();
+  return round(rate, 0);
+}

@@ -1,0 +1,135 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { inventorySettings, loadInventoryConfig } from '@stockflow/inventory-worker';
+import { loadOrderConfig, orderSettings } from '@stockflow/order-worker';
+import { loadPaymentConfig, paymentSettings } from '@stockflow/payment-worker';
+import type { Setting } from '@stockflow/shared';
+import { IMAGES } from '../support/services';
+
+const ROOT = join(__dirname, '../../..');
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  environment?: Record<string, string>;
+  ports?: string[];
+  expose?: string[];
+  container_name?: string;
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+  stop_grace_period?: string;
+  command?: string[];
+}
+
+const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+
+const WORKERS = [
+  { name: 'inventory-worker', settings: inventorySettings, load: loadInventoryConfig },
+  { name: 'order-worker', settings: orderSettings, load: loadOrderConfig },
+  { name: 'payment-worker', settings: paymentSettings, load: loadPaymentConfig },
+] as const;
+
+const envNames = (settings: Record<string, Setting<unknown>>) => new Set(Object.values(settings).map((s) => s.env));
+const pinned = (image: string) => /^[a-z0-9./-]+:\d+\.\d+(\.\d+)?[-a-z0-9.]*$/.test(image) && !image.includes('latest');
+const seconds = (d: string) => Number(/^(\d+)s$/.exec(d)?.[1] ?? NaN);
+
+/** The Dockerfile's instructions, continuation lines joined. */
+function dockerfile(path: string): { instruction: string; args: string }[] {
+  return readFileSync(join(ROOT, path), 'utf8')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const [instruction, ...rest] = l.split(/\s+/);
+      return { instruction: instruction!.toUpperCase(), args: rest.join(' ') };
+    });
+}
+
+/**
+ * No Docker engine runs where the tests run, so docker-compose.yml and the Dockerfiles are
+ * checked against what the workers actually read: pinned images, env variables that exist
+ * (and validate), health checks on the right port and path, non-root multi-stage images.
+ */
+describe('docker-compose.yml', () => {
+  it('has the infrastructure on the same pinned images the tests use, with health checks', () => {
+    expect(compose.services.postgres?.image).toBe(IMAGES.postgres);
+    expect(compose.services.rabbitmq?.image).toBe(IMAGES.rabbitmq);
+    expect(compose.services.redis?.image).toBe(IMAGES.redis);
+    expect(IMAGES.rabbitmq).toMatch(/^rabbitmq:3\.10\.\d+-management/);
+    for (const name of ['postgres', 'rabbitmq', 'redis']) {
+      expect(pinned(compose.services[name]!.image!)).toBe(true);
+      expect(compose.services[name]!.healthcheck?.test.length).toBeGreaterThan(0);
+    }
+  });
+
+  describe.each(WORKERS)('$name', ({ name, settings, load }) => {
+    const svc = compose.services[name]!;
+    const env = svc.environment ?? {};
+
+    it('is built from its own Dockerfile and can scale (no container name, no host port)', () => {
+      expect(svc.build).toEqual({ context: '.', dockerfile: `services/${name}/Dockerfile` });
+      expect(existsSync(join(ROOT, svc.build!.dockerfile))).toBe(true);
+      expect(svc.container_name).toBeUndefined();
+      expect(svc.ports).toBeUndefined();
+    });
+
+    it('sets only variables the worker reads, and they validate', () => {
+      const known = envNames(settings);
+      expect(Object.keys(env).filter((k) => !known.has(k))).toEqual([]);
+      const config = load(env);
+      expect(config.ownership).toBe('leases');
+      // URLs point at services of this compose file.
+      for (const url of [config.databaseUrl, config.amqpUrl, config.redisUrl]) expect(Object.keys(compose.services)).toContain(new URL(url).hostname);
+      for (const dep of ['postgres', 'rabbitmq', 'redis']) expect(svc.depends_on?.[dep]).toEqual({ condition: 'service_healthy' });
+    });
+
+    it('checks /readyz on the port the worker listens on', () => {
+      const port = load(env).httpPort;
+      expect(port).toBe(settings.httpPort.default);
+      expect(svc.expose).toEqual([String(port)]);
+      expect(svc.healthcheck!.test.join(' ')).toContain(`http://127.0.0.1:${port}/readyz`);
+    });
+
+    it('gives the worker more than SHUTDOWN_GRACE_MS to stop', () => {
+      expect(seconds(svc.stop_grace_period!) * 1000).toBeGreaterThan(load(env).shutdownGraceMs);
+    });
+
+    it('has a multi-stage, non-root Dockerfile with a /readyz HEALTHCHECK on its port', () => {
+      const lines = dockerfile(svc.build!.dockerfile);
+      const froms = lines.filter((l) => l.instruction === 'FROM');
+      expect(froms.length).toBeGreaterThanOrEqual(2);
+      for (const f of froms) expect(pinned(f.args.split(' ')[0]!)).toBe(true);
+      const final = lines.slice(lines.lastIndexOf(froms.at(-1)!));
+      const user = final.filter((l) => l.instruction === 'USER').at(-1)?.args;
+      expect(user).toBeDefined();
+      expect(['root', '0', '0:0']).not.toContain(user);
+      const port = String(settings.httpPort.default);
+      expect(final.find((l) => l.instruction === 'ENV' && l.args.startsWith('HTTP_PORT='))?.args).toBe(`HTTP_PORT=${port}`);
+      expect(final.find((l) => l.instruction === 'EXPOSE')?.args).toBe(port);
+      const health = final.find((l) => l.instruction === 'HEALTHCHECK')?.args ?? '';
+      expect(health).toContain('/readyz');
+      expect(health).toContain(port);
+      // The command runs the compiled main.ts of this worker.
+      const cmd = JSON.parse(final.find((l) => l.instruction === 'CMD')!.args) as string[];
+      expect(cmd).toEqual(['node', `services/${name}/dist/main.js`]);
+      expect(existsSync(join(ROOT, 'services', name, 'src', 'main.ts'))).toBe(true);
+    });
+  });
+
+  it('wires the payment worker to the provider simulator and back', () => {
+    const pay = loadPaymentConfig(compose.services['payment-worker']!.environment ?? {});
+    const sim = compose.services['provider-simulator']!;
+    expect(new URL(pay.providerUrl).hostname).toBe('provider-simulator');
+    expect(new URL(pay.providerUrl).port).toBe(sim.environment!.PROVIDER_PORT);
+    expect(sim.environment!.WEBHOOK_URL).toBe(`http://payment-worker:${pay.httpPort}/webhooks/provider`);
+    expect(existsSync(join(ROOT, sim.build!.dockerfile))).toBe(true);
+  });
+
+  it('keeps host builds out of the build context', () => {
+    const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8');
+    expect(ignore).toMatch(/node_modules/);
+    expect(ignore).toMatch(/dist/);
+  });
+});

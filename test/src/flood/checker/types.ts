@@ -1,0 +1,68 @@
+import type { Pool, PoolClient } from 'pg';
+import type { History } from '../history/history';
+import type { ProviderLedgerSnapshot } from '../provider/provider-handle';
+import { Catalogue } from '../workload/catalogue';
+
+export const INVARIANTS = ['stock-levels', 'conservation', 'exactly-once', 'nothing-lost', 'orders', 'per-key-order'] as const;
+export type InvariantName = (typeof INVARIANTS)[number];
+
+/** ARCHITECTURE.md's wording of each invariant, numbered as there. */
+export const INVARIANT_TITLES: Record<InvariantName, string> = {
+  'stock-levels': '1. per product+warehouse: on_hand = Σ ledger, on_hand ≥ 0, 0 ≤ reserved ≤ on_hand, reserved = Σ held reservations',
+  conservation: '2. conservation: Σ on_hand = initial + receipts − shipments − commits ± adjustments (transfers net 0)',
+  'exactly-once': '3. exactly-once: one inbox row and at most one set of effects per command id; duplicates have none',
+  'nothing-lost': '4. nothing lost: every published command is in an inbox or a dead-letter queue',
+  orders: '5. every order terminal; CONFIRMED ⇔ one captured, unrefunded charge and a committed reservation; otherwise no held stock and net charge 0',
+  'per-key-order': '6. per-key order: the commands of one key took effect in publish order',
+};
+
+export interface InvariantResult {
+  name: InvariantName;
+  title: string;
+  ok: boolean;
+  /** How many offending keys / ids / rows. */
+  violations: number;
+  /** The first offenders, each with enough detail to look it up. */
+  examples: string[];
+  /** How many things were checked (keys, commands, orders …). */
+  checked: number;
+  /** Extra figures shown in the report (e.g. the conservation equation). */
+  details?: Record<string, number | string>;
+}
+
+export interface DeadLetter {
+  queue: string;
+  messageId: string | undefined;
+  type: string | undefined;
+  reason: string | undefined;
+}
+
+export interface Db {
+  query<R>(sql: string, params?: unknown[]): Promise<R[]>;
+}
+
+export function dbOf(pool: Pool | PoolClient): Db {
+  return { query: async <R>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as R[] };
+}
+
+export interface CheckInput {
+  /** The run tag every id of the run carries (the checker's scope). */
+  tag: string;
+  history: History;
+  deadLetters: DeadLetter[];
+  provider: ProviderLedgerSnapshot;
+  db: Db;
+}
+
+export interface CheckContext extends CheckInput {
+  prefix: ReturnType<typeof Catalogue.prefixes>;
+}
+
+export const MAX_EXAMPLES = 10;
+
+export function result(name: InvariantName, offenders: string[], checked: number, details?: InvariantResult['details']): InvariantResult {
+  return { name, title: INVARIANT_TITLES[name], ok: offenders.length === 0, violations: offenders.length, examples: offenders.slice(0, MAX_EXAMPLES), checked, ...(details ? { details } : {}) };
+}
+
+/** The consumer (inbox `consumer` column) of each worker kind. */
+export const CONSUMER = { inventory: 'inventory-worker', orders: 'order-worker', payments: 'payment-worker' } as const;

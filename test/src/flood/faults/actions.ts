@@ -1,0 +1,141 @@
+import { Client } from 'pg';
+import { Redis } from 'ioredis';
+import type { WorkerKind } from '@stockflow/shared';
+import type { Rng } from '../rng';
+import type { Fleet } from '../supervisor/fleet';
+import { ProcessFleet } from '../supervisor/fleet';
+import type { WorkerProcess } from '../supervisor/worker-process';
+import type { BrokerAdmin } from './broker-admin';
+import { restartBrokerApp } from './rabbitmqctl';
+import type { FaultKind } from './plan';
+
+export interface FaultContext {
+  namespace: string;
+  /** The database the workers use (sessions are only terminated there). */
+  databaseUrl: string;
+  redisUrl: string;
+  /** FLUSHALL instead of deleting the namespace's keys (only for a Redis nobody else uses). */
+  redisFlushAll: boolean;
+  fleet: Fleet;
+  /** Management API or rabbitmqctl; undefined when neither answers (no conn faults). */
+  broker: BrokerAdmin | undefined;
+  /** rabbitmqctl reaches the broker's node (needed for a broker restart). */
+  rabbitmqctl: boolean;
+  rng: Rng;
+  /** How long a stopped worker stays stopped. */
+  stopMs: number;
+  brokerDownMs: number;
+  log(line: string): void;
+}
+
+export interface FaultOutcome {
+  target: string;
+  detail: string;
+}
+
+export class FaultSkipped extends Error {}
+
+/** Types whose commit is followed by a self-inflicted SIGKILL (before the ack), per worker kind. */
+const CRASH_TYPES: Record<WorkerKind, string[]> = {
+  inventory: ['ReserveStock', 'ReceiveStock', 'TransferStock', 'CommitReservation', 'ShipStock'],
+  orders: ['PlaceOrder', 'StockReserved', 'PaymentCaptured', 'ReservationCommitted'],
+  payments: ['RequestPayment', 'ProviderWebhook'],
+};
+
+function owned(ctx: FaultContext, kind: FaultKind): ProcessFleet {
+  if (!(ctx.fleet instanceof ProcessFleet)) throw new FaultSkipped(`${kind}: needs worker processes the flood started (not available with --attach)`);
+  return ctx.fleet;
+}
+
+function victim(ctx: FaultContext, kind: FaultKind, filter?: (p: WorkerProcess) => boolean): WorkerProcess {
+  const p = owned(ctx, kind).pick(ctx.rng, filter);
+  if (!p) throw new FaultSkipped(`${kind}: no running worker to pick`);
+  return p;
+}
+
+async function kill(ctx: FaultContext): Promise<FaultOutcome> {
+  const fleet = owned(ctx, 'kill');
+  // Not one armed to crash by itself: its own crash must count as the after-commit kind.
+  const p = victim(ctx, 'kill', (w) => !w.armed);
+  let detail = 'SIGKILL, restarted';
+  if (ctx.rng.chance(0.5)) {
+    const type = ctx.rng.pick(CRASH_TYPES[p.kind]);
+    fleet.armNext(p, { STOCKFLOW_TEST_EXIT_AFTER_COMMIT: type, STOCKFLOW_ALLOW_SABOTAGE: 'i-know-this-breaks-things' });
+    detail = `SIGKILL, restarted armed: dies after its next commit of ${type}, before the ack`;
+  }
+  p.signal('SIGKILL');
+  return { target: `${p.instanceId} (pid ${p.pid})`, detail };
+}
+
+async function conn(ctx: FaultContext): Promise<FaultOutcome> {
+  if (!ctx.broker) throw new FaultSkipped('conn: neither the management API nor rabbitmqctl reaches this broker');
+  const all = await ctx.broker.namespaceConnections(ctx.namespace);
+  const processes = ctx.fleet.processes().filter((p) => p.state === 'running');
+  const candidates = processes.length > 0 ? all.filter((c) => processes.some((p) => c.name.includes(p.instanceId))) : all;
+  if (candidates.length === 0) throw new FaultSkipped('conn: no worker connection found on the broker');
+  const c = ctx.rng.pick(candidates);
+  await ctx.broker.closeConnection(c.id, 'stockflow flood: connection drop');
+  return { target: c.name, detail: `closed by the broker (${ctx.broker.kind})` };
+}
+
+async function pg(ctx: FaultContext): Promise<FaultOutcome> {
+  const processes = ctx.fleet.processes().filter((p) => p.state === 'running');
+  const target = processes.length > 0 ? ctx.rng.pick(processes).instanceId : 'stockflow:';
+  const database = new URL(ctx.databaseUrl).pathname.slice(1);
+  const client = new Client({ connectionString: ctx.databaseUrl, application_name: 'stockflow-flood:faults' });
+  await client.connect();
+  try {
+    const res = await client.query<{ state: string | null; ok: boolean }>(
+      `SELECT state, pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+       WHERE datname = $1 AND application_name LIKE 'stockflow:%' AND application_name LIKE '%' || $2 || '%' AND pid <> pg_backend_pid()`,
+      [database, target],
+    );
+    const busy = res.rows.filter((r) => r.state !== 'idle').length;
+    return { target, detail: `${res.rows.filter((r) => r.ok).length} sessions terminated (${busy} busy)` };
+  } finally {
+    await client.end();
+  }
+}
+
+async function redis(ctx: FaultContext): Promise<FaultOutcome> {
+  const client = new Redis(ctx.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  await client.connect();
+  try {
+    if (ctx.redisFlushAll) {
+      await client.flushall();
+      return { target: 'redis', detail: 'FLUSHALL' };
+    }
+    let cursor = '0';
+    let deleted = 0;
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${ctx.namespace}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await client.unlink(...keys);
+    } while (cursor !== '0');
+    return { target: `redis ${ctx.namespace}:*`, detail: `${deleted} keys deleted (dedup cache, expiry schedule)` };
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function stop(ctx: FaultContext): Promise<FaultOutcome> {
+  owned(ctx, 'stop');
+  // Prefer a worker that actively consumes: stopping a standby shows nothing.
+  let active: string[] = [];
+  if (ctx.broker) active = (await ctx.broker.namespaceConnections(ctx.namespace, { activeOnly: true }).catch(() => [])).map((c) => c.name);
+  const p = victim(ctx, 'stop', active.length > 0 ? (w) => active.some((n) => n.includes(w.instanceId)) : undefined);
+  p.signal('SIGSTOP');
+  const incarnation = p.incarnation;
+  setTimeout(() => {
+    if (p.state === 'paused' && p.incarnation === incarnation) p.signal('SIGCONT');
+  }, ctx.stopMs).unref();
+  return { target: `${p.instanceId} (pid ${p.pid})`, detail: `SIGSTOP for ${ctx.stopMs} ms, then SIGCONT` };
+}
+
+async function broker(ctx: FaultContext): Promise<FaultOutcome> {
+  if (!ctx.rabbitmqctl) throw new FaultSkipped('broker: rabbitmqctl is not available for this broker');
+  await restartBrokerApp(ctx.brokerDownMs);
+  return { target: 'rabbitmq', detail: `stop_app, ${ctx.brokerDownMs} ms down, start_app` };
+}
+
+export const FAULT_ACTIONS: Record<FaultKind, (ctx: FaultContext) => Promise<FaultOutcome>> = { kill, conn, pg, redis, stop, broker };

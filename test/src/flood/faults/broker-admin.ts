@@ -1,0 +1,111 @@
+import * as ctl from './rabbitmqctl';
+
+export interface QueueCounts {
+  name: string;
+  ready: number;
+  unacked: number;
+}
+
+export interface BrokerConnection {
+  /** What closing needs: the management API's connection name, or rabbitmqctl's pid. */
+  id: string;
+  /** The client-provided connection name (workers: stockflow:<service>:<instance>). */
+  name: string;
+}
+
+/**
+ * What the flood needs from the broker beyond AMQP: unacked counts (quiescence), the
+ * connections that consume a namespace (conn and stop faults) and closing one. The
+ * management HTTP API is preferred: cheap, and it works for a remote broker. rabbitmqctl is
+ * the fallback; each call starts an Erlang VM (about a CPU-second on a small machine), so it
+ * is never polled every second.
+ */
+export interface BrokerAdmin {
+  readonly kind: 'management' | 'rabbitmqctl';
+  /** How stale queue counts can be (the management API samples every 5 s). */
+  readonly countsLagMs: number;
+  queueCounts(prefix: string): Promise<QueueCounts[]>;
+  namespaceConnections(namespace: string, opts?: { activeOnly?: boolean }): Promise<BrokerConnection[]>;
+  closeConnection(id: string, reason: string): Promise<void>;
+}
+
+export class ManagementAdmin implements BrokerAdmin {
+  readonly kind = 'management';
+  readonly countsLagMs = 5500;
+  private readonly base: string;
+  private readonly auth: string;
+  private readonly vhost: string;
+
+  constructor(amqpUrl: string, managementUrl?: string) {
+    const a = new URL(amqpUrl);
+    const m = new URL(managementUrl ?? `http://${a.hostname}:15672/`);
+    const user = decodeURIComponent(m.username || a.username || 'guest');
+    const pass = decodeURIComponent(m.password || a.password || 'guest');
+    this.auth = 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');
+    m.username = '';
+    m.password = '';
+    this.base = m.toString().replace(/\/$/, '');
+    const path = a.pathname.replace(/^\//, '');
+    this.vhost = encodeURIComponent(path === '' ? '/' : decodeURIComponent(path));
+  }
+
+  private async call<T>(method: 'GET' | 'DELETE', path: string, headers: Record<string, string> = {}): Promise<T> {
+    const res = await fetch(`${this.base}${path}`, { method, headers: { authorization: this.auth, ...headers }, signal: AbortSignal.timeout(10_000) });
+    if (!res.ok && !(method === 'DELETE' && res.status === 404)) throw new Error(`management API ${method} ${path}: HTTP ${res.status}`);
+    return (method === 'GET' ? await res.json() : undefined) as T;
+  }
+
+  async available(): Promise<boolean> {
+    try {
+      await this.call('GET', '/api/overview');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async queueCounts(prefix: string): Promise<QueueCounts[]> {
+    const rows = await this.call<{ name: string; messages_ready?: number; messages_unacknowledged?: number }[]>('GET', `/api/queues/${this.vhost}?columns=name,messages_ready,messages_unacknowledged`);
+    return rows.filter((q) => q.name.startsWith(prefix)).map((q) => ({ name: q.name, ready: q.messages_ready ?? 0, unacked: q.messages_unacknowledged ?? 0 }));
+  }
+
+  async namespaceConnections(namespace: string, opts: { activeOnly?: boolean } = {}): Promise<BrokerConnection[]> {
+    const [consumers, connections] = await Promise.all([
+      this.call<{ queue: { name: string }; channel_details?: { connection_name?: string }; active?: boolean }[]>('GET', `/api/consumers/${this.vhost}`),
+      this.call<{ name: string; user_provided_name?: string; client_properties?: { connection_name?: string } }[]>('GET', '/api/connections?columns=name,user_provided_name,client_properties'),
+    ]);
+    const wanted = new Set(
+      consumers.filter((c) => c.queue.name.startsWith(`${namespace}.`) && (!opts.activeOnly || c.active !== false)).map((c) => c.channel_details?.connection_name ?? ''),
+    );
+    return connections.filter((c) => wanted.has(c.name)).map((c) => ({ id: c.name, name: c.user_provided_name ?? c.client_properties?.connection_name ?? c.name }));
+  }
+
+  async closeConnection(id: string, reason: string): Promise<void> {
+    await this.call('DELETE', `/api/connections/${encodeURIComponent(id)}`, { 'x-reason': reason });
+  }
+}
+
+export class CtlAdmin implements BrokerAdmin {
+  readonly kind = 'rabbitmqctl';
+  readonly countsLagMs = 0;
+
+  queueCounts(prefix: string): Promise<QueueCounts[]> {
+    return ctl.queueCounts(prefix);
+  }
+
+  async namespaceConnections(namespace: string, opts: { activeOnly?: boolean } = {}): Promise<BrokerConnection[]> {
+    return (await ctl.namespaceConnections(namespace, opts)).map((c) => ({ id: c.pid, name: c.name }));
+  }
+
+  closeConnection(id: string, reason: string): Promise<void> {
+    return ctl.closeConnection(id, reason);
+  }
+}
+
+/** The management API when it answers, else rabbitmqctl for a local broker, else nothing. */
+export async function brokerAdmin(amqpUrl: string): Promise<BrokerAdmin | undefined> {
+  const management = new ManagementAdmin(amqpUrl, process.env.RABBITMQ_MANAGEMENT_URL ?? process.env.MANAGEMENT_URL);
+  if (await management.available()) return management;
+  if (await ctl.rabbitmqctlAvailable(amqpUrl)) return new CtlAdmin();
+  return undefined;
+}

@@ -1,0 +1,91 @@
+import { FAULT_ACTIONS, FaultSkipped, type FaultContext } from './actions';
+import { FAULT_KINDS, type FaultKind, type PlannedFault } from './plan';
+import { ensureBrokerRunning } from './rabbitmqctl';
+
+export interface FaultRecord {
+  t: number;
+  kind: FaultKind;
+  target: string;
+  detail: string;
+  /** false: skipped or failed (then `detail` says why); it is not counted as injected. */
+  ok: boolean;
+}
+
+/**
+ * Fires the planned faults as the flood progresses, one at a time (a fault never overlaps
+ * the injection of another; its effects, such as a restart, do), and heals everything at
+ * the end: stopped workers continued, dead ones restarted, the broker running.
+ */
+export class FaultInjector {
+  readonly records: FaultRecord[] = [];
+  private readonly due: PlannedFault[];
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private brokerTouched = false;
+  private startedAt = 0;
+
+  constructor(
+    private readonly ctx: FaultContext,
+    planned: PlannedFault[],
+  ) {
+    this.due = [...planned];
+  }
+
+  /** `progress()` is the flood's share done (0..1), for count-planned faults. */
+  start(progress: () => number): void {
+    this.startedAt = Date.now();
+    this.timer = setInterval(() => {
+      if (this.stopped) return;
+      const p = progress();
+      const elapsed = Date.now() - this.startedAt;
+      const ready = this.due.filter((f) => (f.progress !== undefined && p >= f.progress) || (f.atMs !== undefined && elapsed >= f.atMs));
+      if (ready.length === 0) return;
+      for (const f of ready) this.due.splice(this.due.indexOf(f), 1);
+      this.running = this.running.then(() => this.fireAll(ready.map((f) => f.kind)));
+    }, 250);
+  }
+
+  private async fireAll(kinds: FaultKind[]): Promise<void> {
+    for (const kind of kinds) {
+      if (this.stopped) return;
+      await this.fire(kind);
+    }
+  }
+
+  async fire(kind: FaultKind): Promise<FaultRecord> {
+    const t = Date.now();
+    if (kind === 'broker') this.brokerTouched = true;
+    let record: FaultRecord;
+    try {
+      const out = await FAULT_ACTIONS[kind](this.ctx);
+      record = { t, kind, target: out.target, detail: out.detail, ok: true };
+    } catch (err) {
+      record = { t, kind, target: '-', detail: err instanceof FaultSkipped ? err.message : `failed: ${(err as Error).message}`, ok: false };
+    }
+    this.records.push(record);
+    this.ctx.log(`fault ${record.ok ? '' : '(not injected) '}${kind}: ${record.target} ${record.detail}`);
+    return record;
+  }
+
+  counts(): Record<FaultKind, number> {
+    const out = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+    for (const r of this.records) if (r.ok) out[r.kind]++;
+    return out;
+  }
+
+  /** Stops firing (the fault being injected finishes first). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  async heal(timeoutMs: number): Promise<void> {
+    await this.stop();
+    if (this.brokerTouched) await ensureBrokerRunning();
+    // Continue stopped workers now rather than when their timers would have.
+    for (const p of this.ctx.fleet.processes()) if (p.state === 'paused') p.signal('SIGCONT');
+    await this.ctx.fleet.heal(timeoutMs);
+  }
+}

@@ -1,0 +1,53 @@
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TEST_LOG_DIR } from '../support';
+import { runFlood } from './flood';
+import { parseFaults } from './faults/plan';
+import { defaultOptions, type FloodOptions } from './options';
+import { summaryText } from './report/summary';
+
+const COMMANDS = Number(process.env.FLOOD_COMMANDS ?? 20_000);
+
+/**
+ * The bounded flood `npm test` runs (issue 5): 20k commands of every kind with 30 % exact
+ * duplicates (half concurrent, half late), reordered across keys, two worker processes per
+ * kind, SIGKILLs (half of them landing between a commit and its ack) and broker-side
+ * connection drops, then quiescence and the six invariants. Budget: 5 minutes on the 2-core
+ * machine; the report and the worker logs of a failure stay in the test log directory.
+ */
+describe('bounded chaos flood', () => {
+  it(`${COMMANDS} commands, 30 % duplicates, kills and connection drops: every invariant holds`, async () => {
+    // Progress goes to the log as it happens: a run cut off by the test timeout still tells
+    // how far it got.
+    mkdirSync(TEST_LOG_DIR, { recursive: true });
+    const progressLog = join(TEST_LOG_DIR, `flood-progress-${process.pid}-${Date.now()}.txt`);
+    const opts: FloodOptions = {
+      ...defaultOptions(),
+      seed: process.env.FLOOD_SEED ?? '5',
+      commands: COMMANDS,
+      duplicates: 0.3,
+      faults: parseFaults('kill=3,conn=3'),
+      // Known limit (docs/concurrent-testing.md, "100k flood"): a message a quorum queue returns
+      // twice lands behind the others it was first returned with, so a second return on one
+      // partition within its redelivery drain can break per-key order. Seen here when a killed
+      // worker's lease ran out before its restart: its partitions moved to the other instance
+      // mid-drain and back when it returned. A lease longer than a restart keeps them where
+      // they are; the default 100k run (and the scaling tests) keep the short lease.
+      workerEnv: { LEASE_TTL_MS: '30000' },
+      quiet: true,
+      quiesceTimeoutMs: 90_000,
+      drainMaxMs: 300_000,
+    };
+    const { report } = await runFlood(opts, { say: (line) => appendFileSync(progressLog, `${new Date().toISOString()} ${line}\n`) });
+    writeFileSync(join(TEST_LOG_DIR, `flood-${report.tag}.json`), JSON.stringify(report, null, 2));
+    appendFileSync(progressLog, summaryText(report));
+
+    expect({ quiescence: report.quiescence, failed: report.invariants.filter((i) => !i.ok) }).toEqual({ quiescence: expect.objectContaining({ reached: true }), failed: [] });
+    expect(report.commands).toBe(COMMANDS);
+    expect(report.duplicates).toBeGreaterThan(COMMANDS * 0.25);
+    expect(report.duplicatesAbsorbed).toBe(report.duplicates);
+    expect(report.faults).toMatchObject({ kill: 3, conn: 3 });
+    expect(report.ok).toBe(true);
+    // 5 minutes is the budget on a quiet machine; the margin is for a CI machine under load.
+  }, 480_000);
+});

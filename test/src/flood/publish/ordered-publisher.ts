@@ -1,0 +1,186 @@
+import type { ConfirmChannel, Options } from 'amqplib';
+import type { AmqpConnection, Logger } from '@stockflow/shared';
+
+const PUB_HEADER = 'x-flood-pub';
+
+export interface OutgoingMessage {
+  /** Publish index: retries go out again in this order. */
+  i: number;
+  exchange: string;
+  routingKey: string;
+  body: Buffer;
+  properties: Options.Publish & { messageId: string };
+  onSent(attempt: number): void;
+  onConfirmed(): void;
+  /** Gave up for good (unroutable: the topology is missing). */
+  onFailed(reason: string): void;
+}
+
+interface InFlight {
+  msg: OutgoingMessage;
+  attempt: number;
+}
+
+export interface OrderedPublisherOptions {
+  conn: AmqpConnection;
+  log: Logger;
+  /** Publishes awaiting a confirm at most. */
+  maxInFlight: number;
+  /** Publishes per second; 0 = as fast as the broker confirms. */
+  rate: number;
+}
+
+/**
+ * A confirm channel fed by one pump that calls publish() synchronously in queue order, so the
+ * bytes on the wire follow the flood's schedule exactly. That is what keeps per-key order
+ * without waiting for each confirm: on one channel the broker enqueues a key's messages (one
+ * key, one queue) in publish order, and a message can only have been enqueued if every
+ * earlier one of its key was. When the channel dies, everything unconfirmed is sent again in
+ * its original order: at worst a duplicate (absorbed by the inbox), never an overtaking.
+ */
+export class OrderedPublisher {
+  private ch: ConfirmChannel | undefined;
+  private readonly queue: InFlight[] = [];
+  private readonly inFlight = new Map<number, InFlight>();
+  private readonly returned = new Set<number>();
+  private waitingDrain = false;
+  private tokens = 0;
+  private lastRefill = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private spaceWaiters: (() => void)[] = [];
+  private closed = false;
+  sent = 0;
+  confirmed = 0;
+  retried = 0;
+
+  constructor(private readonly opts: OrderedPublisherOptions) {}
+
+  async start(): Promise<void> {
+    await this.opts.conn.register(async (c) => {
+      const ch = await c.createConfirmChannel();
+      ch.on('error', (err: Error) => this.opts.log.debug({ err: err.message }, 'flood publish channel error'));
+      ch.on('return', (m) => {
+        const i = Number(m.properties.headers?.[PUB_HEADER]);
+        if (Number.isFinite(i)) this.returned.add(i);
+      });
+      ch.on('drain', () => {
+        this.waitingDrain = false;
+        this.pump();
+      });
+      ch.on('close', () => this.onClose(ch));
+      this.ch = ch;
+      this.waitingDrain = false;
+      this.pump();
+    });
+  }
+
+  /** Queued but not yet sent. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get pending(): number {
+    return this.queue.length + this.inFlight.size;
+  }
+
+  push(msg: OutgoingMessage): void {
+    this.queue.push({ msg, attempt: 0 });
+    this.pump();
+  }
+
+  /** Resolves when fewer than `n` messages wait to be sent (backpressure for the producer). */
+  async space(n: number): Promise<void> {
+    while (this.queue.length >= n && !this.closed) await new Promise<void>((r) => this.spaceWaiters.push(r));
+  }
+
+  /** Resolves when everything pushed so far is confirmed (or failed for good). */
+  async idle(): Promise<void> {
+    while (this.pending > 0 && !this.closed) await new Promise<void>((r) => this.idleWaiters.push(r));
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.idleWaiters.splice(0).forEach((w) => w());
+    this.spaceWaiters.splice(0).forEach((w) => w());
+  }
+
+  private pump(): void {
+    const ch = this.ch;
+    while (ch && !this.waitingDrain && this.queue.length > 0 && this.inFlight.size < this.opts.maxInFlight && !this.closed) {
+      if (!this.takeToken()) return;
+      const item = this.queue.shift()!;
+      const { msg } = item;
+      item.attempt++;
+      this.inFlight.set(msg.i, item);
+      msg.onSent(item.attempt);
+      this.sent++;
+      const headers = { ...(msg.properties.headers as Record<string, unknown>), [PUB_HEADER]: msg.i };
+      let ok = true;
+      try {
+        ok = ch.publish(msg.exchange, msg.routingKey, msg.body, { ...msg.properties, headers, mandatory: true, persistent: true }, (err) => this.settle(ch, item, err));
+      } catch {
+        // The channel is closing under us: onClose() requeues everything in flight.
+        return;
+      }
+      if (!ok) this.waitingDrain = true;
+    }
+    if (this.queue.length < 1000) this.spaceWaiters.splice(0).forEach((w) => w());
+  }
+
+  private settle(ch: ConfirmChannel, item: InFlight, err: unknown): void {
+    if (this.inFlight.get(item.msg.i) !== item) return;
+    this.inFlight.delete(item.msg.i);
+    const wasReturned = this.returned.delete(item.msg.i);
+    if (wasReturned) {
+      item.msg.onFailed('unroutable');
+    } else if (err) {
+      // A nack: send it again right away, ahead of everything not yet sent.
+      this.requeue([item]);
+    } else {
+      this.confirmed++;
+      item.msg.onConfirmed();
+    }
+    if (ch === this.ch) this.pump();
+    this.notifyIdle();
+  }
+
+  private onClose(ch: ConfirmChannel): void {
+    if (this.ch !== ch) return;
+    this.ch = undefined;
+    const lost = [...this.inFlight.values()];
+    this.inFlight.clear();
+    this.requeue(lost);
+    // The connection's reconnect re-runs start()'s setup, which opens a channel and pumps.
+  }
+
+  private requeue(items: InFlight[]): void {
+    if (items.length === 0) return;
+    this.retried += items.length;
+    const merged = [...items, ...this.queue].sort((a, b) => a.msg.i - b.msg.i);
+    this.queue.splice(0, this.queue.length, ...merged);
+  }
+
+  private takeToken(): boolean {
+    if (this.opts.rate <= 0) return true;
+    const now = Date.now();
+    this.tokens = Math.min(this.opts.rate, this.tokens + ((now - this.lastRefill) / 1000) * this.opts.rate);
+    this.lastRefill = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, Math.ceil((1 - this.tokens) * (1000 / this.opts.rate)));
+    }
+    return false;
+  }
+
+  private notifyIdle(): void {
+    if (this.pending === 0) this.idleWaiters.splice(0).forEach((w) => w());
+  }
+}

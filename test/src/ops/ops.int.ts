@@ -1,0 +1,133 @@
+import type { InventoryUnitOfWork } from '@stockflow/inventory-worker';
+import { deadLetterExchange, partitionOf, partitionQueue, PermanentMessageError, propertiesOf, stockKey, type Publisher, type Worker } from '@stockflow/shared';
+import { eventually, startInventory, TestEnv } from '../support';
+import type { DeadLetter } from './dlq';
+import { ops, opsProcess } from './run-ops';
+import type { StatusReport } from './status';
+import { warehouseReady } from '../scaling/traffic';
+
+const P = 4;
+
+/**
+ * The ops CLI against real services and a running worker: status, dead-letter listing and
+ * replay after a fix (deduplication still applies), inbox purge, and clear errors naming the
+ * service that cannot be reached.
+ */
+describe('ops CLI', () => {
+  let env: TestEnv;
+  let worker: Worker<InventoryUnitOfWork>;
+  let pub: Publisher;
+  /** A "bug" in the handler of these ids, fixed by the test before replaying them. */
+  const broken = new Set(['fixme-1', 'fixme-2']);
+  let bugFixed = false;
+
+  beforeAll(async () => {
+    env = await TestEnv.create('ops', { partitions: P });
+    worker = await startInventory(env, { INSTANCE_ID: 'ops-inv', BATCH_SIZE: 1 }, {
+      hooks: {
+        beforeCommit(items) {
+          const bad = items.find((i) => broken.has(i.envelope.messageId));
+          if (bad && !bugFixed) throw new PermanentMessageError('handler_error', `simulated bug on ${bad.envelope.messageId}`);
+        },
+      },
+    });
+    pub = await env.publisher();
+    await warehouseReady(env, pub);
+  });
+  afterAll(async () => env?.cleanup());
+
+  const stock = async (product: string) => (await env.query<{ on_hand: number }>(`SELECT on_hand FROM inventory.stock WHERE product_id = $1`, [product]))[0]?.on_hand ?? 0;
+  const deadList = async () => JSON.parse((await ops(env, ['dlq', 'list', 'inventory-worker', '--json'])).out) as DeadLetter[];
+
+  it('status: owners, active consumers, depths and outbox per worker', async () => {
+    const run = await ops(env, ['status', '--json']);
+    expect(run).toMatchObject({ code: 0, err: '' });
+    const report = JSON.parse(run.out) as StatusReport;
+    expect(report).toMatchObject({ namespace: env.namespace, partitions: P, recorded: { state: 'active', targetPartitions: null }, problems: [] });
+    const inv = report.workers.find((w) => w.service === 'inventory-worker')!;
+    expect(inv.members).toEqual([expect.objectContaining({ instance: 'ops-inv', owned: [0, 1, 2, 3] })]);
+    await eventually(async () => {
+      const r = JSON.parse((await ops(env, ['status', '--json'])).out) as StatusReport;
+      const rows = r.workers.find((w) => w.service === 'inventory-worker')!.partitions;
+      expect(rows.map((p) => [p.partition, p.owners, p.active, p.consumers])).toEqual(
+        [0, 1, 2, 3].map((p) => [`p0${p}`, ['ops-inv'], 'ops-inv', 1]),
+      );
+    }, 20_000, 500);
+    expect(report.workers.map((w) => w.outbox)).toEqual([expect.objectContaining({ rows: expect.any(Number) }), { rows: 0, oldestAgeS: 0 }, { rows: 0, oldestAgeS: 0 }]);
+
+    const text = await opsProcess(env, ['status']);
+    expect(text.code).toBe(0);
+    expect(text.out).toContain(`namespace '${env.namespace}': ${P} partitions per worker (recorded in Postgres, active)`);
+    expect(text.out).toMatch(/inventory-worker — 1 live instance: ops-inv \(owns 4, lease/);
+    expect(text.out).toMatch(/order-worker — no live instance/);
+  });
+
+  it('status: says which service is unreachable and shows the rest', async () => {
+    const run = await ops(env, ['status'], { REDIS_URL: 'redis://127.0.0.1:1', MANAGEMENT_URL: 'http://guest:guest@127.0.0.1:1/' });
+    expect(run.code).toBe(1);
+    expect(run.out).toContain('Redis unreachable at redis://127.0.0.1:1');
+    expect(run.out).toContain('RabbitMQ management API unreachable at http://127.0.0.1:1');
+    // Depths still come from AMQP; unacked and redeliveries are unknown without the API.
+    expect(run.out).toMatch(/p00\s+-\s+-\s+0\s+\?\s+1\s+\?\s+0/);
+  });
+
+  it('other commands fail with the unreachable service named', async () => {
+    expect(await ops(env, ['inbox', 'purge', '--older-than', '7d'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/x' })).toMatchObject({ code: 1, err: expect.stringContaining('Postgres unreachable at postgres://postgres@127.0.0.1:1/x') });
+    expect(await ops(env, ['dlq', 'list', 'inventory'], { AMQP_URL: 'amqp://guest:secret@127.0.0.1:1' })).toMatchObject({ code: 1, err: expect.stringContaining('RabbitMQ unreachable at amqp://guest:***@127.0.0.1:1') });
+    expect(await ops(env, ['dlq', 'list', 'nowhere'])).toMatchObject({ code: 1, err: expect.stringContaining("'nowhere' is neither a worker") });
+    expect(await ops(env, ['frobnicate'])).toMatchObject({ code: 2, err: expect.stringContaining('unknown command') });
+  });
+
+  it('dlq list shows dead letters with their reason and leaves them in place', async () => {
+    await pub.send('ReceiveStock', { productId: 'sku-fix', warehouseId: 'wh-1', quantity: 3 }, { messageId: 'fixme-1' });
+    await pub.send('ReceiveStock', { productId: 'sku-fix', warehouseId: 'wh-1', quantity: 4 }, { messageId: 'fixme-2' });
+    await pub.send('ReceiveStock', { productId: 'sku-fix', warehouseId: 'wh-1', quantity: 5 }, { messageId: 'fine-1' });
+    await eventually(async () => expect((await deadList()).map((d) => d.messageId).sort()).toEqual(['fixme-1', 'fixme-2']), 30_000);
+    const letters = await deadList();
+    expect(letters[0]).toMatchObject({ type: 'ReceiveStock', reason: 'handler_error', partitionKey: 'sku-fix:wh-1', error: expect.stringContaining('simulated bug') });
+    expect(await deadList()).toHaveLength(2);
+    const text = await ops(env, ['dlq', 'list', letters[0]!.queue]);
+    expect(text.out).toMatch(/fixme-1\s+ReceiveStock\s+handler_error/);
+    expect(await stock('sku-fix')).toBe(5);
+  });
+
+  it('dlq replay re-publishes after the fix: selected ids, then the rest; a replayed duplicate changes nothing', async () => {
+    bugFixed = true;
+    const one = await ops(env, ['dlq', 'replay', 'inventory', '--id', 'fixme-1']);
+    expect(one).toMatchObject({ code: 0, out: expect.stringContaining('replayed 1 message(s)') });
+    await eventually(async () => expect(await stock('sku-fix')).toBe(8), 30_000);
+    expect((await deadList()).map((d) => d.messageId)).toEqual(['fixme-2']);
+
+    const rest = await ops(env, ['dlq', 'replay', 'inventory-worker']);
+    expect(rest.code).toBe(0);
+    await eventually(async () => expect(await stock('sku-fix')).toBe(12), 30_000);
+    expect(await deadList()).toEqual([]);
+
+    // A dead copy of an id that was applied in the meantime: replaying it is a no-op.
+    const queue = partitionQueue(env.namespace, 'inventory', partitionOf(stockKey('sku-fix', 'wh-1'), P), P);
+    const { envelope, body } = pub.prepare('ReceiveStock', { productId: 'sku-fix', warehouseId: 'wh-1', quantity: 3 }, { messageId: 'fixme-1' });
+    const props = propertiesOf(envelope, { 'x-stockflow-reason': 'handler_error' });
+    await pub.sendRaw(deadLetterExchange(env.namespace), queue, body, props);
+    await eventually(async () => expect(await deadList()).toHaveLength(1), 10_000);
+    expect((await ops(env, ['dlq', 'replay', 'inventory', '--id', 'fixme-1', '--id', 'never-seen'])).err).toContain('not found in inventory: never-seen');
+    await eventually(async () => expect(await deadList()).toEqual([]), 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await stock('sku-fix')).toBe(12);
+    const [ledger] = await env.query<{ n: string }>(`SELECT count(*) AS n FROM inventory.ledger WHERE message_id = 'fixme-1'`);
+    expect(Number(ledger!.n)).toBe(1);
+  });
+
+  it('inbox purge --older-than deletes only old rows (with a dry run first)', async () => {
+    await env.query(`UPDATE inventory.inbox SET received_at = now() - interval '8 days' WHERE message_id IN ('fixme-1', 'fixme-2')`);
+    const dry = await ops(env, ['inbox', 'purge', '--older-than', '7d', '--dry-run']);
+    expect(dry.out).toMatch(/inventory-worker\s+2/);
+    expect((await env.query(`SELECT 1 FROM inventory.inbox WHERE message_id LIKE 'fixme-%'`)).length).toBe(2);
+    const before = Number((await env.query<{ n: string }>(`SELECT count(*) AS n FROM inventory.inbox`))[0]!.n);
+    const run = await ops(env, ['inbox', 'purge', '--older-than', '7d', '--worker', 'inventory']);
+    expect(run).toMatchObject({ code: 0 });
+    expect(run.out).toMatch(/inventory-worker\s+2/);
+    expect(Number((await env.query<{ n: string }>(`SELECT count(*) AS n FROM inventory.inbox`))[0]!.n)).toBe(before - 2);
+    expect(await ops(env, ['inbox', 'purge', '--older-than', 'a week'])).toMatchObject({ code: 1, err: expect.stringContaining("'a week' is not a duration") });
+    await worker.stop();
+  });
+});

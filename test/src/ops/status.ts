@@ -1,0 +1,117 @@
+import { deadQueue, liveMembers, partitionLabel, partitionQueue } from '@stockflow/shared';
+import type { OpsContext } from './context';
+import type { ConsumerInfo, QueueStats } from './management';
+import { instanceOfConnection, OPS_WORKERS, type OpsWorker } from './worker-kinds';
+
+export interface PartitionRow {
+  partition: string;
+  queue: string;
+  /** Instances whose lease record says they consume it (two while a handover drains). */
+  owners: string[];
+  /** The broker's single active consumer (management API only). */
+  active: string | null;
+  ready: number | null;
+  unacked: number | null;
+  consumers: number | null;
+  redelivered: number | null;
+  dead: number | null;
+}
+
+export interface WorkerStatus {
+  service: string;
+  members: { instance: string; leaseLeftMs: number; owned: number[] }[] | null;
+  partitions: PartitionRow[];
+  /** Queues of this worker that the current partition count does not know (another N). */
+  strayQueues: string[];
+  outbox: { rows: number; oldestAgeS: number } | null;
+}
+
+export interface StatusReport {
+  namespace: string;
+  partitions: number;
+  recorded: { state: string; targetPartitions: number | null } | null;
+  workers: WorkerStatus[];
+  /** One line per service that could not be reached, and what that hides. */
+  problems: string[];
+}
+
+async function attempt<T>(problems: string[], what: string, fn: () => Promise<T>): Promise<T | null> {
+  try {
+    return await fn();
+  } catch (err) {
+    problems.push(`${(err as Error).message}${what ? ` (${what})` : ''}`);
+    return null;
+  }
+}
+
+/** AMQP fallback when the management API is down: ready count and consumers, nothing else. */
+async function checkQueues(ctx: OpsContext, names: string[]): Promise<Map<string, QueueStats>> {
+  const conn = await ctx.amqp();
+  const out = new Map<string, QueueStats>();
+  for (const name of names) {
+    const ch = await conn.createChannel();
+    try {
+      const q = await ch.checkQueue(name);
+      out.set(name, { name, messages: q.messageCount, ready: q.messageCount, unacked: NaN, consumers: q.consumerCount, redelivered: NaN });
+      await ch.close();
+    } catch {
+      // 404: the queue does not exist (the channel is closed by the broker)
+    }
+  }
+  return out;
+}
+
+async function workerStatus(ctx: OpsContext, w: OpsWorker, partitions: number, queues: Map<string, QueueStats> | null, consumers: ConsumerInfo[] | null, problems: string[]): Promise<WorkerStatus> {
+  const names = Array.from({ length: partitions }, (_, p) => partitionQueue(ctx.namespace, w.kind, p, partitions));
+  const stats = queues ?? (await attempt(problems, 'no queue depths', () => checkQueues(ctx, names.flatMap((n) => [n, deadQueue(n)]))));
+  const members = await attempt(problems, 'no partition owners', async () => (await liveMembers(await ctx.redis(), w.kind)).map((m) => ({ instance: m.instance, leaseLeftMs: m.leaseLeftMs, owned: m.info?.owned ?? [] })));
+  const outbox = await attempt(problems, 'no outbox backlog', async () => {
+    const [row] = await ctx.query<{ n: string; age: number | null }>(`SELECT count(*) AS n, extract(epoch FROM now() - min(created_at))::float8 AS age FROM "${w.schema}".outbox`);
+    return { rows: Number(row?.n ?? 0), oldestAgeS: Math.max(0, row?.age ?? 0) };
+  });
+  const missing = stats ? names.filter((n) => !stats.has(n)) : [];
+  if (missing.length > 0) problems.push(`${w.service}: ${missing.length} of ${partitions} partition queues do not exist (no worker has declared them yet, or they were made for another partition count)`);
+  const num = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? null : v);
+  const rows = names.map((queue, p): PartitionRow => {
+    const s = stats?.get(queue);
+    const active = consumers?.find((c) => c.queue === queue && c.active);
+    return {
+      partition: `p${partitionLabel(p, partitions)}`,
+      queue,
+      owners: (members ?? []).filter((m) => m.owned.includes(p)).map((m) => m.instance),
+      active: active ? instanceOfConnection(active.connectionName) : null,
+      ready: num(s?.ready),
+      unacked: num(s?.unacked),
+      consumers: num(s?.consumers),
+      redelivered: num(s?.redelivered),
+      dead: num(stats?.get(deadQueue(queue))?.messages),
+    };
+  });
+  const known = new Set(names.flatMap((n) => [n, deadQueue(n)]));
+  const strayQueues = queues ? [...queues.keys()].filter((q) => q.startsWith(`${ctx.namespace}.${w.kind}.p`) && !known.has(q)).sort() : [];
+  return { service: w.service, members, partitions: rows, strayQueues, outbox };
+}
+
+/**
+ * Everything an operator asks first: who owns which partition, how deep each queue is, what
+ * is unacked, redelivered or dead, and how far behind each outbox is. Keeps going when a
+ * service is unreachable and says what is missing because of it.
+ */
+export async function status(ctx: OpsContext): Promise<StatusReport> {
+  const problems: string[] = [];
+  const deployment = await attempt(problems, `partition count from PARTITIONS=${ctx.config.partitions}`, () => ctx.deployment());
+  const partitions = deployment?.partitions ?? ctx.config.partitions;
+  const prefix = `${ctx.namespace}.`;
+  const queues = await attempt(problems, 'depths from AMQP instead: no unacked or redelivery counts, no active consumer', async () => new Map((await ctx.management.queues(prefix)).map((q) => [q.name, q])));
+  const consumers = queues ? await attempt(problems, 'no active consumer', () => ctx.management.consumers(prefix)) : null;
+  const workers: WorkerStatus[] = [];
+  for (const w of OPS_WORKERS) workers.push(await workerStatus(ctx, w, partitions, queues, consumers, problems));
+  const record = deployment?.record;
+  return {
+    namespace: ctx.namespace,
+    partitions,
+    recorded: record ? { state: record.state, targetPartitions: record.targetPartitions } : null,
+    workers,
+    problems: [...new Set(problems)],
+  };
+}
