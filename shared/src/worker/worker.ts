@@ -6,7 +6,7 @@ import { declareTopology, partitionQueue, type TopologyOptions } from '../amqp/t
 import { validateCommon, type CommonConfig } from '../config';
 import { WORKER_KINDS } from '../contracts';
 import { Database } from '../db/database';
-import { purgeInbox } from '../db/inbox';
+import { appliedSequences, purgeInbox } from '../db/inbox';
 import { OutboxRelay } from '../db/outbox-relay';
 import { WorkerMetrics } from '../http/metrics';
 import { HealthServer } from '../http/server';
@@ -16,6 +16,7 @@ import { DedupFilter } from '../redis/dedup-filter';
 import { AllPartitions, type PartitionAssigner } from './assignment';
 import { checkPartitionCount } from './deployment';
 import { LeaseAssigner } from './lease-assigner';
+import { Resequencer } from './resequencer';
 import { exitAfterCommitHook, MessagePipeline, type PipelineHooks } from './pipeline';
 import type { Component, Runtime, Sabotage, ServiceDefinition, UnitOfWork } from './types';
 
@@ -129,18 +130,36 @@ export class Worker<U extends UnitOfWork> {
     const sabotage: Sabotage = { noInbox: config.sabotage.includes('no-inbox'), noLocks: config.sabotage.includes('no-locks') };
     if (config.sabotage.length > 0) log.warn({ sabotage: config.sabotage }, 'SABOTAGE ACTIVE: guarantees are deliberately broken (test only)');
     const appName = `stockflow:${def.name}:${config.instanceId}`.slice(0, 63);
+    // Where a slow start spends its time (a loaded broker, a held migration lock) is otherwise
+    // invisible until "ready" never comes; each stage logs as it begins and its duration at ready.
+    const stagesMs: Record<string, number> = {};
+    let stage = 'postgres';
+    let stageAt = Date.now();
+    const startedAt = stageAt;
+    const next = (name: string) => {
+      const tookMs = Date.now() - stageAt;
+      stagesMs[stage] = tookMs;
+      log.info({ done: stage, tookMs, stage: name }, 'start stage');
+      stage = name;
+      stageAt = Date.now();
+    };
+    log.info({ namespace: config.namespace, partitions: config.partitions }, `${def.name} starting`);
 
     const db = await Database.open({ url: config.databaseUrl, schema: def.schema, migrations: def.migrations, entities: def.entities, poolSize: config.pgPoolSize, applicationName: appName, log });
     this.stack.push({ name: 'database', stop: () => db.close() });
+    next('migrations');
     await db.migrate();
+    next('deployment check');
     // Before any queue is declared: a worker with another N must not touch the topology.
     await checkPartitionCount((sql, p) => db.query(sql, p), config.namespace, config.partitions);
 
+    next('redis');
     let redis: Redis | undefined = createRedis(config.redisUrl, config.namespace, log, appName);
     await redis.connect().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'redis not reachable at start; continuing'));
     const r = redis;
     this.stack.push({ name: 'redis', stop: async () => void r.disconnect() });
 
+    next('broker and topology');
     const topology: TopologyOptions = { namespace: config.namespace, partitions: config.partitions, deliveryLimit: config.deliveryLimit };
     const amqp = new AmqpConnection({ url: config.amqpUrl, name: appName, heartbeatS: config.amqpHeartbeatS, retryBaseMs: config.retryBaseMs, retryMaxMs: config.retryMaxMs, log });
     this.amqp = amqp;
@@ -191,13 +210,27 @@ export class Worker<U extends UnitOfWork> {
     for (const component of def.components?.(this.rt) ?? []) await this.startComponent(component);
     this.stack.push({ name: 'consumers', stop: () => this.stopConsumers() });
     this.stack.push({ name: 'partition assignment', stop: () => assigner.stop() });
+    next('partition assignment');
     await assigner.start((owned) => this.setOwned(owned));
+    next('http');
 
     this.startRetention();
     await this.startHttp();
 
+    next('ready');
     this._state = WorkerState.running;
-    log.info({ partitions: config.partitions, owned: this.ownedPartitions.length, namespace: config.namespace, httpPort: this.httpPort }, `${def.name} ready`);
+    log.info({ partitions: config.partitions, owned: this.ownedPartitions.length, namespace: config.namespace, httpPort: this.httpPort, startMs: Date.now() - startedAt, stagesMs }, `${def.name} ready`);
+  }
+
+  private resequencer(partition: number): Resequencer {
+    const { db, config, metrics } = this.rt!;
+    return new Resequencer({
+      partition,
+      gapWaitMs: config.sequenceGapWaitMs,
+      log: this.log,
+      onGap: () => metrics.sequenceGaps.inc(),
+      lookup: (keys) => appliedSequences((sql, params) => db.query(sql, params), db.schema, this.def.name, keys),
+    });
   }
 
   private defaultAssigner(rt: Runtime): PartitionAssigner {
@@ -253,6 +286,7 @@ export class Worker<U extends UnitOfWork> {
         batchSize: rt.config.batchSize,
         batchWaitMs: rt.config.batchWaitMs,
         log: this.log,
+        order: rt.config.sequenceGapWaitMs > 0 ? this.resequencer(p) : undefined,
         process: (batch, ctl) => this.pipeline!.process(batch, ctl, p, queue),
       });
       this.consumers.set(p, consumer);

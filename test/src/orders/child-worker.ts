@@ -17,6 +17,8 @@ export class ChildWorker {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readyLine: Record<string, unknown> | undefined;
   private readonly waiting: (() => void)[] = [];
+  /** The last lines the process wrote, so a start that hangs says where it hangs. */
+  private readonly tail: string[] = [];
 
   private constructor(
     readonly name: ServiceName,
@@ -39,12 +41,21 @@ export class ChildWorker {
       pending = lines.pop() ?? '';
       for (const line of lines) worker.onLine(line);
     });
-    child.stderr.on('data', (chunk: Buffer) => log.write(chunk));
+    child.stderr.on('data', (chunk: Buffer) => {
+      log.write(chunk);
+      worker.remember(chunk.toString('utf8'));
+    });
     void worker.exited.then(() => log.end());
     return worker;
   }
 
+  private remember(text: string): void {
+    for (const line of text.split('\n')) if (line.trim()) this.tail.push(line.slice(0, 400));
+    this.tail.splice(0, Math.max(0, this.tail.length - 8));
+  }
+
   private onLine(line: string): void {
+    this.remember(line);
     if (this.readyLine || !line.includes(`${this.name} ready`)) return;
     try {
       this.readyLine = JSON.parse(line) as Record<string, unknown>;
@@ -55,10 +66,10 @@ export class ChildWorker {
   }
 
   /** Resolves when the worker logged "ready"; rejects if it exits first or takes too long. */
-  async ready(timeoutMs = 30_000): Promise<this> {
+  async ready(timeoutMs = 60_000): Promise<this> {
     if (this.readyLine) return this;
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.name} not ready after ${timeoutMs} ms`)), timeoutMs);
+      const t = setTimeout(() => reject(new Error(`${this.name} (pid ${this.child.pid}) not ready after ${timeoutMs} ms; its last lines:\n${this.tail.join('\n') || '(none)'}`)), timeoutMs);
       this.waiting.push(() => {
         clearTimeout(t);
         resolve();
