@@ -17,16 +17,21 @@ describe.each([
   it('applies the effect exactly once and keeps one inbox row', async () => {
     env = await TestEnv.create('dup');
     let dropsLeft = 3;
-    // OWNERSHIP=all: the first worker is active on every partition (so its hook sees the
-    // message) and the second stands by on all of them (leases would split them).
-    const worker = await startInventory(env, { DEDUP_FAST_PATH: fastPath, OWNERSHIP: 'all' }, {
+    // OWNERSHIP=all: both workers subscribe to every partition and single active consumer
+    // picks one per queue (which one changes at each handover), so both carry the hook that
+    // drops the committing worker's connection before its ack.
+    type Worker = Awaited<ReturnType<typeof startInventory>>;
+    const dropAfterCommit = (self: () => Worker | undefined) => ({
       hooks: {
-        afterCommit(items) {
-          if (items.some((i) => i.envelope.messageId === 'dup-receipt') && dropsLeft-- > 0) worker.amqpConnection!.destroySocket();
+        afterCommit(items: { envelope: { messageId: string } }[]) {
+          if (items.some((i) => i.envelope.messageId === 'dup-receipt') && dropsLeft-- > 0) self()?.amqpConnection?.destroySocket();
         },
       },
     });
-    const second = await startInventory(env, { DEDUP_FAST_PATH: fastPath, OWNERSHIP: 'all' });
+    let first: Worker | undefined;
+    let other: Worker | undefined;
+    const worker = (first = await startInventory(env, { DEDUP_FAST_PATH: fastPath, OWNERSHIP: 'all' }, dropAfterCommit(() => first)));
+    const second = (other = await startInventory(env, { DEDUP_FAST_PATH: fastPath, OWNERSHIP: 'all' }, dropAfterCommit(() => other)));
     const tap = await env.tap();
     const pub: Publisher = await env.publisher();
     await registerWarehouses(pub, ['wh-1']);
