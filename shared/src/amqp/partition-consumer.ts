@@ -19,6 +19,26 @@ export interface BatchControl {
   readonly signal: AbortSignal;
 }
 
+export interface Selection {
+  /** What to apply next, in this order (a subset of the buffer). */
+  take: Delivery[];
+  /** Something is held back: look again after this long even if nothing new arrives. */
+  retryInMs?: number;
+}
+
+/**
+ * Decides the order deliveries are applied in, and may hold some back (unacked) while the rest
+ * flows; see Resequencer. Without one, the buffer is applied in arrival order.
+ */
+export interface DeliveryOrder {
+  /** `full`: the buffer holds the whole prefetch, so nothing more arrives until something is acked. */
+  select(buffer: readonly Delivery[], opts: { max: number; full: boolean }): Promise<Selection>;
+  /** These deliveries were acked (applied, duplicate or dead-lettered). */
+  consumed(deliveries: readonly Delivery[]): void;
+  /** A new subscription starts: another consumer may have applied messages meanwhile. */
+  reset(): void;
+}
+
 export interface PartitionConsumerOptions {
   conn: AmqpConnection;
   queue: string;
@@ -27,6 +47,7 @@ export interface PartitionConsumerOptions {
   batchSize: number;
   batchWaitMs: number;
   log: Logger;
+  order?: DeliveryOrder;
   /** Must apply the batch in order and ack; must not throw (it retries transient failures itself). */
   process(batch: Delivery[], ctl: BatchControl): Promise<void>;
 }
@@ -58,6 +79,11 @@ export class PartitionConsumer {
   /** The next subscription skips probation: it replaces a probation channel that proved itself. */
   private widening = false;
   private buffer: Delivery[] = [];
+  /** The batch being processed, and which of it has been acked. */
+  private current: Delivery[] = [];
+  private readonly acked = new Set<Delivery>();
+  /** Prefetch of the current subscription. */
+  private credit = 0;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private unregister: (() => void) | undefined;
@@ -155,7 +181,9 @@ export class PartitionConsumer {
     // crashes its consumer every time would carry its innocent prefetched neighbours into the
     // dead queue with it. With it, only the crashing head message keeps getting returned.
     this.probation = this.opts.prefetch > 1 && !this.widening;
-    await this.consume(ch, generation, this.probation ? 1 : this.opts.prefetch);
+    this.opts.order?.reset();
+    this.credit = this.probation ? 1 : this.opts.prefetch;
+    await this.consume(ch, generation, this.credit);
     this.opts.log.debug({ queue: this.opts.queue, generation, probation: this.probation }, 'subscribed');
   }
 
@@ -234,8 +262,14 @@ export class PartitionConsumer {
   private readonly control: BatchControl = {
     ack: (d, upTo = false) => {
       if (d.generation !== this.gen || !this.ch) return;
+      const tag = d.msg.fields.deliveryTag;
+      const covered = upTo ? this.current.filter((c) => !this.acked.has(c) && c.msg.fields.deliveryTag <= tag) : [d];
+      // A multiple-ack would also ack deliveries held back in the buffer (see DeliveryOrder).
+      const holdsEarlier = upTo && this.buffer.some((b) => b.generation === d.generation && b.msg.fields.deliveryTag < tag);
       try {
-        this.ch.ack(d.msg, upTo);
+        if (holdsEarlier) for (const c of covered) this.ch.ack(c.msg);
+        else this.ch.ack(d.msg, upTo);
+        for (const c of covered) this.acked.add(c);
       } catch (err) {
         this.opts.log.debug({ err: (err as Error).message }, 'ack on closing channel dropped');
       }
@@ -243,6 +277,45 @@ export class PartitionConsumer {
     isStale: (d) => d.generation !== this.gen || !this.ch,
     signal: this.abort.signal,
   };
+
+  /**
+   * The buffer's head (arrival order), or what the DeliveryOrder releases. When it holds
+   * everything back, waits for a new delivery or its retry time; under probation (prefetch 1)
+   * nothing new can come, so probation ends at once and the full prefetch brings the rest.
+   */
+  private async nextBatch(): Promise<Delivery[]> {
+    const order = this.opts.order;
+    if (!order) return this.buffer.splice(0, this.opts.batchSize);
+    const before = this.buffer.length;
+    let sel: Selection;
+    try {
+      sel = await order.select(this.buffer, { max: this.opts.batchSize, full: !this.probation && this.buffer.length >= this.credit });
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message, queue: this.opts.queue }, 'could not order the buffered deliveries; retrying');
+      await sleep(500, this.abort.signal);
+      return [];
+    }
+    if (sel.take.length > 0) {
+      const taken = new Set(sel.take);
+      this.buffer = this.buffer.filter((d) => !taken.has(d));
+      return sel.take.filter((d) => d.generation === this.gen);
+    }
+    if (this.probation && this.state === 'running') {
+      await this.endProbation();
+      return [];
+    }
+    // Something arrived (or the channel went) while select() ran: look again at once.
+    if (this.buffer.length !== before || this.state !== 'running') return [];
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, sel.retryInMs ?? 1000);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+    return [];
+  }
 
   private async run(): Promise<void> {
     while (this.state === 'running') {
@@ -255,11 +328,15 @@ export class PartitionConsumer {
         await sleep(this.opts.batchWaitMs, this.abort.signal);
         if (this.state !== 'running') break;
       }
-      const batch = this.buffer.splice(0, this.opts.batchSize);
+      const batch = await this.nextBatch();
       if (batch.length === 0) continue;
       try {
         this.opts.log.trace({ queue: this.opts.queue, size: batch.length }, 'batch start');
+        this.current = batch;
+        this.acked.clear();
         await this.opts.process(batch, this.control);
+        this.opts.order?.consumed([...this.acked]);
+        this.current = [];
         this.opts.log.trace({ queue: this.opts.queue }, 'batch done');
         // Probation lasts while the head is a redelivery: every message a crash returned is a
         // suspect and goes through alone; the first fresh delivery ends it.

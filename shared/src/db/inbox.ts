@@ -36,6 +36,18 @@ export async function processedIds(query: Tx['query'], schema: string, consumer:
   return new Set(rows.map((r) => r.message_id));
 }
 
+/** Highest applied sequence per partition key (keys with none are absent). */
+export async function appliedSequences(query: Tx['query'], schema: string, consumer: string, keys: string[]): Promise<Map<string, number>> {
+  if (keys.length === 0) return new Map();
+  const rows = await query<{ partition_key: string; last: string }>(
+    `SELECT partition_key, max(sequence) AS last FROM "${schema}".inbox
+     WHERE consumer = $1 AND partition_key = ANY($2::text[]) AND sequence IS NOT NULL
+     GROUP BY partition_key`,
+    [consumer, keys],
+  );
+  return new Map(rows.map((r) => [r.partition_key, Number(r.last)]));
+}
+
 /**
  * Retention: deletes inbox rows older than the window, in small batches so no statement
  * holds many locks or bloats WAL at once. Returns how many rows went.

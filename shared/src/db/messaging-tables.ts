@@ -1,3 +1,5 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
 /**
  * DDL of the inbox and outbox every service schema has. Services call this from their first
  * migration so the tables are identical everywhere (and the relay and the ops CLI can rely on it).
@@ -32,3 +34,23 @@ export function messagingTablesSql(schema: string): string[] {
 }
 
 export const MESSAGING_DOWN = (schema: string) => [`DROP TABLE "${schema}".outbox`, `DROP TABLE "${schema}".inbox`];
+
+/**
+ * The resequencer asks for a key's highest applied sequence once per subscription; without
+ * this index that is a scan of the inbox. Partial: messages without a sequence never ask.
+ * Every service adds it to its own schema with the same migration, named after the service.
+ */
+export function inboxSequenceIndexMigration(schema: string, prefix: string, timestamp: number): new () => MigrationInterface {
+  const name = `${prefix}InboxSequenceIndex${timestamp}`;
+  return class implements MigrationInterface {
+    name = name;
+
+    async up(q: QueryRunner): Promise<void> {
+      await q.query(`CREATE INDEX IF NOT EXISTS inbox_key_sequence ON "${schema}".inbox (consumer, partition_key, sequence) WHERE sequence IS NOT NULL`);
+    }
+
+    async down(q: QueryRunner): Promise<void> {
+      await q.query(`DROP INDEX IF EXISTS "${schema}".inbox_key_sequence`);
+    }
+  };
+}

@@ -11,6 +11,7 @@ export class WorkerMetrics {
   readonly duplicates: Counter<'type' | 'via'>;
   readonly deadLettered: Counter<'reason'>;
   readonly redeliveries: Counter;
+  readonly sequenceGaps: Counter;
   readonly latency: Histogram<'type'>;
   readonly batchSize: Histogram;
   readonly lockWait: Histogram;
@@ -35,6 +36,7 @@ export class WorkerMetrics {
     this.duplicates = new Counter({ name: 'stockflow_duplicates_total', help: 'Duplicates absorbed, by where they were caught (redis fast path or inbox)', labelNames: ['type', 'via'], registers: r });
     this.deadLettered = new Counter({ name: 'stockflow_dead_lettered_total', help: 'Messages sent to a dead queue by the worker, by reason', labelNames: ['reason'], registers: r });
     this.redeliveries = new Counter({ name: 'stockflow_redeliveries_total', help: 'Deliveries flagged redelivered by the broker', registers: r });
+    this.sequenceGaps = new Counter({ name: 'stockflow_sequence_gaps_total', help: 'Messages applied although the previous sequence number of their key never arrived within SEQUENCE_GAP_WAIT_MS', registers: r });
     this.latency = new Histogram({ name: 'stockflow_processing_seconds', help: 'From delivery to commit, per message', labelNames: ['type'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r });
     this.batchSize = new Histogram({ name: 'stockflow_batch_size', help: 'Messages applied per transaction', buckets: [1, 2, 5, 10, 20, 50, 100, 200], registers: r });
     this.lockWait = new Histogram({ name: 'stockflow_lock_wait_seconds', help: 'Time spent acquiring the sorted row locks of a batch', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: r });

@@ -8,3 +8,4 @@ export * from './lease-assigner';
 export * from './leases';
 export * from './rendezvous';
 export * from './node-args';
+export * from './resequencer';
