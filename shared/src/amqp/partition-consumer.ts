@@ -262,13 +262,20 @@ export class PartitionConsumer {
   private readonly control: BatchControl = {
     ack: (d, upTo = false) => {
       if (d.generation !== this.gen || !this.ch) return;
-      const tag = d.msg.fields.deliveryTag;
-      const covered = upTo ? this.current.filter((c) => !this.acked.has(c) && c.msg.fields.deliveryTag <= tag) : [d];
-      // A multiple-ack would also ack deliveries held back in the buffer (see DeliveryOrder).
-      const holdsEarlier = upTo && this.buffer.some((b) => b.generation === d.generation && b.msg.fields.deliveryTag < tag);
+      // `upTo` means this delivery and every one before it in the batch. The batch may be in
+      // another order than the delivery tags (see DeliveryOrder), so the broker's multiple-ack
+      // (every unacked tag up to this one) is used only when it covers exactly those.
+      const idx = upTo ? this.current.indexOf(d) : -1;
+      const covered = idx >= 0 ? this.current.slice(0, idx + 1).filter((c) => !this.acked.has(c)) : [d];
+      if (covered.length === 0) return;
+      const top = covered.reduce((a, b) => (b.msg.fields.deliveryTag > a.msg.fields.deliveryTag ? b : a));
+      const topTag = top.msg.fields.deliveryTag;
+      const mine = new Set(covered);
+      const others = (x: Delivery) => x.generation === d.generation && !mine.has(x) && !this.acked.has(x) && x.msg.fields.deliveryTag < topTag;
+      const multiple = covered.length > 1 && !this.buffer.some(others) && !this.current.some(others);
       try {
-        if (holdsEarlier) for (const c of covered) this.ch.ack(c.msg);
-        else this.ch.ack(d.msg, upTo);
+        if (multiple) this.ch.ack(top.msg, true);
+        else for (const c of covered) this.ch.ack(c.msg);
         for (const c of covered) this.acked.add(c);
       } catch (err) {
         this.opts.log.debug({ err: (err as Error).message }, 'ack on closing channel dropped');

@@ -70,6 +70,9 @@ describe.each([
     const applied = await env.query<{ sequence: string }>(`SELECT sequence FROM inventory.inbox WHERE partition_key = $1 ORDER BY seq`, [`${KEY.productId}:${KEY.warehouseId}`]);
     expect(applied.map((r) => Number(r.sequence))).toEqual(expected);
     expect((await worker.runtime.metrics.sequenceGaps.get()).values[0]?.value ?? 0).toBe(0);
+    // Every delivery was acked: nothing goes back to the queue when the worker stops (acking
+    // "up to the batch's last" by delivery tag would miss the ones sorted before it).
     await worker.stop();
+    expect((await env.queueDepths(['inventory']))[queue]).toBe(0);
   });
 });
