@@ -5,7 +5,7 @@ import type { Rng } from '../rng';
 import type { Fleet } from '../supervisor/fleet';
 import { ProcessFleet } from '../supervisor/fleet';
 import type { WorkerProcess } from '../supervisor/worker-process';
-import type { BrokerAdmin } from './broker-admin';
+import type { BrokerAdmin, BrokerConnection } from './broker-admin';
 import { restartBrokerApp } from './rabbitmqctl';
 import type { FaultKind } from './plan';
 
@@ -69,9 +69,17 @@ async function kill(ctx: FaultContext): Promise<FaultOutcome> {
 
 async function conn(ctx: FaultContext): Promise<FaultOutcome> {
   if (!ctx.broker) throw new FaultSkipped('conn: neither the management API nor rabbitmqctl reaches this broker');
-  const all = await ctx.broker.namespaceConnections(ctx.namespace);
-  const processes = ctx.fleet.processes().filter((p) => p.state === 'running');
-  const candidates = processes.length > 0 ? all.filter((c) => processes.some((p) => c.name.includes(p.instanceId))) : all;
+  // The management API lists a connection only once its stats were emitted (every 5 s), so
+  // right after a (re)start a worker's connection may not be there yet: look again for that long.
+  const deadline = Date.now() + ctx.broker.countsLagMs;
+  let candidates: BrokerConnection[] = [];
+  for (;;) {
+    const all = await ctx.broker.namespaceConnections(ctx.namespace);
+    const processes = ctx.fleet.processes().filter((p) => p.state === 'running');
+    candidates = processes.length > 0 ? all.filter((c) => processes.some((p) => c.name.includes(p.instanceId))) : all;
+    if (candidates.length > 0 || Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
   if (candidates.length === 0) throw new FaultSkipped('conn: no worker connection found on the broker');
   const c = ctx.rng.pick(candidates);
   await ctx.broker.closeConnection(c.id, 'stockflow flood: connection drop');
