@@ -27,13 +27,6 @@ describe('bounded chaos flood', () => {
       commands: COMMANDS,
       duplicates: 0.3,
       faults: parseFaults('kill=3,conn=3'),
-      // Known limit (docs/concurrent-testing.md, "100k flood"): a message a quorum queue returns
-      // twice lands behind the others it was first returned with, so a second return on one
-      // partition within its redelivery drain can break per-key order. Seen here when a killed
-      // worker's lease ran out before its restart: its partitions moved to the other instance
-      // mid-drain and back when it returned. A lease longer than a restart keeps them where
-      // they are; the default 100k run (and the scaling tests) keep the short lease.
-      workerEnv: { LEASE_TTL_MS: '30000' },
       quiet: true,
       quiesceTimeoutMs: 90_000,
       drainMaxMs: 300_000,
