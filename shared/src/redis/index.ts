@@ -1,2 +1,3 @@
 export * from './client';
 export * from './dedup-filter';
+export * from './namespace-keys';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { AmqpConnection, deleteTopology, Publisher, type Logger, type TopologyOptions } from '@stockflow/shared';
+import { AmqpConnection, deleteNamespaceKeys, deleteTopology, Publisher, type Logger, type TopologyOptions } from '@stockflow/shared';
 import { adminQuery, createTemplate, dropDatabase, withDatabase } from '../support/template-db';
 
 export interface BenchEnv {
@@ -46,6 +46,7 @@ export async function createBenchEnv(partitions: number): Promise<BenchEnv> {
       await conn.start();
       await deleteTopology(() => conn.createChannel(), topology).catch(() => undefined);
       await conn.close();
+      await deleteNamespaceKeys(redisUrl, namespace).catch(() => undefined);
       await dropDatabase(serverUrl, database);
       await adminQuery(serverUrl, 'SELECT 1');
     },

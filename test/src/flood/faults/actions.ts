@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { Redis } from 'ioredis';
-import type { WorkerKind } from '@stockflow/shared';
+import { deleteNamespaceKeys, type WorkerKind } from '@stockflow/shared';
 import type { Rng } from '../rng';
 import type { Fleet } from '../supervisor/fleet';
 import { ProcessFleet } from '../supervisor/fleet';
@@ -106,24 +106,18 @@ async function pg(ctx: FaultContext): Promise<FaultOutcome> {
 }
 
 async function redis(ctx: FaultContext): Promise<FaultOutcome> {
-  const client = new Redis(ctx.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  await client.connect();
-  try {
-    if (ctx.redisFlushAll) {
+  if (ctx.redisFlushAll) {
+    const client = new Redis(ctx.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    await client.connect();
+    try {
       await client.flushall();
-      return { target: 'redis', detail: 'FLUSHALL' };
+    } finally {
+      client.disconnect();
     }
-    let cursor = '0';
-    let deleted = 0;
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${ctx.namespace}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await client.unlink(...keys);
-    } while (cursor !== '0');
-    return { target: `redis ${ctx.namespace}:*`, detail: `${deleted} keys deleted (dedup cache, expiry schedule)` };
-  } finally {
-    client.disconnect();
+    return { target: 'redis', detail: 'FLUSHALL' };
   }
+  const deleted = await deleteNamespaceKeys(ctx.redisUrl, ctx.namespace);
+  return { target: `redis ${ctx.namespace}:*`, detail: `${deleted} keys deleted (dedup cache, expiry schedule)` };
 }
 
 async function stop(ctx: FaultContext): Promise<FaultOutcome> {

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import pino from 'pino';
-import { Redis } from 'ioredis';
-import { AmqpConnection, declareTopology, deleteTopology, WORKER_KINDS, type Logger, type TopologyOptions } from '@stockflow/shared';
+import { AmqpConnection, declareTopology, deleteNamespaceKeys, deleteTopology, WORKER_KINDS, type Logger, type TopologyOptions } from '@stockflow/shared';
 import { adminQuery, createTemplate, dropDatabase, withDatabase } from '../../support/template-db';
 import type { FloodOptions } from '../options';
 
@@ -89,27 +88,12 @@ export class RunEnvironment {
     const keep = opts.keepState;
     if (!keep && !this.opts.attach) {
       await deleteTopology(() => this.amqp.createChannel(), this.topology).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'topology cleanup failed'));
-      await this.deleteRedisKeys().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'redis cleanup failed'));
+      await deleteNamespaceKeys(this.opts.redisUrl, this.namespace).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'redis cleanup failed'));
     }
     await this.amqp.close();
     await this.pool.end().catch(() => undefined);
     if (!keep && this.ownDatabase) await dropDatabase(this.opts.databaseUrl, this.ownDatabase);
     this.log.flush?.();
     if (!opts.keepLogs && !this.opts.runDir) rmSync(this.runDir, { recursive: true, force: true });
-  }
-
-  private async deleteRedisKeys(): Promise<void> {
-    const client = new Redis(this.opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-    await client.connect();
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${this.namespace}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await client.unlink(...keys);
-      } while (cursor !== '0');
-    } finally {
-      client.disconnect();
-    }
   }
 }
