@@ -58,6 +58,9 @@ export class TestEnv {
     readonly topology: TopologyOptions,
   ) {
     this.pg = new Pool({ connectionString: databaseUrl, max: 4 });
+    // An idle client whose session ends (DROP DATABASE … WITH (FORCE) at cleanup, a chaos
+    // test's pg_terminate_backend) must not become an unhandled 'error' that fails the test.
+    this.pg.on('error', (err) => this.log.warn({ err: err.message }, 'idle test pool client lost its session'));
     this.redis = new Redis(redisUrl, { keyPrefix: `${namespace}:`, lazyConnect: false, maxRetriesPerRequest: 2 });
     mkdirSync(TEST_LOG_DIR, { recursive: true });
     this.log = pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination({ dest: join(TEST_LOG_DIR, `${namespace}.log`), sync: false, mkdir: true }));

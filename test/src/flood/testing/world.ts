@@ -41,7 +41,9 @@ export class World {
     const serverUrl = process.env.DATABASE_URL ?? LOCAL_DEFAULTS.DATABASE_URL;
     const database = `sf_t_checker_${randomBytes(3).toString('hex')}`;
     await adminQuery(serverUrl, `CREATE DATABASE "${database}" TEMPLATE "${template}"`);
-    const world = new World(new Pool({ connectionString: withDatabase(serverUrl, database), max: 2 }), database, serverUrl);
+    const pool = new Pool({ connectionString: withDatabase(serverUrl, database), max: 2 });
+    pool.on('error', () => undefined);
+    const world = new World(pool, database, serverUrl);
     await world.build();
     return world;
   }
