@@ -120,7 +120,7 @@ export function renderAsyncApi(): string {
     [HEADER.occurredAt]: { type: 'string', format: 'date-time', description: 'When the fact happened (ISO 8601, ms).' },
     [HEADER.partitionKey]: { type: 'string', description: 'The partition key the publisher hashed (informative; the worker recomputes it from the payload).' },
     [HEADER.causationId]: { type: 'string', description: 'message_id of the message whose handling produced this one.' },
-    [HEADER.sequence]: { type: 'integer', description: 'Per-partition-key sequence number, when the publisher keeps one.' },
+    [HEADER.sequence]: { type: 'integer', description: 'Per-partition-key sequence number, when the publisher keeps one: 1 for a key\'s first message, then +1 per message of that key (a duplicate keeps its number). Workers restore this order after a redelivery reordered messages, holding one whose predecessor has not arrived for up to SEQUENCE_GAP_WAIT_MS.' },
   };
   const doc = {
     asyncapi: '3.0.0',
