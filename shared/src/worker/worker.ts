@@ -131,7 +131,8 @@ export class Worker<U extends UnitOfWork> {
     if (config.sabotage.length > 0) log.warn({ sabotage: config.sabotage }, 'SABOTAGE ACTIVE: guarantees are deliberately broken (test only)');
     const appName = `stockflow:${def.name}:${config.instanceId}`.slice(0, 63);
     // Where a slow start spends its time (a loaded broker, a held migration lock) is otherwise
-    // invisible until "ready" never comes; each stage logs as it begins and its duration at ready.
+    // invisible until "ready" never comes: a stage that takes over 5 s says so while it lasts,
+    // and the ready line carries every stage's duration.
     const stagesMs: Record<string, number> = {};
     let stage = 'postgres';
     let stageAt = Date.now();
@@ -139,10 +140,15 @@ export class Worker<U extends UnitOfWork> {
     const next = (name: string) => {
       const tookMs = Date.now() - stageAt;
       stagesMs[stage] = tookMs;
-      log.info({ done: stage, tookMs, stage: name }, 'start stage');
+      log.debug({ done: stage, tookMs, stage: name }, 'start stage');
       stage = name;
       stageAt = Date.now();
     };
+    const slow = setInterval(() => {
+      if (this._state !== WorkerState.starting) clearInterval(slow);
+      else log.warn({ stage, waitingMs: Date.now() - stageAt }, 'start is slow: still in this stage');
+    }, 5000);
+    slow.unref();
     log.info({ namespace: config.namespace, partitions: config.partitions }, `${def.name} starting`);
 
     const db = await Database.open({ url: config.databaseUrl, schema: def.schema, migrations: def.migrations, entities: def.entities, poolSize: config.pgPoolSize, applicationName: appName, log });
@@ -218,6 +224,7 @@ export class Worker<U extends UnitOfWork> {
     await this.startHttp();
 
     next('ready');
+    clearInterval(slow);
     this._state = WorkerState.running;
     log.info({ partitions: config.partitions, owned: this.ownedPartitions.length, namespace: config.namespace, httpPort: this.httpPort, startMs: Date.now() - startedAt, stagesMs }, `${def.name} ready`);
   }
