@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { deleteNamespaceKeys } from '@stockflow/shared';
 import { adminQuery } from './template-db';
 
 const MGMT = process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
@@ -49,8 +50,7 @@ export async function removeStaleNamespaces(redisUrl: string, serverUrl: string,
       if (now - since < graceMs) continue;
       for (const q of queues.filter((q) => q.name.startsWith(`${ns}.`))) await mgmt(`/api/queues/%2F/${encodeURIComponent(q.name)}`, 'DELETE');
       for (const e of exchanges.filter((e) => e.name.startsWith(`${ns}.`))) await mgmt(`/api/exchanges/%2F/${encodeURIComponent(e.name)}`, 'DELETE');
-      const keys = await redis.keys(`${ns}:*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await deleteNamespaceKeys(redisUrl, ns);
       await adminQuery(serverUrl, `DROP DATABASE IF EXISTS "sf_${ns.replace(/-/g, '_')}" WITH (FORCE)`).catch(() => undefined);
       await redis.hdel(SUSPECTS, ns);
       removed.push(ns);

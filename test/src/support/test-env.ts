@@ -7,6 +7,7 @@ import pino from 'pino';
 import { Redis } from 'ioredis';
 import {
   AmqpConnection,
+  deleteNamespaceKeys,
   deleteTopology,
   Publisher,
   WORKER_KINDS,
@@ -209,10 +210,8 @@ export class TestEnv {
     await deleteTopology(() => conn.createChannel(), this.topology).catch(() => undefined);
     await conn.close();
     await Promise.allSettled(this.conns.map((c) => c.close()));
-    const keys = await this.redis.keys(`${this.namespace}:*`);
-    // keys() returns prefixed names, and every other command (call() too) prefixes again.
-    if (keys.length > 0) await this.redis.del(...keys.map((k) => k.slice(this.namespace.length + 1)));
     this.redis.disconnect();
+    await deleteNamespaceKeys(this.redisUrl, this.namespace);
     await this.pg.end();
     await dropDatabase(this.serverUrl, this.database);
     this.log.flush?.();
