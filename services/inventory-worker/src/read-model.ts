@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { entities, Ledger, Reservation, Stock, type LedgerEntity, type ReservationEntity, type StockEntity } from './db/entities';
+import { levelsOf } from './handlers/levels';
 
 export interface StockView {
   productId: string;
@@ -102,12 +103,7 @@ export class InventoryReadModel {
       const ledger = { onHand: Number(l?.onHand ?? 0), reserved: Number(l?.reserved ?? 0), entries: Number(l?.entries ?? 0) };
       const heldQty = heldOf.get(row.warehouseId) ?? 0;
       return {
-        productId: row.productId,
-        warehouseId: row.warehouseId,
-        onHand: row.onHand,
-        reserved: row.reserved,
-        available: row.onHand - row.reserved,
-        version: row.version,
+        ...levelsOf(row),
         updatedAt: row.updatedAt.toISOString(),
         ledger,
         held: heldQty,
