@@ -6,7 +6,7 @@ import { OutcomeTap, runLoad } from './e2e';
 import { amqpLimits, pgTxLimit } from './limits';
 import { rng, scenarios, seedCommands, warehouseCommands } from './scenarios';
 import { round } from './stats';
-import { meanBatch, startWorkers } from './workers';
+import { bucketPercentile, meanBatch, processingBuckets, startWorkers } from './workers';
 
 /**
  * `npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--json FILE] [--svg FILE] [--from FILE]`
@@ -22,6 +22,9 @@ interface Row {
   half_load: { msgs_per_s: number; p50_ms: number; p99_ms: number };
   rss_mb: number;
   mean_batch: number;
+  /** CPU µs per message at full load: the worker processes', and the whole host's. */
+  worker_cpu_us_per_msg?: number;
+  host_cpu_us_per_msg?: number;
   ratio_vs_pg_tx: number;
   ratio_vs_amqp_publish: number;
 }
@@ -87,9 +90,12 @@ async function main(): Promise<void> {
           const batch = round((b1.sum - b0.sum) / Math.max(1, b1.count - b0.count), 1);
           const halfCount = Math.max(1000, Math.min(Math.floor(messages / 2), Math.floor(f.msgsPerS * 0.5 * 8)));
           const half = s.build(`${prefix}-${s.name}-half`, halfCount, rand, history);
-          say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction; now ${halfCount} at half that rate`);
+          say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction, CPU per message ${f.workerCpuUs} µs worker / ${f.hostCpuUs} µs host; now ${halfCount} at half that rate`);
+          const [hb0, hp0] = [await meanBatch(workers), await processingBuckets(workers)];
           const h = await runLoad(env.publisher, tap, workers, half, { rate: f.msgsPerS * 0.5 });
-          say(`  half load: p50 ${h.p50} ms, p99 ${h.p99} ms`);
+          const [hb1, hp1] = [await meanBatch(workers), await processingBuckets(workers)];
+          say(`  half load: p50 ${h.p50} ms, p99 ${h.p99} ms, CPU per message ${h.workerCpuUs} µs worker / ${h.hostCpuUs} µs host`);
+          say(`    ${round((hb1.sum - hb0.sum) / Math.max(1, hb1.count - hb0.count), 1)} messages per transaction; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(hp0, hp1, 50)} ms, p99 ≤ ${bucketPercentile(hp0, hp1, 99)} ms`);
           if (s.name === 'uniform') history.push(...full.map((c) => c.messageId));
           rows.push({
             name: s.name,
@@ -100,6 +106,8 @@ async function main(): Promise<void> {
             half_load: { msgs_per_s: h.msgsPerS, p50_ms: h.p50, p99_ms: h.p99 },
             rss_mb: round(Math.max(...workers.map((w) => w.maxRssMb)), 0),
             mean_batch: batch,
+            worker_cpu_us_per_msg: f.workerCpuUs,
+            host_cpu_us_per_msg: f.hostCpuUs,
             ratio_vs_pg_tx: round(f.msgsPerS / pgLimit, 2),
             ratio_vs_amqp_publish: round(f.msgsPerS / amqpLimit.publish, 2),
           });
@@ -152,11 +160,13 @@ function printTable(limits: { amqp_publish: number; amqp_consume: number; pg_tx_
   const out: string[] = [];
   out.push(`limits: amqp publish ${limits.amqp_publish}/s, amqp consume ${limits.amqp_consume}/s, pg per-message tx ${limits.pg_tx_per_s}/s`);
   out.push('');
-  const head = ['scenario', 'workers', 'msgs/s', 'p50 ms', 'p99 ms', 'p50 ms ½', 'p99 ms ½', 'RSS MB', '× pg tx', '× amqp pub'];
-  const lines = rows.map((r) => [r.name, r.workers, r.msgs_per_s, r.p50_ms, r.p99_ms, r.half_load.p50_ms, r.half_load.p99_ms, r.rss_mb, r.ratio_vs_pg_tx, r.ratio_vs_amqp_publish].map(String));
+  const head = ['scenario', 'workers', 'msgs/s', 'p50 ms', 'p99 ms', 'p50 ms ½', 'p99 ms ½', 'RSS MB', 'cpu µs/msg', '× pg tx', '× amqp pub'];
+  const cpu = (r: Row) => (r.worker_cpu_us_per_msg === undefined ? '–' : `${r.worker_cpu_us_per_msg}/${r.host_cpu_us_per_msg}`);
+  const lines = rows.map((r) => [r.name, r.workers, r.msgs_per_s, r.p50_ms, r.p99_ms, r.half_load.p50_ms, r.half_load.p99_ms, r.rss_mb, cpu(r), r.ratio_vs_pg_tx, r.ratio_vs_amqp_publish].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   out.push(fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt));
+  out.push('', 'cpu µs/msg: CPU time per message at full load, the worker processes\' / the whole host\'s (broker, Postgres and bench included)');
   if (dupCost !== null) out.push('', `a duplicate costs ${Math.round(dupCost * 100)} % of a fresh message (uniform ÷ duplicates-only throughput, 1 worker)`);
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -85,3 +85,48 @@ export async function meanBatch(workers: BenchWorker[]): Promise<{ sum: number; 
   }
   return { sum, count };
 }
+
+/** CPU seconds the workers have used so far (utime + stime from /proc). */
+export function workerCpuS(workers: BenchWorker[]): number {
+  let ticks = 0;
+  for (const w of workers) {
+    try {
+      const stat = readFileSync(`/proc/${w.proc.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited
+    }
+  }
+  return ticks / CLOCK_TICKS;
+}
+
+/** CPU seconds the whole host has been busy so far (every process: broker, Postgres, bench too). */
+export function hostCpuS(): number {
+  const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / CLOCK_TICKS;
+}
+
+// USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK).
+const CLOCK_TICKS = 100;
+
+/** Cumulative stockflow_processing_seconds buckets (delivery → commit), summed over workers and types. */
+export async function processingBuckets(workers: BenchWorker[]): Promise<Map<number, number>> {
+  const buckets = new Map<number, number>();
+  for (const w of workers) {
+    const text = await (await fetch(`http://127.0.0.1:${w.httpPort}/metrics`)).text();
+    for (const m of text.matchAll(/^stockflow_processing_seconds_bucket\{le="([^"]+)"[^}]*\} (\d+)/gm)) {
+      const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
+      buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
+    }
+  }
+  return buckets;
+}
+
+/** The bucket bound (ms) under which `p` % of the observations between two readings fall. */
+export function bucketPercentile(before: Map<number, number>, after: Map<number, number>, p: number): number {
+  const les = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  for (const le of les) if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= (total * p) / 100) return le * 1000;
+  return Infinity;
+}
