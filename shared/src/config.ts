@@ -140,6 +140,7 @@ export const commonSettings = {
   prefetch: integer('PREFETCH', 100, 'Unacked deliveries per partition consumer', { min: 1, max: 10_000 }),
   batchSize: integer('BATCH_SIZE', 50, 'Deliveries of one partition applied in one transaction (1 = one transaction per message)', { min: 1, max: 1000 }),
   batchWaitMs: integer('BATCH_WAIT_MS', 0, 'How long a partition waits for a batch to fill before applying what it has', { min: 0, max: 1000 }),
+  activeBatches: integer('ACTIVE_BATCHES', 4, 'Batches (of different partitions) a worker process applies at once; a partition waiting for a slot keeps filling its batch, so under load batches grow instead of transactions multiplying (0 = no limit)', { min: 0, max: 1000 }),
   sequenceGapWaitMs: integer('SEQUENCE_GAP_WAIT_MS', 10 * SECOND, 'How long a message waits for the previous sequence number of its key (held back after a redelivery reordered them) before it is applied anyway; 0 = apply in arrival order', { min: 0, max: 600_000 }),
   deliveryLimit: integer('DELIVERY_LIMIT', 20, 'x-delivery-limit of partition queues: redeliveries before RabbitMQ dead-letters a message (crash loops end here)', { min: 1, max: 10_000 }),
   maxMessageBytes: integer('MAX_MESSAGE_BYTES', 256 * 1024, 'Bodies larger than this are dead-lettered as oversized', { min: 1024, max: 64 * 1024 * 1024 }),

@@ -1,5 +1,6 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logger';
+import type { Semaphore } from '../util/semaphore';
 import { closeWithin, sleep } from '../util/time';
 import type { AmqpConnection } from './connection';
 
@@ -46,6 +47,12 @@ export interface PartitionConsumerOptions {
   prefetch: number;
   batchSize: number;
   batchWaitMs: number;
+  /**
+   * Shared by the partitions of one worker: a batch starts only with a free slot. While a
+   * partition waits for one its buffer keeps filling, so under load batches grow by themselves
+   * instead of every partition committing one or two messages at a time.
+   */
+  slots?: Semaphore;
   log: Logger;
   order?: DeliveryOrder;
   /** Must apply the batch in order and ack; must not throw (it retries transient failures itself). */
@@ -287,41 +294,60 @@ export class PartitionConsumer {
 
   /**
    * The buffer's head (arrival order), or what the DeliveryOrder releases. When it holds
-   * everything back, waits for a new delivery or its retry time; under probation (prefetch 1)
-   * nothing new can come, so probation ends at once and the full prefetch brings the rest.
+   * everything back, says how long to wait for a new delivery (the caller waits without its
+   * batch slot); under probation (prefetch 1) nothing new can come, so probation ends at once
+   * and the full prefetch brings the rest.
    */
-  private async nextBatch(): Promise<Delivery[]> {
+  private async nextBatch(): Promise<{ batch: Delivery[]; idleMs?: number; pauseMs?: number }> {
     const order = this.opts.order;
-    if (!order) return this.buffer.splice(0, this.opts.batchSize);
+    if (!order) return { batch: this.buffer.splice(0, this.opts.batchSize) };
     const before = this.buffer.length;
     let sel: Selection;
     try {
       sel = await order.select(this.buffer, { max: this.opts.batchSize, full: !this.probation && this.buffer.length >= this.credit });
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message, queue: this.opts.queue }, 'could not order the buffered deliveries; retrying');
-      await sleep(500, this.abort.signal);
-      return [];
+      return { batch: [], pauseMs: 500 };
     }
     if (sel.take.length > 0) {
       const taken = new Set(sel.take);
       this.buffer = this.buffer.filter((d) => !taken.has(d));
-      return sel.take.filter((d) => d.generation === this.gen);
+      return { batch: sel.take.filter((d) => d.generation === this.gen) };
     }
     if (this.probation && this.state === 'running') {
       await this.endProbation();
-      return [];
+      return { batch: [] };
     }
     // Something arrived (or the channel went) while select() ran: look again at once.
-    if (this.buffer.length !== before || this.state !== 'running') return [];
+    if (this.buffer.length !== before || this.state !== 'running') return { batch: [] };
+    return { batch: [], idleMs: sel.retryInMs ?? 1000 };
+  }
+
+  /** Sleeps up to `ms`, cut short by a new delivery or stop(). */
+  private async idle(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, sel.retryInMs ?? 1000);
+      const t = setTimeout(resolve, ms);
       this.wake = () => {
         clearTimeout(t);
         resolve();
       };
     });
     this.wake = undefined;
-    return [];
+  }
+
+  private async apply(batch: Delivery[]): Promise<void> {
+    this.opts.log.trace({ queue: this.opts.queue, size: batch.length }, 'batch start');
+    this.current = batch;
+    this.acked.clear();
+    await this.opts.process(batch, this.control);
+    this.opts.order?.consumed([...this.acked]);
+    this.current = [];
+    this.opts.log.trace({ queue: this.opts.queue }, 'batch done');
+    // Probation lasts while the head is a redelivery: every message a crash returned is a
+    // suspect and goes through alone; the first fresh delivery ends it.
+    if (this.probation && this.state === 'running' && batch.every((d) => !this.control.isStale(d) && !d.msg.fields.redelivered)) {
+      await this.endProbation();
+    }
   }
 
   private async run(): Promise<void> {
@@ -335,28 +361,30 @@ export class PartitionConsumer {
         await sleep(this.opts.batchWaitMs, this.abort.signal);
         if (this.state !== 'running') break;
       }
-      const batch = await this.nextBatch();
-      if (batch.length === 0) continue;
+      const release = this.opts.slots ? await this.opts.slots.acquire() : undefined;
+      let idleMs: number | undefined;
+      let pauseMs: number | undefined;
+      let escaped = false;
       try {
-        this.opts.log.trace({ queue: this.opts.queue, size: batch.length }, 'batch start');
-        this.current = batch;
-        this.acked.clear();
-        await this.opts.process(batch, this.control);
-        this.opts.order?.consumed([...this.acked]);
-        this.current = [];
-        this.opts.log.trace({ queue: this.opts.queue }, 'batch done');
-        // Probation lasts while the head is a redelivery: every message a crash returned is a
-        // suspect and goes through alone; the first fresh delivery ends it.
-        if (this.probation && this.state === 'running' && batch.every((d) => !this.control.isStale(d) && !d.msg.fields.redelivered)) {
-          await this.endProbation();
-        }
+        if (this.state !== 'running') break;
+        const next = await this.nextBatch();
+        ({ idleMs, pauseMs } = next);
+        if (next.batch.length > 0) await this.apply(next.batch);
       } catch (err) {
+        this.opts.log.error({ err, queue: this.opts.queue }, 'batch processing escaped its error handling; resubscribing');
+        escaped = true;
+      } finally {
+        release?.();
+      }
+      if (escaped) {
         // process() owns retries; reaching here is a bug. Drop the channel so the broker
         // redelivers everything in order rather than acking past a gap.
-        this.opts.log.error({ err, queue: this.opts.queue }, 'batch processing escaped its error handling; resubscribing');
-        const ch = this.ch;
-        await closeWithin(ch);
+        await closeWithin(this.ch);
         await sleep(500);
+      } else if (pauseMs !== undefined) {
+        await sleep(pauseMs, this.abort.signal);
+      } else if (idleMs !== undefined) {
+        await this.idle(idleMs);
       }
     }
   }
