@@ -33,7 +33,8 @@ interface LedgerRow {
  * One transaction's view of inventory. Handlers first declare what they will touch; load()
  * then locks reservations (sorted by id) and stock rows (sorted by product, warehouse) -- the
  * one canonical lock order of this schema -- and handlers work on the locked copies in
- * memory. flush() writes changed rows, new reservations and ledger rows in bulk.
+ * memory. flush() queues changed rows, new reservations and ledger rows in bulk (Tx.write): they
+ * reach Postgres in one statement together with the outbox rows.
  *
  * Rows a receipt or transfer may need are created first, in sorted order, before any lock is
  * taken: a SELECT … FOR UPDATE never waits on another transaction's uncommitted insert, and
@@ -97,22 +98,7 @@ export class InventoryUnitOfWork implements UnitOfWork {
       for (const l of r.lines) this.needStock(l.productId, l.warehouseId);
     }
 
-    if (this.wantWarehouses.size > 0) {
-      const rows = await this.tx.query<{ id: string }>('SELECT id FROM inventory.warehouse WHERE id = ANY($1::text[])', [[...this.wantWarehouses]]);
-      for (const r of rows) this.knownWarehouses.add(r.id);
-    }
-
-    const toCreate = [...this.wantStock.values()].filter((s) => s.create && this.knownWarehouses.has(s.warehouseId));
-    if (toCreate.length > 0) {
-      const created = await this.tx.query<{ product_id: string; warehouse_id: string }>(
-        `INSERT INTO inventory.stock (product_id, warehouse_id)
-         SELECT p, w FROM unnest($1::text[], $2::text[]) AS k(p, w) ORDER BY p, w
-         ON CONFLICT DO NOTHING
-         RETURNING product_id, warehouse_id`,
-        [toCreate.map((s) => s.productId), toCreate.map((s) => s.warehouseId)],
-      );
-      for (const r of created) this.createdStock.add(stockKey(r.product_id, r.warehouse_id));
-    }
+    await this.checkWarehousesAndCreateRows();
 
     const rows = await lockInOrder<{ product_id: string; warehouse_id: string; on_hand: number; reserved: number; version: number }>(this.tx, {
       table: 'inventory.stock',
@@ -132,6 +118,32 @@ export class InventoryUnitOfWork implements UnitOfWork {
       });
     }
     this.loaded = true;
+  }
+
+  /**
+   * One round trip: which declared warehouses exist, and the up-front insert of the stock rows
+   * a receipt or transfer may create (only in known warehouses, in key order).
+   */
+  private async checkWarehousesAndCreateRows(): Promise<void> {
+    if (this.wantWarehouses.size === 0) return;
+    const toCreate = [...this.wantStock.values()].filter((s) => s.create);
+    const rows = await this.tx.query<{ warehouse_id: string; product_id: string | null }>(
+      toCreate.length === 0
+        ? 'SELECT id AS warehouse_id, NULL AS product_id FROM inventory.warehouse WHERE id = ANY($1::text[])'
+        : `WITH wh AS (SELECT id FROM inventory.warehouse WHERE id = ANY($1::text[])),
+           created AS (
+             INSERT INTO inventory.stock (product_id, warehouse_id)
+             SELECT p, w FROM unnest($2::text[], $3::text[]) AS k(p, w) WHERE w IN (SELECT id FROM wh) ORDER BY p, w
+             ON CONFLICT DO NOTHING
+             RETURNING product_id, warehouse_id)
+         SELECT id AS warehouse_id, NULL AS product_id FROM wh
+         UNION ALL SELECT warehouse_id, product_id FROM created`,
+      toCreate.length === 0 ? [[...this.wantWarehouses]] : [[...this.wantWarehouses], toCreate.map((s) => s.productId), toCreate.map((s) => s.warehouseId)],
+    );
+    for (const r of rows) {
+      if (r.product_id === null) this.knownWarehouses.add(r.warehouse_id);
+      else this.createdStock.add(stockKey(r.product_id, r.warehouse_id));
+    }
   }
 
   // ---- reads (after load) ---------------------------------------------------------------------
@@ -189,10 +201,11 @@ export class InventoryUnitOfWork implements UnitOfWork {
 
   // ---- flush --------------------------------------------------------------------------------
 
-  async flush(): Promise<void> {
+  /** Queues every write (Tx.write): they reach Postgres as one statement with the outbox rows. */
+  flush(): Promise<void> {
     const tx = this.tx;
     if (this.newWarehouses.size > 0) {
-      await tx.exec(
+      tx.write(
         `INSERT INTO inventory.warehouse (id, name) SELECT * FROM unnest($1::text[], $2::text[])
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name`,
         [[...this.newWarehouses.keys()], [...this.newWarehouses.values()]],
@@ -202,7 +215,7 @@ export class InventoryUnitOfWork implements UnitOfWork {
     // later unknown_item answers into insufficient_stock ones and show up in the read model.
     const unused = [...this.createdStock].filter((k) => !this.dirtyStock.has(k)).map((k) => this.stockRows.get(k)!);
     if (unused.length > 0) {
-      await tx.exec(
+      tx.write(
         `DELETE FROM inventory.stock s USING unnest($1::text[], $2::text[]) AS v(product_id, warehouse_id)
          WHERE s.product_id = v.product_id AND s.warehouse_id = v.warehouse_id AND s.version = 0`,
         [unused.map((r) => r.productId), unused.map((r) => r.warehouseId)],
@@ -210,7 +223,7 @@ export class InventoryUnitOfWork implements UnitOfWork {
     }
     const dirty = [...this.dirtyStock].map((k) => this.stockRows.get(k)!);
     if (dirty.length > 0) {
-      await tx.exec(
+      tx.write(
         `UPDATE inventory.stock s
          SET on_hand = v.on_hand, reserved = v.reserved, version = v.version, updated_at = now()
          FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[]) AS v(product_id, warehouse_id, on_hand, reserved, version)
@@ -220,7 +233,7 @@ export class InventoryUnitOfWork implements UnitOfWork {
     }
     const created = [...this.newReservations].map((id) => this.reservations.get(id)!);
     if (created.length > 0) {
-      await tx.exec(
+      tx.write(
         `INSERT INTO inventory.reservation (id, order_id, lines, status, expires_at, closed_at)
          SELECT id, order_id, lines, status, expires_at, CASE WHEN status = 'held' THEN NULL ELSE now() END
          FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::timestamptz[]) AS r(id, order_id, lines, status, expires_at)`,
@@ -229,7 +242,7 @@ export class InventoryUnitOfWork implements UnitOfWork {
     }
     const changed = [...this.changedReservations].map((id) => this.reservations.get(id)!);
     if (changed.length > 0) {
-      await tx.exec(
+      tx.write(
         `UPDATE inventory.reservation r SET status = v.status, closed_at = now()
          FROM unnest($1::text[], $2::text[]) AS v(id, status) WHERE r.id = v.id`,
         [changed.map((r) => r.id), changed.map((r) => r.status)],
@@ -237,12 +250,13 @@ export class InventoryUnitOfWork implements UnitOfWork {
     }
     if (this.ledger.length > 0) {
       const l = this.ledger;
-      await tx.exec(
+      tx.write(
         `INSERT INTO inventory.ledger (product_id, warehouse_id, delta_on_hand, delta_reserved, kind, message_id, reservation_id)
          SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[])`,
         [l.map((r) => r.productId), l.map((r) => r.warehouseId), l.map((r) => r.deltaOnHand), l.map((r) => r.deltaReserved), l.map((r) => r.kind), l.map((r) => r.messageId), l.map((r) => r.reservationId)],
       );
     }
+    return Promise.resolve();
   }
 
   private assertLoaded(what: string, declared: boolean): void {

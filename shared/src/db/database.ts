@@ -1,6 +1,7 @@
 import { Client, type Pool, type PoolClient } from 'pg';
 import { DataSource, type EntitySchema, type MigrationInterface } from 'typeorm';
 import type { Logger } from '../logger';
+import { combineWrites, type Statement } from './combine-writes';
 import { isTransientDbError } from './errors';
 
 /** What a handler's transaction can do. Deliberately small: SQL in, rows out. */
@@ -8,6 +9,14 @@ export interface Tx {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
   /** Runs a statement and returns the affected row count. */
   exec(sql: string, params?: unknown[]): Promise<number>;
+  /**
+   * Queues a write whose result nobody reads. Queued writes reach Postgres together, folded
+   * into one statement (combineWrites), before the next query or exec and before COMMIT: one
+   * round trip for a batch's updates, ledger and outbox rows. They share one snapshot, so
+   * writes queued together must touch disjoint rows; an error of any surfaces at that point.
+   * `onRows` gets the statement's RETURNING rows then (json-decoded when folded).
+   */
+  write(sql: string, params?: unknown[], onRows?: (rows: Record<string, unknown>[]) => void): void;
 }
 
 export interface DatabaseOptions {
@@ -108,7 +117,9 @@ export class Database {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
-      const result = await fn(txOf(client));
+      const tx = txOf(client);
+      const result = await fn(tx);
+      await tx.flushWrites();
       await client.query('COMMIT');
       return result;
     } catch (err) {
@@ -129,15 +140,38 @@ export class Database {
   }
 }
 
-function txOf(client: PoolClient): Tx {
+function txOf(client: PoolClient): Tx & { flushWrites(): Promise<void> } {
+  let queued: Statement[] = [];
+  const flushWrites = async () => {
+    if (queued.length === 0) return;
+    const stmts = queued;
+    queued = [];
+    const folded = stmts.length > 1 ? combineWrites(stmts) : undefined;
+    if (!folded) {
+      for (const s of stmts) {
+        const res = await client.query(s.sql, s.params);
+        s.onRows?.(res.rows as Record<string, unknown>[]);
+      }
+      return;
+    }
+    const res = await client.query(folded.sql, folded.params);
+    const row = (res.rows[0] ?? {}) as Record<string, unknown>;
+    for (const r of folded.returning) r.onRows((row[r.column] ?? []) as Record<string, unknown>[]);
+  };
   return {
     async query<R>(sql: string, params?: unknown[]) {
+      await flushWrites();
       const res = await client.query(sql, params);
       return res.rows as R[];
     },
     async exec(sql: string, params?: unknown[]) {
+      await flushWrites();
       const res = await client.query(sql, params);
       return res.rowCount ?? 0;
     },
+    write(sql: string, params: unknown[] = [], onRows?: (rows: Record<string, unknown>[]) => void) {
+      queued.push({ sql, params, onRows });
+    },
+    flushWrites,
   };
 }

@@ -14,10 +14,13 @@ export function outboxChannel(schema: string): string {
   return `${schema}_outbox`;
 }
 
-/** Appends follow-up messages in the handler's transaction: published only if it commits. */
-export async function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[]): Promise<void> {
+/**
+ * Appends follow-up messages in the handler's transaction (published only if it commits).
+ * Queued with Tx.write: they travel with the batch's other writes in one statement.
+ */
+export function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[]): void {
   if (rows.length === 0) return;
-  await tx.exec(
+  tx.write(
     `INSERT INTO "${schema}".outbox (message_id, type, exchange, routing_key, mandatory, properties, payload)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::jsonb[], $7::text[])`,
     [
@@ -31,5 +34,5 @@ export async function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[]): Pr
     ],
   );
   // Delivered to LISTENers only when (and if) the transaction commits.
-  await tx.exec(`SELECT pg_notify($1, '')`, [outboxChannel(schema)]);
+  tx.write(`SELECT pg_notify($1, '')`, [outboxChannel(schema)]);
 }

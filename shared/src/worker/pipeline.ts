@@ -241,7 +241,7 @@ export class MessagePipeline<U extends UnitOfWork> {
           await this.handlerOf(item.envelope).handle(this.context(uow, item, outbox, afterCommit, partition), item.payload as never);
         }
         await uow.flush();
-        await writeOutbox(tx, db.schema, outbox);
+        writeOutbox(tx, db.schema, outbox);
       }
       await this.hooks.beforeCommit?.(work, attempt);
       return { fresh: taken, afterCommit };
