@@ -3,7 +3,7 @@ import type { ConfirmPublisher } from '../amqp/confirm-publisher';
 import type { Logger } from '../logger';
 import { sleep } from '../util/time';
 import { SESSION_OPTIONS } from './database';
-import { outboxChannel } from './outbox';
+import { outboxChannel, type OutboxRecord } from './outbox';
 
 export interface OutboxRelayOptions {
   url: string;
@@ -14,8 +14,10 @@ export interface OutboxRelayOptions {
   pollMs: number;
   batch: number;
   retryMaxMs: number;
-  /** Called with the number of rows published and the age of the oldest one, for metrics. */
-  onPublished?: (count: number, oldestAgeMs: number) => void;
+  /** This worker instance: NOTIFYs carrying it announce rows handed off in memory (handoff()). */
+  instanceId?: string;
+  /** Called with the number of rows published, the age of the oldest one and how they were found, for metrics. */
+  onPublished?: (count: number, oldestAgeMs: number, via: 'handoff' | 'table') => void;
   /** Test seam: runs after the broker confirmed a round and before the rows are deleted. */
   afterPublish?: (messageIds: string[]) => void | Promise<void>;
 }
@@ -32,6 +34,9 @@ interface Row {
   age_ms: number;
 }
 
+/** Hand-offs held beyond this are dropped and the table is read instead. */
+const MAX_HANDED_OFF = 20_000;
+
 /**
  * Publishes outbox rows in id order with publisher confirms, then deletes them.
  *
@@ -40,6 +45,12 @@ interface Row {
  * (sent by the committing transaction) with polling as the fallback. A crash after publish
  * and before delete republishes the rows: at-least-once, and consumers dedupe by messageId.
  * Rows are deleted only up to the first failed publish, so a retry never reorders a key.
+ *
+ * The local worker hands the rows it just committed to its own relay (handoff()), so the
+ * leader publishes them without reading them back; its NOTIFY carries its instance id and is
+ * not a reason to read. The table is still read on start, on gaining the lead, on a NOTIFY of
+ * anybody else, after any failure and at least every pollMs: whatever was not handed off (other
+ * instances' rows, rows of a hand-off lost to a reconnect) is published from there.
  */
 export class OutboxRelay {
   private client: Client | undefined;
@@ -49,6 +60,13 @@ export class OutboxRelay {
   private wake: (() => void) | undefined;
   private pending = false;
   private readonly abort = new AbortController();
+  private handedOff: (OutboxRecord & { at: number })[] = [];
+  private mustRead = true;
+  private lastReadAt = 0;
+  /** Ids published from table reads lately (two generations): a late hand-off of them is stale. */
+  private readIds = new Set<string>();
+  private readIdsBefore = new Set<string>();
+  private readIdsSince = Date.now();
 
   constructor(private readonly opts: OutboxRelayOptions) {}
 
@@ -82,9 +100,25 @@ export class OutboxRelay {
     if (!this.client) return;
     if (!this.leader) await this.tryLead();
     if (!this.leader) return;
-    while ((await this.drain()) >= this.opts.batch) {
+    while ((await this.drainTable()) >= this.opts.batch) {
       // full batches: more may be waiting
     }
+  }
+
+  /**
+   * Rows the local worker just committed (after COMMIT, in commit order). Only the leader keeps
+   * them; elsewhere the leader's table read finds them.
+   */
+  handoff(records: OutboxRecord[]): void {
+    if (!this.leader || !this.running || records.length === 0) return;
+    if (this.handedOff.length + records.length > MAX_HANDED_OFF) {
+      this.handedOff = [];
+      this.mustRead = true;
+    } else {
+      const at = Date.now();
+      for (const r of records) if (!this.readIds.has(r.id) && !this.readIdsBefore.has(r.id)) this.handedOff.push({ ...r, at });
+    }
+    this.nudge();
   }
 
   /** Wakes the relay (the local worker just committed outbox rows). */
@@ -103,10 +137,12 @@ export class OutboxRelay {
           this.pending = false;
           const published = await this.drain();
           attempt = 0;
-          if (published >= this.opts.batch || this.pending) continue;
+          if (published >= this.opts.batch || this.pending || this.handedOff.length > 0) continue;
         }
         await this.idle(this.leader ? this.opts.pollMs : Math.max(this.opts.pollMs, 1000));
       } catch (err) {
+        this.mustRead = true;
+        this.handedOff = [];
         this.opts.log.warn({ err: (err as Error).message, schema: this.opts.schema }, 'outbox relay failed; retrying');
         await this.disconnect();
         await sleep(Math.min(this.opts.retryMaxMs, 100 * 2 ** Math.min(attempt++, 6)), this.abort.signal);
@@ -121,10 +157,16 @@ export class OutboxRelay {
       if (this.client === client) {
         this.client = undefined;
         this.leader = false;
+        this.handedOff = [];
       }
       this.wake?.();
     });
-    client.on('notification', () => this.nudge());
+    client.on('notification', (msg) => {
+      // Our own worker's rows come by handoff(); anybody else's must be read from the table.
+      if (this.opts.instanceId && msg.payload === this.opts.instanceId && this.leader) return;
+      this.mustRead = true;
+      this.nudge();
+    });
     await client.connect();
     await client.query(`LISTEN "${outboxChannel(this.opts.schema)}"`);
     this.client = client;
@@ -133,24 +175,65 @@ export class OutboxRelay {
   private async tryLead(): Promise<void> {
     const res = await this.client!.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [`stockflow.outbox.${this.opts.schema}`]);
     this.leader = res.rows[0]?.ok === true;
+    // Whatever was committed before we led was handed to nobody.
+    this.mustRead = true;
     if (this.leader) this.opts.log.info({ schema: this.opts.schema }, 'outbox relay is leader');
   }
 
   private async drain(): Promise<number> {
+    if (this.mustRead) return this.drainTable();
+    // The safety net: rows older than a poll interval were handed to nobody (they would be
+    // gone by now); younger ones are on their way by hand-off and are left to it.
+    if (Date.now() - this.lastReadAt >= this.opts.pollMs) return this.drainTable(this.opts.pollMs);
+    if (this.handedOff.length === 0) return 0;
+    const rows = this.handedOff.splice(0, this.opts.batch);
+    const now = Date.now();
+    return this.publish(rows.map((r) => ({ ...r, ageMs: now - r.at })), 'handoff');
+  }
+
+  /** Reads the oldest rows of the table (id order), or only those older than `minAgeMs`, and publishes them. */
+  private async drainTable(minAgeMs?: number): Promise<number> {
     const client = this.client;
     if (!client) return 0;
+    if (minAgeMs === undefined) this.mustRead = false;
+    this.lastReadAt = Date.now();
     const { rows } = await client.query<Row>(
       `SELECT id, message_id, type, exchange, routing_key, mandatory, properties, payload,
               (extract(epoch FROM now() - created_at) * 1000)::float8 AS age_ms
-       FROM "${this.opts.schema}".outbox ORDER BY id LIMIT $1`,
-      [this.opts.batch],
+       FROM "${this.opts.schema}".outbox
+       ${minAgeMs === undefined ? '' : 'WHERE created_at < now() - $2 * interval \'1 millisecond\''}
+       ORDER BY id LIMIT $1`,
+      minAgeMs === undefined ? [this.opts.batch] : [this.opts.batch, minAgeMs],
     );
     if (rows.length === 0) return 0;
+    if (this.lastReadAt - this.readIdsSince > 10_000) {
+      this.readIdsBefore = this.readIds;
+      this.readIds = new Set();
+      this.readIdsSince = this.lastReadAt;
+    }
+    const read = new Set<string>();
+    for (const r of rows) {
+      read.add(r.id);
+      this.readIds.add(r.id);
+    }
+    if (this.handedOff.length > 0) this.handedOff = this.handedOff.filter((r) => !read.has(r.id));
+    // A full page: there may be more; read again next round rather than trust the hand-offs.
+    if (rows.length >= this.opts.batch) this.mustRead = true;
+    return this.publish(
+      rows.map((r) => ({ id: r.id, messageId: r.message_id, type: r.type, exchange: r.exchange, routingKey: r.routing_key, mandatory: r.mandatory, properties: r.properties, payload: r.payload, ageMs: r.age_ms })),
+      'table',
+    );
+  }
+
+  /** Publishes in order with confirms, then deletes what the broker confirmed (up to the first failure). */
+  private async publish(rows: (OutboxRecord & { ageMs: number })[], via: 'handoff' | 'table'): Promise<number> {
+    const client = this.client;
+    if (!client || rows.length === 0) return 0;
     const results = await Promise.allSettled(
       rows.map((r) =>
-        this.opts.publisher.publish(r.exchange, r.routing_key, Buffer.from(r.payload), {
+        this.opts.publisher.publish(r.exchange, r.routingKey, Buffer.from(r.payload), {
           ...r.properties,
-          messageId: r.message_id,
+          messageId: r.messageId,
           type: r.type,
           mandatory: r.mandatory,
         }),
@@ -158,10 +241,10 @@ export class OutboxRelay {
     );
     const firstFailure = results.findIndex((r) => r.status === 'rejected');
     const done = firstFailure === -1 ? rows : rows.slice(0, firstFailure);
-    if (done.length > 0) await this.opts.afterPublish?.(done.map((r) => r.message_id));
+    if (done.length > 0) await this.opts.afterPublish?.(done.map((r) => r.messageId));
     if (done.length > 0) {
       await client.query(`DELETE FROM "${this.opts.schema}".outbox WHERE id = ANY($1::bigint[])`, [done.map((r) => r.id)]);
-      this.opts.onPublished?.(done.length, Math.max(...done.map((r) => r.age_ms)));
+      this.opts.onPublished?.(done.length, Math.max(...done.map((r) => r.ageMs)), via);
     }
     if (firstFailure !== -1) throw (results[firstFailure] as PromiseRejectedResult).reason;
     return done.length;
@@ -183,6 +266,8 @@ export class OutboxRelay {
     const client = this.client;
     this.client = undefined;
     this.leader = false;
+    this.handedOff = [];
+    this.mustRead = true;
     if (client) await client.end().catch(() => undefined);
   }
 }

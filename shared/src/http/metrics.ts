@@ -16,7 +16,7 @@ export class WorkerMetrics {
   readonly batchSize: Histogram;
   readonly lockWait: Histogram;
   readonly transientRetries: Counter<'kind'>;
-  readonly outboxPublished: Counter;
+  readonly outboxPublished: Counter<'via'>;
   readonly outboxLag: Gauge;
   readonly outboxBacklog: Gauge;
   readonly partitionsOwned: Gauge;
@@ -41,7 +41,7 @@ export class WorkerMetrics {
     this.batchSize = new Histogram({ name: 'stockflow_batch_size', help: 'Messages applied per transaction', buckets: [1, 2, 5, 10, 20, 50, 100, 200], registers: r });
     this.lockWait = new Histogram({ name: 'stockflow_lock_wait_seconds', help: 'Time spent acquiring the sorted row locks of a batch', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: r });
     this.transientRetries = new Counter({ name: 'stockflow_transient_retries_total', help: 'Batches retried in place after a transient failure', labelNames: ['kind'], registers: r });
-    this.outboxPublished = new Counter({ name: 'stockflow_outbox_published_total', help: 'Outbox rows published with confirms by this instance', registers: r });
+    this.outboxPublished = new Counter({ name: 'stockflow_outbox_published_total', help: 'Outbox rows published with confirms by this instance, by how the relay got them (handoff: in memory from this worker; table: read back)', labelNames: ['via'], registers: r });
     // Both read at scrape time, so a stuck relay shows up even when nothing is published.
     const outbox = this.readOutbox.bind(this);
     this.outboxLag = new Gauge({ name: 'stockflow_outbox_lag_seconds', help: 'Age of the oldest unpublished row in this service\'s outbox (0 when empty)', registers: r, async collect() {

@@ -4,7 +4,7 @@ import { deadLetterExchange, isMandatory, routeOf } from '../amqp/topology';
 import { childMessageId, contracts, HEADER, type Envelope, type MessageType } from '../contracts';
 import { claimInbox, processedIds } from '../db/inbox';
 import { isConstraintViolation, isTransientDbError } from '../db/errors';
-import { writeOutbox, type OutboxRow } from '../db/outbox';
+import { writeOutbox, type OutboxRecord, type OutboxRow } from '../db/outbox';
 import { PermanentMessageError, PublishError, TransientError, ValidationError, type DeadLetterReason } from '../errors';
 import { messageLogger, type Logger } from '../logger';
 import type { DedupFilter } from '../redis/dedup-filter';
@@ -65,6 +65,8 @@ export class MessagePipeline<U extends UnitOfWork> {
     private readonly rt: Runtime,
     private readonly dedup: DedupFilter,
     private readonly hooks: PipelineHooks = {},
+    /** The local outbox relay: committed outbox rows go to it in memory (OutboxRelay.handoff). */
+    private readonly relay?: { instanceId: string; handoff(records: OutboxRecord[]): void },
   ) {}
 
   private get consumer(): string {
@@ -241,7 +243,9 @@ export class MessagePipeline<U extends UnitOfWork> {
           await this.handlerOf(item.envelope).handle(this.context(uow, item, outbox, afterCommit, partition), item.payload as never);
         }
         await uow.flush();
-        writeOutbox(tx, db.schema, outbox);
+        const relay = this.relay;
+        if (relay) writeOutbox(tx, db.schema, outbox, { instanceId: relay.instanceId, onRecords: (records) => afterCommit.unshift(() => relay.handoff(records)) });
+        else writeOutbox(tx, db.schema, outbox);
       }
       await this.hooks.beforeCommit?.(work, attempt);
       return { fresh: taken, afterCommit };

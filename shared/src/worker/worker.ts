@@ -200,8 +200,9 @@ export class Worker<U extends UnitOfWork> {
       pollMs: config.outboxPollMs,
       batch: config.outboxBatch,
       retryMaxMs: config.retryMaxMs,
+      instanceId: config.instanceId,
       afterPublish: this.opts.relayAfterPublish,
-      onPublished: (n) => metrics.outboxPublished.inc(n),
+      onPublished: (n, _age, via) => metrics.outboxPublished.inc({ via }, n),
     });
     metrics.setOutboxSource(async () => {
       const [row] = await db.query<{ n: string; age: number | null }>(`SELECT count(*) AS n, extract(epoch FROM now() - min(created_at))::float8 AS age FROM "${def.schema}".outbox`);
@@ -212,7 +213,10 @@ export class Worker<U extends UnitOfWork> {
     this.stack.push({ name: 'outbox relay', stop: () => relay.stop() });
 
     const hooks = this.opts.hooks ?? exitAfterCommitHook(config.exitAfterCommit, config.allowSabotage === 'i-know-this-breaks-things');
-    this.pipeline = new MessagePipeline(def, this.rt, new DedupFilter(this.rt.redis, def.name, config.dedupTtlS), hooks);
+    this.pipeline = new MessagePipeline(def, this.rt, new DedupFilter(this.rt.redis, def.name, config.dedupTtlS), hooks, {
+      instanceId: config.instanceId,
+      handoff: (records) => relay.handoff(records),
+    });
     this.assigner = (this.opts.assigner ?? ((rt) => this.defaultAssigner(rt)))(this.rt);
     const assigner = this.assigner;
     // Service components first: they may hold state handlers use from the first message on.

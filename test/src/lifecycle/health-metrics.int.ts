@@ -1,25 +1,10 @@
 import type { InventoryUnitOfWork } from '@stockflow/inventory-worker';
 import type { Publisher, Worker } from '@stockflow/shared';
-import { eventually, startInventory, TestEnv } from '../support';
+import { eventually, startInventory, TestEnv, workerGet as get, workerMetric as metric } from '../support';
 import { TcpProxy } from '../scaling/tcp-proxy';
 import { warehouseReady } from '../scaling/traffic';
 
 const P = 4;
-
-async function get(worker: Worker<InventoryUnitOfWork>, path: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`http://127.0.0.1:${worker.httpPort}${path}`);
-  return { status: res.status, body: await res.text() };
-}
-
-/** Sum of every sample of `name` whose labels include `labels` (Prometheus text format). */
-async function metric(worker: Worker<InventoryUnitOfWork>, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const { body } = await get(worker, '/metrics');
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  return body
-    .split('\n')
-    .filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && wanted.every((w) => l.includes(w)))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
 
 /**
  * /livez, /readyz and /metrics of a real worker: the numbers move with the traffic the test

@@ -1,7 +1,7 @@
 import { createInventoryWorker, loadInventoryConfig } from '@stockflow/inventory-worker';
 import { createOrderWorker, loadOrderConfig } from '@stockflow/order-worker';
 import { createPaymentWorker, loadPaymentConfig } from '@stockflow/payment-worker';
-import type { WorkerOptions } from '@stockflow/shared';
+import type { UnitOfWork, Worker, WorkerOptions } from '@stockflow/shared';
 import type { TestEnv } from './test-env';
 
 /** Starts a real inventory worker in this process, configured for the test env. */
@@ -30,4 +30,20 @@ export async function startPayments(env: TestEnv, overrides: Record<string, stri
   const worker = env.track(createPaymentWorker(config, { log: env.log, ...opts }));
   await worker.start();
   return worker;
+}
+
+/** GET on a worker's own HTTP server (/livez, /readyz, /metrics). */
+export async function workerGet(worker: Worker<UnitOfWork>, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${worker.httpPort}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+/** Sum of every sample of `name` whose labels include `labels` (Prometheus text format). */
+export async function workerMetric(worker: Worker<UnitOfWork>, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const { body } = await workerGet(worker, '/metrics');
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  return body
+    .split('\n')
+    .filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && wanted.every((w) => l.includes(w)))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
