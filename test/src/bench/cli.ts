@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { barChart } from '../flood/report/svg';
 import { createBenchEnv } from './bench-env';
-import { OutcomeTap, runLoad } from './e2e';
+import { OutcomeTap, runLoad, type Command } from './e2e';
 import { amqpLimits, pgTxLimit } from './limits';
 import { rng, scenarios, seedCommands, warehouseCommands } from './scenarios';
 import { round } from './stats';
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
         const prefix = `w${count}`;
         await runLoad(env.publisher, tap, workers, warehouseCommands(prefix));
         await runLoad(env.publisher, tap, workers, seedCommands(prefix));
-        const history: string[] = [];
+        const history: Command[] = [];
         for (const s of scenarios) {
           if (only.length > 0 && !only.includes(s.name)) continue;
           const rand = rng(42);
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
           const [hb1, hp1] = [await meanBatch(workers), await processingBuckets(workers)];
           say(`  half load: p50 ${h.p50} ms, p99 ${h.p99} ms, CPU per message ${h.workerCpuUs} µs worker / ${h.hostCpuUs} µs host`);
           say(`    ${round((hb1.sum - hb0.sum) / Math.max(1, hb1.count - hb0.count), 1)} messages per transaction; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(hp0, hp1, 50)} ms, p99 ≤ ${bucketPercentile(hp0, hp1, 99)} ms`);
-          if (s.name === 'uniform') history.push(...full.map((c) => c.messageId));
+          if (s.name === 'uniform') history.push(...full);
           rows.push({
             name: s.name,
             workers: count,

@@ -23,7 +23,8 @@ export interface Scenario {
   name: string;
   /** Outcome event types that end a command's latency. */
   outcomes: string[];
-  build(prefix: string, n: number, rand: () => number, history: string[]): Command[];
+  /** `history`: commands of earlier runs, all committed; duplicates are exact re-publishes of them. */
+  build(prefix: string, n: number, rand: () => number, history: Command[]): Command[];
 }
 
 const KEYS = WAREHOUSES * PRODUCTS;
@@ -47,7 +48,7 @@ export const scenarios: Scenario[] = [
     build: (prefix, n, rand, history) =>
       Array.from({ length: n }, (_, i) =>
         i % 2 === 1 && history.length > 0
-          ? { type: 'ReceiveStock' as const, payload: { ...key(0), quantity: 1 }, messageId: history[Math.floor(rand() * history.length)]!, duplicate: true }
+          ? { ...history[Math.floor(rand() * history.length)]!, duplicate: true }
           : { type: 'ReceiveStock' as const, payload: { ...key(Math.floor(rand() * KEYS)), quantity: 1 }, messageId: `${prefix}-${i}` },
       ),
   },
@@ -55,7 +56,7 @@ export const scenarios: Scenario[] = [
     name: 'duplicates-only',
     outcomes: ['StockReceived'],
     build: (_prefix, n, rand, history) =>
-      Array.from({ length: n }, () => ({ type: 'ReceiveStock' as const, payload: { ...key(0), quantity: 1 }, messageId: history[Math.floor(rand() * history.length)]!, duplicate: true })),
+      Array.from({ length: n }, () => ({ ...history[Math.floor(rand() * history.length)]!, duplicate: true })),
   },
   {
     name: 'reservations-3-lines',
