@@ -17,6 +17,11 @@ export interface Tx {
    * `onRows` gets the statement's RETURNING rows then (json-decoded when folded).
    */
   write(sql: string, params?: unknown[], onRows?: (rows: Record<string, unknown>[]) => void): void;
+  /**
+   * Runs `fn` synchronously right after COMMIT succeeds (never on rollback), before the
+   * transaction's promise resolves: whatever it hands on keeps the commit order.
+   */
+  onCommit(fn: () => void): void;
 }
 
 export interface DatabaseOptions {
@@ -121,6 +126,13 @@ export class Database {
       const result = await fn(tx);
       await tx.flushWrites();
       await client.query('COMMIT');
+      for (const hook of tx.committed) {
+        try {
+          hook();
+        } catch (err) {
+          this.opts.log.error({ err }, 'on-commit step failed');
+        }
+      }
       return result;
     } catch (err) {
       broken = isTransientDbError(err);
@@ -140,8 +152,9 @@ export class Database {
   }
 }
 
-function txOf(client: PoolClient): Tx & { flushWrites(): Promise<void> } {
+function txOf(client: PoolClient): Tx & { flushWrites(): Promise<void>; committed: (() => void)[] } {
   let queued: Statement[] = [];
+  const committed: (() => void)[] = [];
   const flushWrites = async () => {
     if (queued.length === 0) return;
     const stmts = queued;
@@ -172,6 +185,10 @@ function txOf(client: PoolClient): Tx & { flushWrites(): Promise<void> } {
     write(sql: string, params: unknown[] = [], onRows?: (rows: Record<string, unknown>[]) => void) {
       queued.push({ sql, params, onRows });
     },
+    onCommit(fn: () => void) {
+      committed.push(fn);
+    },
     flushWrites,
+    committed,
   };
 }

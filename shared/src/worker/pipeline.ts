@@ -244,7 +244,10 @@ export class MessagePipeline<U extends UnitOfWork> {
         }
         await uow.flush();
         const relay = this.relay;
-        if (relay) writeOutbox(tx, db.schema, outbox, { instanceId: relay.instanceId, onRecords: (records) => afterCommit.unshift(() => relay.handoff(records)) });
+        // Handed over the moment COMMIT returns: two batches that touched one row reach the
+        // relay in the order they committed (the later one needs more round trips after the
+        // earlier one's COMMIT released the row).
+        if (relay) writeOutbox(tx, db.schema, outbox, { instanceId: relay.instanceId, onRecords: (records) => tx.onCommit(() => relay.handoff(records)) });
         else writeOutbox(tx, db.schema, outbox);
       }
       await this.hooks.beforeCommit?.(work, attempt);
