@@ -3,11 +3,15 @@ import type { WebhookEvent } from './types';
 
 export type SignatureMode = 'valid' | 'forged' | 'tampered';
 
+const RETRY_FOR_MS = 60_000;
+
 /**
  * Signs and POSTs webhooks the way the provider does: HMAC-SHA256 (hex) of the exact body in
  * x-signature. Implemented here independently of payment-worker's verifier on purpose: the
- * simulator is the other party, not a copy of our code. Non-2xx answers are retried a few
- * times, as real PSPs do.
+ * simulator is the other party, not a copy of our code. Non-2xx answers (and no answer) are
+ * retried with capped backoff for RETRY_FOR_MS, as real PSPs do (for days, there): an
+ * asynchronous capture is only ever told by webhook, so a few seconds of retries would lose
+ * it whenever every payment gateway is down at once (the flood kills and cuts them).
  */
 export class WebhookSender {
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -41,7 +45,8 @@ export class WebhookSender {
 
   private async deliver(url: string, body: Buffer, signature: string): Promise<number> {
     let status = 0;
-    for (let attempt = 0; attempt < 5 && !this.closed; attempt++) {
+    const giveUpAt = Date.now() + RETRY_FOR_MS;
+    for (let attempt = 0; Date.now() < giveUpAt && !this.closed; attempt++) {
       try {
         const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': signature }, body, signal: AbortSignal.timeout(5000) });
         status = res.status;
@@ -50,7 +55,7 @@ export class WebhookSender {
       } catch {
         status = 0;
       }
-      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
     }
     return status;
   }
