@@ -20,8 +20,10 @@ function rows(spec: Spec, keys: string[]): string {
   }).join('\n');
 }
 
+/** The service's own settings, and common ones it overrides (another default, e.g. HTTP_PORT). */
 function own(spec: Spec): string[] {
-  return Object.keys(spec).filter((k) => !(k in commonSettings) || k === 'httpPort');
+  const common = commonSettings as Spec;
+  return Object.keys(spec).filter((k) => spec[k] !== common[k]);
 }
 
 /**
