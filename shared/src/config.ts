@@ -148,7 +148,7 @@ export const commonSettings = {
   amqpHeartbeatS: integer('AMQP_HEARTBEAT_S', 5, 'AMQP heartbeat; a paused or cut-off worker loses its deliveries after about twice this', { min: 1, max: 600 }),
   retryBaseMs: integer('RETRY_BASE_MS', 50, 'First backoff of a transient failure (doubles up to RETRY_MAX_MS, with jitter)', { min: 1, max: 60_000 }),
   retryMaxMs: integer('RETRY_MAX_MS', 5 * SECOND, 'Longest backoff between retries of a transient failure or reconnects', { min: 1, max: 600_000 }),
-  outboxPollMs: integer('OUTBOX_POLL_MS', 500, 'Outbox relay polling interval when no NOTIFY arrives', { min: 10, max: 60_000 }),
+  outboxPollMs: integer('OUTBOX_POLL_MS', 500, 'Outbox relay polling interval when no NOTIFY arrives; also how old a row must be before the safety-net read takes it from the table instead of waiting for its hand-off', { min: 10, max: 60_000 }),
   outboxBatch: integer('OUTBOX_BATCH', 500, 'Outbox rows published per relay round', { min: 1, max: 10_000 }),
   inboxRetentionMs: integer('INBOX_RETENTION_MS', 7 * DAY, 'Inbox rows older than this are purged (duplicates arriving later would be applied again)', { min: 60 * SECOND, max: 365 * DAY }),
   inboxPurgeIntervalMs: integer('INBOX_PURGE_INTERVAL_MS', 3_600_000, 'How often the inbox retention job runs', { min: SECOND, max: DAY }),
