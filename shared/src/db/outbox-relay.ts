@@ -141,8 +141,6 @@ export class OutboxRelay {
         }
         await this.idle(this.leader ? this.opts.pollMs : Math.max(this.opts.pollMs, 1000));
       } catch (err) {
-        this.mustRead = true;
-        this.handedOff = [];
         this.opts.log.warn({ err: (err as Error).message, schema: this.opts.schema }, 'outbox relay failed; retrying');
         await this.disconnect();
         await sleep(Math.min(this.opts.retryMaxMs, 100 * 2 ** Math.min(attempt++, 6)), this.abort.signal);
@@ -154,11 +152,7 @@ export class OutboxRelay {
     const client = new Client({ connectionString: this.opts.url, application_name: `${this.opts.applicationName}:relay`, options: SESSION_OPTIONS });
     client.on('error', (err) => {
       this.opts.log.warn({ err: err.message }, 'outbox relay connection error');
-      if (this.client === client) {
-        this.client = undefined;
-        this.leader = false;
-        this.handedOff = [];
-      }
+      if (this.client === client) this.loseConnection();
       this.wake?.();
     });
     client.on('notification', (msg) => {
@@ -264,10 +258,15 @@ export class OutboxRelay {
 
   private async disconnect(): Promise<void> {
     const client = this.client;
+    this.loseConnection();
+    if (client) await client.end().catch(() => undefined);
+  }
+
+  /** Without its session the relay holds no lead, and hand-offs kept for it are dropped: the next leader reads the table. */
+  private loseConnection(): void {
     this.client = undefined;
     this.leader = false;
     this.handedOff = [];
     this.mustRead = true;
-    if (client) await client.end().catch(() => undefined);
   }
 }
