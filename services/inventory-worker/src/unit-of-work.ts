@@ -127,18 +127,17 @@ export class InventoryUnitOfWork implements UnitOfWork {
   private async checkWarehousesAndCreateRows(): Promise<void> {
     if (this.wantWarehouses.size === 0) return;
     const toCreate = [...this.wantStock.values()].filter((s) => s.create);
+    // With nothing to create the INSERT gets empty arrays and does nothing.
     const rows = await this.tx.query<{ warehouse_id: string; product_id: string | null }>(
-      toCreate.length === 0
-        ? 'SELECT id AS warehouse_id, NULL AS product_id FROM inventory.warehouse WHERE id = ANY($1::text[])'
-        : `WITH wh AS (SELECT id FROM inventory.warehouse WHERE id = ANY($1::text[])),
-           created AS (
-             INSERT INTO inventory.stock (product_id, warehouse_id)
-             SELECT p, w FROM unnest($2::text[], $3::text[]) AS k(p, w) WHERE w IN (SELECT id FROM wh) ORDER BY p, w
-             ON CONFLICT DO NOTHING
-             RETURNING product_id, warehouse_id)
-         SELECT id AS warehouse_id, NULL AS product_id FROM wh
-         UNION ALL SELECT warehouse_id, product_id FROM created`,
-      toCreate.length === 0 ? [[...this.wantWarehouses]] : [[...this.wantWarehouses], toCreate.map((s) => s.productId), toCreate.map((s) => s.warehouseId)],
+      `WITH wh AS (SELECT id FROM inventory.warehouse WHERE id = ANY($1::text[])),
+       created AS (
+         INSERT INTO inventory.stock (product_id, warehouse_id)
+         SELECT p, w FROM unnest($2::text[], $3::text[]) AS k(p, w) WHERE w IN (SELECT id FROM wh) ORDER BY p, w
+         ON CONFLICT DO NOTHING
+         RETURNING product_id, warehouse_id)
+       SELECT id AS warehouse_id, NULL AS product_id FROM wh
+       UNION ALL SELECT warehouse_id, product_id FROM created`,
+      [[...this.wantWarehouses], toCreate.map((s) => s.productId), toCreate.map((s) => s.warehouseId)],
     );
     for (const r of rows) {
       if (r.product_id === null) this.knownWarehouses.add(r.warehouse_id);
