@@ -6,7 +6,7 @@ import { OutcomeTap, runLoad, type Command } from './e2e';
 import { amqpLimits, pgTxLimit } from './limits';
 import { rng, scenarios, seedCommands, warehouseCommands } from './scenarios';
 import { round } from './stats';
-import { bucketPercentile, meanBatch, processingBuckets, startWorkers } from './workers';
+import { bucketPercentile, meanBatchBetween, readMetrics, startWorkers } from './workers';
 
 /**
  * `npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--json FILE] [--svg FILE] [--from FILE]`
@@ -84,18 +84,18 @@ async function main(): Promise<void> {
           const full = s.build(`${prefix}-${s.name}-full`, messages, rand, history);
           for (const w of workers) w.maxRssMb = 0;
           say(`${s.name}, ${count} worker(s): ${messages} messages as fast as possible`);
-          const b0 = await meanBatch(workers);
+          const b0 = await readMetrics(workers);
           const f = await runLoad(env.publisher, tap, workers, full);
-          const b1 = await meanBatch(workers);
-          const batch = round((b1.sum - b0.sum) / Math.max(1, b1.count - b0.count), 1);
+          const b1 = await readMetrics(workers);
+          const batch = meanBatchBetween(b0, b1);
           const halfCount = Math.max(1000, Math.min(Math.floor(messages / 2), Math.floor(f.msgsPerS * 0.5 * 8)));
           const half = s.build(`${prefix}-${s.name}-half`, halfCount, rand, history);
           say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction, CPU per message ${f.workerCpuUs} µs worker / ${f.hostCpuUs} µs host; now ${halfCount} at half that rate`);
-          const [hb0, hp0] = [await meanBatch(workers), await processingBuckets(workers)];
+          const h0 = await readMetrics(workers);
           const h = await runLoad(env.publisher, tap, workers, half, { rate: f.msgsPerS * 0.5 });
-          const [hb1, hp1] = [await meanBatch(workers), await processingBuckets(workers)];
+          const h1 = await readMetrics(workers);
           say(`  half load: p50 ${h.p50} ms, p99 ${h.p99} ms, CPU per message ${h.workerCpuUs} µs worker / ${h.hostCpuUs} µs host`);
-          say(`    ${round((hb1.sum - hb0.sum) / Math.max(1, hb1.count - hb0.count), 1)} messages per transaction; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(hp0, hp1, 50)} ms, p99 ≤ ${bucketPercentile(hp0, hp1, 99)} ms`);
+          say(`    ${meanBatchBetween(h0, h1)} messages per transaction; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(h0, h1, 50)} ms, p99 ≤ ${bucketPercentile(h0, h1, 99)} ms`);
           if (s.name === 'uniform') history.push(...full);
           rows.push({
             name: s.name,

@@ -2,7 +2,7 @@ import * as amqp from 'amqplib';
 import { eventsExchange, type MessageType, type Payload, type Publisher } from '@stockflow/shared';
 import type { BenchEnv } from './bench-env';
 import { round, summarize } from './stats';
-import { handledCount, hostCpuS, sampleRss, workerCpuS, type BenchWorker } from './workers';
+import { hostCpuS, readMetrics, sampleRss, workerCpuS, type BenchWorker } from './workers';
 
 export interface Command<T extends MessageType = MessageType> {
   type: T;
@@ -60,7 +60,7 @@ export async function runLoad(
   opts: { rate?: number; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   const sentAt = new Map<string, number>();
-  const before = await handledCount(workers);
+  const before = (await readMetrics(workers)).handled;
   const rss = setInterval(() => sampleRss(workers), 200);
   const cpu0 = { worker: workerCpuS(workers), host: hostCpuS() };
   const t0 = performance.now();
@@ -92,7 +92,7 @@ export async function runLoad(
     await new Promise((r) => setTimeout(r, 20));
   }
   for (;;) {
-    const handled = (await handledCount(workers)) - before;
+    const handled = (await readMetrics(workers)).handled - before;
     if (handled >= commands.length) break;
     if (performance.now() > deadline) throw new Error(`bench run timed out: ${handled}/${commands.length} handled`);
     // Only duplicates (no outcome event to watch): the scrape is the clock, so keep it fine.

@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { workerNodeArgs } from '@stockflow/shared';
+import { sumSamples } from '../support/prometheus';
+import { round } from './stats';
 
 const ROOT = join(__dirname, '../../..');
 
@@ -64,26 +66,35 @@ export function sampleRss(workers: BenchWorker[]): void {
   }
 }
 
-/** Σ of stockflow_messages_total over the workers (applied + duplicate + dead_lettered). */
-export async function handledCount(workers: BenchWorker[]): Promise<number> {
-  let total = 0;
-  for (const w of workers) {
-    const text = await (await fetch(`http://127.0.0.1:${w.httpPort}/metrics`)).text();
-    for (const m of text.matchAll(/^stockflow_messages_total\{[^}]*\} (\d+)/gm)) total += Number(m[1]);
-  }
-  return total;
+/** What the bench reads from the workers' /metrics, summed over them; one scrape per worker. */
+export interface MetricsReading {
+  /** stockflow_messages_total: applied + duplicate + dead_lettered. */
+  handled: number;
+  /** stockflow_batch_size histogram: messages applied and transactions. */
+  batchSum: number;
+  batchCount: number;
+  /** Cumulative stockflow_processing_seconds buckets (delivery → commit) by upper bound. */
+  buckets: Map<number, number>;
 }
 
-/** Mean messages per transaction so far (stockflow_batch_size histogram), over the workers. */
-export async function meanBatch(workers: BenchWorker[]): Promise<{ sum: number; count: number }> {
-  let sum = 0;
-  let count = 0;
+export async function readMetrics(workers: BenchWorker[]): Promise<MetricsReading> {
+  const r: MetricsReading = { handled: 0, batchSum: 0, batchCount: 0, buckets: new Map() };
   for (const w of workers) {
     const text = await (await fetch(`http://127.0.0.1:${w.httpPort}/metrics`)).text();
-    sum += Number(/^stockflow_batch_size_sum\{[^}]*\} ([\d.e+]+)/m.exec(text)?.[1] ?? 0);
-    count += Number(/^stockflow_batch_size_count\{[^}]*\} ([\d.e+]+)/m.exec(text)?.[1] ?? 0);
+    r.handled += sumSamples(text, 'stockflow_messages_total');
+    r.batchSum += sumSamples(text, 'stockflow_batch_size_sum');
+    r.batchCount += sumSamples(text, 'stockflow_batch_size_count');
+    for (const m of text.matchAll(/^stockflow_processing_seconds_bucket\{le="([^"]+)"[^}]*\} (\d+)/gm)) {
+      const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
+      r.buckets.set(le, (r.buckets.get(le) ?? 0) + Number(m[2]));
+    }
   }
-  return { sum, count };
+  return r;
+}
+
+/** Mean messages per transaction between two readings. */
+export function meanBatchBetween(before: MetricsReading, after: MetricsReading): number {
+  return round((after.batchSum - before.batchSum) / Math.max(1, after.batchCount - before.batchCount), 1);
 }
 
 /** CPU seconds the workers have used so far (utime + stime from /proc). */
@@ -110,23 +121,11 @@ export function hostCpuS(): number {
 // USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK).
 const CLOCK_TICKS = 100;
 
-/** Cumulative stockflow_processing_seconds buckets (delivery → commit), summed over workers and types. */
-export async function processingBuckets(workers: BenchWorker[]): Promise<Map<number, number>> {
-  const buckets = new Map<number, number>();
-  for (const w of workers) {
-    const text = await (await fetch(`http://127.0.0.1:${w.httpPort}/metrics`)).text();
-    for (const m of text.matchAll(/^stockflow_processing_seconds_bucket\{le="([^"]+)"[^}]*\} (\d+)/gm)) {
-      const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
-      buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
-    }
-  }
-  return buckets;
-}
-
 /** The bucket bound (ms) under which `p` % of the observations between two readings fall. */
-export function bucketPercentile(before: Map<number, number>, after: Map<number, number>, p: number): number {
-  const les = [...after.keys()].sort((a, b) => a - b);
-  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
-  for (const le of les) if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= (total * p) / 100) return le * 1000;
+export function bucketPercentile(before: MetricsReading, after: MetricsReading, p: number): number {
+  const [b, a] = [before.buckets, after.buckets];
+  const les = [...a.keys()].sort((x, y) => x - y);
+  const total = (a.get(Infinity) ?? 0) - (b.get(Infinity) ?? 0);
+  for (const le of les) if ((a.get(le) ?? 0) - (b.get(le) ?? 0) >= (total * p) / 100) return le * 1000;
   return Infinity;
 }

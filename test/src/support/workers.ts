@@ -2,6 +2,7 @@ import { createInventoryWorker, loadInventoryConfig } from '@stockflow/inventory
 import { createOrderWorker, loadOrderConfig } from '@stockflow/order-worker';
 import { createPaymentWorker, loadPaymentConfig } from '@stockflow/payment-worker';
 import type { UnitOfWork, Worker, WorkerOptions } from '@stockflow/shared';
+import { sumSamples } from './prometheus';
 import type { TestEnv } from './test-env';
 
 /** Starts a real inventory worker in this process, configured for the test env. */
@@ -38,12 +39,7 @@ export async function workerGet(worker: Worker<UnitOfWork>, path: string): Promi
   return { status: res.status, body: await res.text() };
 }
 
-/** Sum of every sample of `name` whose labels include `labels` (Prometheus text format). */
+/** Sum of every sample of `name` whose labels include `labels` on the worker's /metrics. */
 export async function workerMetric(worker: Worker<UnitOfWork>, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const { body } = await workerGet(worker, '/metrics');
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  return body
-    .split('\n')
-    .filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && wanted.every((w) => l.includes(w)))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return sumSamples((await workerGet(worker, '/metrics')).body, name, labels);
 }
