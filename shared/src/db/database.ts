@@ -3,6 +3,7 @@ import { DataSource, type EntitySchema, type MigrationInterface } from 'typeorm'
 import type { Logger } from '../logger';
 import { combineWrites, type Statement } from './combine-writes';
 import { isTransientDbError } from './errors';
+import { prepared } from './prepared';
 
 /** What a handler's transaction can do. Deliberately small: SQL in, rows out. */
 export interface Tx {
@@ -102,7 +103,7 @@ export class Database {
 
   /** Query outside any transaction (read model, metrics, retention). */
   async query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]> {
-    const res = await this.pool.query(sql, params);
+    const res = await this.pool.query(prepared(sql, params));
     return res.rows as R[];
   }
 
@@ -162,24 +163,24 @@ function txOf(client: PoolClient): Tx & { flushWrites(): Promise<void>; committe
     const folded = stmts.length > 1 ? combineWrites(stmts) : undefined;
     if (!folded) {
       for (const s of stmts) {
-        const res = await client.query(s.sql, s.params);
+        const res = await client.query(prepared(s.sql, s.params));
         s.onRows?.(res.rows as Record<string, unknown>[]);
       }
       return;
     }
-    const res = await client.query(folded.sql, folded.params);
+    const res = await client.query(prepared(folded.sql, folded.params));
     const row = (res.rows[0] ?? {}) as Record<string, unknown>;
     for (const r of folded.returning) r.onRows((row[r.column] ?? []) as Record<string, unknown>[]);
   };
   return {
     async query<R>(sql: string, params?: unknown[]) {
       await flushWrites();
-      const res = await client.query(sql, params);
+      const res = await client.query(prepared(sql, params));
       return res.rows as R[];
     },
     async exec(sql: string, params?: unknown[]) {
       await flushWrites();
-      const res = await client.query(sql, params);
+      const res = await client.query(prepared(sql, params));
       return res.rowCount ?? 0;
     },
     write(sql: string, params: unknown[] = [], onRows?: (rows: Record<string, unknown>[]) => void) {
