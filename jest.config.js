@@ -2,7 +2,7 @@
 // tests (*.int.ts) talk to real Postgres, RabbitMQ and Redis. Type checking is `tsc -b`'s job
 // (npm test runs it first), so ts-jest only transpiles (isolatedModules in tsconfig).
 //
-// Two projects: every test with the workers' defaults (batched, BATCH_SIZE 50), and the
+// Two projects: every test with the workers' defaults (BATCH_SIZE 50, group commit), and the
 // foundation and inventory guarantees once more with one transaction per message
 // (STOCKFLOW_TEST_BATCH_SIZE=1), so both code paths are proven. Files that choose their batch
 // size themselves (ordering, connection loss, isolation) already cover both and run once.

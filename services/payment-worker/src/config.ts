@@ -5,9 +5,6 @@ export const DEV_WEBHOOK_SECRET = 'stockflow-dev-webhook-secret';
 
 export const paymentSettings = {
   ...commonSettings,
-  // prepare() calls the provider outside the transaction while holding its batch slot: with a
-  // limit, a hung provider would stall every partition, not just the ones waiting on it.
-  activeBatches: integer('ACTIVE_BATCHES', 0, 'As for every worker, but no limit by default: a RequestPayment batch waits on provider calls, and a hung provider must stall only its own partitions', { min: 0, max: 1000 }),
   httpPort: integer('HTTP_PORT', 8083, 'Port of /livez, /readyz, /metrics and POST /webhooks/provider (0 = any free port, -1 = disabled, which also disables the webhook gateway)', { min: -1, max: 65535 }),
   providerUrl: url('PROVIDER_URL', 'http://127.0.0.1:4100', 'Base URL of the payment provider (the simulator listens here by default)', ['http:', 'https:']),
   providerTimeoutMs: integer('PROVIDER_TIMEOUT_MS', 5_000, 'Timeout of one provider HTTP call; a timed-out charge has an unknown outcome and is looked up by idempotency key before it is retried', { min: 50, max: 120_000 }),

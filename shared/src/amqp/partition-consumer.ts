@@ -1,6 +1,5 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logger';
-import type { Semaphore } from '../util/semaphore';
 import { closeWithin, sleep } from '../util/time';
 import type { AmqpConnection } from './connection';
 
@@ -47,12 +46,6 @@ export interface PartitionConsumerOptions {
   prefetch: number;
   batchSize: number;
   batchWaitMs: number;
-  /**
-   * Shared by the partitions of one worker: a batch starts only with a free slot. While a
-   * partition waits for one its buffer keeps filling, so under load batches grow by themselves
-   * instead of every partition committing one or two messages at a time.
-   */
-  slots?: Semaphore;
   log: Logger;
   order?: DeliveryOrder;
   /** Must apply the batch in order and ack; must not throw (it retries transient failures itself). */
@@ -294,9 +287,8 @@ export class PartitionConsumer {
 
   /**
    * The buffer's head (arrival order), or what the DeliveryOrder releases. When it holds
-   * everything back, says how long to wait for a new delivery (the caller waits without its
-   * batch slot); under probation (prefetch 1) nothing new can come, so probation ends at once
-   * and the full prefetch brings the rest.
+   * everything back, says how long to wait for a new delivery; under probation (prefetch 1)
+   * nothing new can come, so probation ends at once and the full prefetch brings the rest.
    */
   private async nextBatch(): Promise<{ batch: Delivery[]; idleMs?: number; pauseMs?: number }> {
     const order = this.opts.order;
@@ -361,7 +353,6 @@ export class PartitionConsumer {
         await sleep(this.opts.batchWaitMs, this.abort.signal);
         if (this.state !== 'running') break;
       }
-      const release = this.opts.slots ? await this.opts.slots.acquire() : undefined;
       let idleMs: number | undefined;
       let pauseMs: number | undefined;
       let escaped = false;
@@ -373,8 +364,6 @@ export class PartitionConsumer {
       } catch (err) {
         this.opts.log.error({ err, queue: this.opts.queue }, 'batch processing escaped its error handling; resubscribing');
         escaped = true;
-      } finally {
-        release?.();
       }
       if (escaped) {
         // process() owns retries; reaching here is a bug. Drop the channel so the broker

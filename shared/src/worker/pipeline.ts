@@ -9,6 +9,7 @@ import { PermanentMessageError, PublishError, TransientError, ValidationError, t
 import { messageLogger, type Logger } from '../logger';
 import type { DedupFilter } from '../redis/dedup-filter';
 import { backoffDelay, sleep } from '../util/time';
+import { GroupCommit, MergedTransactionFailed } from './group-commit';
 import type { Handler, HandlerContext, Runtime, ServiceDefinition, UnitOfWork, WorkItem } from './types';
 
 /** Test seams on the real path (tests inject faults here; production passes none). */
@@ -38,6 +39,15 @@ interface Entry {
   item: WorkItem;
 }
 
+type AfterCommit = () => Promise<void> | void;
+
+/** One partition's batch inside a (possibly merged) transaction. */
+interface TxPart {
+  items: WorkItem[];
+  partition: number;
+  afterCommit: AfterCommit[];
+}
+
 type ErrorKind = 'transient' | 'permanent' | 'unknown';
 
 /** Retry budget for errors we cannot classify before treating them as the message's fault. */
@@ -55,11 +65,15 @@ function classify(err: unknown): ErrorKind {
  * One batch of one partition, end to end:
  *   decode → (bad → dead queue) → Redis duplicate fast path → prepare (outside the tx) →
  *   BEGIN; claim inbox; lock + load; handlers in order; flush; outbox; COMMIT → ack.
+ * The transaction may carry the batches of other partitions too (GroupCommit); a merged
+ * transaction that fails is retried as its separate batches before anything below applies.
  * Transient failures retry the same batch in place, so nothing later in the partition can
  * overtake it. A batch that fails for a message-specific reason is re-run one message per
  * transaction, so a poison message is isolated and dead-lettered alone.
  */
 export class MessagePipeline<U extends UnitOfWork> {
+  private readonly group: GroupCommit<TxPart, Set<string>> | undefined;
+
   constructor(
     private readonly def: ServiceDefinition<U>,
     private readonly rt: Runtime,
@@ -67,7 +81,10 @@ export class MessagePipeline<U extends UnitOfWork> {
     private readonly hooks: PipelineHooks = {},
     /** The local outbox relay: committed outbox rows go to it in memory (OutboxRelay.handoff). */
     private readonly relay?: { instanceId: string; handoff(records: OutboxRecord[]): void },
-  ) {}
+  ) {
+    const { txConcurrency, txMaxMessages } = rt.config;
+    this.group = txConcurrency > 0 ? new GroupCommit((parts) => this.applyOnce(parts, 0), { concurrency: txConcurrency, maxMessages: txMaxMessages }) : undefined;
+  }
 
   private get consumer(): string {
     return this.def.name;
@@ -180,13 +197,24 @@ export class MessagePipeline<U extends UnitOfWork> {
     partition: number,
     queue: string,
     acked: Set<Delivery>,
-  ): Promise<'abandoned' | { fresh: Set<string>; afterCommit: (() => Promise<void> | void)[] }> {
+    mergeable = true,
+  ): Promise<'abandoned' | { fresh: Set<string>; afterCommit: AfterCommit[] }> {
     if (entries.length === 0) return { fresh: new Set(), afterCommit: [] };
+    let merge = mergeable && this.group !== undefined;
     for (let attempt = 0; ; attempt++) {
       if (ctl.signal.aborted || entries.every((e) => ctl.isStale(e.d))) return 'abandoned';
+      const part: TxPart = { items: entries.map((e) => e.item), partition, afterCommit: [] };
       try {
-        return await this.applyOnce(entries.map((e) => e.item), attempt, partition);
+        const fresh = merge && this.group ? await this.group.submit(part, part.items.length) : await this.applyOnce([part], attempt);
+        return { fresh, afterCommit: part.afterCommit };
       } catch (err) {
+        if (err instanceof MergedTransactionFailed) {
+          // Not this batch's failure yet: it goes again alone, at once, and only what fails
+          // there counts against it.
+          merge = false;
+          attempt--;
+          continue;
+        }
         const kind = classify(err);
         if (kind === 'transient' || (kind === 'unknown' && attempt + 1 < UNKNOWN_ERROR_ATTEMPTS)) {
           const delay = backoffDelay(attempt, this.rt.config.retryBaseMs, this.rt.config.retryMaxMs);
@@ -199,9 +227,9 @@ export class MessagePipeline<U extends UnitOfWork> {
           // Isolate the culprit: one transaction per message, in order.
           this.rt.log.warn({ err: (err as Error).message, partition, batch: entries.length }, 'batch failed permanently; applying one by one');
           const fresh = new Set<string>();
-          const afterCommit: (() => Promise<void> | void)[] = [];
+          const afterCommit: AfterCommit[] = [];
           for (const e of entries) {
-            const r = await this.apply([e], ctl, partition, queue, acked);
+            const r = await this.apply([e], ctl, partition, queue, acked, false);
             if (r === 'abandoned') return r;
             r.fresh.forEach((id) => fresh.add(id));
             afterCommit.push(...r.afterCommit);
@@ -216,8 +244,12 @@ export class MessagePipeline<U extends UnitOfWork> {
     }
   }
 
-  private async applyOnce(items: WorkItem[], attempt: number, partition: number): Promise<{ fresh: Set<string>; afterCommit: (() => Promise<void> | void)[] }> {
+  /** One transaction for the batches of one or more partitions; returns the ids it claimed fresh. */
+  private async applyOnce(parts: TxPart[], attempt: number): Promise<Set<string>> {
     const { db, sabotage, metrics } = this.rt;
+    const items = parts.length === 1 ? parts[0]!.items : parts.flatMap((p) => p.items);
+    const partOf = new Map<WorkItem, TxPart>();
+    for (const p of parts) for (const i of p.items) partOf.set(i, p);
     return db.transaction(async (tx) => {
       const claimed = sabotage.noInbox
         ? new Set(items.map((i) => i.envelope.messageId))
@@ -230,7 +262,6 @@ export class MessagePipeline<U extends UnitOfWork> {
         taken.add(id);
         work.push(item);
       }
-      const afterCommit: (() => Promise<void> | void)[] = [];
       if (work.length > 0) {
         metrics.batchSize.observe(work.length);
         const uow = this.def.createUnitOfWork(tx, this.rt);
@@ -240,7 +271,8 @@ export class MessagePipeline<U extends UnitOfWork> {
         metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStart) / 1e9);
         const outbox: OutboxRow[] = [];
         for (const item of work) {
-          await this.handlerOf(item.envelope).handle(this.context(uow, item, outbox, afterCommit, partition), item.payload as never);
+          const part = partOf.get(item)!;
+          await this.handlerOf(item.envelope).handle(this.context(uow, item, outbox, part.afterCommit, part.partition), item.payload as never);
         }
         await uow.flush();
         const relay = this.relay;
@@ -251,7 +283,7 @@ export class MessagePipeline<U extends UnitOfWork> {
         else writeOutbox(tx, db.schema, outbox);
       }
       await this.hooks.beforeCommit?.(work, attempt);
-      return { fresh: taken, afterCommit };
+      return taken;
     });
   }
 
@@ -259,7 +291,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     return this.def.handlers[env.type as MessageType] as unknown as Handler<U>;
   }
 
-  private context(uow: U, item: WorkItem, outbox: OutboxRow[], afterCommit: (() => Promise<void> | void)[], partition: number): HandlerContext<U> {
+  private context(uow: U, item: WorkItem, outbox: OutboxRow[], afterCommit: AfterCommit[], partition: number): HandlerContext<U> {
     const parent = item.envelope;
     const rt = this.rt;
     let log: Logger | undefined;

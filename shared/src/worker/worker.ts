@@ -13,7 +13,6 @@ import { HealthServer } from '../http/server';
 import { createLogger, type Logger } from '../logger';
 import { createRedis, redisReady } from '../redis/client';
 import { DedupFilter } from '../redis/dedup-filter';
-import { Semaphore } from '../util/semaphore';
 import { AllPartitions, type PartitionAssigner } from './assignment';
 import { checkPartitionCount } from './deployment';
 import { LeaseAssigner } from './lease-assigner';
@@ -51,7 +50,6 @@ export class Worker<U extends UnitOfWork> {
   private readonly log: Logger;
   private readonly stack: { name: string; stop: () => Promise<void> }[] = [];
   private readonly consumers = new Map<number, PartitionConsumer>();
-  private batchSlots: Semaphore | undefined;
   private rt: Runtime | undefined;
   private amqp: AmqpConnection | undefined;
   private pipeline: MessagePipeline<U> | undefined;
@@ -188,7 +186,6 @@ export class Worker<U extends UnitOfWork> {
 
     const metrics = new WorkerMetrics({ service: def.name, instance: config.instanceId });
     this.rt = { config, log, db, redis, publisher, topology, metrics, sabotage };
-    this.batchSlots = config.activeBatches > 0 ? new Semaphore(config.activeBatches) : undefined;
     redis = undefined;
 
     this.relay = new OutboxRelay({
@@ -299,7 +296,6 @@ export class Worker<U extends UnitOfWork> {
         prefetch: rt.config.prefetch,
         batchSize: rt.config.batchSize,
         batchWaitMs: rt.config.batchWaitMs,
-        slots: this.batchSlots,
         log: this.log,
         order: rt.config.sequenceGapWaitMs > 0 ? this.resequencer(p) : undefined,
         process: (batch, ctl) => this.pipeline!.process(batch, ctl, p, queue),

@@ -98,8 +98,9 @@ export class TestEnv {
       HTTP_PORT: -1,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
       PG_POOL_SIZE: 5,
-      // The one-per-tx jest project (jest.config.js) runs the guarantees without batching too.
-      ...(process.env.STOCKFLOW_TEST_BATCH_SIZE ? { BATCH_SIZE: process.env.STOCKFLOW_TEST_BATCH_SIZE } : {}),
+      // The one-per-tx jest project (jest.config.js) runs the guarantees without batching too:
+      // one message per batch and no group commit merging batches of different partitions.
+      ...(process.env.STOCKFLOW_TEST_BATCH_SIZE ? { BATCH_SIZE: process.env.STOCKFLOW_TEST_BATCH_SIZE, TX_CONCURRENCY: 0 } : {}),
       ...overrides,
     };
     return Object.fromEntries(Object.entries(base).map(([k, v]) => [k, String(v)]));

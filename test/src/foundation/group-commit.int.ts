@@ -1,0 +1,86 @@
+import { HEADER, partitionOf, PermanentMessageError, stockKey, type WorkItem } from '@stockflow/shared';
+import { eventually, startInventory, TestEnv } from '../support';
+import { registerWarehouses, totals } from './fixtures';
+
+/**
+ * Group commit (TX_CONCURRENCY): batches of different partitions that become ready while a
+ * transaction runs go together in the next one. A merged transaction that fails is retried as
+ * its separate batches, so a poison message costs only itself: it is dead-lettered alone and
+ * the other partitions' messages in the same transaction are applied, each exactly once.
+ */
+describe('group commit', () => {
+  let env: TestEnv;
+  afterAll(async () => env?.cleanup());
+
+  it('merges the batches of several partitions and isolates a poison message in a merged transaction', async () => {
+    env = await TestEnv.create('group-commit');
+    const partitions = env.topology.partitions;
+    const partitionOfItem = (i: WorkItem) => partitionOf(i.envelope.partitionKey, partitions);
+    // One product per partition: the gate's partition and three others.
+    const byPartition = new Map<number, string>();
+    for (let i = 0; byPartition.size < partitions; i++) {
+      const p = partitionOf(stockKey(`sku-${i}`, 'wh-1'), partitions);
+      if (!byPartition.has(p)) byPartition.set(p, `sku-${i}`);
+    }
+    const [gateSku, poisonSku, ...otherSkus] = [...byPartition.values()];
+    const isGate = (i: WorkItem) => i.envelope.messageId === 'gate';
+    let releaseGate: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (releaseGate = r));
+    const transactions: { partitions: Set<number>; poison: boolean }[] = [];
+
+    await startInventory(env, { TX_CONCURRENCY: 1, BATCH_SIZE: 10 }, {
+      hooks: {
+        async beforeCommit(items) {
+          const poison = items.some((i) => i.envelope.messageId === 'poison');
+          transactions.push({ partitions: new Set(items.map(partitionOfItem)), poison });
+          // Holds the only transaction slot until every other batch is waiting behind it.
+          if (items.some(isGate)) await gate;
+          if (poison) throw new PermanentMessageError('handler_error', 'simulated bug on the poison message');
+        },
+      },
+    });
+    const pub = await env.publisher();
+    const tap = await env.tap();
+    await registerWarehouses(pub, ['wh-1']);
+    await tap.waitForCount('WarehouseRegistered', 1);
+
+    const fresh: string[] = [];
+    const send = async (sku: string, id: string) => {
+      await pub.send('ReceiveStock', { productId: sku, warehouseId: 'wh-1', quantity: 1 }, { messageId: id });
+      if (id !== 'poison') fresh.push(id);
+    };
+    // A new subscription takes one message at a time until its first batch commits (probation):
+    // one message per partition first, so the batches below are whole.
+    for (const sku of byPartition.values()) await send(sku, `warm-${sku}`);
+    await tap.waitForCount('StockReceived', fresh.length, 30_000);
+
+    await send(gateSku!, 'gate');
+    await eventually(async () => expect(transactions.some((t) => t.partitions.has(partitionOf(stockKey(gateSku!, 'wh-1'), partitions)))).toBe(true));
+    // Each partition takes what it has the moment it is free, so the poison heads its batch.
+    await send(poisonSku!, 'poison');
+    await send(poisonSku!, 'after-poison');
+    for (const sku of otherSkus) for (let i = 0; i < 3; i++) await send(sku, `${sku}-${i}`);
+    // Every partition's batch is delivered and queued behind the gate before it opens.
+    await new Promise((r) => setTimeout(r, 500));
+    releaseGate();
+
+    await tap.waitForCount('StockReceived', fresh.length, 30_000);
+    const dead = await eventually(async () => {
+      const msgs = await env.peekDeadQueues('inventory');
+      expect(msgs.length).toBeGreaterThanOrEqual(1);
+      return msgs;
+    }, 30_000);
+    expect(dead.map((d) => d.messageId)).toEqual(['poison']);
+    expect(dead[0]!.headers[HEADER.reason]).toBe('handler_error');
+
+    // The poison went into a transaction together with other partitions' batches, which then
+    // committed without it.
+    const merged = transactions.find((t) => t.poison && t.partitions.size > 2);
+    expect({ merged, transactions }).toMatchObject({ merged: expect.anything() });
+    const applied = await env.query<{ message_id: string }>(`SELECT message_id FROM inventory.inbox WHERE type = 'ReceiveStock'`);
+    expect(applied.map((r) => r.message_id).sort()).toEqual([...fresh].sort());
+    const t = await totals(env);
+    expect(t.onHand).toBe(fresh.length);
+    expect(t.ledgerRows).toBe(fresh.length);
+  });
+});
