@@ -3,13 +3,13 @@ import { cpus } from 'node:os';
 import { barChart } from '../flood/report/svg';
 import { createBenchEnv } from './bench-env';
 import { OutcomeTap, runLoad, type Command } from './e2e';
-import { amqpLimits, pgTxLimit } from './limits';
+import { amqpLimits, amqpPacedCost, pgTxLimit } from './limits';
 import { rng, scenarios, seedCommands, warehouseCommands } from './scenarios';
 import { round } from './stats';
 import { bucketPercentile, meanBatchBetween, readMetrics, startWorkers } from './workers';
 
 /**
- * `npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--json FILE] [--svg FILE] [--from FILE]`
+ * `npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--partitions N] [--paced N] [--json FILE] [--svg FILE] [--from FILE]`
  * Measures, in one run on this machine: the raw limits of RabbitMQ and of the per-message
  * Postgres transaction, then stockflow end to end per scenario at full and at half load.
  */
@@ -19,7 +19,7 @@ interface Row {
   msgs_per_s: number;
   p50_ms: number;
   p99_ms: number;
-  half_load: { msgs_per_s: number; p50_ms: number; p99_ms: number };
+  half_load: { msgs_per_s: number; p50_ms: number; p99_ms: number; mean_batch?: number; host_cpu_us_per_msg?: number };
   rss_mb: number;
   mean_batch: number;
   /** CPU µs per message at full load: the worker processes', and the whole host's. */
@@ -27,6 +27,12 @@ interface Row {
   host_cpu_us_per_msg?: number;
   ratio_vs_pg_tx: number;
   ratio_vs_amqp_publish: number;
+}
+
+interface BrokerCpu {
+  burst_host_cpu_us_per_msg: number;
+  paced_rate: number;
+  paced_host_cpu_us_per_msg: number;
 }
 
 function arg(name: string, fallback: string): string {
@@ -45,12 +51,14 @@ async function main(): Promise<void> {
   const jsonFile = arg('json', '');
   const svgFile = arg('svg', '');
   const partitions = Number(arg('partitions', '16'));
+  // About the uniform half-load rate on this 2-core machine, so the two compare.
+  const pacedRate = Number(arg('paced', '1500'));
 
   const from = arg('from', '');
   if (from) {
     // Re-render the table and chart of an earlier run (e.g. for docs/performance.md).
-    const earlier = JSON.parse(readFileSync(from, 'utf8')) as { limits: { amqp_publish: number; amqp_consume: number; pg_tx_per_s: number }; scenarios: Row[]; duplicate_cost_vs_fresh: number | null };
-    printTable(earlier.limits, earlier.scenarios, earlier.duplicate_cost_vs_fresh);
+    const earlier = JSON.parse(readFileSync(from, 'utf8')) as { limits: { amqp_publish: number; amqp_consume: number; pg_tx_per_s: number }; broker_cpu?: BrokerCpu; scenarios: Row[]; duplicate_cost_vs_fresh: number | null };
+    printTable(earlier.limits, earlier.scenarios, earlier.duplicate_cost_vs_fresh, earlier.broker_cpu);
     if (svgFile) writeFileSync(svgFile, throughputSvg(earlier.limits, earlier.scenarios));
     return;
   }
@@ -59,7 +67,9 @@ async function main(): Promise<void> {
   try {
     say('limit (a): raw amqplib on a quorum queue');
     const amqpLimit = await amqpLimits(env.amqpUrl, `${env.namespace}.limit`, 50_000);
-    say(`  publish ${amqpLimit.publish}/s (confirmed), consume ${amqpLimit.consume}/s (acked)`);
+    say(`  publish ${amqpLimit.publish}/s (confirmed), consume ${amqpLimit.consume}/s (acked); host CPU ${amqpLimit.hostCpuUs} µs per message`);
+    const paced = await amqpPacedCost(env.amqpUrl, `${env.namespace}.paced`, pacedRate, 6);
+    say(`  paced at ${paced.rate}/s, one publish at a time: host CPU ${paced.hostCpuUs} µs per message`);
     say('limit (b): per-message transaction from Node (inbox, lock, update, ledger, outbox), pool of 8');
     const pgLimit = await pgTxLimit(env.databaseUrl, 8);
     say(`  ${pgLimit} tx/s`);
@@ -94,8 +104,9 @@ async function main(): Promise<void> {
           const h0 = await readMetrics(workers);
           const h = await runLoad(env.publisher, tap, workers, half, { rate: f.msgsPerS * 0.5 });
           const h1 = await readMetrics(workers);
+          const halfBatch = meanBatchBetween(h0, h1);
           say(`  half load: p50 ${h.p50} ms, p99 ${h.p99} ms, CPU per message ${h.workerCpuUs} µs worker / ${h.hostCpuUs} µs host`);
-          say(`    ${meanBatchBetween(h0, h1)} messages per transaction; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(h0, h1, 50)} ms, p99 ≤ ${bucketPercentile(h0, h1, 99)} ms`);
+          say(`    ${halfBatch} messages per transaction; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(h0, h1, 50)} ms, p99 ≤ ${bucketPercentile(h0, h1, 99)} ms`);
           if (s.name === 'uniform') history.push(...full);
           rows.push({
             name: s.name,
@@ -103,7 +114,7 @@ async function main(): Promise<void> {
             msgs_per_s: f.msgsPerS,
             p50_ms: f.p50,
             p99_ms: f.p99,
-            half_load: { msgs_per_s: h.msgsPerS, p50_ms: h.p50, p99_ms: h.p99 },
+            half_load: { msgs_per_s: h.msgsPerS, p50_ms: h.p50, p99_ms: h.p99, mean_batch: halfBatch, host_cpu_us_per_msg: h.hostCpuUs },
             rss_mb: round(Math.max(...workers.map((w) => w.maxRssMb)), 0),
             mean_batch: batch,
             worker_cpu_us_per_msg: f.workerCpuUs,
@@ -124,6 +135,7 @@ async function main(): Promise<void> {
     const report = {
       machine: { cpus: cpus().length, node: process.version, messages_per_run: messages, partitions },
       limits: { amqp_publish: amqpLimit.publish, amqp_consume: amqpLimit.consume, pg_tx_per_s: pgLimit },
+      broker_cpu: { burst_host_cpu_us_per_msg: amqpLimit.hostCpuUs, paced_rate: paced.rate, paced_host_cpu_us_per_msg: paced.hostCpuUs },
       scenarios: rows,
       duplicate_cost_vs_fresh: uniform && dupOnly ? round(uniform.msgs_per_s / dupOnly.msgs_per_s, 2) : null,
       targets: {
@@ -134,7 +146,7 @@ async function main(): Promise<void> {
         rss_lt_150mb: rows.every((r) => r.rss_mb < 150),
       },
     };
-    printTable(report.limits, rows, report.duplicate_cost_vs_fresh);
+    printTable(report.limits, rows, report.duplicate_cost_vs_fresh, report.broker_cpu);
     if (jsonFile) writeFileSync(jsonFile, JSON.stringify(report, null, 2) + '\n');
     if (svgFile) writeFileSync(svgFile, throughputSvg(report.limits, rows));
     process.stdout.write(`\n${JSON.stringify(report.targets)}\n`);
@@ -156,17 +168,18 @@ function throughputSvg(limits: { pg_tx_per_s: number }, rows: Row[]): string {
   return /<svg[\s\S]*<\/svg>/.exec(figure)![0] + '\n';
 }
 
-function printTable(limits: { amqp_publish: number; amqp_consume: number; pg_tx_per_s: number }, rows: Row[], dupCost: number | null): void {
+function printTable(limits: { amqp_publish: number; amqp_consume: number; pg_tx_per_s: number }, rows: Row[], dupCost: number | null, broker?: BrokerCpu): void {
   const out: string[] = [];
   out.push(`limits: amqp publish ${limits.amqp_publish}/s, amqp consume ${limits.amqp_consume}/s, pg per-message tx ${limits.pg_tx_per_s}/s`);
+  if (broker) out.push(`broker alone, host CPU per message: ${broker.burst_host_cpu_us_per_msg} µs in bursts, ${broker.paced_host_cpu_us_per_msg} µs paced at ${broker.paced_rate}/s`);
   out.push('');
-  const head = ['scenario', 'workers', 'msgs/s', 'p50 ms', 'p99 ms', 'p50 ms ½', 'p99 ms ½', 'RSS MB', 'cpu µs/msg', '× pg tx', '× amqp pub'];
+  const head = ['scenario', 'workers', 'msgs/s', 'p50 ms', 'p99 ms', 'p50 ms ½', 'p99 ms ½', 'RSS MB', 'cpu µs/msg', 'host µs ½', '× pg tx', '× amqp pub'];
   const cpu = (r: Row) => (r.worker_cpu_us_per_msg === undefined ? '–' : `${r.worker_cpu_us_per_msg}/${r.host_cpu_us_per_msg}`);
-  const lines = rows.map((r) => [r.name, r.workers, r.msgs_per_s, r.p50_ms, r.p99_ms, r.half_load.p50_ms, r.half_load.p99_ms, r.rss_mb, cpu(r), r.ratio_vs_pg_tx, r.ratio_vs_amqp_publish].map(String));
+  const lines = rows.map((r) => [r.name, r.workers, r.msgs_per_s, r.p50_ms, r.p99_ms, r.half_load.p50_ms, r.half_load.p99_ms, r.rss_mb, cpu(r), r.half_load.host_cpu_us_per_msg ?? '–', r.ratio_vs_pg_tx, r.ratio_vs_amqp_publish].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   out.push(fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt));
-  out.push('', 'cpu µs/msg: CPU time per message at full load, the worker processes\' / the whole host\'s (broker, Postgres and bench included)');
+  out.push('', 'cpu µs/msg: CPU time per message at full load, the worker processes\' / the whole host\'s (broker, Postgres and bench included); host µs ½: the host\'s at half load');
   if (dupCost !== null) out.push('', `a duplicate costs ${Math.round(dupCost * 100)} % of a fresh message (uniform ÷ duplicates-only throughput, 1 worker)`);
   process.stdout.write(out.join('\n') + '\n');
 }

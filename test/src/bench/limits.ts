@@ -1,15 +1,18 @@
 import * as amqp from 'amqplib';
 import { Pool } from 'pg';
 import { round } from './stats';
+import { hostCpuS } from './workers';
 
 /**
  * The machine's own limits, measured in the same run as the scenarios:
- * (a) raw amqplib on a quorum queue: publish with confirms, then consume with acks;
+ * (a) raw amqplib on a quorum queue: publish with confirms, then consume with acks (and the
+ *     host's CPU per message for that, in bursts and paced);
  * (b) the per-message transaction of a worker (inbox claim, row lock, update, ledger, outbox)
  *     issued from Node with a pool, as fast as it goes.
  */
-export async function amqpLimits(url: string, queue: string, messages: number): Promise<{ publish: number; consume: number }> {
+export async function amqpLimits(url: string, queue: string, messages: number): Promise<{ publish: number; consume: number; hostCpuUs: number }> {
   const conn = await amqp.connect(url);
+  const cpu0 = hostCpuS();
   try {
     const ch = await conn.createConfirmChannel();
     await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
@@ -41,7 +44,53 @@ export async function amqpLimits(url: string, queue: string, messages: number): 
     await cc.close();
     await ch.deleteQueue(queue);
     await ch.close();
-    return { publish: round(publish, 0), consume: round(consume, 0) };
+    return { publish: round(publish, 0), consume: round(consume, 0), hostCpuUs: round(((hostCpuS() - cpu0) * 1e6) / messages, 0) };
+  } finally {
+    await conn.close();
+  }
+}
+
+/**
+ * What the same broker work costs the host per message when it arrives paced, one publish at a
+ * time as upstream services send, instead of in windows of 2000: a confirmed publish every
+ * 1/rate s to a quorum queue whose consumer acks each message. Every message then travels in
+ * a write, a Raft log append and a flush of its own, so the half-load runs pay the broker
+ * several times what the full-load runs do, whatever the workers do.
+ */
+export async function amqpPacedCost(url: string, queue: string, rate: number, seconds: number): Promise<{ rate: number; hostCpuUs: number }> {
+  const conn = await amqp.connect(url);
+  try {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    const cc = await conn.createChannel();
+    await cc.prefetch(500);
+    const messages = Math.round(rate * seconds);
+    let got = 0;
+    const consumed = new Promise<void>((resolve) => {
+      void cc.consume(queue, (m) => {
+        if (!m) return;
+        cc.ack(m);
+        if (++got === messages) resolve();
+      });
+    });
+    const body = Buffer.from(JSON.stringify({ productId: 'sku-00042', warehouseId: 'wh-1', quantity: 1 }));
+    const cpu0 = hostCpuS();
+    const t0 = performance.now();
+    const confirms: Promise<void>[] = [];
+    for (let i = 0; i < messages; i++) {
+      const wait = t0 + (i / rate) * 1000 - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      confirms.push(new Promise<void>((resolve, reject) => {
+        ch.publish('', queue, body, { persistent: true, messageId: `p-${i}`, contentType: 'application/json' }, (err) => (err ? reject(err as Error) : resolve()));
+      }));
+    }
+    await Promise.all(confirms);
+    await consumed;
+    const hostCpuUs = round(((hostCpuS() - cpu0) * 1e6) / messages, 0);
+    await cc.close();
+    await ch.deleteQueue(queue);
+    await ch.close();
+    return { rate, hostCpuUs };
   } finally {
     await conn.close();
   }
