@@ -11,6 +11,8 @@ export const paymentSettings = {
   providerRetryBaseMs: integer('PROVIDER_RETRY_BASE_MS', 200, 'First backoff between provider attempts (doubles up to PROVIDER_RETRY_MAX_MS, with jitter)', { min: 1, max: 60_000 }),
   providerRetryMaxMs: integer('PROVIDER_RETRY_MAX_MS', 5_000, 'Longest backoff between provider attempts', { min: 1, max: 600_000 }),
   providerMaxAttempts: integer('PROVIDER_MAX_ATTEMPTS', 5, 'Provider attempts per processing round; after that the message is retried in place (same idempotency key), blocking only its own partition', { min: 1, max: 100 }),
+  pendingSweepMs: integer('PENDING_SWEEP_MS', 30_000, 'How often payment-worker looks for charges still pending (asynchronous capture, webhook not come) for longer than PENDING_RECONCILE_AFTER_MS; 0 = never', { min: 0, max: 3_600_000 }),
+  pendingReconcileAfterMs: integer('PENDING_RECONCILE_AFTER_MS', 120_000, 'A charge pending this long is looked up at the provider by idempotency key and settled as its webhook would (ReconcilePayment)', { min: 100, max: 86_400_000 }),
   webhookSecret: text('WEBHOOK_SECRET', DEV_WEBHOOK_SECRET, 'Shared secret of the provider webhooks (HMAC-SHA256, hex, of the raw body in header x-signature); the default is for development only', /^.{16,}$/),
 };
 

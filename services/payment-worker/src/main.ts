@@ -2,13 +2,15 @@ import { createLogger, inboxSequenceIndexMigration, runWorker, Worker, type Runt
 import { loadPaymentConfig, type PaymentConfig } from './config';
 import { entities } from './db/entities';
 import { PaymentsSchema1732200000000 } from './db/migrations/1732200000000-payments-schema';
+import { PaymentsPendingIndex1732201000000 } from './db/migrations/1732201000000-payments-pending-index';
 import { paymentHandlers } from './handlers';
 import { ProviderClient } from './provider/provider-client';
+import { PendingSweep } from './pending-sweep';
 import { webhookRoute } from './provider/webhook-gateway';
 import { PaymentUnitOfWork } from './unit-of-work';
 
 export const PAYMENTS_SCHEMA = 'payments';
-export const paymentMigrations = [PaymentsSchema1732200000000, inboxSequenceIndexMigration('payments', 'Payments', 1732200900000)];
+export const paymentMigrations = [PaymentsSchema1732200000000, inboxSequenceIndexMigration('payments', 'Payments', 1732200900000), PaymentsPendingIndex1732201000000];
 
 /** Builds the payment worker: idempotent charges and refunds, signed webhooks and their gateway. */
 export function createPaymentWorker(config: PaymentConfig, opts: WorkerOptions = {}): Worker<PaymentUnitOfWork> {
@@ -28,6 +30,7 @@ export function createPaymentWorker(config: PaymentConfig, opts: WorkerOptions =
     handlers: paymentHandlers({ provider, webhookSecret: config.webhookSecret }),
     createUnitOfWork: (tx: Tx, rt: Runtime) => new PaymentUnitOfWork(tx, rt),
     httpRoutes: (rt) => [webhookRoute(rt)],
+    components: (rt) => [new PendingSweep(rt, { sweepMs: config.pendingSweepMs, afterMs: config.pendingReconcileAfterMs })],
   };
   return new Worker(def, config, opts);
 }

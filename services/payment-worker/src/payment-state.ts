@@ -10,7 +10,8 @@ export interface Outcome {
   chargeId: string | null;
   status: 'captured' | 'pending' | 'failed';
   reason?: string;
-  source: 'request' | 'webhook';
+  /** Who learnt it; recorded only if this creates the row. */
+  source: PaymentRow['source'];
 }
 
 /** The order's payment row, created `pending` the first time anything is learnt about it. */

@@ -75,6 +75,7 @@ export const examples: { readonly [T in MessageType]: Payload<T> } = {
 
   // ---- payment commands and events
   RequestPayment: { orderId: 'o-1001', amount: 3998, currency: 'EUR' },
+  ReconcilePayment: { orderId: 'o-1001' },
   ProviderWebhook: {
     id: 'evt_03ab48d32e730e9f',
     type: 'payment.captured',

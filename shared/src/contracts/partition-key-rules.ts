@@ -42,6 +42,7 @@ export const partitionKeyRules: { readonly [T in MessageType]: string } = {
   OrderExpired: '{orderId}',
   RefundRequested: '{orderId}',
   RequestPayment: '{orderId}',
+  ReconcilePayment: '{orderId}',
   ProviderWebhook: '{data.orderId}',
   PaymentCaptured: '{orderId}',
   PaymentFailed: '{orderId}',

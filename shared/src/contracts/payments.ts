@@ -13,6 +13,12 @@ export function refundKey(orderId: string): string {
 export const RequestPayment = z.object({ orderId: Id, amount: Money, currency: Currency });
 
 /**
+ * Sent by payment-worker's own sweep for a charge the provider answered `pending` long ago
+ * and whose webhook has not come: look the charge up by its idempotency key and settle it.
+ */
+export const ReconcilePayment = z.object({ orderId: Id });
+
+/**
  * A provider webhook as the HTTP gateway received it: the AMQP body is the provider's raw
  * JSON and the `x-signature` header its HMAC-SHA256 (hex) over exactly those bytes.
  */

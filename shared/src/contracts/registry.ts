@@ -87,6 +87,7 @@ export const contracts = {
   RefundRequested: event('orders', ord.RefundRequested, byOrder, 'Money was captured for an order that will not be confirmed.', ['payments']),
   // payment commands and events
   RequestPayment: command('payments', pay.RequestPayment, byOrder, 'Charge the order amount at the provider with Idempotency-Key order-{orderId}-payment.'),
+  ReconcilePayment: command('payments', pay.ReconcilePayment, byOrder, 'Sent by the pending-charge sweep: ask the provider about a charge still pending and settle it as its webhook would.'),
   ProviderWebhook: command('payments', pay.ProviderWebhook, (p) => p.data.orderId, 'A signed provider webhook (payment.captured, payment.failed, refund.succeeded).'),
   PaymentCaptured: event('payments', pay.PaymentCaptured, byOrder, 'The provider captured the charge.', ['orders']),
   PaymentFailed: event('payments', pay.PaymentFailed, byOrder, 'The provider declined the charge.', ['orders']),

@@ -61,6 +61,19 @@ export class ProviderClient {
     });
   }
 
+  /**
+   * The order's charge as the provider has it now (one GET by idempotency key), or undefined
+   * if the provider never saw the key. Anything else than a definite answer is transient.
+   */
+  async lookupCharge(orderId: string, signal: AbortSignal): Promise<ChargeResult | undefined> {
+    const key = paymentKeyOf(orderId);
+    const answer = await this.call('GET', `/v1/charges?idempotency_key=${encodeURIComponent(key)}`, signal);
+    if (answer.status === 404) return undefined;
+    const verdict = answer.status === 200 ? chargeVerdict(answer, { orderId, amount: 0, currency: '' }) : 'retry';
+    if (typeof verdict === 'object') return verdict.done;
+    throw new TransientError(`charge lookup ${key}: no definite answer (HTTP ${answer.status})`);
+  }
+
   refund(req: ChargeRequest, signal: AbortSignal, log: Logger): Promise<RefundResult> {
     const key = refundKeyOf(req.orderId);
     return this.idempotent('refund', key, signal, log, {
