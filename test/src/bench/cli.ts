@@ -175,7 +175,9 @@ function printTable(limits: { amqp_publish: number; amqp_consume: number; pg_tx_
   out.push('');
   const head = ['scenario', 'workers', 'msgs/s', 'p50 ms', 'p99 ms', 'p50 ms ½', 'p99 ms ½', 'RSS MB', 'cpu µs/msg', 'host µs ½', '× pg tx', '× amqp pub'];
   const cpu = (r: Row) => (r.worker_cpu_us_per_msg === undefined ? '–' : `${r.worker_cpu_us_per_msg}/${r.host_cpu_us_per_msg}`);
-  const lines = rows.map((r) => [r.name, r.workers, r.msgs_per_s, r.p50_ms, r.p99_ms, r.half_load.p50_ms, r.half_load.p99_ms, r.rss_mb, cpu(r), r.half_load.host_cpu_us_per_msg ?? '–', r.ratio_vs_pg_tx, r.ratio_vs_amqp_publish].map(String));
+  // No fresh message, no latency (duplicates only): NaN in the run, null in its JSON.
+  const ms = (v: number | null) => (v === null || Number.isNaN(v) ? '–' : v);
+  const lines = rows.map((r) => [r.name, r.workers, r.msgs_per_s, ms(r.p50_ms), ms(r.p99_ms), ms(r.half_load.p50_ms), ms(r.half_load.p99_ms), r.rss_mb, cpu(r), r.half_load.host_cpu_us_per_msg ?? '–', r.ratio_vs_pg_tx, r.ratio_vs_amqp_publish].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   out.push(fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt));
