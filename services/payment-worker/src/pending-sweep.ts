@@ -64,6 +64,7 @@ export class PendingSweep implements Component {
       const before = this.sent.get(r.order_id);
       if (before && now < before.at + before.backoffMs) continue;
       await this.send(r.order_id);
+      this.rt.metrics.paymentReconciliations.inc();
       this.sent.set(r.order_id, { at: now, backoffMs: before ? Math.min(before.backoffMs * 2, RESEND_MAX_MS) : Math.max(this.opts.afterMs, 10 * this.opts.sweepMs) });
       sent++;
     }

@@ -14,6 +14,7 @@ export class WorkerMetrics {
   readonly sequenceGaps: Counter;
   readonly latency: Histogram<'type'>;
   readonly batchSize: Histogram;
+  readonly mergedBatches: Histogram;
   readonly lockWait: Histogram;
   readonly transientRetries: Counter<'kind'>;
   readonly outboxPublished: Counter<'via'>;
@@ -24,6 +25,7 @@ export class WorkerMetrics {
   readonly rebalances: Counter;
   readonly leaseHeartbeatFailures: Counter;
   readonly reservationExpiries: Counter<'source'>;
+  readonly paymentReconciliations: Counter;
   /** Reads the outbox at scrape time (set by the worker once Postgres is open). */
   private outboxSource: (() => Promise<{ rows: number; oldestAgeS: number }>) | undefined;
   private outboxRead: { at: number; value: Promise<{ rows: number; oldestAgeS: number } | undefined> } | undefined;
@@ -39,6 +41,7 @@ export class WorkerMetrics {
     this.sequenceGaps = new Counter({ name: 'stockflow_sequence_gaps_total', help: 'Messages applied although the previous sequence number of their key never arrived within SEQUENCE_GAP_WAIT_MS', registers: r });
     this.latency = new Histogram({ name: 'stockflow_processing_seconds', help: 'From delivery to commit, per message', labelNames: ['type'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r });
     this.batchSize = new Histogram({ name: 'stockflow_batch_size', help: 'Messages applied per transaction', buckets: [1, 2, 5, 10, 20, 50, 100, 200], registers: r });
+    this.mergedBatches = new Histogram({ name: 'stockflow_merged_batches', help: 'Partition batches per transaction (group commit; 1 = not merged)', buckets: [1, 2, 4, 8, 16, 32], registers: r });
     this.lockWait = new Histogram({ name: 'stockflow_lock_wait_seconds', help: 'Time spent acquiring the sorted row locks of a batch', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: r });
     this.transientRetries = new Counter({ name: 'stockflow_transient_retries_total', help: 'Batches retried in place after a transient failure', labelNames: ['kind'], registers: r });
     this.outboxPublished = new Counter({ name: 'stockflow_outbox_published_total', help: 'Outbox rows published with confirms by this instance, by how the relay got them (handoff: in memory from this worker; table: read back)', labelNames: ['via'], registers: r });
@@ -56,6 +59,7 @@ export class WorkerMetrics {
     this.leaseMembers = new Gauge({ name: 'stockflow_lease_members', help: 'Live instances of this worker kind in the lease set, as of the last heartbeat', registers: r });
     this.rebalances = new Counter({ name: 'stockflow_rebalances_total', help: 'Partition ownership changes applied by this instance', registers: r });
     this.leaseHeartbeatFailures = new Counter({ name: 'stockflow_lease_heartbeat_failures_total', help: 'Lease heartbeats that failed (Redis unreachable); the current partitions are kept', registers: r });
+    this.paymentReconciliations = new Counter({ name: 'stockflow_payment_reconciliations_total', help: 'ReconcilePayment sent by the pending-charge sweep (a charge pending past PENDING_RECONCILE_AFTER_MS: its webhook is late or lost)', registers: r });
     this.reservationExpiries = new Counter({ name: 'stockflow_reservation_expiries_total', help: 'ExpireReservation commands sent, by source (redis schedule or postgres sweep)', labelNames: ['source'], registers: r });
   }
 

@@ -83,7 +83,11 @@ export class MessagePipeline<U extends UnitOfWork> {
     private readonly relay?: { instanceId: string; handoff(records: OutboxRecord[]): void },
   ) {
     const { txConcurrency, txMaxMessages } = rt.config;
-    this.group = txConcurrency > 0 ? new GroupCommit((parts) => this.applyOnce(parts, 0), { concurrency: txConcurrency, maxMessages: txMaxMessages }) : undefined;
+    const merged = (parts: TxPart[]) => {
+      rt.metrics.mergedBatches.observe(parts.length);
+      return this.applyOnce(parts, 0);
+    };
+    this.group = txConcurrency > 0 ? new GroupCommit(merged, { concurrency: txConcurrency, maxMessages: txMaxMessages }) : undefined;
   }
 
   private get consumer(): string {

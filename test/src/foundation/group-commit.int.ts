@@ -1,5 +1,5 @@
 import { HEADER, partitionOf, PermanentMessageError, stockKey, type WorkItem } from '@stockflow/shared';
-import { eventually, startInventory, TestEnv } from '../support';
+import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { registerWarehouses, totals } from './fixtures';
 
 /**
@@ -28,7 +28,7 @@ describe('group commit', () => {
     const gate = new Promise<void>((r) => (releaseGate = r));
     const transactions: { partitions: Set<number>; poison: boolean }[] = [];
 
-    await startInventory(env, { TX_CONCURRENCY: 1, BATCH_SIZE: 10 }, {
+    const worker = await startInventory(env, { TX_CONCURRENCY: 1, BATCH_SIZE: 10, HTTP_PORT: 0 }, {
       hooks: {
         async beforeCommit(items) {
           const poison = items.some((i) => i.envelope.messageId === 'poison');
@@ -77,6 +77,9 @@ describe('group commit', () => {
     // committed without it.
     const merged = transactions.find((t) => t.poison && t.partitions.size > 2);
     expect({ merged, transactions }).toMatchObject({ merged: expect.anything() });
+    // Ops see it too: some transactions carried more than one partition's batch.
+    const alone = await workerMetric(worker, 'stockflow_merged_batches_bucket', { le: '1' });
+    expect(await workerMetric(worker, 'stockflow_merged_batches_count')).toBeGreaterThan(alone);
     const applied = await env.query<{ message_id: string }>(`SELECT message_id FROM inventory.inbox WHERE type = 'ReceiveStock'`);
     expect(applied.map((r) => r.message_id).sort()).toEqual([...fresh].sort());
     const t = await totals(env);

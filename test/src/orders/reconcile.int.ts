@@ -1,4 +1,4 @@
-import { eventually } from '../support';
+import { eventually, workerMetric } from '../support';
 import { Saga } from './harness';
 
 /**
@@ -40,6 +40,7 @@ describe('payments: reconciling charges whose webhook never came', () => {
     expect(saga.eventsFor('PaymentCaptured', 'rc-captured')).toHaveLength(1);
     expect(saga.eventsFor('PaymentFailed', 'rc-declined')).toHaveLength(1);
     expect(Number(await lookups('rc-captured'))).toBeGreaterThanOrEqual(1);
+    expect(await workerMetric(saga.payments!, 'stockflow_payment_reconciliations_total')).toBeGreaterThanOrEqual(2);
   });
 
   it('leaves an undecided charge pending, and its late webhook settles it once', async () => {
