@@ -6,16 +6,13 @@ import type { Tx } from './database';
  * is the deduplication truth: a concurrent claim of the same id waits for the first
  * transaction and then finds the row (duplicate) or, if that one rolled back, takes it.
  * Returns the ids this transaction claimed; the rest are duplicates and must have no effect.
- * Ids are inserted in sorted order: two transactions claiming some of the same ids (copies of
- * messages in flight on two partitions, merged into a worker's two concurrent transactions)
- * then wait for each other in one order instead of deadlocking.
  */
 export async function claimInbox(tx: Tx, schema: string, consumer: string, envelopes: Envelope[]): Promise<Set<string>> {
   if (envelopes.length === 0) return new Set();
   const rows = await tx.query<{ message_id: string }>(
     `INSERT INTO "${schema}".inbox (consumer, message_id, type, partition_key, sequence)
-     SELECT $1, m, t, k, s FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS x(m, t, k, s)
-     ORDER BY m COLLATE "C"
+     SELECT $1, m, t, k, s FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS x(m, t, k, s, o)
+     ORDER BY o
      ON CONFLICT DO NOTHING
      RETURNING message_id`,
     [
