@@ -6,6 +6,10 @@ import type { Tx } from './database';
  * is the deduplication truth: a concurrent claim of the same id waits for the first
  * transaction and then finds the row (duplicate) or, if that one rolled back, takes it.
  * Returns the ids this transaction claimed; the rest are duplicates and must have no effect.
+ * Claims are inserted in delivery order on purpose: the inbox's `seq` then records the order
+ * in which messages took effect, which the flood's per-key-order check reads (claiming in id
+ * order, to rule out deadlocks between transactions claiming copies of the same ids, broke
+ * that record; such a deadlock is transient and retried).
  */
 export async function claimInbox(tx: Tx, schema: string, consumer: string, envelopes: Envelope[]): Promise<Set<string>> {
   if (envelopes.length === 0) return new Set();
