@@ -9,3 +9,4 @@ export * from './logger';
 export * from './redis';
 export * from './util/time';
 export * from './worker';
+export * from './util/resend-backoff';

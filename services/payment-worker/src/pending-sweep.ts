@@ -1,4 +1,4 @@
-import { contracts, newMessageId, propertiesOf, routeOf, type Component, type Runtime } from '@stockflow/shared';
+import { newMessageId, ResendBackoff, sendCommand, type Component, type Runtime } from '@stockflow/shared';
 
 const SWEEP_PAGE = 200;
 const RESEND_MAX_MS = 3_600_000;
@@ -16,13 +16,15 @@ export class PendingSweep implements Component {
   readonly name = 'pending-charge sweep';
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
-  private readonly sent = new Map<string, { at: number; backoffMs: number }>();
+  private readonly resend: ResendBackoff;
   private cursor: { updatedAt: Date; orderId: string } | undefined;
 
   constructor(
     private readonly rt: Runtime,
     private readonly opts: { sweepMs: number; afterMs: number },
-  ) {}
+  ) {
+    this.resend = new ResendBackoff({ firstMs: Math.max(opts.afterMs, 10 * opts.sweepMs), maxMs: RESEND_MAX_MS });
+  }
 
   async start(): Promise<void> {
     if (this.timer || this.opts.sweepMs === 0) return;
@@ -58,30 +60,16 @@ export class PendingSweep implements Component {
     const last = rows[rows.length - 1];
     this.cursor = rows.length === SWEEP_PAGE && last ? { updatedAt: last.updated_at, orderId: last.order_id } : undefined;
     const now = Date.now();
-    for (const [id, s] of this.sent) if (now > s.at + 2 * s.backoffMs) this.sent.delete(id);
+    this.resend.prune(now);
     let sent = 0;
     for (const r of rows) {
-      const before = this.sent.get(r.order_id);
-      if (before && now < before.at + before.backoffMs) continue;
-      await this.send(r.order_id);
+      if (!this.resend.due(r.order_id, now)) continue;
+      await sendCommand(this.rt, 'ReconcilePayment', { orderId: r.order_id }, { messageId: `reconcile-${newMessageId()}-${r.order_id}`.slice(0, 200), correlationId: `order-${r.order_id}`.slice(0, 200) });
       this.rt.metrics.paymentReconciliations.inc();
-      this.sent.set(r.order_id, { at: now, backoffMs: before ? Math.min(before.backoffMs * 2, RESEND_MAX_MS) : Math.max(this.opts.afterMs, 10 * this.opts.sweepMs) });
+      this.resend.record(r.order_id, now);
       sent++;
     }
     if (sent > 0) this.rt.log.info({ count: sent, pendingPage: rows.length }, 'asking the provider about long-pending charges');
     return sent;
-  }
-
-  private async send(orderId: string): Promise<void> {
-    const route = routeOf(this.rt.topology, 'ReconcilePayment', orderId);
-    const envelope = {
-      messageId: `reconcile-${newMessageId()}-${orderId}`.slice(0, 200),
-      type: 'ReconcilePayment' as const,
-      version: contracts.ReconcilePayment.version,
-      occurredAt: new Date().toISOString(),
-      correlationId: `order-${orderId}`.slice(0, 200),
-      partitionKey: orderId,
-    };
-    await this.rt.publisher.publish(route.exchange, route.routingKey, Buffer.from(JSON.stringify({ orderId })), { ...propertiesOf(envelope), mandatory: true });
   }
 }

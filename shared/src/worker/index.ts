@@ -9,3 +9,4 @@ export * from './leases';
 export * from './rendezvous';
 export * from './node-args';
 export * from './resequencer';
+export * from './send-command';

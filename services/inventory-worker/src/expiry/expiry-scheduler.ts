@@ -1,4 +1,4 @@
-import { newMessageId, propertiesOf, routeOf, type Component, type Runtime } from '@stockflow/shared';
+import { newMessageId, ResendBackoff, sendCommand, type Component, type Runtime } from '@stockflow/shared';
 import type { ExpirySchedule } from './expiry-schedule';
 
 /**
@@ -22,14 +22,17 @@ export class ExpiryScheduler implements Component {
   readonly name = 'expiry scheduler';
   private timers: NodeJS.Timeout[] = [];
   private busy = { schedule: false, sweep: false };
-  private readonly sent = new Map<string, { at: number; backoffMs: number }>();
+  /** Only the sweep's sends: the Redis path sends each hold once by itself (takeDue removes it). */
+  private readonly resend: ResendBackoff;
   private cursor: { expiresAt: Date; id: string } | undefined;
 
   constructor(
     private readonly rt: Runtime,
     private readonly schedule: ExpirySchedule,
     private readonly opts: { pollMs: number; sweepMs: number; sweepGraceMs: number },
-  ) {}
+  ) {
+    this.resend = new ResendBackoff({ firstMs: Math.max(RESEND_FIRST_MS, 10 * opts.sweepMs), maxMs: RESEND_MAX_MS });
+  }
 
   async start(): Promise<void> {
     if (this.timers.length > 0) return;
@@ -80,11 +83,10 @@ export class ExpiryScheduler implements Component {
     const last = rows[rows.length - 1];
     this.cursor = rows.length === SWEEP_PAGE && last ? { expiresAt: last.expires_at, id: last.id } : undefined;
     const now = Date.now();
-    this.forgetOld(now);
+    this.resend.prune(now);
     let sent = 0;
     for (const r of rows) {
-      const before = this.sent.get(r.id);
-      if (before && now < before.at + before.backoffMs) continue;
+      if (!this.resend.due(r.id, now)) continue;
       await this.send(r.id, 'sweep');
       sent++;
     }
@@ -92,27 +94,10 @@ export class ExpiryScheduler implements Component {
     return sent;
   }
 
-  private forgetOld(now: number): void {
-    // Long enough past its backoff that a hold still overdue starts again from the first step.
-    for (const [id, s] of this.sent) if (now > s.at + 2 * s.backoffMs) this.sent.delete(id);
-  }
-
   private async send(reservationId: string, source: 'redis' | 'sweep'): Promise<void> {
-    const messageId = `expire-${reservationId}-${newMessageId()}`;
-    const occurredAt = new Date().toISOString();
-    const route = routeOf(this.rt.topology, 'ExpireReservation', reservationId);
-    await this.rt.publisher.publish(
-      route.exchange,
-      route.routingKey,
-      Buffer.from(JSON.stringify({ reservationId })),
-      propertiesOf({ messageId, type: 'ExpireReservation', version: 1, occurredAt, correlationId: reservationId, partitionKey: reservationId }),
-    );
+    await sendCommand(this.rt, 'ExpireReservation', { reservationId }, { messageId: `expire-${reservationId}-${newMessageId()}`, correlationId: reservationId });
     this.rt.metrics.reservationExpiries.inc({ source });
-    // Only the sweep's sends are remembered: the Redis path sends each hold once by itself
-    // (takeDue removes it), and remembering every expiry would cost memory at high rates.
-    if (source === 'sweep') {
-      const before = this.sent.get(reservationId);
-      this.sent.set(reservationId, { at: Date.now(), backoffMs: before ? Math.min(before.backoffMs * 2, RESEND_MAX_MS) : Math.max(RESEND_FIRST_MS, 10 * this.opts.sweepMs) });
-    }
+    // Remembering every Redis-path expiry would cost memory at high rates.
+    if (source === 'sweep') this.resend.record(reservationId, Date.now());
   }
 }

@@ -55,7 +55,7 @@ export class ProviderClient {
     const key = paymentKeyOf(req.orderId);
     return this.idempotent('charge', key, signal, log, {
       post: () => this.call('POST', '/v1/charges', signal, key, { orderId: req.orderId, amount: req.amount, currency: req.currency }),
-      lookup: () => this.call('GET', `/v1/charges?idempotency_key=${encodeURIComponent(key)}`, signal),
+      lookup: () => this.chargeByKey(key, signal),
       onPost: (a) => chargeVerdict(a, req),
       onLookup: (a) => (a.status === 404 ? 'absent' : chargeVerdict(a, req)),
     });
@@ -67,7 +67,7 @@ export class ProviderClient {
    */
   async lookupCharge(orderId: string, signal: AbortSignal): Promise<ChargeResult | undefined> {
     const key = paymentKeyOf(orderId);
-    const answer = await this.call('GET', `/v1/charges?idempotency_key=${encodeURIComponent(key)}`, signal);
+    const answer = await this.chargeByKey(key, signal);
     if (answer.status === 404) return undefined;
     const verdict = answer.status === 200 ? chargeVerdict(answer, { orderId, amount: 0, currency: '' }) : 'retry';
     if (typeof verdict === 'object') return verdict.done;
@@ -119,6 +119,10 @@ export class ProviderClient {
       log.warn({ key, attempt, last }, `${what}: outcome unknown; will look it up by idempotency key before retrying`);
     }
     throw new TransientError(`${what} ${key}: no definite answer from the provider after ${this.opts.maxAttempts} attempts (${last})`);
+  }
+
+  private chargeByKey(key: string, signal: AbortSignal): Promise<Answer> {
+    return this.call('GET', `/v1/charges?idempotency_key=${encodeURIComponent(key)}`, signal);
   }
 
   private async call(method: 'GET' | 'POST', path: string, signal: AbortSignal, key?: string, body?: unknown): Promise<Answer> {

@@ -1,0 +1,21 @@
+import { propertiesOf } from '../amqp/codec';
+import { routeOf } from '../amqp/topology';
+import { contracts, type CommandType, type Envelope, type Payload } from '../contracts';
+import type { Runtime } from './types';
+
+/**
+ * Publishes a command a worker makes itself (the expiry and pending-charge sweeps) through its
+ * confirm channel, to the partition of the command's key, so it queues behind that key's other
+ * messages like any upstream command.
+ */
+export async function sendCommand<T extends CommandType>(
+  rt: Pick<Runtime, 'topology' | 'publisher'>,
+  type: T,
+  payload: Payload<T>,
+  opts: { messageId: string; correlationId: string },
+): Promise<void> {
+  const partitionKey = (contracts[type].partitionKey as (p: Payload<T>) => string)(payload);
+  const route = routeOf(rt.topology, type, partitionKey);
+  const envelope: Envelope = { messageId: opts.messageId, type, version: contracts[type].version, occurredAt: new Date().toISOString(), correlationId: opts.correlationId, partitionKey };
+  await rt.publisher.publish(route.exchange, route.routingKey, Buffer.from(JSON.stringify(payload)), propertiesOf(envelope));
+}
