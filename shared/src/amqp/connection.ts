@@ -4,6 +4,7 @@ import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import type { Logger } from '../logger';
 import { backoffDelay, closeWithin, sleep } from '../util/time';
 import { TopologyMismatchError } from '../errors';
+import { coalesceFrameWrites } from './coalesce-writes';
 
 /**
  * One AMQP connection with reconnect, in the style of amqp-connection-manager: components
@@ -136,6 +137,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
           await closeWithin(conn);
           return;
         }
+        if (!coalesceFrameWrites(conn)) this.opts.log.warn('amqplib internals changed: frames are written one syscall each');
         const generation = ++this.gen;
         conn.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'amqp connection error'));
         conn.on('close', (err?: Error) => this.onClose(conn, err));
