@@ -30,18 +30,14 @@ export interface OutboxRecord extends OutboxRow {
  */
 export function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[], handoff?: { instanceId: string; onRecords(records: OutboxRecord[]): void }): void {
   if (rows.length === 0) return;
+  // One json parameter instead of seven arrays: pg escapes every element of a text[] in
+  // JavaScript (the payloads are quote-heavy JSON), JSON.stringify does it natively. The
+  // column names are OutboxRow's keys, so the rows go in as they are.
   tx.write(
     `INSERT INTO "${schema}".outbox (message_id, type, exchange, routing_key, mandatory, properties, payload)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::jsonb[], $7::text[])${handoff ? ' RETURNING id, message_id' : ''}`,
-    [
-      rows.map((r) => r.messageId),
-      rows.map((r) => r.type),
-      rows.map((r) => r.exchange),
-      rows.map((r) => r.routingKey),
-      rows.map((r) => r.mandatory),
-      rows.map((r) => JSON.stringify(r.properties)),
-      rows.map((r) => r.payload),
-    ],
+     SELECT * FROM json_to_recordset($1::json)
+       AS r("messageId" text, type text, exchange text, "routingKey" text, mandatory boolean, properties jsonb, payload text)${handoff ? ' RETURNING id, message_id' : ''}`,
+    [JSON.stringify(rows)],
     handoff
       ? (returned) => {
           const ids = new Map(returned.map((r) => [String(r.message_id), String(r.id)]));
