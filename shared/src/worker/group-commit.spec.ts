@@ -83,4 +83,51 @@ describe('GroupCommit', () => {
     runs[2]!.finish();
     await expect(after).resolves.toBe('after');
   });
+  it('starts a further transaction beside a running one only after it has run overlapAfterMs', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
+    try {
+      const { runs, run } = recorder();
+      const g = new GroupCommit(run, { concurrency: 2, maxMessages: 100, overlapAfterMs: 25 });
+      void g.submit('a', 1);
+      void g.submit('b', 1);
+      await tick();
+      expect(runs.map((r) => r.parts)).toEqual([['a']]);
+      jest.advanceTimersByTime(20);
+      void g.submit('c', 1);
+      await tick();
+      expect(runs).toHaveLength(1);
+      // 'a' is slow (a lock wait, say): the second slot opens and takes everything waiting.
+      jest.advanceTimersByTime(5);
+      await tick();
+      expect(runs.map((r) => r.parts)).toEqual([['a'], ['b', 'c']]);
+      // Both slots are busy now; a new part waits for one of them to finish.
+      void g.submit('d', 1);
+      jest.advanceTimersByTime(100);
+      await tick();
+      expect(runs).toHaveLength(2);
+      runs[1]!.finish();
+      await tick();
+      await tick();
+      // 'a' has run far longer than 25 ms: the freed slot is taken at once.
+      expect(runs.map((r) => r.parts)).toEqual([['a'], ['b', 'c'], ['d']]);
+      runs[0]!.finish();
+      runs[2]!.finish();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('with nothing running starts at once, whatever overlapAfterMs is', async () => {
+    const { runs, run } = recorder();
+    const g = new GroupCommit(run, { concurrency: 2, maxMessages: 100, overlapAfterMs: 60_000 });
+    const a = g.submit('a', 1);
+    await tick();
+    runs[0]!.finish();
+    await a;
+    const b = g.submit('b', 1);
+    await tick();
+    expect(runs.map((r) => r.parts)).toEqual([['a'], ['b']]);
+    runs[1]!.finish();
+    await b;
+  });
 });

@@ -27,16 +27,25 @@ interface Waiting<P, R> {
  * worker starts a batch's transaction at once: merging costs no waiting, it only replaces
  * queueing for the database with sharing a transaction.
  *
+ * A further transaction starts beside running ones only once the youngest of them has run
+ * `overlapAfterMs`. Two transactions of one process at once share its event loop and the
+ * host's cores, so on a busy host each took nearly twice as long and merged less (half-load p50
+ * 65 ms against 40 with one at a time); the extra slots are for a transaction that is slow
+ * (waiting on another worker's row locks, a slow commit), which must not stop every other
+ * partition of the worker.
+ *
  * Each batch still commits before its partition's next one starts (the caller awaits), so
  * per-partition order is untouched; rows of all merged batches are locked in one sorted pass.
  */
 export class GroupCommit<P, R> {
   private readonly waiting: Waiting<P, R>[] = [];
-  private running = 0;
+  /** The running transactions, by start time. */
+  private readonly running = new Set<{ at: number }>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly run: (parts: P[]) => Promise<R>,
-    private readonly opts: { concurrency: number; maxMessages: number },
+    private readonly opts: { concurrency: number; maxMessages: number; overlapAfterMs?: number },
   ) {}
 
   /** Resolves with the result of the transaction the part went in. */
@@ -52,22 +61,48 @@ export class GroupCommit<P, R> {
   }
 
   private pump(): void {
-    while (this.running < this.opts.concurrency && this.waiting.length > 0) {
-      const group = [this.waiting.shift()!];
-      let size = group[0]!.size;
-      while (this.waiting.length > 0 && size + this.waiting[0]!.size <= this.opts.maxMessages) {
-        const next = this.waiting.shift()!;
-        size += next.size;
-        group.push(next);
+    while (this.waiting.length > 0 && this.running.size < this.opts.concurrency) {
+      const wait = this.overlapWait();
+      if (wait > 0) {
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.pump();
+        }, wait).unref();
+        return;
       }
-      this.running++;
-      void this.run(group.map((g) => g.part)).then(
+      this.start();
+    }
+  }
+
+  /** Milliseconds until another transaction may start beside the running ones. */
+  private overlapWait(): number {
+    const after = this.opts.overlapAfterMs ?? 0;
+    if (after === 0 || this.running.size === 0) return 0;
+    let youngest = 0;
+    for (const r of this.running) youngest = Math.max(youngest, r.at);
+    return youngest + after - Date.now();
+  }
+
+  private start(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const group = [this.waiting.shift()!];
+    let size = group[0]!.size;
+    while (this.waiting.length > 0 && size + this.waiting[0]!.size <= this.opts.maxMessages) {
+      const next = this.waiting.shift()!;
+      size += next.size;
+      group.push(next);
+    }
+    const tx = { at: Date.now() };
+    this.running.add(tx);
+    void this.run(group.map((g) => g.part))
+      .then(
         (r) => group.forEach((g) => g.resolve(r)),
         (err: unknown) => group.forEach((g) => g.reject(group.length > 1 ? new MergedTransactionFailed(err, group.length) : err)),
-      ).finally(() => {
-        this.running--;
+      )
+      .finally(() => {
+        this.running.delete(tx);
         this.pump();
       });
-    }
   }
 }

@@ -82,12 +82,12 @@ export class MessagePipeline<U extends UnitOfWork> {
     /** The local outbox relay: committed outbox rows go to it in memory (OutboxRelay.handoff). */
     private readonly relay?: { instanceId: string; handoff(records: OutboxRecord[]): void },
   ) {
-    const { txConcurrency, txMaxMessages } = rt.config;
+    const { txConcurrency, txMaxMessages, txOverlapMs } = rt.config;
     const merged = (parts: TxPart[]) => {
       rt.metrics.mergedBatches.observe(parts.length);
       return this.applyOnce(parts, 0);
     };
-    this.group = txConcurrency > 0 ? new GroupCommit(merged, { concurrency: txConcurrency, maxMessages: txMaxMessages }) : undefined;
+    this.group = txConcurrency > 0 ? new GroupCommit(merged, { concurrency: txConcurrency, maxMessages: txMaxMessages, overlapAfterMs: txOverlapMs }) : undefined;
   }
 
   private get consumer(): string {
