@@ -29,7 +29,9 @@ async function receiptsOnEveryPartition(env: TestEnv, pub: Publisher): Promise<v
 
 async function setup(label: string, overrides: Record<string, string>) {
   const env = await TestEnv.create(label, { partitions: PARTITIONS });
-  await startInventory(env, { BATCH_SIZE: 1, PREFETCH: 20, ...overrides });
+  // TX_OVERLAP_MS 0: the worker's two transaction slots run at once, always, so transactions
+  // of different partitions really race for the row (by default the second slot waits 25 ms).
+  await startInventory(env, { BATCH_SIZE: 1, PREFETCH: 20, TX_OVERLAP_MS: 0, ...overrides });
   const pub = await env.publisher();
   const tap = await env.tap();
   await pub.send('RegisterWarehouse', { warehouseId: 'wh-1', name: 'Main' }, { messageId: 'wh-1' });
