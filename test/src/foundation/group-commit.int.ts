@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { HEADER, partitionOf, PermanentMessageError, stockKey, type WorkItem } from '@stockflow/shared';
 import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { registerWarehouses, totals } from './fixtures';
@@ -7,10 +8,17 @@ import { registerWarehouses, totals } from './fixtures';
  * transaction runs go together in the next one. A merged transaction that fails is retried as
  * its separate batches, so a poison message costs only itself: it is dead-lettered alone and
  * the other partitions' messages in the same transaction are applied, each exactly once.
+ * A transaction stuck on a row lock holds one slot; the second opens after TX_OVERLAP_MS.
  */
 describe('group commit', () => {
   let env: TestEnv;
-  afterAll(async () => env?.cleanup());
+  let lockEnv: TestEnv | undefined;
+  let blocker: Client | undefined;
+  afterAll(async () => {
+    await blocker?.end().catch(() => undefined);
+    await lockEnv?.cleanup();
+    await env?.cleanup();
+  });
 
   it('merges the batches of several partitions and isolates a poison message in a merged transaction', async () => {
     env = await TestEnv.create('group-commit');
@@ -85,5 +93,51 @@ describe('group commit', () => {
     const t = await totals(env);
     expect(t.onHand).toBe(fresh.length);
     expect(t.ledgerRows).toBe(fresh.length);
+  });
+  it('keeps the other partitions going while one transaction waits on a row lock (the second slot)', async () => {
+    lockEnv = await TestEnv.create('group-commit-lock');
+    const e = lockEnv;
+    const partitions = e.topology.partitions;
+    const skus: string[] = [];
+    const seen = new Set<number>();
+    for (let i = 0; skus.length < 4; i++) {
+      const p = partitionOf(stockKey(`sku-${i}`, 'wh-1'), partitions);
+      if (seen.has(p)) continue;
+      seen.add(p);
+      skus.push(`sku-${i}`);
+    }
+    const [lockedSku, ...freeSkus] = skus;
+    // The defaults: two transaction slots, the second opening after TX_OVERLAP_MS.
+    await startInventory(e, { HTTP_PORT: 0 });
+    const pub = await e.publisher();
+    const tap = await e.tap();
+    await registerWarehouses(pub, ['wh-1']);
+    await tap.waitForCount('WarehouseRegistered', 1);
+    for (const sku of skus) await pub.send('ReceiveStock', { productId: sku, warehouseId: 'wh-1', quantity: 1 }, { messageId: `seed-${sku}` });
+    await tap.waitForCount('StockReceived', skus.length, 30_000);
+
+    // Somebody else (a paused former owner, say) holds the locked sku's row.
+    blocker = new Client({ connectionString: e.databaseUrl });
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query(`SELECT 1 FROM inventory.stock WHERE product_id = $1 FOR UPDATE`, [lockedSku]);
+    await pub.send('ReceiveStock', { productId: lockedSku!, warehouseId: 'wh-1', quantity: 1 }, { messageId: 'blocked' });
+    await eventually(async () => {
+      const waiting = await e.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'stockflow:inventory-worker:%' AND wait_event_type = 'Lock'`);
+      expect(waiting.length).toBe(1);
+    }, 10_000);
+
+    const sentAt = Date.now();
+    for (const sku of freeSkus) await pub.send('ReceiveStock', { productId: sku, warehouseId: 'wh-1', quantity: 1 }, { messageId: `free-${sku}` });
+    await tap.waitFor((events) => freeSkus.every((sku) => events.some((ev) => ev.causationId === `free-${sku}`)), 10_000);
+    // Applied beside the waiting transaction, long before lock_timeout (20 s) would end it.
+    expect(Date.now() - sentAt).toBeLessThan(10_000);
+    expect(tap.ofType('StockReceived').some((ev) => ev.causationId === 'blocked')).toBe(false);
+
+    await blocker.query('COMMIT');
+    await tap.waitFor((events) => events.some((ev) => ev.type === 'StockReceived' && ev.causationId === 'blocked'), 30_000);
+    const t = await totals(e);
+    expect(t.onHand).toBe(2 * skus.length);
+    expect(t.ledgerRows).toBe(2 * skus.length);
   });
 });
