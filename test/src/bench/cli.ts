@@ -9,7 +9,7 @@ import { round } from './stats';
 import { bucketPercentile, meanBatchBetween, readMetrics, startWorkers } from './workers';
 
 /**
- * `npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--partitions N] [--paced N] [--json FILE] [--svg FILE] [--from FILE]`
+ * `npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--partitions N] [--paced N] [--loads 0.1,0.25] [--json FILE] [--svg FILE] [--from FILE]`
  * Measures, in one run on this machine: the raw limits of RabbitMQ and of the per-message
  * Postgres transaction, then stockflow end to end per scenario at full and at half load.
  */
@@ -19,7 +19,9 @@ interface Row {
   msgs_per_s: number;
   p50_ms: number;
   p99_ms: number;
-  half_load: { msgs_per_s: number; p50_ms: number; p99_ms: number; mean_batch?: number; host_cpu_us_per_msg?: number };
+  half_load: LoadPoint;
+  /** `--loads`: the same paced run at other fractions of the full rate. */
+  load_curve?: (LoadPoint & { fraction: number })[];
   rss_mb: number;
   mean_batch: number;
   /** CPU µs per message at full load: the worker processes', and the whole host's. */
@@ -33,6 +35,14 @@ interface BrokerCpu {
   burst_host_cpu_us_per_msg: number;
   paced_rate: number;
   paced_host_cpu_us_per_msg: number;
+}
+
+interface LoadPoint {
+  msgs_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  mean_batch?: number;
+  host_cpu_us_per_msg?: number;
 }
 
 function arg(name: string, fallback: string): string {
@@ -53,6 +63,9 @@ async function main(): Promise<void> {
   const partitions = Number(arg('partitions', '16'));
   // About the uniform half-load rate on this 2-core machine, so the two compare.
   const pacedRate = Number(arg('paced', '1500'));
+  // Extra paced runs (fractions of the full rate) for a latency-vs-load curve; none by default.
+  const loads = arg('loads', '').split(',').filter(Boolean).map(Number);
+  if (loads.some((l) => !(l > 0 && l <= 1))) throw new Error(`--loads takes fractions of the full rate in (0, 1], got ${arg('loads', '')}`);
 
   const from = arg('from', '');
   if (from) {
@@ -98,15 +111,22 @@ async function main(): Promise<void> {
           const f = await runLoad(env.publisher, tap, workers, full);
           const b1 = await readMetrics(workers);
           const batch = meanBatchBetween(b0, b1);
-          const halfCount = Math.max(1000, Math.min(Math.floor(messages / 2), Math.floor(f.msgsPerS * 0.5 * 8)));
-          const half = s.build(`${prefix}-${s.name}-half`, halfCount, rand, history);
-          say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction, CPU per message ${f.workerCpuUs} µs worker / ${f.hostCpuUs} µs host; now ${halfCount} at half that rate`);
-          const h0 = await readMetrics(workers);
-          const h = await runLoad(env.publisher, tap, workers, half, { rate: f.msgsPerS * 0.5 });
-          const h1 = await readMetrics(workers);
-          const halfBatch = meanBatchBetween(h0, h1);
-          say(`  half load: p50 ${h.p50} ms, p99 ${h.p99} ms, CPU per message ${h.workerCpuUs} µs worker / ${h.hostCpuUs} µs host`);
-          say(`    ${halfBatch} messages per transaction; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(h0, h1, 50)} ms, p99 ≤ ${bucketPercentile(h0, h1, 99)} ms`);
+          say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction, CPU per message ${f.workerCpuUs} µs worker / ${f.hostCpuUs} µs host`);
+          // Paced at a fraction of the full rate, for about 8 s (at least 1000 messages).
+          const paced = async (fraction: number): Promise<LoadPoint> => {
+            const count = Math.max(1000, Math.min(Math.floor(messages / 2), Math.floor(f.msgsPerS * fraction * 8)));
+            const load = s.build(`${prefix}-${s.name}-${fraction}`, count, rand, history);
+            const m0 = await readMetrics(workers);
+            const r = await runLoad(env.publisher, tap, workers, load, { rate: f.msgsPerS * fraction });
+            const m1 = await readMetrics(workers);
+            const meanBatch = meanBatchBetween(m0, m1);
+            say(`  ${count} at ${fraction} of that rate: p50 ${r.p50} ms, p99 ${r.p99} ms, CPU per message ${r.workerCpuUs} µs worker / ${r.hostCpuUs} µs host`);
+            say(`    ${meanBatch} messages per transaction; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(m0, m1, 50)} ms, p99 ≤ ${bucketPercentile(m0, m1, 99)} ms`);
+            return { msgs_per_s: r.msgsPerS, p50_ms: r.p50, p99_ms: r.p99, mean_batch: meanBatch, host_cpu_us_per_msg: r.hostCpuUs };
+          };
+          const half = await paced(0.5);
+          const curve: (LoadPoint & { fraction: number })[] = [];
+          for (const fraction of loads) curve.push({ fraction, ...(await paced(fraction)) });
           if (s.name === 'uniform') history.push(...full);
           rows.push({
             name: s.name,
@@ -114,7 +134,8 @@ async function main(): Promise<void> {
             msgs_per_s: f.msgsPerS,
             p50_ms: f.p50,
             p99_ms: f.p99,
-            half_load: { msgs_per_s: h.msgsPerS, p50_ms: h.p50, p99_ms: h.p99, mean_batch: halfBatch, host_cpu_us_per_msg: h.hostCpuUs },
+            half_load: half,
+            ...(curve.length > 0 ? { load_curve: curve } : {}),
             rss_mb: round(Math.max(...workers.map((w) => w.maxRssMb)), 0),
             mean_batch: batch,
             worker_cpu_us_per_msg: f.workerCpuUs,
