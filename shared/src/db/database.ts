@@ -15,7 +15,8 @@ export interface Tx {
    * into one statement (combineWrites), before the next query or exec and before COMMIT: one
    * round trip for a batch's updates, ledger and outbox rows. They share one snapshot, so
    * writes queued together must touch disjoint rows; an error of any surfaces at that point.
-   * `onRows` gets the statement's RETURNING rows then (json-decoded when folded).
+   * `onRows` gets the statement's RETURNING rows then (json-decoded when folded). It must not
+   * throw: for the last writes, COMMIT is already on its way when the rows arrive.
    */
   write(sql: string, params?: unknown[], onRows?: (rows: Record<string, unknown>[]) => void): void;
   /**
