@@ -2,7 +2,7 @@ import { Client, type Pool, type PoolClient } from 'pg';
 import { DataSource, type EntitySchema, type MigrationInterface } from 'typeorm';
 import type { Logger } from '../logger';
 import { combineWrites, type Statement } from './combine-writes';
-import { isTransientDbError } from './errors';
+import { isTransientDbError, TransactionRolledBack } from './errors';
 import { prepared } from './prepared';
 
 /** What a handler's transaction can do. Deliberately small: SQL in, rows out. */
@@ -127,7 +127,8 @@ export class Database {
     try {
       // Pipelined: BEGIN travels with the first statement and COMMIT with the last writes, two
       // round trips fewer per transaction (each one wakes Postgres and costs most at low load,
-      // where transactions are small). A failed BEGIN fails that first statement too.
+      // where transactions are small). BEGIN fails only on a broken session, where the
+      // statements behind it fail too; its own error surfaces at `await begun` at the latest.
       const begun = client.query('BEGIN');
       begun.catch(() => undefined);
       const tx = txOf(client);
@@ -158,6 +159,14 @@ export class Database {
   async close(): Promise<void> {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
+}
+
+/**
+ * COMMIT of a transaction that an error aborted answers ROLLBACK, not an error (a handler that
+ * caught a failed statement and went on, say): that must not pass for a commit.
+ */
+function committedOrThrow(res: { command: string }): void {
+  if (res.command !== 'COMMIT') throw new TransactionRolledBack(res.command);
 }
 
 function txOf(client: PoolClient): Tx & { flushAndCommit(): Promise<void>; committed: (() => void)[] } {
@@ -196,13 +205,13 @@ function txOf(client: PoolClient): Tx & { flushAndCommit(): Promise<void>; commi
     const sent = queued.length === 0 ? Promise.resolve() : sendFolded();
     if (!sent) {
       await flushWrites();
-      await client.query('COMMIT');
+      committedOrThrow(await client.query('COMMIT'));
       return;
     }
     const commit = client.query('COMMIT');
     commit.catch(() => undefined);
     await sent;
-    await commit;
+    committedOrThrow(await commit);
   };
   return {
     async query<R>(sql: string, params?: unknown[]) {

@@ -1,3 +1,5 @@
+import { StockflowError } from '../errors';
+
 /**
  * Postgres failures that say nothing about the message: retry the same batch in place.
  * Everything in SQLSTATE class 23 (integrity constraint) is about the data the message
@@ -45,4 +47,11 @@ export function isTransientDbError(err: unknown): boolean {
 
 export function isConstraintViolation(err: unknown): boolean {
   return sqlState(err)?.startsWith('23') ?? false;
+}
+
+/** COMMIT answered otherwise than COMMIT: an earlier statement had aborted the transaction. */
+export class TransactionRolledBack extends StockflowError {
+  constructor(readonly answer: string) {
+    super(`COMMIT answered ${answer}: an earlier statement had aborted the transaction, nothing was committed`);
+  }
 }
