@@ -80,7 +80,7 @@ export class GroupCommit<P, R> {
     if (after === 0 || this.running.size === 0) return 0;
     let youngest = 0;
     for (const r of this.running) youngest = Math.max(youngest, r.at);
-    return youngest + after - Date.now();
+    return youngest + after - performance.now();
   }
 
   private start(): void {
@@ -93,7 +93,7 @@ export class GroupCommit<P, R> {
       size += next.size;
       group.push(next);
     }
-    const tx = { at: Date.now() };
+    const tx = { at: performance.now() };
     this.running.add(tx);
     void this.run(group.map((g) => g.part))
       .then(
