@@ -185,10 +185,8 @@ function txOf(client: PoolClient): Tx & { flushAndCommit(): Promise<void>; commi
       for (const r of folded.returning) r.onRows((row[r.column] ?? []) as Record<string, unknown>[]);
     });
   };
-  const flushWrites = async () => {
-    if (queued.length === 0) return;
-    const sent = sendFolded();
-    if (sent) return sent;
+  /** Writes that do not fold (see combineWrites) go one by one, each awaiting the last. */
+  const sendOneByOne = async () => {
     const stmts = queued;
     queued = [];
     for (const s of stmts) {
@@ -196,6 +194,7 @@ function txOf(client: PoolClient): Tx & { flushAndCommit(): Promise<void>; commi
       s.onRows?.(res.rows as Record<string, unknown>[]);
     }
   };
+  const flushWrites = (): Promise<void> => (queued.length === 0 ? Promise.resolve() : (sendFolded() ?? sendOneByOne()));
   /**
    * The last writes and COMMIT in one round trip when the writes go as one statement (the
    * client is pipelined). If they fail, COMMIT of the aborted transaction answers ROLLBACK,
@@ -204,7 +203,7 @@ function txOf(client: PoolClient): Tx & { flushAndCommit(): Promise<void>; commi
   const flushAndCommit = async () => {
     const sent = queued.length === 0 ? Promise.resolve() : sendFolded();
     if (!sent) {
-      await flushWrites();
+      await sendOneByOne();
       committedOrThrow(await client.query('COMMIT'));
       return;
     }

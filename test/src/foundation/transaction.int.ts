@@ -60,4 +60,14 @@ describe('pipelined transactions', () => {
     await expect(attempt).rejects.toBeInstanceOf(TransactionRolledBack);
     expect(await ids()).toEqual([1, 2, 5]);
   });
+  it('sends writes that do not fold one by one, before COMMIT', async () => {
+    const returned: number[] = [];
+    await db.transaction(async (tx) => {
+      // Dollar quoting keeps combineWrites from folding them.
+      tx.write('INSERT INTO scratch_tx (id, note) VALUES ($1, $$x$$) RETURNING id', [7], (rows) => returned.push(...rows.map((r) => Number(r.id))));
+      tx.write('INSERT INTO scratch_tx (id, note) VALUES ($1, $$y$$)', [8]);
+    });
+    expect(returned).toEqual([7]);
+    expect(await ids()).toEqual([1, 2, 5, 7, 8]);
+  });
 });
