@@ -84,23 +84,25 @@ export class InventoryUnitOfWork implements UnitOfWork {
 
   async load(): Promise<void> {
     const unlocked = this.rt.sabotage.noLocks;
-    const reservations = await lockInOrder<{ id: string; order_id: string | null; lines: StockLine[]; status: ReservationStatus; expires_at: Date }>(this.tx, {
-      table: 'inventory.reservation',
-      columns: ['id'],
-      types: ['text'],
-      keys: [...this.wantReservations].map((id) => [id]),
-      select: 't.id, t.order_id, t.lines, t.status, t.expires_at',
-      unlocked,
-    });
-    for (const r of reservations) {
-      this.reservations.set(r.id, { id: r.id, orderId: r.order_id, lines: r.lines, status: r.status, expiresAt: r.expires_at });
-      // Lines never change after creation, so the rows they name can be locked next.
-      for (const l of r.lines) this.needStock(l.productId, l.warehouseId);
+    if (this.wantReservations.size > 0) {
+      const reservations = await lockInOrder<{ id: string; order_id: string | null; lines: StockLine[]; status: ReservationStatus; expires_at: Date }>(this.tx, {
+        table: 'inventory.reservation',
+        columns: ['id'],
+        types: ['text'],
+        keys: [...this.wantReservations].map((id) => [id]),
+        select: 't.id, t.order_id, t.lines, t.status, t.expires_at',
+        unlocked,
+      });
+      for (const r of reservations) {
+        this.reservations.set(r.id, { id: r.id, orderId: r.order_id, lines: r.lines, status: r.status, expiresAt: r.expires_at });
+        // Lines never change after creation, so the rows they name can be locked next.
+        for (const l of r.lines) this.needStock(l.productId, l.warehouseId);
+      }
     }
 
-    await this.checkWarehousesAndCreateRows();
-
-    const rows = await lockInOrder<{ product_id: string; warehouse_id: string; on_hand: number; reserved: number; version: number }>(this.tx, {
+    // Sent together (Tx.query pipelines): Postgres runs the up-front inserts before the locks.
+    const created = this.checkWarehousesAndCreateRows();
+    const locked = lockInOrder<{ product_id: string; warehouse_id: string; on_hand: number; reserved: number; version: number }>(this.tx, {
       table: 'inventory.stock',
       columns: ['product_id', 'warehouse_id'],
       types: ['text', 'text'],
@@ -108,6 +110,9 @@ export class InventoryUnitOfWork implements UnitOfWork {
       select: 't.product_id, t.warehouse_id, t.on_hand, t.reserved, t.version',
       unlocked,
     });
+    locked.catch(() => undefined);
+    await created;
+    const rows = await locked;
     for (const r of rows) {
       this.stockRows.set(stockKey(r.product_id, r.warehouse_id), {
         productId: r.product_id,
@@ -121,7 +126,7 @@ export class InventoryUnitOfWork implements UnitOfWork {
   }
 
   /**
-   * One round trip: which declared warehouses exist, and the up-front insert of the stock rows
+   * One statement: which declared warehouses exist, and the up-front insert of the stock rows
    * a receipt or transfer may create (only in known warehouses, in key order).
    */
   private async checkWarehousesAndCreateRows(): Promise<void> {

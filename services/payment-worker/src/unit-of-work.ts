@@ -58,7 +58,7 @@ export class PaymentUnitOfWork implements UnitOfWork {
   }
 
   async load(): Promise<void> {
-    const rows = await lockInOrder<DbPayment>(this.tx, {
+    const locked = lockInOrder<DbPayment>(this.tx, {
       table: 'payments.payment',
       columns: ['order_id'],
       types: ['text'],
@@ -66,7 +66,11 @@ export class PaymentUnitOfWork implements UnitOfWork {
       select: 't.order_id, t.idempotency_key, t.amount, t.currency, t.status, t.provider_ref, t.failure_reason, t.refund_ref, t.source, t.version',
       unlocked: this.rt.sabotage.noLocks,
     });
-    for (const r of rows) {
+    // Sent behind the locks in the same round trip (Tx.query pipelines); Postgres runs it once
+    // they are held, so it sees what a previous holder committed.
+    const seen = this.wantEvents.size > 0 ? this.tx.query<{ event_id: string }>('SELECT event_id FROM payments.webhook_event WHERE event_id = ANY($1::text[])', [[...this.wantEvents]]) : Promise.resolve([]);
+    seen.catch(() => undefined);
+    for (const r of await locked) {
       this.payments.set(r.order_id, {
         orderId: r.order_id,
         idempotencyKey: r.idempotency_key,
@@ -81,10 +85,7 @@ export class PaymentUnitOfWork implements UnitOfWork {
       });
       this.loadedVersion.set(r.order_id, r.version);
     }
-    if (this.wantEvents.size > 0) {
-      const seen = await this.tx.query<{ event_id: string }>('SELECT event_id FROM payments.webhook_event WHERE event_id = ANY($1::text[])', [[...this.wantEvents]]);
-      for (const r of seen) this.seenEvents.add(r.event_id);
-    }
+    for (const r of await seen) this.seenEvents.add(r.event_id);
     this.loaded = true;
   }
 

@@ -1,4 +1,4 @@
-import { Client, type Pool, type PoolClient } from 'pg';
+import { Client, type Pool, type PoolClient, type QueryResult } from 'pg';
 import { DataSource, type EntitySchema, type MigrationInterface } from 'typeorm';
 import type { Logger } from '../logger';
 import { combineWrites, type Statement } from './combine-writes';
@@ -7,6 +7,12 @@ import { prepared } from './prepared';
 
 /** What a handler's transaction can do. Deliberately small: SQL in, rows out. */
 export interface Tx {
+  /**
+   * Sends the statement at once, behind any queued writes, without waiting for earlier answers
+   * (the connection is pipelined): statements called in one synchronous run go to Postgres in
+   * one write and run in call order. Await them in that order too: after a failed statement
+   * the later ones fail as "transaction is aborted", so the first error is the one to report.
+   */
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
   /** Runs a statement and returns the affected row count. */
   exec(sql: string, params?: unknown[]): Promise<number>;
@@ -16,7 +22,7 @@ export interface Tx {
    * round trip for a batch's updates, ledger and outbox rows. They share one snapshot, so
    * writes queued together must touch disjoint rows; an error of any surfaces at that point.
    * `onRows` gets the statement's RETURNING rows then (json-decoded when folded). It must not
-   * throw: for the last writes, COMMIT is already on its way when the rows arrive.
+   * throw: the next statement (COMMIT, for the last writes) is already on its way by then.
    */
   write(sql: string, params?: unknown[], onRows?: (rows: Record<string, unknown>[]) => void): void;
   /**
@@ -129,9 +135,9 @@ export class Database {
       // round trips fewer per transaction (each one wakes Postgres and costs most at low load,
       // where transactions are small). BEGIN fails only on a broken session, where the
       // statements behind it fail too; its own error surfaces at `await begun` at the latest.
-      const begun = client.query('BEGIN');
-      begun.catch(() => undefined);
       const tx = txOf(client);
+      const begun = tx.send('BEGIN');
+      begun.catch(() => undefined);
       const result = await fn(tx);
       await begun;
       await tx.flushAndCommit();
@@ -169,17 +175,34 @@ function committedOrThrow(res: { command: string }): void {
   if (res.command !== 'COMMIT') throw new TransactionRolledBack(res.command);
 }
 
-function txOf(client: PoolClient): Tx & { flushAndCommit(): Promise<void>; committed: (() => void)[] } {
+function txOf(client: PoolClient): Tx & { send(sql: string, params?: unknown[]): Promise<QueryResult>; flushAndCommit(): Promise<void>; committed: (() => void)[] } {
   let queued: Statement[] = [];
   const committed: (() => void)[] = [];
+  const stream = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+  let corked = false;
+  /**
+   * Statements sent in one synchronous run leave in one socket write: node-postgres writes each
+   * query on its own, and each write that reaches Postgres wakes its backend. The stream stays
+   * corked until the run's microtasks start; the client is pipelined, so nothing waits for it.
+   */
+  const send = (sql: string, params?: unknown[]): Promise<QueryResult> => {
+    if (stream?.cork && stream.uncork && !corked) {
+      corked = true;
+      stream.cork();
+      queueMicrotask(() => {
+        corked = false;
+        stream.uncork!();
+      });
+    }
+    return client.query(prepared(sql, params));
+  };
   /** Sends the queued writes as one statement when they fold (or are one); undefined when not. */
   const sendFolded = (): Promise<void> | undefined => {
     const stmts = queued;
     const folded = stmts.length > 1 ? combineWrites(stmts) : { sql: stmts[0]!.sql, params: stmts[0]!.params, returning: undefined };
     if (!folded) return undefined;
     queued = [];
-    const sent = client.query(prepared(folded.sql, folded.params));
-    return sent.then((res) => {
+    return send(folded.sql, folded.params).then((res) => {
       if (!folded.returning) return stmts[0]!.onRows?.(res.rows as Record<string, unknown>[]);
       const row = (res.rows[0] ?? {}) as Record<string, unknown>;
       for (const r of folded.returning) r.onRows((row[r.column] ?? []) as Record<string, unknown>[]);
@@ -190,38 +213,35 @@ function txOf(client: PoolClient): Tx & { flushAndCommit(): Promise<void>; commi
     const stmts = queued;
     queued = [];
     for (const s of stmts) {
-      const res = await client.query(prepared(s.sql, s.params));
+      const res = await send(s.sql, s.params);
       s.onRows?.(res.rows as Record<string, unknown>[]);
     }
   };
-  const flushWrites = (): Promise<void> => (queued.length === 0 ? Promise.resolve() : (sendFolded() ?? sendOneByOne()));
   /**
-   * The last writes and COMMIT in one round trip when the writes go as one statement (the
-   * client is pipelined). If they fail, COMMIT of the aborted transaction answers ROLLBACK,
-   * not an error: the writes' error is what is thrown, and nothing was committed.
+   * Sends the queued writes, then `next` right behind them without waiting for their answer
+   * (the client is pipelined): one round trip. If the writes fail, Postgres answers `next`
+   * with an error of the aborted transaction (or COMMIT with ROLLBACK); the writes' error is
+   * what is thrown. `next` is sent synchronously when nothing is queued or the writes fold, so
+   * statements go out in the order they are called.
    */
+  const afterWrites = <T>(next: () => Promise<T>): Promise<T> => {
+    if (queued.length === 0) return next();
+    const writes = sendFolded();
+    if (!writes) return sendOneByOne().then(next);
+    writes.catch(() => undefined);
+    const sent = next();
+    sent.catch(() => undefined);
+    return writes.then(() => sent);
+  };
   const flushAndCommit = async () => {
-    const sent = queued.length === 0 ? Promise.resolve() : sendFolded();
-    if (!sent) {
-      await sendOneByOne();
-      committedOrThrow(await client.query('COMMIT'));
-      return;
-    }
-    const commit = client.query('COMMIT');
-    commit.catch(() => undefined);
-    await sent;
-    committedOrThrow(await commit);
+    committedOrThrow(await afterWrites(() => send('COMMIT')));
   };
   return {
-    async query<R>(sql: string, params?: unknown[]) {
-      await flushWrites();
-      const res = await client.query(prepared(sql, params));
-      return res.rows as R[];
+    query<R>(sql: string, params?: unknown[]) {
+      return afterWrites(() => send(sql, params)).then((res) => res.rows as R[]);
     },
-    async exec(sql: string, params?: unknown[]) {
-      await flushWrites();
-      const res = await client.query(prepared(sql, params));
-      return res.rowCount ?? 0;
+    exec(sql: string, params?: unknown[]) {
+      return afterWrites(() => send(sql, params)).then((res) => res.rowCount ?? 0);
     },
     write(sql: string, params: unknown[] = [], onRows?: (rows: Record<string, unknown>[]) => void) {
       queued.push({ sql, params, onRows });
@@ -229,6 +249,7 @@ function txOf(client: PoolClient): Tx & { flushAndCommit(): Promise<void>; commi
     onCommit(fn: () => void) {
       committed.push(fn);
     },
+    send,
     flushAndCommit,
     committed,
   };

@@ -42,7 +42,7 @@ export class WorkerMetrics {
     this.latency = new Histogram({ name: 'stockflow_processing_seconds', help: 'From delivery to commit, per message', labelNames: ['type'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r });
     this.batchSize = new Histogram({ name: 'stockflow_batch_size', help: 'Messages applied per transaction', buckets: [1, 2, 5, 10, 20, 50, 100, 200], registers: r });
     this.mergedBatches = new Histogram({ name: 'stockflow_merged_batches', help: 'Partition batches per transaction (group commit; 1 = not merged)', buckets: [1, 2, 4, 8, 16, 32], registers: r });
-    this.lockWait = new Histogram({ name: 'stockflow_lock_wait_seconds', help: 'Time spent acquiring the sorted row locks of a batch', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: r });
+    this.lockWait = new Histogram({ name: 'stockflow_lock_wait_seconds', help: 'Time spent claiming the messages of a transaction in the inbox and taking its sorted row locks', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: r });
     this.transientRetries = new Counter({ name: 'stockflow_transient_retries_total', help: 'Batches retried in place after a transient failure', labelNames: ['kind'], registers: r });
     this.outboxPublished = new Counter({ name: 'stockflow_outbox_published_total', help: 'Outbox rows published with confirms by this instance, by how the relay got them (handoff: in memory from this worker; table: read back)', labelNames: ['via'], registers: r });
     // Both read at scrape time, so a stuck relay shows up even when nothing is published.

@@ -255,9 +255,19 @@ export class MessagePipeline<U extends UnitOfWork> {
     const partOf = new Map<WorkItem, TxPart>();
     for (const p of parts) for (const i of p.items) partOf.set(i, p);
     return db.transaction(async (tx) => {
-      const claimed = sabotage.noInbox
-        ? new Set(items.map((i) => i.envelope.messageId))
-        : await claimInbox(tx, db.schema, this.consumer, items.map((i) => i.envelope));
+      // The claim and the first statements of load() go to Postgres in one round trip: rows
+      // are declared for every message before the claim has told duplicates apart. A
+      // duplicate's rows are then locked for nothing (the Redis fast path keeps those rare),
+      // and rows created up front for it are removed again by flush().
+      const uow = this.def.createUnitOfWork(tx, this.rt);
+      for (const item of items) this.handlerOf(item.envelope).declare?.(uow, item.payload as never);
+      const lockStart = process.hrtime.bigint();
+      const claiming = sabotage.noInbox ? Promise.resolve(new Set(items.map((i) => i.envelope.messageId))) : claimInbox(tx, db.schema, this.consumer, items.map((i) => i.envelope));
+      const loading = uow.load();
+      loading.catch(() => undefined);
+      const claimed = await claiming;
+      await loading;
+      metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStart) / 1e9);
       const work: WorkItem[] = [];
       const taken = new Set<string>();
       for (const item of items) {
@@ -266,13 +276,9 @@ export class MessagePipeline<U extends UnitOfWork> {
         taken.add(id);
         work.push(item);
       }
-      if (work.length > 0) {
+      if (work.length === 0) await uow.flush();
+      else {
         metrics.batchSize.observe(work.length);
-        const uow = this.def.createUnitOfWork(tx, this.rt);
-        for (const item of work) this.handlerOf(item.envelope).declare?.(uow, item.payload as never);
-        const lockStart = process.hrtime.bigint();
-        await uow.load();
-        metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStart) / 1e9);
         const outbox: OutboxRow[] = [];
         for (const item of work) {
           const part = partOf.get(item)!;

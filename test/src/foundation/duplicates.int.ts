@@ -1,5 +1,5 @@
 import { partitionQueue, propertiesOf, type Publisher } from '@stockflow/shared';
-import { eventually, startInventory, TestEnv } from '../support';
+import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { registerWarehouses } from './fixtures';
 
 /**
@@ -93,6 +93,39 @@ describe('duplicates: the same flood with the inbox sabotaged', () => {
       const [row] = await env.query<{ on_hand: number }>(`SELECT on_hand FROM inventory.stock WHERE product_id = 'sku-dup'`);
       expect(row?.on_hand).toBe(7 * 20);
     });
+    await worker.stop();
+  });
+});
+
+/**
+ * A transaction declares (and for receipts and adjustments, creates up front) the rows of every
+ * message before its inbox claim has told the duplicates apart: both go to Postgres in one
+ * round trip. A transaction of nothing but duplicates must still remove such rows again.
+ */
+describe('duplicates: a copy of a refused adjustment, inbox only', () => {
+  let env: TestEnv;
+  afterAll(async () => env?.cleanup());
+
+  it('leaves no empty stock row behind, so the item stays unknown', async () => {
+    env = await TestEnv.create('dup-refused');
+    const worker = await startInventory(env, { DEDUP_FAST_PATH: 'false', HTTP_PORT: 0 });
+    const pub = await env.publisher();
+    const tap = await env.tap();
+    await registerWarehouses(pub, ['wh-1']);
+    await tap.waitForCount('WarehouseRegistered', 1);
+
+    const key = { productId: 'sku-never', warehouseId: 'wh-1' };
+    const adjust = () => pub.send('AdjustStock', { mode: 'delta', ...key, delta: -3, reason: 'damaged' }, { messageId: 'dup-refused-adjust' });
+    await adjust();
+    await tap.waitForCount('StockAdjustmentRejected', 1);
+    await adjust();
+    await eventually(async () => expect(await workerMetric(worker, 'stockflow_duplicates_total', { type: 'AdjustStock', via: 'inbox' })).toBe(1), 30_000);
+    expect(await env.query('SELECT * FROM inventory.stock WHERE product_id = $1', [key.productId])).toEqual([]);
+
+    // Same key, same partition, after the copy: an empty row would make this insufficient_stock.
+    await pub.send('ShipStock', { ...key, quantity: 1 }, { messageId: 'ship-never' });
+    const [refusal] = await tap.waitForCount('StockShipmentRejected', 1);
+    expect(refusal!.payload).toMatchObject({ reason: 'unknown_item' });
     await worker.stop();
   });
 });

@@ -1,9 +1,10 @@
+import { Socket } from 'node:net';
 import { Database, TransactionRolledBack } from '@stockflow/shared';
 import { TestEnv } from '../support';
 
 /**
- * Database.transaction() on pipelined clients: BEGIN goes with the first statement and COMMIT
- * with the last writes. What must hold: a commit is a commit, a failed write commits nothing,
+ * Database.transaction() on pipelined clients: BEGIN goes with the first statement, statements
+ * called together go in one socket write, and COMMIT goes with the last writes. What must hold: a commit is a commit, a failed write commits nothing,
  * and a transaction that an error aborted is never reported as committed.
  */
 describe('pipelined transactions', () => {
@@ -69,5 +70,46 @@ describe('pipelined transactions', () => {
     });
     expect(returned).toEqual([7]);
     expect(await ids()).toEqual([1, 2, 5, 7, 8]);
+  });
+
+  it('sends statements called together in one socket write, runs them in call order and reports the first error', async () => {
+    // Only the transaction's client writes while it runs.
+    const proto = Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+    const write = jest.spyOn(proto, '_write');
+    const writev = jest.spyOn(proto, '_writev');
+    const sockets = () => write.mock.calls.length + writev.mock.calls.length;
+    let together = -1;
+    try {
+      await db.transaction(async (tx) => {
+        tx.write('INSERT INTO scratch_tx (id, note) VALUES ($1, $2)', [9, 'p']);
+        const counted = tx.query<{ n: number }>('SELECT count(*)::int AS n FROM scratch_tx WHERE id >= $1', [9]);
+        const inserted = tx.query<{ id: number }>('INSERT INTO scratch_tx (id) VALUES ($1) RETURNING id', [10]);
+        const recounted = tx.query<{ n: number }>('SELECT count(*)::int AS n FROM scratch_tx WHERE id >= $1', [9]);
+        expect(await counted).toEqual([{ n: 1 }]);
+        expect(await inserted).toEqual([{ id: 10 }]);
+        expect(await recounted).toEqual([{ n: 2 }]);
+        together = sockets();
+      });
+      // BEGIN, the write and three statements in one write; COMMIT in a second.
+      expect(together).toBe(1);
+      expect(sockets()).toBe(2);
+    } finally {
+      write.mockRestore();
+      writev.mockRestore();
+    }
+    expect(await ids()).toEqual([1, 2, 5, 7, 8, 9, 10]);
+
+    let behind: unknown;
+    const failing = db.transaction(async (tx) => {
+      const duplicate = tx.exec('INSERT INTO scratch_tx (id) VALUES (11), (1)');
+      const next = tx.query('SELECT 1 AS one');
+      next.catch((err: unknown) => (behind = err));
+      await duplicate;
+      await next;
+    });
+    await expect(failing).rejects.toMatchObject({ code: '23505' });
+    // The statement sent behind the failed one was refused by the aborted transaction.
+    expect(behind).toMatchObject({ code: '25P02' });
+    expect(await ids()).toEqual([1, 2, 5, 7, 8, 9, 10]);
   });
 });
