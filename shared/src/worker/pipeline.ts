@@ -141,7 +141,6 @@ export class MessagePipeline<U extends UnitOfWork> {
         this.rt.metrics.processed.inc({ type, outcome: 'duplicate' });
       }
     }
-    await this.dedup.remember(todo.filter((e) => !acked.has(e.d)).map((e) => e.item.envelope.messageId));
     for (const fn of result.afterCommit) {
       try {
         await fn();
@@ -254,7 +253,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     const items = parts.length === 1 ? parts[0]!.items : parts.flatMap((p) => p.items);
     const partOf = new Map<WorkItem, TxPart>();
     for (const p of parts) for (const i of p.items) partOf.set(i, p);
-    return db.transaction(async (tx) => {
+    const fresh = await db.transaction(async (tx) => {
       // The claim and the first statements of load() go to Postgres in one round trip: rows
       // are declared for every message before the claim has told duplicates apart. A
       // duplicate's rows are then locked for nothing (the Redis fast path keeps those rare),
@@ -295,6 +294,12 @@ export class MessagePipeline<U extends UnitOfWork> {
       await this.hooks.beforeCommit?.(work, attempt);
       return taken;
     });
+    // Every id of a committed transaction is in the inbox now: claimed here, or by the
+    // transaction a copy was waiting for. One Redis command per transaction, not per partition
+    // batch (at half load a transaction merges about twenty); not awaited, since the ack must
+    // not wait for the fast path, which a lost write only makes slower.
+    void this.dedup.remember(items.map((i) => i.envelope.messageId));
+    return fresh;
   }
 
   private handlerOf(env: Envelope): Handler<U> {
