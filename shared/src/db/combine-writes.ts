@@ -22,7 +22,7 @@ const SELECT = /^\s*SELECT\b/i;
  * same work in one round trip instead of one per statement. A write that wants its RETURNING
  * rows gets them back as a json column of the one result row. The parts share one snapshot and
  * do not see each other's changes: callers must only fold writes that touch disjoint rows.
- * Returns undefined for a list that cannot be folded (the caller sends it one by one).
+ * Returns undefined for a list that cannot be folded (the caller sends each on its own).
  */
 export function combineWrites(stmts: Statement[]): Folded | undefined {
   const selects = stmts.filter((s) => SELECT.test(s.sql));

@@ -208,26 +208,29 @@ function txOf(client: PoolClient): Tx & { send(sql: string, params?: unknown[]):
       for (const r of folded.returning) r.onRows((row[r.column] ?? []) as Record<string, unknown>[]);
     });
   };
-  /** Writes that do not fold (see combineWrites) go one by one, each awaiting the last. */
-  const sendOneByOne = async () => {
+  /**
+   * Writes that do not fold (see combineWrites) go as statements of their own, back to back;
+   * their rows are handed on in order, and the first one's error is what rejects.
+   */
+  const sendEach = (): Promise<void> => {
     const stmts = queued;
     queued = [];
-    for (const s of stmts) {
-      const res = await send(s.sql, s.params);
-      s.onRows?.(res.rows as Record<string, unknown>[]);
-    }
+    const sent = stmts.map((s) => send(s.sql, s.params));
+    for (const p of sent) p.catch(() => undefined);
+    return (async () => {
+      for (const [i, s] of stmts.entries()) s.onRows?.((await sent[i]!).rows as Record<string, unknown>[]);
+    })();
   };
   /**
    * Sends the queued writes, then `next` right behind them without waiting for their answer
    * (the client is pipelined): one round trip. If the writes fail, Postgres answers `next`
    * with an error of the aborted transaction (or COMMIT with ROLLBACK); the writes' error is
-   * what is thrown. `next` is sent synchronously when nothing is queued or the writes fold, so
-   * statements go out in the order they are called.
+   * what is thrown. Everything is sent synchronously, so statements go out in the order they
+   * are called.
    */
   const afterWrites = <T>(next: () => Promise<T>): Promise<T> => {
     if (queued.length === 0) return next();
-    const writes = sendFolded();
-    if (!writes) return sendOneByOne().then(next);
+    const writes = sendFolded() ?? sendEach();
     writes.catch(() => undefined);
     const sent = next();
     sent.catch(() => undefined);
