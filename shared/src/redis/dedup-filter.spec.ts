@@ -65,6 +65,20 @@ describe('DedupFilter.seen', () => {
     expect(await next).toEqual(new Set(['a']));
   });
 
+  it('treats an MGET that throws at once as a miss, and the next lookup still goes', async () => {
+    let calls = 0;
+    const redis = {
+      status: 'ready',
+      mget: (...keys: string[]) => {
+        if (calls++ === 0) throw new Error('bad arguments');
+        return Promise.resolve(keys.map(() => '1'));
+      },
+    } as unknown as Redis;
+    const filter = new DedupFilter(redis, 'inv', 60);
+    expect(await filter.seen(['a'])).toEqual(new Set());
+    expect(await filter.seen(['b'])).toEqual(new Set(['b']));
+  });
+
   it('asks nothing without Redis', async () => {
     expect(await new DedupFilter(undefined, 'inv', 60).seen(['a'])).toEqual(new Set());
   });

@@ -45,7 +45,12 @@ export class DedupFilter {
     while (this.waiting.length > 0) {
       const group = this.waiting;
       this.waiting = [];
-      const values = await redis.mget(...group.flatMap((g) => g.ids.map((id) => this.key(id)))).catch(() => [] as (string | null)[]);
+      let values: (string | null)[] = [];
+      try {
+        values = await redis.mget(...group.flatMap((g) => g.ids.map((id) => this.key(id))));
+      } catch {
+        // A miss for all of them; whatever failed, the lookups behind must not wait forever.
+      }
       let i = 0;
       for (const g of group) {
         const hits = new Set<string>();
