@@ -1,4 +1,4 @@
-import { partitionOf, stockKey } from '@stockflow/shared';
+import { keysPerPartition } from '../scaling/traffic';
 import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { keysOverAllPartitions, registerWarehouses, totals } from './fixtures';
 
@@ -38,12 +38,8 @@ describe('duplicate fast path (Redis)', () => {
     mergeEnv = await TestEnv.create('dedup-merge');
     const e = mergeEnv;
     const partitions = e.topology.partitions;
-    const byPartition = new Map<number, string>();
-    for (let i = 0; byPartition.size < partitions; i++) {
-      const p = partitionOf(stockKey(`sku-${i}`, 'wh-1'), partitions);
-      if (!byPartition.has(p)) byPartition.set(p, `sku-${i}`);
-    }
-    const [gateSku, ...otherSkus] = [...byPartition.values()];
+    const skus = keysPerPartition(partitions, 1).map((k) => k.productId);
+    const [gateSku, ...otherSkus] = skus;
     let releaseGate: () => void = () => undefined;
     const gate = new Promise<void>((r) => (releaseGate = r));
     let gateHeld = false;
@@ -67,7 +63,7 @@ describe('duplicate fast path (Redis)', () => {
     await tap.waitForCount('WarehouseRegistered', 1);
     const receive = (sku: string, id: string) => pub.send('ReceiveStock', { productId: sku, warehouseId: 'wh-1', quantity: 1 }, { messageId: id });
     // A new subscription takes one message at a time until its first batch commits.
-    for (const sku of byPartition.values()) await receive(sku, `warm-${sku}`);
+    for (const sku of skus) await receive(sku, `warm-${sku}`);
     await tap.waitForCount('StockReceived', partitions, 30_000);
 
     await receive(gateSku!, 'gate');

@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { HEADER, partitionOf, PermanentMessageError, stockKey, type WorkItem } from '@stockflow/shared';
+import { keysPerPartition } from '../scaling/traffic';
 import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { registerWarehouses, totals } from './fixtures';
 
@@ -25,12 +26,8 @@ describe('group commit', () => {
     const partitions = env.topology.partitions;
     const partitionOfItem = (i: WorkItem) => partitionOf(i.envelope.partitionKey, partitions);
     // One product per partition: the gate's partition and three others.
-    const byPartition = new Map<number, string>();
-    for (let i = 0; byPartition.size < partitions; i++) {
-      const p = partitionOf(stockKey(`sku-${i}`, 'wh-1'), partitions);
-      if (!byPartition.has(p)) byPartition.set(p, `sku-${i}`);
-    }
-    const [gateSku, poisonSku, ...otherSkus] = [...byPartition.values()];
+    const skus = keysPerPartition(partitions, 1).map((k) => k.productId);
+    const [gateSku, poisonSku, ...otherSkus] = skus;
     const isGate = (i: WorkItem) => i.envelope.messageId === 'gate';
     let releaseGate: () => void = () => undefined;
     const gate = new Promise<void>((r) => (releaseGate = r));
@@ -59,7 +56,7 @@ describe('group commit', () => {
     };
     // A new subscription takes one message at a time until its first batch commits (probation):
     // one message per partition first, so the batches below are whole.
-    for (const sku of byPartition.values()) await send(sku, `warm-${sku}`);
+    for (const sku of skus) await send(sku, `warm-${sku}`);
     await tap.waitForCount('StockReceived', fresh.length, 30_000);
 
     await send(gateSku!, 'gate');
@@ -98,14 +95,7 @@ describe('group commit', () => {
     lockEnv = await TestEnv.create('group-commit-lock');
     const e = lockEnv;
     const partitions = e.topology.partitions;
-    const skus: string[] = [];
-    const seen = new Set<number>();
-    for (let i = 0; skus.length < 4; i++) {
-      const p = partitionOf(stockKey(`sku-${i}`, 'wh-1'), partitions);
-      if (seen.has(p)) continue;
-      seen.add(p);
-      skus.push(`sku-${i}`);
-    }
+    const skus = keysPerPartition(partitions, 1).slice(0, 4).map((k) => k.productId);
     const [lockedSku, ...freeSkus] = skus;
     // The defaults: two transaction slots, the second opening after TX_OVERLAP_MS.
     await startInventory(e, { HTTP_PORT: 0 });
