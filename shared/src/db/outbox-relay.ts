@@ -138,6 +138,10 @@ export class OutboxRelay {
           const published = await this.drain();
           attempt = 0;
           if (published >= this.opts.batch || this.pending || this.handedOff.length > 0) continue;
+        } else {
+          // Nothing to publish until it leads. A wake-up still pending (from its days as leader,
+          // or any nudge) would otherwise skip every wait and ask for the lock in a busy loop.
+          this.pending = false;
         }
         await this.idle(this.leader ? this.opts.pollMs : Math.max(this.opts.pollMs, 1000));
       } catch (err) {
@@ -156,8 +160,12 @@ export class OutboxRelay {
       this.wake?.();
     });
     client.on('notification', (msg) => {
+      // Only the leader publishes. A relay that does not lead tries for the lead on its own
+      // clock (and reads the whole table when it gets it): woken by every commit of every
+      // instance, it would ask for the lock once per transaction, for nothing.
+      if (!this.leader) return;
       // Our own worker's rows come by handoff(); anybody else's must be read from the table.
-      if (this.opts.instanceId && msg.payload === this.opts.instanceId && this.leader) return;
+      if (this.opts.instanceId && msg.payload === this.opts.instanceId) return;
       this.mustRead = true;
       this.nudge();
     });

@@ -1,4 +1,5 @@
-import { eventsExchange } from '@stockflow/shared';
+import { Client } from 'pg';
+import { eventsExchange, OutboxRelay, type ConfirmPublisher } from '@stockflow/shared';
 import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { registerWarehouses } from './fixtures';
 
@@ -51,5 +52,39 @@ describe('outbox hand-off', () => {
     await eventually(() => expect(tap.events.map((e) => e.messageId)).toEqual(expect.arrayContaining(['manual-foreign', 'manual-lost-handoff'])), 10_000);
     await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 10_000);
     expect(await workerMetric(worker, 'stockflow_outbox_published_total', { via: 'table' })).toBe(byTable + 2);
+  });
+
+  it('a relay that does not lead is not woken by commits: it asks for the lead on its own clock', async () => {
+    env = await TestEnv.create('outbox-relay-lead');
+    // Neither relay finds a row to publish here.
+    const publisher = { publish: () => Promise.reject(new Error('nothing to publish')) } as unknown as ConfirmPublisher;
+    const relay = (instanceId: string) =>
+      new OutboxRelay({ url: env.databaseUrl, schema: 'inventory', applicationName: `t-${instanceId}`, publisher, log: env.log, pollMs: 200, batch: 100, retryMaxMs: 1000, instanceId });
+    const leader = relay('leader');
+    const follower = relay('follower');
+    const queries = jest.spyOn(Client.prototype, 'query');
+    const lockAsks = () => queries.mock.calls.filter((c) => String(c[0]).includes('pg_try_advisory_lock')).length;
+    try {
+      leader.start();
+      await eventually(() => expect(leader.isLeader).toBe(true));
+      follower.start();
+      await eventually(() => expect(lockAsks()).toBe(2));
+      // Fifty commits that NOTIFY, the follower's own and another instance's, within 0.5 s.
+      for (let i = 0; i < 50; i++) {
+        await env.query(`SELECT pg_notify('inventory_outbox', $1)`, [i % 2 ? 'follower' : 'someone-else']);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      expect(follower.isLeader).toBe(false);
+      // Its clock (at least a second between asks) allows one more ask; a wake-up per commit would make it dozens.
+      expect(lockAsks() - 2).toBeLessThanOrEqual(1);
+      // And it still takes over once the leader is gone.
+      await leader.stop();
+      await eventually(() => expect(follower.isLeader).toBe(true), 5_000);
+    } finally {
+      queries.mockRestore();
+      await leader.stop();
+      await follower.stop();
+    }
   });
 });
