@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { Client } from 'pg';
 import { barChart } from '../flood/report/svg';
 import { createBenchEnv } from './bench-env';
 import { OutcomeTap, runLoad, type Command } from './e2e';
@@ -27,6 +28,8 @@ interface Row {
   /** CPU µs per message at full load: the worker processes', and the whole host's. */
   worker_cpu_us_per_msg?: number;
   host_cpu_us_per_msg?: number;
+  /** WAL flushes per message at full load (Postgres's fsyncs: commits, the relay's deletes, the WAL writer). */
+  wal_flushes_per_msg?: number;
   ratio_vs_pg_tx: number;
   ratio_vs_amqp_publish: number;
 }
@@ -43,11 +46,17 @@ interface LoadPoint {
   p99_ms: number;
   mean_batch?: number;
   host_cpu_us_per_msg?: number;
+  wal_flushes_per_msg?: number;
 }
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+/** WAL flushes per transaction of the run, e.g. "2.1 WAL flushes per transaction". */
+function walPerTx(r: { walFlushesPerMsg?: number }, meanBatch: number): string {
+  return r.walFlushesPerMsg === undefined ? 'WAL flushes not counted' : `${round(r.walFlushesPerMsg * meanBatch, 2)} WAL flushes per transaction`;
 }
 
 function say(msg: string): void {
@@ -77,6 +86,11 @@ async function main(): Promise<void> {
   }
   const env = await createBenchEnv(partitions);
   const rows: Row[] = [];
+  // The cluster's WAL flush count (pg_stat_wal, PostgreSQL 14+): a count, so it compares
+  // across runs where CPU time drifts with the machine.
+  const stats = new Client({ connectionString: env.serverUrl });
+  await stats.connect();
+  const walFlushes = async () => Number((await stats.query<{ n: string }>('SELECT wal_sync AS n FROM pg_stat_wal')).rows[0]!.n);
   try {
     say('limit (a): raw amqplib on a quorum queue');
     const amqpLimit = await amqpLimits(env.amqpUrl, `${env.namespace}.limit`, 50_000);
@@ -108,21 +122,21 @@ async function main(): Promise<void> {
           for (const w of workers) w.maxRssMb = 0;
           say(`${s.name}, ${count} worker(s): ${messages} messages as fast as possible`);
           const b0 = await readMetrics(workers);
-          const f = await runLoad(env.publisher, tap, workers, full);
+          const f = await runLoad(env.publisher, tap, workers, full, { walFlushes });
           const b1 = await readMetrics(workers);
           const batch = meanBatchBetween(b0, b1);
-          say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction, CPU per message ${f.workerCpuUs} µs worker / ${f.hostCpuUs} µs host`);
+          say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction, CPU per message ${f.workerCpuUs} µs worker / ${f.hostCpuUs} µs host, ${walPerTx(f, batch)}`);
           // Paced at a fraction of the full rate, for about 8 s (at least 1000 messages).
           const paced = async (fraction: number): Promise<LoadPoint> => {
             const count = Math.max(1000, Math.min(Math.floor(messages / 2), Math.floor(f.msgsPerS * fraction * 8)));
             const load = s.build(`${prefix}-${s.name}-${fraction}`, count, rand, history);
             const m0 = await readMetrics(workers);
-            const r = await runLoad(env.publisher, tap, workers, load, { rate: f.msgsPerS * fraction });
+            const r = await runLoad(env.publisher, tap, workers, load, { rate: f.msgsPerS * fraction, walFlushes });
             const m1 = await readMetrics(workers);
             const meanBatch = meanBatchBetween(m0, m1);
             say(`  ${count} at ${fraction} of that rate: p50 ${r.p50} ms, p99 ${r.p99} ms, CPU per message ${r.workerCpuUs} µs worker / ${r.hostCpuUs} µs host`);
-            say(`    ${meanBatch} messages per transaction; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(m0, m1, 50)} ms, p99 ≤ ${bucketPercentile(m0, m1, 99)} ms`);
-            return { msgs_per_s: r.msgsPerS, p50_ms: r.p50, p99_ms: r.p99, mean_batch: meanBatch, host_cpu_us_per_msg: r.hostCpuUs };
+            say(`    ${meanBatch} messages per transaction, ${walPerTx(r, meanBatch)}; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(m0, m1, 50)} ms, p99 ≤ ${bucketPercentile(m0, m1, 99)} ms`);
+            return { msgs_per_s: r.msgsPerS, p50_ms: r.p50, p99_ms: r.p99, mean_batch: meanBatch, host_cpu_us_per_msg: r.hostCpuUs, wal_flushes_per_msg: r.walFlushesPerMsg };
           };
           const half = await paced(0.5);
           const curve: (LoadPoint & { fraction: number })[] = [];
@@ -140,6 +154,7 @@ async function main(): Promise<void> {
             mean_batch: batch,
             worker_cpu_us_per_msg: f.workerCpuUs,
             host_cpu_us_per_msg: f.hostCpuUs,
+            wal_flushes_per_msg: f.walFlushesPerMsg,
             ratio_vs_pg_tx: round(f.msgsPerS / pgLimit, 2),
             ratio_vs_amqp_publish: round(f.msgsPerS / amqpLimit.publish, 2),
           });
@@ -172,6 +187,7 @@ async function main(): Promise<void> {
     if (svgFile) writeFileSync(svgFile, throughputSvg(report.limits, rows));
     process.stdout.write(`\n${JSON.stringify(report.targets)}\n`);
   } finally {
+    await stats.end().catch(() => undefined);
     await env.cleanup();
   }
 }

@@ -19,6 +19,8 @@ export interface RunResult {
   /** CPU time per message, in µs: the worker processes', and the whole host's (all processes). */
   workerCpuUs: number;
   hostCpuUs: number;
+  /** WAL flushes (fsyncs) per message, the whole Postgres cluster's, when the caller can count them. */
+  walFlushesPerMsg?: number;
 }
 
 /**
@@ -57,11 +59,12 @@ export async function runLoad(
   tap: OutcomeTap,
   workers: BenchWorker[],
   commands: Command[],
-  opts: { rate?: number; timeoutMs?: number } = {},
+  opts: { rate?: number; timeoutMs?: number; walFlushes?: () => Promise<number> } = {},
 ): Promise<RunResult> {
   const sentAt = new Map<string, number>();
   const before = (await readMetrics(workers)).handled;
   const rss = setInterval(() => sampleRss(workers), 200);
+  const wal0 = await opts.walFlushes?.();
   const cpu0 = { worker: workerCpuS(workers), host: hostCpuS() };
   const t0 = performance.now();
   const inflight = new Set<Promise<unknown>>();
@@ -103,11 +106,15 @@ export async function runLoad(
   sampleRss(workers);
   const lat = summarize(fresh.map((id) => tap.seenAt.get(id)! - sentAt.get(id)!));
   const perMsgUs = (s: number) => round((s * 1e6) / commands.length, 0);
+  // Backends report their WAL counts when they go idle, at most once a second.
+  if (wal0 !== undefined) await new Promise((r) => setTimeout(r, 1100));
+  const wal1 = wal0 === undefined ? undefined : await opts.walFlushes!();
   return {
     msgsPerS: round(commands.length / ((end - t0) / 1000), 0),
     p50: lat.p50,
     p99: lat.p99,
     workerCpuUs: perMsgUs(workerCpuS(workers) - cpu0.worker),
     hostCpuUs: perMsgUs(hostCpuS() - cpu0.host),
+    ...(wal0 !== undefined && wal1 !== undefined ? { walFlushesPerMsg: round((wal1 - wal0) / commands.length, 3) } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { eventsExchange, OutboxRelay, type ConfirmPublisher } from '@stockflow/shared';
+import { eventsExchange, OutboxRelay, RELAY_SESSION_OPTIONS, SESSION_OPTIONS, type ConfirmPublisher } from '@stockflow/shared';
 import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { registerWarehouses } from './fixtures';
 
@@ -52,6 +52,24 @@ describe('outbox hand-off', () => {
     await eventually(() => expect(tap.events.map((e) => e.messageId)).toEqual(expect.arrayContaining(['manual-foreign', 'manual-lost-handoff'])), 10_000);
     await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 10_000);
     expect(await workerMetric(worker, 'stockflow_outbox_published_total', { via: 'table' })).toBe(byTable + 2);
+  });
+
+  it('the relay deletes published rows without waiting for a WAL flush; the handlers still wait for theirs', async () => {
+    env = await TestEnv.create('outbox-relay-session');
+    const show = async (options: string) => {
+      const c = new Client({ connectionString: env.databaseUrl, options });
+      await c.connect();
+      try {
+        const settings = ['synchronous_commit', 'lock_timeout', 'statement_timeout', 'idle_in_transaction_session_timeout'];
+        const shown: Record<string, string | undefined> = {};
+        for (const s of settings) shown[s] = (await c.query<Record<string, string>>(`SHOW ${s}`)).rows[0]![s];
+        return shown;
+      } finally {
+        await c.end();
+      }
+    };
+    expect(await show(RELAY_SESSION_OPTIONS)).toEqual({ synchronous_commit: 'off', lock_timeout: '20s', statement_timeout: '1min', idle_in_transaction_session_timeout: '15s' });
+    expect((await show(SESSION_OPTIONS)).synchronous_commit).toBe('on');
   });
 
   it('a relay that does not lead is not woken by commits: it asks for the lead on its own clock', async () => {
