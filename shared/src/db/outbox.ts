@@ -27,8 +27,15 @@ export interface OutboxRecord extends OutboxRow {
  * so that relay need not read them back; its instance id goes out as the NOTIFY payload, which
  * tells that relay the rows are coming in memory while any other relay still reads the table.
  * `onRecords` gets the rows with their ids when the writes are sent (before COMMIT).
+ *
+ * When the writer's own relay leads (`leading`), there is no NOTIFY at all: only the leader
+ * publishes, and it gets these rows by hand-off. That spares Postgres the notification queue
+ * and a wake-up of every listening relay session per transaction, and the relays the message
+ * they would only ignore. If the lead is lost before the hand-off,
+ * the next leader reads the whole table when it takes the lead, and a leader that was already
+ * there finds the rows with its periodic read of rows older than OUTBOX_POLL_MS.
  */
-export function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[], handoff?: { instanceId: string; onRecords(records: OutboxRecord[]): void }): void {
+export function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[], handoff?: { instanceId: string; leading: boolean; onRecords(records: OutboxRecord[]): void }): void {
   if (rows.length === 0) return;
   // One json parameter instead of seven arrays: pg escapes every element of a text[] in
   // JavaScript (the payloads are quote-heavy JSON), JSON.stringify does it natively. The
@@ -45,6 +52,7 @@ export function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[], handoff?:
         }
       : undefined,
   );
+  if (handoff?.leading) return;
   // Delivered to LISTENers only when (and if) the transaction commits.
   tx.write(`SELECT pg_notify($1, $2)`, [outboxChannel(schema), handoff?.instanceId ?? '']);
 }

@@ -80,7 +80,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     private readonly dedup: DedupFilter,
     private readonly hooks: PipelineHooks = {},
     /** The local outbox relay: committed outbox rows go to it in memory (OutboxRelay.handoff). */
-    private readonly relay?: { instanceId: string; handoff(records: OutboxRecord[]): void },
+    private readonly relay?: { instanceId: string; readonly isLeader: boolean; handoff(records: OutboxRecord[]): void },
   ) {
     const { txConcurrency, txMaxMessages, txOverlapMs } = rt.config;
     const merged = (parts: TxPart[]) => {
@@ -288,7 +288,7 @@ export class MessagePipeline<U extends UnitOfWork> {
         // Handed over the moment COMMIT returns: two batches that touched one row reach the
         // relay in the order they committed (the later one needs more round trips after the
         // earlier one's COMMIT released the row).
-        if (relay) writeOutbox(tx, db.schema, outbox, { instanceId: relay.instanceId, onRecords: (records) => tx.onCommit(() => relay.handoff(records)) });
+        if (relay) writeOutbox(tx, db.schema, outbox, { instanceId: relay.instanceId, leading: relay.isLeader, onRecords: (records) => tx.onCommit(() => relay.handoff(records)) });
         else writeOutbox(tx, db.schema, outbox);
       }
       await this.hooks.beforeCommit?.(work, attempt);

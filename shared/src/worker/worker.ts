@@ -212,6 +212,9 @@ export class Worker<U extends UnitOfWork> {
     const hooks = this.opts.hooks ?? exitAfterCommitHook(config.exitAfterCommit, config.allowSabotage === 'i-know-this-breaks-things');
     this.pipeline = new MessagePipeline(def, this.rt, new DedupFilter(this.rt.redis, def.name, config.dedupTtlS), hooks, {
       instanceId: config.instanceId,
+      get isLeader() {
+        return relay.isLeader;
+      },
       handoff: (records) => relay.handoff(records),
     });
     this.assigner = (this.opts.assigner ?? ((rt) => this.defaultAssigner(rt)))(this.rt);

@@ -19,6 +19,13 @@ describe('outbox hand-off', () => {
     const tap = await env.tap();
     await registerWarehouses(pub, ['wh-1']);
     await tap.waitForCount('WarehouseRegistered', 1);
+    await eventually(() => expect(worker.outboxRelay?.isLeader).toBe(true));
+    // Its own relay leads, so the worker's transactions send no NOTIFY: the rows come by hand-off.
+    const listener = new Client({ connectionString: env.databaseUrl });
+    await listener.connect();
+    let notifies = 0;
+    listener.on('notification', () => notifies++);
+    await listener.query('LISTEN inventory_outbox');
 
     // Enough traffic over 1–2 s that the relay's periodic table reads overlap hand-offs.
     const N = 600;
@@ -37,21 +44,25 @@ describe('outbox hand-off', () => {
     expect(byHandoff + byTable).toBe(1 + 2 * N);
     // Most rows must come by hand-off (the point of it); reads may take a share.
     expect(byHandoff).toBeGreaterThan(N);
+    await listener.end();
+    expect(notifies).toBe(0);
 
-    // A row committed by someone who never hands it over: another instance (foreign NOTIFY)
-    // and a lost hand-off of our own (our NOTIFY, no hand-off) are both published from the table.
-    const insert = (messageId: string, notifyAs: string) =>
+    // A row committed by someone who never hands it over: another instance (foreign NOTIFY), a
+    // lost hand-off of our own (our NOTIFY, no hand-off) and a lost hand-off of a transaction
+    // written while our relay led (no NOTIFY at all) are all published from the table.
+    const insert = (messageId: string, notifyAs: string | undefined) =>
       env.query(
         `WITH o AS (INSERT INTO inventory.outbox (message_id, type, exchange, routing_key, mandatory, properties, payload)
                     VALUES ($1, 'StockChanged', $2, 'StockChanged.x', false, '{}', '{"manual":true}') RETURNING 1)
-         SELECT pg_notify('inventory_outbox', $3) FROM o`,
-        [messageId, eventsExchange(env.namespace), notifyAs],
+         SELECT pg_notify('inventory_outbox', $3) FROM o WHERE $3::text IS NOT NULL`,
+        [messageId, eventsExchange(env.namespace), notifyAs ?? null],
       );
     await insert('manual-foreign', 'some-other-instance');
     await insert('manual-lost-handoff', 'inv-handoff');
-    await eventually(() => expect(tap.events.map((e) => e.messageId)).toEqual(expect.arrayContaining(['manual-foreign', 'manual-lost-handoff'])), 10_000);
+    await insert('manual-silent', undefined);
+    await eventually(() => expect(tap.events.map((e) => e.messageId)).toEqual(expect.arrayContaining(['manual-foreign', 'manual-lost-handoff', 'manual-silent'])), 10_000);
     await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 10_000);
-    expect(await workerMetric(worker, 'stockflow_outbox_published_total', { via: 'table' })).toBe(byTable + 2);
+    expect(await workerMetric(worker, 'stockflow_outbox_published_total', { via: 'table' })).toBe(byTable + 3);
   });
 
   it('the relay deletes published rows without waiting for a WAL flush; the handlers still wait for theirs', async () => {
