@@ -14,7 +14,7 @@ export interface OutboxRelayOptions {
   pollMs: number;
   batch: number;
   retryMaxMs: number;
-  /** This worker instance: NOTIFYs carrying it announce rows handed off in memory (handoff()). */
+  /** This worker instance: a NOTIFY carrying it comes from our own worker, written while we did not lead. */
   instanceId?: string;
   /** Called with the number of rows published, the age of the oldest one and how they were found, for metrics. */
   onPublished?: (count: number, oldestAgeMs: number, via: 'handoff' | 'table') => void;
@@ -53,15 +53,16 @@ const MAX_HANDED_OFF = 20_000;
  * Publishes outbox rows in id order with publisher confirms, then deletes them.
  *
  * Several worker instances run a relay; only the one holding the session advisory lock
- * publishes, so two relays never publish the same rows at once. It wakes on LISTEN/NOTIFY
- * (sent by the committing transaction) with polling as the fallback. A crash after publish
+ * publishes, so two relays never publish the same rows at once. The leader wakes on
+ * LISTEN/NOTIFY (sent by a committing transaction whose own relay does not lead) and on
+ * hand-offs, with polling as the fallback. A crash after publish
  * and before delete republishes the rows: at-least-once, and consumers dedupe by messageId.
  * Rows are deleted only up to the first failed publish, so a retry never reorders a key.
  *
  * The local worker hands the rows it just committed to its own relay (handoff()), so the
- * leader publishes them without reading them back; its NOTIFY carries its instance id and is
- * not a reason to read. The table is still read on start, on gaining the lead, on a NOTIFY of
- * anybody else, after any failure and at least every pollMs: whatever was not handed off (other
+ * leader publishes them without reading them back; a transaction written while its relay led
+ * sends no NOTIFY. The table is still read on start, on gaining the lead, on a NOTIFY of anybody
+ * else, after any failure and at least every pollMs: whatever was not handed off (other
  * instances' rows, rows of a hand-off lost to a reconnect) is published from there.
  */
 export class OutboxRelay {
@@ -82,8 +83,9 @@ export class OutboxRelay {
 
   constructor(private readonly opts: OutboxRelayOptions) {}
 
+  /** Leads and takes hand-offs (a stopping relay takes none, though it holds the lock until it has flushed). */
   get isLeader(): boolean {
-    return this.leader;
+    return this.leader && this.running;
   }
 
   start(): void {
@@ -119,11 +121,14 @@ export class OutboxRelay {
 
   /**
    * Rows the local worker just committed (after COMMIT, in commit order). Only the leader keeps
-   * them; elsewhere the leader's table read finds them.
+   * them; elsewhere the leader's table read finds them. Returns false when it did not take them
+   * (it does not lead, or is stopping): the writer must then make sure the leader hears of them.
    */
-  handoff(records: OutboxRecord[]): void {
-    if (!this.leader || !this.running || records.length === 0) return;
+  handoff(records: OutboxRecord[]): boolean {
+    if (!this.leader || !this.running) return false;
+    if (records.length === 0) return true;
     if (this.handedOff.length + records.length > MAX_HANDED_OFF) {
+      // Our own table read will find them.
       this.handedOff = [];
       this.mustRead = true;
     } else {
@@ -131,10 +136,12 @@ export class OutboxRelay {
       for (const r of records) if (!this.readIds.has(r.id) && !this.readIdsBefore.has(r.id)) this.handedOff.push({ ...r, at });
     }
     this.nudge();
+    return true;
   }
 
-  /** Wakes the relay (the local worker just committed outbox rows). */
+  /** Wakes the relay that leads (there are rows to publish); one that does not lead has nothing to do. */
   nudge(): void {
+    if (!this.leader) return;
     this.pending = true;
     this.wake?.();
   }

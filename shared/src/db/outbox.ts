@@ -24,16 +24,16 @@ export interface OutboxRecord extends OutboxRow {
  * Queued with Tx.write: they travel with the batch's other writes in one statement.
  *
  * `handoff`: the writer will give the committed rows to its own relay (OutboxRelay.handoff),
- * so that relay need not read them back; its instance id goes out as the NOTIFY payload, which
- * tells that relay the rows are coming in memory while any other relay still reads the table.
- * `onRecords` gets the rows with their ids when the writes are sent (before COMMIT).
+ * so that relay need not read them back. `onRecords` gets the rows with their ids when the
+ * writes are sent (before COMMIT).
  *
- * When the writer's own relay leads (`leading`), there is no NOTIFY at all: only the leader
- * publishes, and it gets these rows by hand-off. That spares Postgres the notification queue
- * and a wake-up of every listening relay session per transaction, and the relays the message
- * they would only ignore. If the lead is lost before the hand-off,
- * the next leader reads the whole table when it takes the lead, and a leader that was already
- * there finds the rows with its periodic read of rows older than OUTBOX_POLL_MS.
+ * When the writer's own relay leads (`leading`), there is no NOTIFY: only the leader publishes,
+ * and it gets these rows by hand-off. That spares Postgres the notification queue and a wake-up
+ * of every listening relay session per transaction, and the relays a message they would only
+ * ignore. If that relay no longer leads when COMMIT returns, the writer announces the rows
+ * after the fact (notifyOutbox), so a leader elsewhere reads them at once. Otherwise the
+ * NOTIFY carries the writer's instance id (a relay that leads reads the table on any id but
+ * its own; no id at all from writers without a relay).
  */
 export function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[], handoff?: { instanceId: string; leading: boolean; onRecords(records: OutboxRecord[]): void }): void {
   if (rows.length === 0) return;
@@ -55,4 +55,9 @@ export function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[], handoff?:
   if (handoff?.leading) return;
   // Delivered to LISTENers only when (and if) the transaction commits.
   tx.write(`SELECT pg_notify($1, $2)`, [outboxChannel(schema), handoff?.instanceId ?? '']);
+}
+
+/** NOTIFY outside a transaction: rows committed without one that the writer's relay did not take. */
+export async function notifyOutbox(query: (sql: string, params: unknown[]) => Promise<unknown>, schema: string): Promise<void> {
+  await query(`SELECT pg_notify($1, '')`, [outboxChannel(schema)]);
 }

@@ -86,12 +86,15 @@ async function main(): Promise<void> {
   }
   const env = await createBenchEnv(partitions);
   const rows: Row[] = [];
-  // The cluster's WAL flush count (pg_stat_wal, PostgreSQL 14+): a count, so it compares
-  // across runs where CPU time drifts with the machine.
+  // The cluster's WAL flush count (pg_stat_wal.wal_sync, PostgreSQL 14–17): a count, so it
+  // compares across runs where CPU time drifts with the machine. Approximate per run: a backend
+  // that goes idle reports its last second of counts up to 10 s later (PGSTAT_IDLE_INTERVAL),
+  // so some of a run's tail lands in the next run.
   const stats = new Client({ connectionString: env.serverUrl });
-  await stats.connect();
-  const walFlushes = async () => Number((await stats.query<{ n: string }>('SELECT wal_sync AS n FROM pg_stat_wal')).rows[0]!.n);
+  stats.on('error', (err) => say(`WAL counter session lost: ${err.message}`));
+  const walFlushes = () => stats.query<{ n: string }>('SELECT wal_sync AS n FROM pg_stat_wal').then((r) => Number(r.rows[0]?.n ?? 0), () => NaN);
   try {
+    await stats.connect();
     say('limit (a): raw amqplib on a quorum queue');
     const amqpLimit = await amqpLimits(env.amqpUrl, `${env.namespace}.limit`, 50_000);
     say(`  publish ${amqpLimit.publish}/s (confirmed), consume ${amqpLimit.consume}/s (acked); host CPU ${amqpLimit.hostCpuUs} µs per message`);

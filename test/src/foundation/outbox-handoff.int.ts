@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { eventsExchange, OutboxRelay, RELAY_SESSION_OPTIONS, SESSION_OPTIONS, type ConfirmPublisher } from '@stockflow/shared';
+import { eventsExchange, OutboxRelay, type ConfirmPublisher } from '@stockflow/shared';
 import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { registerWarehouses } from './fixtures';
 
@@ -65,48 +65,62 @@ describe('outbox hand-off', () => {
     expect(await workerMetric(worker, 'stockflow_outbox_published_total', { via: 'table' })).toBe(byTable + 3);
   });
 
+  /** In-process relays on the test's database; neither finds a row to publish in these tests. */
+  const relayOf = (instanceId: string) =>
+    new OutboxRelay({
+      url: env.databaseUrl,
+      schema: 'inventory',
+      applicationName: `t-${instanceId}`,
+      publisher: { publish: () => Promise.reject(new Error('nothing to publish')) } as unknown as ConfirmPublisher,
+      log: env.log,
+      pollMs: 200,
+      batch: 100,
+      retryMaxMs: 1000,
+      instanceId,
+    });
+  const LOCK = 'pg_try_advisory_lock';
+
   it('the relay deletes published rows without waiting for a WAL flush; the handlers still wait for theirs', async () => {
     env = await TestEnv.create('outbox-relay-session');
-    const show = async (options: string) => {
-      const c = new Client({ connectionString: env.databaseUrl, options });
-      await c.connect();
-      try {
-        const settings = ['synchronous_commit', 'lock_timeout', 'statement_timeout', 'idle_in_transaction_session_timeout'];
-        const shown: Record<string, string | undefined> = {};
-        for (const s of settings) shown[s] = (await c.query<Record<string, string>>(`SHOW ${s}`)).rows[0]![s];
-        return shown;
-      } finally {
-        await c.end();
-      }
-    };
-    expect(await show(RELAY_SESSION_OPTIONS)).toEqual({ synchronous_commit: 'off', lock_timeout: '20s', statement_timeout: '1min', idle_in_transaction_session_timeout: '15s' });
-    expect((await show(SESSION_OPTIONS)).synchronous_commit).toBe('on');
+    const queries = jest.spyOn(Client.prototype, 'query');
+    const relay = relayOf('leader');
+    try {
+      relay.start();
+      await eventually(() => expect(relay.isLeader).toBe(true));
+      // The relay's own session: the client that asked for the lock.
+      const at = queries.mock.calls.findIndex((c) => String(c[0]).includes(LOCK));
+      const session = queries.mock.contexts[at] as Client;
+      expect((await session.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit).toBe('off');
+      // Handler transactions run with the server's setting, which must be on.
+      expect((await env.query<{ synchronous_commit: string }>('SHOW synchronous_commit'))[0]!.synchronous_commit).toBe('on');
+    } finally {
+      queries.mockRestore();
+      await relay.stop();
+    }
   });
 
-  it('a relay that does not lead is not woken by commits: it asks for the lead on its own clock', async () => {
+  it('a relay that does not lead is woken neither by commits nor by nudges: it asks for the lead on its own clock', async () => {
     env = await TestEnv.create('outbox-relay-lead');
-    // Neither relay finds a row to publish here.
-    const publisher = { publish: () => Promise.reject(new Error('nothing to publish')) } as unknown as ConfirmPublisher;
-    const relay = (instanceId: string) =>
-      new OutboxRelay({ url: env.databaseUrl, schema: 'inventory', applicationName: `t-${instanceId}`, publisher, log: env.log, pollMs: 200, batch: 100, retryMaxMs: 1000, instanceId });
-    const leader = relay('leader');
-    const follower = relay('follower');
+    const leader = relayOf('leader');
+    const follower = relayOf('follower');
     const queries = jest.spyOn(Client.prototype, 'query');
-    const lockAsks = () => queries.mock.calls.filter((c) => String(c[0]).includes('pg_try_advisory_lock')).length;
+    const lockAsks = () => queries.mock.calls.filter((c) => String(c[0]).includes(LOCK)).length;
     try {
       leader.start();
       await eventually(() => expect(leader.isLeader).toBe(true));
       follower.start();
       await eventually(() => expect(lockAsks()).toBe(2));
-      // Fifty commits that NOTIFY, the follower's own and another instance's, within 0.5 s.
+      const since = Date.now();
+      // Fifty commits that NOTIFY, the follower's own and another instance's, and nudges.
       for (let i = 0; i < 50; i++) {
         await env.query(`SELECT pg_notify('inventory_outbox', $1)`, [i % 2 ? 'follower' : 'someone-else']);
+        if (i % 10 === 0) follower.nudge();
         await new Promise((r) => setTimeout(r, 10));
       }
       await new Promise((r) => setTimeout(r, 200));
       expect(follower.isLeader).toBe(false);
-      // Its clock (at least a second between asks) allows one more ask; a wake-up per commit would make it dozens.
-      expect(lockAsks() - 2).toBeLessThanOrEqual(1);
+      // Its clock allows one ask a second; a wake-up per commit would make it dozens, a wake-up never cleared thousands.
+      expect(lockAsks() - 2).toBeLessThanOrEqual(1 + Math.floor((Date.now() - since) / 1000));
       // And it still takes over once the leader is gone.
       await leader.stop();
       await eventually(() => expect(follower.isLeader).toBe(true), 5_000);
@@ -115,5 +129,45 @@ describe('outbox hand-off', () => {
       await leader.stop();
       await follower.stop();
     }
+  });
+
+  it('rows written while our relay led, committed after it lost the lead, are announced to the new leader', async () => {
+    env = await TestEnv.create('outbox-lost-lead');
+    const key = 'stockflow.outbox.inventory';
+    // The test's own session plays the leader elsewhere: it queues for the lock before our relay
+    // loses it, so it gets it first, and it listens for what the writer announces.
+    const elsewhere = new Client({ connectionString: env.databaseUrl });
+    await elsewhere.connect();
+    const notes: string[] = [];
+    elsewhere.on('notification', (n) => notes.push(n.payload ?? ''));
+    await elsewhere.query('LISTEN inventory_outbox');
+    let committedAt = 0;
+    const worker = await startInventory(env, { INSTANCE_ID: 'inv-lost-lead', HTTP_PORT: 0 }, {
+      hooks: {
+        async beforeCommit(items) {
+          if (!items.some((i) => i.envelope.messageId === 'moved')) return;
+          const locked = elsewhere.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+          await eventually(async () => expect(await env.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).toHaveLength(1));
+          await env.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'stockflow:inventory-worker:inv-lost-lead:relay'`);
+          await locked;
+          await eventually(() => expect(worker.outboxRelay!.isLeader).toBe(false));
+          notes.length = 0;
+          committedAt = Date.now();
+        },
+      },
+    });
+    const pub = await env.publisher();
+    const tap = await env.tap();
+    await registerWarehouses(pub, ['wh-1']);
+    await tap.waitForCount('WarehouseRegistered', 1);
+    await eventually(() => expect(worker.outboxRelay!.isLeader).toBe(true));
+    await pub.send('ReceiveStock', { productId: 'sku-moved', warehouseId: 'wh-1', quantity: 1 }, { messageId: 'moved' });
+    await eventually(() => expect(committedAt).toBeGreaterThan(0), 30_000);
+    // Written without a NOTIFY (our relay led then); the hand-off found it no longer leading.
+    await eventually(() => expect(notes).toContain(''), 5_000);
+    // Once the lead comes back, the rows are published.
+    await elsewhere.end();
+    await tap.waitForCount('StockReceived', 1, 30_000);
+    expect(tap.distinct('StockReceived').map((e) => e.causationId)).toEqual(['moved']);
   });
 });
