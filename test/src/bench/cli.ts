@@ -47,6 +47,11 @@ interface LoadPoint {
   mean_batch?: number;
   host_cpu_us_per_msg?: number;
   wal_flushes_per_msg?: number;
+  /** Latency cut where the outcome event was built: publish → handler, handler → event seen (ms). */
+  to_handler_p50_ms?: number;
+  to_handler_p99_ms?: number;
+  to_event_p50_ms?: number;
+  to_event_p99_ms?: number;
 }
 
 function arg(name: string, fallback: string): string {
@@ -139,7 +144,20 @@ async function main(): Promise<void> {
             const meanBatch = meanBatchBetween(m0, m1);
             say(`  ${count} at ${fraction} of that rate: p50 ${r.p50} ms, p99 ${r.p99} ms, CPU per message ${r.workerCpuUs} µs worker / ${r.hostCpuUs} µs host`);
             say(`    ${meanBatch} messages per transaction, ${walPerTx(r, meanBatch)}; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(m0, m1, 50)} ms, p99 ≤ ${bucketPercentile(m0, m1, 99)} ms`);
-            return { msgs_per_s: r.msgsPerS, p50_ms: r.p50, p99_ms: r.p99, mean_batch: meanBatch, host_cpu_us_per_msg: r.hostCpuUs, wal_flushes_per_msg: r.walFlushesPerMsg };
+            const { toHandler, toEvent } = r.split;
+            say(`    publish → handler p50 ${toHandler.p50} ms, p99 ${toHandler.p99} ms; handler → event p50 ${toEvent.p50} ms, p99 ${toEvent.p99} ms`);
+            return {
+              msgs_per_s: r.msgsPerS,
+              p50_ms: r.p50,
+              p99_ms: r.p99,
+              mean_batch: meanBatch,
+              host_cpu_us_per_msg: r.hostCpuUs,
+              wal_flushes_per_msg: r.walFlushesPerMsg,
+              to_handler_p50_ms: toHandler.p50,
+              to_handler_p99_ms: toHandler.p99,
+              to_event_p50_ms: toEvent.p50,
+              to_event_p99_ms: toEvent.p99,
+            };
           };
           const half = await paced(0.5);
           const curve: (LoadPoint & { fraction: number })[] = [];

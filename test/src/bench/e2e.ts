@@ -1,5 +1,5 @@
 import * as amqp from 'amqplib';
-import { eventsExchange, type MessageType, type Payload, type Publisher } from '@stockflow/shared';
+import { eventsExchange, HEADER, type MessageType, type Payload, type Publisher } from '@stockflow/shared';
 import type { BenchEnv } from './bench-env';
 import { round, summarize } from './stats';
 import { hostCpuS, readMetrics, sampleRss, workerCpuS, type BenchWorker } from './workers';
@@ -16,6 +16,12 @@ export interface RunResult {
   msgsPerS: number;
   p50: number;
   p99: number;
+  /**
+   * The latency cut where the outcome event was built (its occurredAt, wall clock, ms): publish →
+   * handler (broker, the worker's queueing, its transaction up to the handler) and handler →
+   * event at the tap (the rest of the transaction, COMMIT, the relay, the broker).
+   */
+  split: { toHandler: { p50: number; p99: number }; toEvent: { p50: number; p99: number } };
   /** CPU time per message, in µs: the worker processes', and the whole host's (all processes). */
   workerCpuUs: number;
   hostCpuUs: number;
@@ -29,6 +35,9 @@ export interface RunResult {
  */
 export class OutcomeTap {
   readonly seenAt = new Map<string, number>();
+  /** Per causing command id: when its outcome event was built (occurredAt) and seen, both wall clock (ms). */
+  readonly builtAt = new Map<string, number>();
+  readonly seenWallAt = new Map<string, number>();
   private constructor(private readonly conn: amqp.ChannelModel) {}
 
   static async open(env: BenchEnv, types: string[]): Promise<OutcomeTap> {
@@ -40,7 +49,13 @@ export class OutcomeTap {
     await ch.consume(queue, (m) => {
       if (!m) return;
       const cause = (m.properties.headers)?.['x-causation-id'];
-      if (typeof cause === 'string' && !tap.seenAt.has(cause)) tap.seenAt.set(cause, performance.now());
+      if (typeof cause === 'string' && !tap.seenAt.has(cause)) {
+        tap.seenAt.set(cause, performance.now());
+        tap.seenWallAt.set(cause, Date.now());
+        const built: unknown = (m.properties.headers)?.[HEADER.occurredAt];
+        const text = Buffer.isBuffer(built) ? built.toString('utf8') : built;
+        if (typeof text === 'string') tap.builtAt.set(cause, Date.parse(text));
+      }
     }, { noAck: true });
     return tap;
   }
@@ -62,6 +77,7 @@ export async function runLoad(
   opts: { rate?: number; timeoutMs?: number; walFlushes?: () => Promise<number> } = {},
 ): Promise<RunResult> {
   const sentAt = new Map<string, number>();
+  const sentWallAt = new Map<string, number>();
   const before = (await readMetrics(workers)).handled;
   const wal0 = await opts.walFlushes?.();
   const rss = setInterval(() => sampleRss(workers), 200);
@@ -75,7 +91,10 @@ export async function runLoad(
       const wait = due - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     }
-    if (!c.duplicate) sentAt.set(c.messageId, performance.now());
+    if (!c.duplicate) {
+      sentAt.set(c.messageId, performance.now());
+      sentWallAt.set(c.messageId, Date.now());
+    }
     const p = pub.send(c.type, c.payload, { messageId: c.messageId }).finally(() => inflight.delete(p));
     inflight.add(p);
     if (inflight.size >= 2000) await Promise.race(inflight);
@@ -105,12 +124,16 @@ export async function runLoad(
   clearInterval(rss);
   sampleRss(workers);
   const lat = summarize(fresh.map((id) => tap.seenAt.get(id)! - sentAt.get(id)!));
+  const built = fresh.filter((id) => tap.builtAt.has(id));
+  const toHandler = summarize(built.map((id) => tap.builtAt.get(id)! - sentWallAt.get(id)!));
+  const toEvent = summarize(built.map((id) => tap.seenWallAt.get(id)! - tap.builtAt.get(id)!));
   const perMsgUs = (s: number) => round((s * 1e6) / commands.length, 0);
   const wal1 = wal0 === undefined ? undefined : await opts.walFlushes!();
   return {
     msgsPerS: round(commands.length / ((end - t0) / 1000), 0),
     p50: lat.p50,
     p99: lat.p99,
+    split: { toHandler: { p50: toHandler.p50, p99: toHandler.p99 }, toEvent: { p50: toEvent.p50, p99: toEvent.p99 } },
     workerCpuUs: perMsgUs(workerCpuS(workers) - cpu0.worker),
     hostCpuUs: perMsgUs(hostCpuS() - cpu0.host),
     // A cluster that never counts a flush (fsync off, an open_* sync method) shows none, as does a lost counter session (NaN).
