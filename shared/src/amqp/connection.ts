@@ -131,6 +131,13 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
         const conn = await amqp.connect(withHeartbeat(this.opts.url, this.opts.heartbeatS), {
           clientProperties: { connection_name: this.opts.name },
           timeout: 10_000,
+          // amqplib leaves Nagle's algorithm on: a small write (a publish, an ack) may then wait
+          // for the broker to acknowledge the previous one, which its delayed ACK holds back.
+          // Plain amqplib publishing and consuming on one connection saw a 20-25 ms median
+          // (50 ms p99) on every confirm and delivery of a quorum queue on loopback, at 100
+          // msg/s as at 1 500; with TCP_NODELAY 1-2 ms (6-9 ms p99). Frames of one muxer pass
+          // still leave in one write (coalesce-writes.ts).
+          noDelay: true,
         });
         if (this.closing) {
           // close() was called while we were connecting: do not resurrect the connection.

@@ -41,7 +41,7 @@ export class OutcomeTap {
   private constructor(private readonly conn: amqp.ChannelModel) {}
 
   static async open(env: BenchEnv, types: string[]): Promise<OutcomeTap> {
-    const conn = await amqp.connect(env.amqpUrl);
+    const conn = await amqp.connect(env.amqpUrl, { noDelay: true });
     const ch = await conn.createChannel();
     const { queue } = await ch.assertQueue('', { exclusive: true, autoDelete: true });
     for (const t of types) await ch.bindQueue(queue, eventsExchange(env.namespace), `${t}.*`);

@@ -1,5 +1,5 @@
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { TestEnv } from '../support';
 
 /**
@@ -51,5 +51,23 @@ describe('AMQP frame writes', () => {
     expect(got).toEqual(Array.from({ length: count }, (_, i) => i));
     await ch.deleteQueue(queue);
     await ch.close();
+  });
+
+  it('connects with TCP_NODELAY, so a small publish or ack is not held back for the broker\'s delayed ACK', async () => {
+    env ??= await TestEnv.create('frames');
+    const noDelay = jest.spyOn(Socket.prototype, 'setNoDelay');
+    try {
+      const conn = await env.connection('nodelay');
+      let model: ChannelModel | undefined;
+      await conn.register(async (m) => {
+        model = m;
+      });
+      const socket = (model as unknown as { connection: { stream: Socket } }).connection.stream;
+      const calls = noDelay.mock.calls.filter((_, i) => noDelay.mock.contexts[i] === socket);
+      expect(calls.length).toBeGreaterThan(0);
+      expect(calls.at(-1)).toEqual([true]);
+    } finally {
+      noDelay.mockRestore();
+    }
   });
 });

@@ -23,7 +23,7 @@ export class EventTap {
   ) {}
 
   static async open(url: string, namespace: string, log: Logger): Promise<EventTap> {
-    const conn = await amqp.connect(url);
+    const conn = await amqp.connect(url, { noDelay: true });
     conn.on('error', (err: Error) => log.warn({ err: err.message }, 'tap connection error'));
     const ch = await conn.createChannel();
     const { queue } = await ch.assertQueue('', { exclusive: true, autoDelete: true });
