@@ -1,4 +1,5 @@
 export * from './codec';
+export * from './coalesce-writes';
 export * from './confirm-publisher';
 export * from './connection';
 export * from './partition-consumer';

@@ -38,6 +38,9 @@ interface BrokerCpu {
   burst_host_cpu_us_per_msg: number;
   paced_rate: number;
   paced_host_cpu_us_per_msg: number;
+  /** The broker alone, paced: publish → delivery (older reports lack it). */
+  paced_delivery_p50_ms?: number;
+  paced_delivery_p99_ms?: number;
 }
 
 interface LoadPoint {
@@ -104,7 +107,7 @@ async function main(): Promise<void> {
     const amqpLimit = await amqpLimits(env.amqpUrl, `${env.namespace}.limit`, 50_000);
     say(`  publish ${amqpLimit.publish}/s (confirmed), consume ${amqpLimit.consume}/s (acked); host CPU ${amqpLimit.hostCpuUs} µs per message`);
     const paced = await amqpPacedCost(env.amqpUrl, `${env.namespace}.paced`, pacedRate, 6);
-    say(`  paced at ${paced.rate}/s, one publish at a time: host CPU ${paced.hostCpuUs} µs per message`);
+    say(`  paced at ${paced.rate}/s, one publish at a time: host CPU ${paced.hostCpuUs} µs per message, publish → delivery p50 ${paced.deliveryP50Ms} ms, p99 ${paced.deliveryP99Ms} ms`);
     say('limit (b): per-message transaction from Node (inbox, lock, update, ledger, outbox), pool of 8');
     const pgLimit = await pgTxLimit(env.databaseUrl, 8);
     say(`  ${pgLimit} tx/s`);
@@ -192,7 +195,13 @@ async function main(): Promise<void> {
     const report = {
       machine: { cpus: cpus().length, node: process.version, messages_per_run: messages, partitions },
       limits: { amqp_publish: amqpLimit.publish, amqp_consume: amqpLimit.consume, pg_tx_per_s: pgLimit },
-      broker_cpu: { burst_host_cpu_us_per_msg: amqpLimit.hostCpuUs, paced_rate: paced.rate, paced_host_cpu_us_per_msg: paced.hostCpuUs },
+      broker_cpu: {
+        burst_host_cpu_us_per_msg: amqpLimit.hostCpuUs,
+        paced_rate: paced.rate,
+        paced_host_cpu_us_per_msg: paced.hostCpuUs,
+        paced_delivery_p50_ms: paced.deliveryP50Ms,
+        paced_delivery_p99_ms: paced.deliveryP99Ms,
+      },
       scenarios: rows,
       duplicate_cost_vs_fresh: uniform && dupOnly ? round(uniform.msgs_per_s / dupOnly.msgs_per_s, 2) : null,
       targets: {

@@ -1,6 +1,7 @@
 import * as amqp from 'amqplib';
 import { Pool } from 'pg';
-import { round } from './stats';
+import { coalesceFrameWrites } from '@stockflow/shared';
+import { round, summarize } from './stats';
 import { hostCpuS } from './workers';
 
 /**
@@ -57,8 +58,14 @@ export async function amqpLimits(url: string, queue: string, messages: number): 
  * a write, a Raft log append and a flush of its own, so the half-load runs pay the broker
  * several times what the full-load runs do, whatever the workers do.
  */
-export async function amqpPacedCost(url: string, queue: string, rate: number, seconds: number): Promise<{ rate: number; hostCpuUs: number }> {
-  const conn = await amqp.connect(url);
+/**
+ * The broker alone under paced traffic: host CPU per message and its publish → delivery latency
+ * (the floor of a stockflow message's way to its worker at that rate).
+ */
+export async function amqpPacedCost(url: string, queue: string, rate: number, seconds: number): Promise<{ rate: number; hostCpuUs: number; deliveryP50Ms: number; deliveryP99Ms: number }> {
+  // Connected as stockflow's AmqpConnection does (TCP_NODELAY, a muxer pass per write).
+  const conn = await amqp.connect(url, { noDelay: true });
+  coalesceFrameWrites(conn);
   try {
     const ch = await conn.createConfirmChannel();
     await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
@@ -66,9 +73,12 @@ export async function amqpPacedCost(url: string, queue: string, rate: number, se
     await cc.prefetch(500);
     const messages = Math.round(rate * seconds);
     let got = 0;
+    const sentAt: number[] = [];
+    const delivery: number[] = [];
     const consumed = new Promise<void>((resolve) => {
       void cc.consume(queue, (m) => {
         if (!m) return;
+        delivery.push(performance.now() - sentAt[Number(String(m.properties.messageId).slice(2))]!);
         cc.ack(m);
         if (++got === messages) resolve();
       });
@@ -80,6 +90,7 @@ export async function amqpPacedCost(url: string, queue: string, rate: number, se
     for (let i = 0; i < messages; i++) {
       const wait = t0 + (i / rate) * 1000 - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      sentAt[i] = performance.now();
       confirms.push(new Promise<void>((resolve, reject) => {
         ch.publish('', queue, body, { persistent: true, messageId: `p-${i}`, contentType: 'application/json' }, (err) => (err ? reject(err as Error) : resolve()));
       }));
@@ -90,7 +101,8 @@ export async function amqpPacedCost(url: string, queue: string, rate: number, se
     await cc.close();
     await ch.deleteQueue(queue);
     await ch.close();
-    return { rate, hostCpuUs };
+    const lat = summarize(delivery);
+    return { rate, hostCpuUs, deliveryP50Ms: lat.p50, deliveryP99Ms: lat.p99 };
   } finally {
     await conn.close();
   }
