@@ -35,9 +35,8 @@ export interface RunResult {
  */
 export class OutcomeTap {
   readonly seenAt = new Map<string, number>();
-  /** Per causing command id: when its outcome event was built (occurredAt) and seen, both wall clock (ms). */
+  /** Per causing command id: when its outcome event was built (occurredAt, wall clock, ms). */
   readonly builtAt = new Map<string, number>();
-  readonly seenWallAt = new Map<string, number>();
   private constructor(private readonly conn: amqp.ChannelModel) {}
 
   static async open(env: BenchEnv, types: string[]): Promise<OutcomeTap> {
@@ -51,7 +50,6 @@ export class OutcomeTap {
       const cause = (m.properties.headers)?.['x-causation-id'];
       if (typeof cause === 'string' && !tap.seenAt.has(cause)) {
         tap.seenAt.set(cause, performance.now());
-        tap.seenWallAt.set(cause, Date.now());
         const built: unknown = (m.properties.headers)?.[HEADER.occurredAt];
         const text = Buffer.isBuffer(built) ? built.toString('utf8') : built;
         if (typeof text === 'string') tap.builtAt.set(cause, Date.parse(text));
@@ -77,7 +75,6 @@ export async function runLoad(
   opts: { rate?: number; timeoutMs?: number; walFlushes?: () => Promise<number> } = {},
 ): Promise<RunResult> {
   const sentAt = new Map<string, number>();
-  const sentWallAt = new Map<string, number>();
   const before = (await readMetrics(workers)).handled;
   const wal0 = await opts.walFlushes?.();
   const rss = setInterval(() => sampleRss(workers), 200);
@@ -91,10 +88,7 @@ export async function runLoad(
       const wait = due - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     }
-    if (!c.duplicate) {
-      sentAt.set(c.messageId, performance.now());
-      sentWallAt.set(c.messageId, Date.now());
-    }
+    if (!c.duplicate) sentAt.set(c.messageId, performance.now());
     const p = pub.send(c.type, c.payload, { messageId: c.messageId }).finally(() => inflight.delete(p));
     inflight.add(p);
     if (inflight.size >= 2000) await Promise.race(inflight);
@@ -124,9 +118,11 @@ export async function runLoad(
   clearInterval(rss);
   sampleRss(workers);
   const lat = summarize(fresh.map((id) => tap.seenAt.get(id)! - sentAt.get(id)!));
+  // occurredAt is wall clock; timeOrigin + performance.now() puts our instants on the same clock.
+  const wall = (at: number) => performance.timeOrigin + at;
   const built = fresh.filter((id) => tap.builtAt.has(id));
-  const toHandler = summarize(built.map((id) => tap.builtAt.get(id)! - sentWallAt.get(id)!));
-  const toEvent = summarize(built.map((id) => tap.seenWallAt.get(id)! - tap.builtAt.get(id)!));
+  const toHandler = summarize(built.map((id) => tap.builtAt.get(id)! - wall(sentAt.get(id)!)));
+  const toEvent = summarize(built.map((id) => wall(tap.seenAt.get(id)!) - tap.builtAt.get(id)!));
   const perMsgUs = (s: number) => round((s * 1e6) / commands.length, 0);
   const wal1 = wal0 === undefined ? undefined : await opts.walFlushes!();
   return {

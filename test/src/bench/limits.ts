@@ -56,11 +56,8 @@ export async function amqpLimits(url: string, queue: string, messages: number): 
  * time as upstream services send, instead of in windows of 2000: a confirmed publish every
  * 1/rate s to a quorum queue whose consumer acks each message. Every message then travels in
  * a write, a Raft log append and a flush of its own, so the half-load runs pay the broker
- * several times what the full-load runs do, whatever the workers do.
- */
-/**
- * The broker alone under paced traffic: host CPU per message and its publish → delivery latency
- * (the floor of a stockflow message's way to its worker at that rate).
+ * several times what the full-load runs do, whatever the workers do. Also the broker's own
+ * publish → delivery latency at that rate: the floor of a stockflow message's way to its worker.
  */
 export async function amqpPacedCost(url: string, queue: string, rate: number, seconds: number): Promise<{ rate: number; hostCpuUs: number; deliveryP50Ms: number; deliveryP99Ms: number }> {
   // Connected as stockflow's AmqpConnection does (TCP_NODELAY, a muxer pass per write).
