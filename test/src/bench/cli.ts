@@ -30,6 +30,8 @@ interface Row {
   host_cpu_us_per_msg?: number;
   /** WAL flushes per message at full load (Postgres's fsyncs: commits, the relay's deletes, the WAL writer). */
   wal_flushes_per_msg?: number;
+  /** Write system calls of the worker processes per message at full load (socket sends, mostly). */
+  worker_writes_per_msg?: number;
   ratio_vs_pg_tx: number;
   ratio_vs_amqp_publish: number;
 }
@@ -50,6 +52,7 @@ interface LoadPoint {
   mean_batch?: number;
   host_cpu_us_per_msg?: number;
   wal_flushes_per_msg?: number;
+  worker_writes_per_msg?: number;
   /** Latency cut where the outcome event was built: publish → handler, handler → event seen (ms). */
   to_handler_p50_ms?: number;
   to_handler_p99_ms?: number;
@@ -62,9 +65,10 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 
-/** WAL flushes per transaction of the run, e.g. "2.1 WAL flushes per transaction". */
-function walPerTx(r: { walFlushesPerMsg?: number }, meanBatch: number): string {
-  return r.walFlushesPerMsg === undefined ? 'WAL flushes not counted' : `${round(r.walFlushesPerMsg * meanBatch, 2)} WAL flushes per transaction`;
+/** Counts per transaction of the run, e.g. "2.1 WAL flushes and 6.3 worker write calls per transaction". */
+function countsPerTx(r: { walFlushesPerMsg?: number; workerWritesPerMsg: number }, meanBatch: number): string {
+  const writes = `${round(r.workerWritesPerMsg * meanBatch, 2)} worker write calls per transaction`;
+  return r.walFlushesPerMsg === undefined ? `WAL flushes not counted, ${writes}` : `${round(r.walFlushesPerMsg * meanBatch, 2)} WAL flushes and ${writes}`;
 }
 
 function say(msg: string): void {
@@ -136,7 +140,7 @@ async function main(): Promise<void> {
           const f = await runLoad(env.publisher, tap, workers, full, { walFlushes });
           const b1 = await readMetrics(workers);
           const batch = meanBatchBetween(b0, b1);
-          say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction, CPU per message ${f.workerCpuUs} µs worker / ${f.hostCpuUs} µs host, ${walPerTx(f, batch)}`);
+          say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction, CPU per message ${f.workerCpuUs} µs worker / ${f.hostCpuUs} µs host, ${countsPerTx(f, batch)}`);
           // Paced at a fraction of the full rate, for about 8 s (at least 1000 messages).
           const paced = async (fraction: number): Promise<LoadPoint> => {
             const count = Math.max(1000, Math.min(Math.floor(messages / 2), Math.floor(f.msgsPerS * fraction * 8)));
@@ -146,7 +150,7 @@ async function main(): Promise<void> {
             const m1 = await readMetrics(workers);
             const meanBatch = meanBatchBetween(m0, m1);
             say(`  ${count} at ${fraction} of that rate: p50 ${r.p50} ms, p99 ${r.p99} ms, CPU per message ${r.workerCpuUs} µs worker / ${r.hostCpuUs} µs host`);
-            say(`    ${meanBatch} messages per transaction, ${walPerTx(r, meanBatch)}; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(m0, m1, 50)} ms, p99 ≤ ${bucketPercentile(m0, m1, 99)} ms`);
+            say(`    ${meanBatch} messages per transaction, ${countsPerTx(r, meanBatch)}; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(m0, m1, 50)} ms, p99 ≤ ${bucketPercentile(m0, m1, 99)} ms`);
             const { toHandler, toEvent } = r.split;
             say(`    publish → handler p50 ${toHandler.p50} ms, p99 ${toHandler.p99} ms; handler → event p50 ${toEvent.p50} ms, p99 ${toEvent.p99} ms`);
             return {
@@ -156,6 +160,7 @@ async function main(): Promise<void> {
               mean_batch: meanBatch,
               host_cpu_us_per_msg: r.hostCpuUs,
               wal_flushes_per_msg: r.walFlushesPerMsg,
+              worker_writes_per_msg: r.workerWritesPerMsg,
               to_handler_p50_ms: toHandler.p50,
               to_handler_p99_ms: toHandler.p99,
               to_event_p50_ms: toEvent.p50,
@@ -179,6 +184,7 @@ async function main(): Promise<void> {
             worker_cpu_us_per_msg: f.workerCpuUs,
             host_cpu_us_per_msg: f.hostCpuUs,
             wal_flushes_per_msg: f.walFlushesPerMsg,
+            worker_writes_per_msg: f.workerWritesPerMsg,
             ratio_vs_pg_tx: round(f.msgsPerS / pgLimit, 2),
             ratio_vs_amqp_publish: round(f.msgsPerS / amqpLimit.publish, 2),
           });

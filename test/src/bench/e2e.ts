@@ -2,7 +2,7 @@ import * as amqp from 'amqplib';
 import { eventsExchange, HEADER, type MessageType, type Payload, type Publisher } from '@stockflow/shared';
 import type { BenchEnv } from './bench-env';
 import { round, summarize } from './stats';
-import { hostCpuS, readMetrics, sampleRss, workerCpuS, type BenchWorker } from './workers';
+import { hostCpuS, readMetrics, sampleRss, workerCpuS, workerWriteCalls, type BenchWorker } from './workers';
 
 export interface Command<T extends MessageType = MessageType> {
   type: T;
@@ -27,6 +27,8 @@ export interface RunResult {
   hostCpuUs: number;
   /** WAL flushes (fsyncs) per message, the whole Postgres cluster's, when the caller can count them. */
   walFlushesPerMsg?: number;
+  /** Write system calls of the worker processes per message. */
+  workerWritesPerMsg: number;
 }
 
 /**
@@ -78,7 +80,7 @@ export async function runLoad(
   const before = (await readMetrics(workers)).handled;
   const wal0 = await opts.walFlushes?.();
   const rss = setInterval(() => sampleRss(workers), 200);
-  const cpu0 = { worker: workerCpuS(workers), host: hostCpuS() };
+  const cpu0 = { worker: workerCpuS(workers), host: hostCpuS(), writes: workerWriteCalls(workers) };
   const t0 = performance.now();
   const inflight = new Set<Promise<unknown>>();
   for (let i = 0; i < commands.length; i++) {
@@ -132,6 +134,7 @@ export async function runLoad(
     split: { toHandler: { p50: toHandler.p50, p99: toHandler.p99 }, toEvent: { p50: toEvent.p50, p99: toEvent.p99 } },
     workerCpuUs: perMsgUs(workerCpuS(workers) - cpu0.worker),
     hostCpuUs: perMsgUs(hostCpuS() - cpu0.host),
+    workerWritesPerMsg: round((workerWriteCalls(workers) - cpu0.writes) / commands.length, 3),
     // A cluster that never counts a flush (fsync off, an open_* sync method) shows none, as does a lost counter session (NaN).
     ...(wal0 !== undefined && wal1 !== undefined && wal1 > 0 && Number.isFinite(wal0) ? { walFlushesPerMsg: round((wal1 - wal0) / commands.length, 3) } : {}),
   };

@@ -112,6 +112,23 @@ export function workerCpuS(workers: BenchWorker[]): number {
   return ticks / CLOCK_TICKS;
 }
 
+/**
+ * Write system calls the workers have made so far (syscw from /proc: write and writev, almost
+ * all of them socket sends to Postgres, the broker and Redis). A count: steadier than CPU time
+ * on these machines, and each loopback send costs the sender the receiver's wake-up too.
+ */
+export function workerWriteCalls(workers: BenchWorker[]): number {
+  let calls = 0;
+  for (const w of workers) {
+    try {
+      calls += Number(/syscw:\s+(\d+)/.exec(readFileSync(`/proc/${w.proc.pid}/io`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // exited
+    }
+  }
+  return calls;
+}
+
 /** CPU seconds the whole host has been busy so far (every process: broker, Postgres, bench too). */
 export function hostCpuS(): number {
   const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
