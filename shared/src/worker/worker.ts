@@ -196,6 +196,7 @@ export class Worker<U extends UnitOfWork> {
       log,
       pollMs: config.outboxPollMs,
       batch: config.outboxBatch,
+      deleteDelayMs: config.outboxDeleteDelayMs,
       retryMaxMs: config.retryMaxMs,
       instanceId: config.instanceId,
       afterPublish: this.opts.relayAfterPublish,

@@ -75,6 +75,7 @@ describe('outbox hand-off', () => {
       log: env.log,
       pollMs: 200,
       batch: 100,
+      deleteDelayMs: 50,
       retryMaxMs: 1000,
       instanceId,
     });
