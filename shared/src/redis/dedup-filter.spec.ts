@@ -83,3 +83,74 @@ describe('DedupFilter.seen', () => {
     expect(await new DedupFilter(undefined, 'inv', 60).seen(['a'])).toEqual(new Set());
   });
 });
+
+/** A Redis stand-in that records commands (EVAL without its script) and knows the keys in `known`. */
+function recordingRedis(known: Set<string>) {
+  const sent: unknown[] = [];
+  const answer = (keys: string[]) => keys.map((k) => (known.has(k) ? '1' : null));
+  const redis = {
+    status: 'ready',
+    mget: (...keys: string[]) => {
+      sent.push(['mget', ...keys]);
+      return Promise.resolve(answer(keys));
+    },
+    eval: (_script: string, ...args: unknown[]) => {
+      sent.push(['eval', ...args]);
+      return Promise.resolve(null);
+    },
+    pipeline: () => {
+      const cmds: unknown[][] = [];
+      const p = {
+        eval: (_script: string, ...args: unknown[]) => (cmds.push(['eval', ...args]), p),
+        mget: (...keys: string[]) => (cmds.push(['mget', ...keys]), p),
+        exec: () => {
+          sent.push({ pipeline: cmds });
+          return Promise.resolve(cmds.map((c) => [null, c[0] === 'mget' ? answer(c.slice(1) as string[]) : null]));
+        },
+      };
+      return p;
+    },
+  };
+  return { redis: redis as unknown as Redis, sent };
+}
+
+describe('DedupFilter.remember', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('sends committed ids with the next lookup, in one pipeline, EVAL first', async () => {
+    const fake = recordingRedis(new Set(['dedup:inv:a']));
+    const filter = new DedupFilter(fake.redis, 'inv', 60);
+    filter.remember(['x', 'y']);
+    filter.remember(['z']);
+    expect(fake.sent).toEqual([]);
+    expect(await filter.seen(['a', 'b'])).toEqual(new Set(['a']));
+    expect(fake.sent).toEqual([{ pipeline: [['eval', 3, 'dedup:inv:x', 'dedup:inv:y', 'dedup:inv:z', 60], ['mget', 'dedup:inv:a', 'dedup:inv:b']] }]);
+    // Nothing left to remember: the next lookup is a plain MGET.
+    await filter.seen(['c']);
+    expect(fake.sent[1]).toEqual(['mget', 'dedup:inv:c']);
+  });
+
+  it('sends them on their own when no lookup comes soon', async () => {
+    jest.useFakeTimers();
+    const fake = recordingRedis(new Set());
+    const filter = new DedupFilter(fake.redis, 'inv', 60);
+    filter.remember(['x']);
+    jest.advanceTimersByTime(5);
+    filter.remember(['y']);
+    expect(fake.sent).toEqual([]);
+    jest.advanceTimersByTime(20);
+    expect(fake.sent).toEqual([['eval', 2, 'dedup:inv:x', 'dedup:inv:y', 60]]);
+    jest.advanceTimersByTime(1000);
+    expect(fake.sent).toHaveLength(1);
+  });
+
+  it('forgets nothing and sends nothing twice when a lookup takes the ids before their timer', async () => {
+    jest.useFakeTimers();
+    const fake = recordingRedis(new Set());
+    const filter = new DedupFilter(fake.redis, 'inv', 60);
+    filter.remember(['x']);
+    await filter.seen(['a']);
+    jest.advanceTimersByTime(1000);
+    expect(fake.sent).toEqual([{ pipeline: [['eval', 1, 'dedup:inv:x', 60], ['mget', 'dedup:inv:a']] }]);
+  });
+});

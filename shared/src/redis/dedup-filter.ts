@@ -4,6 +4,12 @@ import { redisReady } from './client';
 const REMEMBER = `for _, k in ipairs(KEYS) do redis.call('SET', k, '1', 'EX', ARGV[1]) end`;
 
 /**
+ * Committed ids wait this long for a lookup to travel with before they go on their own. Below
+ * full load a partition's next batch usually asks within a few milliseconds.
+ */
+const REMEMBER_WAIT_MS = 20;
+
+/**
  * Fast path for duplicates: ids whose transaction committed are remembered in Redis for a
  * while, so a re-delivery can be acked without touching Postgres. Only committed ids are
  * written (after COMMIT), so a hit is always a true duplicate; a miss proves nothing and the
@@ -13,6 +19,9 @@ export class DedupFilter {
   /** Lookups asked for while one is on its way; they go together in the next MGET. */
   private waiting: { ids: string[]; resolve(hits: Set<string>): void }[] = [];
   private looking = false;
+  /** Committed ids not yet sent (see remember). */
+  private unsent: string[] = [];
+  private unsentTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: Redis | undefined,
@@ -46,8 +55,15 @@ export class DedupFilter {
       const group = this.waiting;
       this.waiting = [];
       let values: (string | null)[] = [];
+      const keys = group.flatMap((g) => g.ids.map((id) => this.key(id)));
+      const remembered = this.takeUnsent();
       try {
-        values = await redis.mget(...group.flatMap((g) => g.ids.map((id) => this.key(id))));
+        if (remembered.length === 0) values = await redis.mget(...keys);
+        else {
+          // One write: the ids committed lately, then the lookup (which so sees them too).
+          const replies = await redis.pipeline().eval(REMEMBER, remembered.length, ...remembered, this.ttlS).mget(...keys).exec();
+          values = (replies?.[1]?.[1] as (string | null)[] | undefined) ?? [];
+        }
       } catch {
         // A miss for all of them; whatever failed, the lookups behind must not wait forever.
       }
@@ -62,12 +78,27 @@ export class DedupFilter {
   }
 
   /**
-   * One command for a whole transaction's ids: a pipeline of one SET per id cost the worker
-   * about 3 % of its CPU in ioredis's per-command bookkeeping, and one command per partition
-   * batch a socket write and a reply each. Never rejects.
+   * Ids of a committed transaction. They go with the next lookup's MGET, in the same write, or
+   * on their own after REMEMBER_WAIT_MS: a command of their own per transaction was a socket
+   * write and a reply each, about one in seven of the worker's writes below full load. Never
+   * throws; a lost write only makes the fast path miss.
    */
-  async remember(ids: string[]): Promise<void> {
+  remember(ids: string[]): void {
     if (ids.length === 0 || !redisReady(this.redis)) return;
-    await this.redis.eval(REMEMBER, ids.length, ...ids.map((id) => this.key(id)), this.ttlS).catch(() => undefined);
+    for (const id of ids) this.unsent.push(this.key(id));
+    this.unsentTimer ??= setTimeout(() => {
+      this.unsentTimer = undefined;
+      const keys = this.takeUnsent();
+      if (keys.length > 0 && redisReady(this.redis)) void this.redis.eval(REMEMBER, keys.length, ...keys, this.ttlS).catch(() => undefined);
+    }, REMEMBER_WAIT_MS).unref();
+  }
+
+  /** The keys waiting to be remembered, now taken by whoever sends them. */
+  private takeUnsent(): string[] {
+    const keys = this.unsent;
+    this.unsent = [];
+    clearTimeout(this.unsentTimer);
+    this.unsentTimer = undefined;
+    return keys;
   }
 }

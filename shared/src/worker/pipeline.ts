@@ -310,10 +310,10 @@ export class MessagePipeline<U extends UnitOfWork> {
       return taken;
     });
     // Every id of a committed transaction is in the inbox now: claimed here, or by the
-    // transaction a copy was waiting for. One Redis command per transaction, not per partition
-    // batch (at half load a transaction merges about twenty); not awaited, since the ack must
-    // not wait for the fast path, which a lost write only makes slower.
-    void this.dedup.remember(items.map((i) => i.envelope.messageId));
+    // transaction a copy was waiting for. Sent with the next lookup, not per partition batch
+    // (at half load a transaction merges about twenty), and never waited for: the ack must not
+    // wait for the fast path, which a lost write only makes slower.
+    this.dedup.remember(items.map((i) => i.envelope.messageId));
     return fresh;
   }
 

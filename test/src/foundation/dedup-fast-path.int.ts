@@ -1,3 +1,5 @@
+import { Redis } from 'ioredis';
+import { createRedis, DedupFilter } from '@stockflow/shared';
 import { keysPerPartition } from '../scaling/traffic';
 import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { keysOverAllPartitions, registerWarehouses, totals } from './fixtures';
@@ -34,7 +36,25 @@ describe('duplicate fast path (Redis)', () => {
     expect(t.ledgerRows).toBe(keys.length);
   });
 
-  it('remembers the ids of a transaction that merged several partitions with one command', async () => {
+  it('ids remembered just before a lookup go in its pipeline, under the namespace, and that lookup sees them', async () => {
+    const e = (mergeEnv = await TestEnv.create('dedup-pipeline'));
+    const redis = createRedis(e.redisUrl, e.namespace, e.log, 'dedup-pipeline-test');
+    try {
+      await redis.connect();
+      const filter = new DedupFilter(redis, 'inventory-worker', 60);
+      filter.remember(['p-1', 'p-2']);
+      // Sent with this MGET, before it: no timer has fired yet.
+      expect(await filter.seen(['p-1', 'p-2', 'p-3'])).toEqual(new Set(['p-1', 'p-2']));
+      expect(await e.redis.exists('dedup:inventory-worker:p-1')).toBe(1);
+      expect(await e.redis.ttl('dedup:inventory-worker:p-2')).toBeGreaterThan(50);
+    } finally {
+      redis.disconnect();
+      await mergeEnv.cleanup();
+      mergeEnv = undefined;
+    }
+  });
+
+  it('remembers the ids of a transaction that merged several partitions in one command, never one per partition batch', async () => {
     mergeEnv = await TestEnv.create('dedup-merge');
     const e = mergeEnv;
     const partitions = e.topology.partitions;
@@ -44,7 +64,7 @@ describe('duplicate fast path (Redis)', () => {
     const gate = new Promise<void>((r) => (releaseGate = r));
     let gateHeld = false;
     // One transaction slot, held by the gate until the other partitions' batches wait behind it.
-    const worker = await startInventory(e, { TX_CONCURRENCY: 1, HTTP_PORT: 0 }, {
+    await startInventory(e, { TX_CONCURRENCY: 1, HTTP_PORT: 0 }, {
       hooks: {
         async beforeCommit(items) {
           if (!items.some((i) => i.envelope.messageId === 'gate')) return;
@@ -53,30 +73,47 @@ describe('duplicate fast path (Redis)', () => {
         },
       },
     });
-    const redisEval = jest.spyOn(worker.runtime.redis!, 'eval');
-    // Only the dedup filter's calls (the lease heartbeat is an EVAL on the same client too).
+    // What Redis receives, whichever way the worker sends it (alone or in a pipeline).
+    const source = new Redis(e.redisUrl);
+    const monitor = await source.monitor();
+    const commands: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+    const dedupPrefix = `${e.namespace}:dedup:`;
+    // The EVALs that remember ids (the lease heartbeat is an EVAL too), as the ids they carry.
     const remembered = () =>
-      redisEval.mock.calls.map((c) => c.slice(2, 2 + Number(c[1])) as string[]).filter((keys) => keys.length > 0 && keys.every((k) => k.startsWith('dedup:')));
-    const pub = await e.publisher();
-    const tap = await e.tap();
-    await registerWarehouses(pub, ['wh-1']);
-    await tap.waitForCount('WarehouseRegistered', 1);
-    const receive = (sku: string, id: string) => pub.send('ReceiveStock', { productId: sku, warehouseId: 'wh-1', quantity: 1 }, { messageId: id });
-    // A new subscription takes one message at a time until its first batch commits.
-    for (const sku of skus) await receive(sku, `warm-${sku}`);
-    await tap.waitForCount('StockReceived', partitions, 30_000);
+      commands
+        .filter((c) => c[0]?.toLowerCase() === 'eval')
+        .map((c) => c.slice(3, 3 + Number(c[2])))
+        .filter((keys) => keys.length > 0 && keys.every((k) => k.startsWith(dedupPrefix)))
+        .map((keys) => keys.map((k) => k.slice(k.lastIndexOf(':') + 1)));
+    try {
+      const pub = await e.publisher();
+      const tap = await e.tap();
+      await registerWarehouses(pub, ['wh-1']);
+      await tap.waitForCount('WarehouseRegistered', 1);
+      const receive = (sku: string, id: string) => pub.send('ReceiveStock', { productId: sku, warehouseId: 'wh-1', quantity: 1 }, { messageId: id });
+      // A new subscription takes one message at a time until its first batch commits.
+      for (const sku of skus) await receive(sku, `warm-${sku}`);
+      await tap.waitForCount('StockReceived', partitions, 30_000);
+      await eventually(async () => expect(remembered().flat()).toEqual(expect.arrayContaining(skus.map((sku) => `warm-${sku}`))));
 
-    await receive(gateSku!, 'gate');
-    await eventually(async () => expect(gateHeld).toBe(true));
-    const before = remembered().length;
-    for (const sku of otherSkus) await receive(sku, `merged-${sku}`);
-    await new Promise((r) => setTimeout(r, 500));
-    releaseGate();
-    await tap.waitForCount('StockReceived', 2 * partitions, 30_000);
-    await eventually(async () => expect(remembered().length).toBeGreaterThanOrEqual(before + 2));
-    // The gate's transaction, then one for every other partition's batch.
-    const calls = remembered().slice(before);
-    expect(calls.map((keys) => keys.length)).toEqual([1, otherSkus.length]);
-    expect(calls[1]!.map((k) => k.slice(k.lastIndexOf(':') + 1)).sort()).toEqual(otherSkus.map((sku) => `merged-${sku}`).sort());
+      await receive(gateSku!, 'gate');
+      await eventually(async () => expect(gateHeld).toBe(true));
+      const before = remembered().length;
+      for (const sku of otherSkus) await receive(sku, `merged-${sku}`);
+      await new Promise((r) => setTimeout(r, 500));
+      releaseGate();
+      await tap.waitForCount('StockReceived', 2 * partitions, 30_000);
+      const merged = otherSkus.map((sku) => `merged-${sku}`).sort();
+      await eventually(async () => expect(remembered().slice(before).flat().sort()).toEqual(['gate', ...merged].sort()));
+      // Two transactions (the gate's, then one for every other partition's batch): at most
+      // one command each, and the merged one's ids all in the same command.
+      const calls = remembered().slice(before);
+      expect(calls.length).toBeLessThanOrEqual(2);
+      expect(calls.some((ids) => merged.every((id) => ids.includes(id)))).toBe(true);
+    } finally {
+      monitor.disconnect();
+      source.disconnect();
+    }
   });
 });
