@@ -19,45 +19,57 @@ export interface OutboxRecord extends OutboxRow {
   id: string;
 }
 
+/** The worker's own outbox relay, as a writer sees it (OutboxRelay). */
+export interface LocalRelay {
+  readonly instanceId: string;
+  readonly isLeader: boolean;
+  /** Takes rows right after their COMMIT; false when it did not (it no longer leads). */
+  handoff(records: OutboxRecord[]): boolean;
+}
+
+export type OutboxQuery = (sql: string, params: unknown[]) => Promise<unknown>;
+
 /**
  * Appends follow-up messages in the handler's transaction (published only if it commits).
  * Queued with Tx.write: they travel with the batch's other writes in one statement.
  *
- * `handoff`: the writer will give the committed rows to its own relay (OutboxRelay.handoff),
- * so that relay need not read them back. `onRecords` gets the rows with their ids when the
- * writes are sent (before COMMIT).
- *
- * When the writer's own relay leads (`leading`), there is no NOTIFY: only the leader publishes,
+ * With `local`, the committed rows go to the worker's own relay (OutboxRelay.handoff), so it
+ * need not read them back. When that relay leads there is no NOTIFY: only the leader publishes,
  * and it gets these rows by hand-off. That spares Postgres the notification queue and a wake-up
  * of every listening relay session per transaction, and the relays a message they would only
- * ignore. If that relay no longer leads when COMMIT returns, the writer announces the rows
- * after the fact (notifyOutbox), so a leader elsewhere reads them at once. Otherwise the
- * NOTIFY carries the writer's instance id (a relay that leads reads the table on any id but
- * its own; no id at all from writers without a relay).
+ * ignore. If the relay no longer leads when COMMIT returns, it refuses the rows and they are
+ * announced after the fact (`local.query`, outside the transaction), so a leader elsewhere,
+ * which may have read the table before this COMMIT, reads it again at once. Otherwise the
+ * NOTIFY carries the writer's instance id (a relay that leads reads the table on any id but its
+ * own; no id at all from writers without a relay).
  */
-export function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[], handoff?: { instanceId: string; leading: boolean; onRecords(records: OutboxRecord[]): void }): void {
+export function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[], local?: { relay: LocalRelay; query: OutboxQuery; onNotifyError: (err: unknown) => void }): void {
   if (rows.length === 0) return;
+  const leading = local?.relay.isLeader ?? false;
   // One json parameter instead of seven arrays: pg escapes every element of a text[] in
   // JavaScript (the payloads are quote-heavy JSON), JSON.stringify does it natively. The
   // column names are OutboxRow's keys, so the rows go in as they are.
   tx.write(
     `INSERT INTO "${schema}".outbox (message_id, type, exchange, routing_key, mandatory, properties, payload)
      SELECT * FROM json_to_recordset($1::json)
-       AS r("messageId" text, type text, exchange text, "routingKey" text, mandatory boolean, properties jsonb, payload text)${handoff ? ' RETURNING id, message_id' : ''}`,
+       AS r("messageId" text, type text, exchange text, "routingKey" text, mandatory boolean, properties jsonb, payload text)${local ? ' RETURNING id, message_id' : ''}`,
     [JSON.stringify(rows)],
-    handoff
+    local
       ? (returned) => {
           const ids = new Map(returned.map((r) => [String(r.message_id), String(r.id)]));
-          handoff.onRecords(rows.map((r) => ({ ...r, id: ids.get(r.messageId)! })));
+          const records = rows.map((r) => ({ ...r, id: ids.get(r.messageId)! }));
+          tx.onCommit(() => {
+            if (!local.relay.handoff(records) && leading) void notifyOutbox(local.query, schema).catch(local.onNotifyError);
+          });
         }
       : undefined,
   );
-  if (handoff?.leading) return;
+  if (leading) return;
   // Delivered to LISTENers only when (and if) the transaction commits.
-  tx.write(`SELECT pg_notify($1, $2)`, [outboxChannel(schema), handoff?.instanceId ?? '']);
+  tx.write(`SELECT pg_notify($1, $2)`, [outboxChannel(schema), local?.relay.instanceId ?? '']);
 }
 
 /** NOTIFY outside a transaction: rows committed without one that the writer's relay did not take. */
-export async function notifyOutbox(query: (sql: string, params: unknown[]) => Promise<unknown>, schema: string): Promise<void> {
+export async function notifyOutbox(query: OutboxQuery, schema: string): Promise<void> {
   await query(`SELECT pg_notify($1, '')`, [outboxChannel(schema)]);
 }

@@ -4,7 +4,7 @@ import { deadLetterExchange, isMandatory, routeOf } from '../amqp/topology';
 import { childMessageId, contracts, HEADER, type Envelope, type MessageType } from '../contracts';
 import { claimInbox, processedIds } from '../db/inbox';
 import { isConstraintViolation, isTransientDbError } from '../db/errors';
-import { notifyOutbox, writeOutbox, type OutboxRecord, type OutboxRow } from '../db/outbox';
+import { writeOutbox, type LocalRelay, type OutboxRow } from '../db/outbox';
 import { PermanentMessageError, PublishError, TransientError, ValidationError, type DeadLetterReason } from '../errors';
 import { messageLogger, type Logger } from '../logger';
 import type { DedupFilter } from '../redis/dedup-filter';
@@ -80,7 +80,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     private readonly dedup: DedupFilter,
     private readonly hooks: PipelineHooks = {},
     /** The local outbox relay: committed outbox rows go to it in memory (OutboxRelay.handoff). */
-    private readonly relay?: { instanceId: string; readonly isLeader: boolean; handoff(records: OutboxRecord[]): boolean },
+    private readonly relay?: LocalRelay,
   ) {
     const { txConcurrency, txMaxMessages, txOverlapMs } = rt.config;
     const merged = (parts: TxPart[]) => {
@@ -284,27 +284,19 @@ export class MessagePipeline<U extends UnitOfWork> {
           await this.handlerOf(item.envelope).handle(this.context(uow, item, outbox, part.afterCommit, part.partition), item.payload as never);
         }
         await uow.flush();
-        const relay = this.relay;
         // Handed over the moment COMMIT returns: two batches that touched one row reach the
         // relay in the order they committed (the later one needs more round trips after the
         // earlier one's COMMIT released the row).
-        if (relay) {
-          const leading = relay.isLeader;
-          writeOutbox(tx, db.schema, outbox, {
-            instanceId: relay.instanceId,
-            leading,
-            onRecords: (records) =>
-              tx.onCommit(() => {
-                // Written without a NOTIFY for a relay that has lost the lead since: the leader
-                // elsewhere may have read the table before this COMMIT and must hear of the rows.
-                if (!relay.handoff(records) && leading) {
-                  void notifyOutbox((sql, p) => db.query(sql, p), db.schema).catch((err: unknown) =>
-                    this.rt.log.warn({ err: (err as Error).message }, 'outbox NOTIFY after a lost hand-off failed; the leader\'s periodic read will find the rows'),
-                  );
-                }
-              }),
-          });
-        } else writeOutbox(tx, db.schema, outbox);
+        writeOutbox(
+          tx,
+          db.schema,
+          outbox,
+          this.relay && {
+            relay: this.relay,
+            query: (sql, p) => db.query(sql, p),
+            onNotifyError: (err) => this.rt.log.warn({ err: (err as Error).message }, 'outbox NOTIFY after a lost hand-off failed; the leader\'s periodic read will find the rows'),
+          },
+        );
       }
       await this.hooks.beforeCommit?.(work, attempt);
       return taken;
