@@ -152,7 +152,7 @@ export const commonSettings = {
   retryMaxMs: integer('RETRY_MAX_MS', 5 * SECOND, 'Longest backoff between retries of a transient failure or reconnects', { min: 1, max: 600_000 }),
   outboxPollMs: integer('OUTBOX_POLL_MS', 500, 'Outbox relay polling interval when no NOTIFY arrives; also how old a row must be before the safety-net read takes it from the table instead of waiting for its hand-off', { min: 10, max: 60_000 }),
   outboxBatch: integer('OUTBOX_BATCH', 500, 'Outbox rows published per relay round', { min: 1, max: 10_000 }),
-  outboxDeleteDelayMs: integer('OUTBOX_DELETE_DELAY_MS', 50, 'How long the relay keeps rows the broker confirmed before deleting them, so one DELETE covers many transactions\' rows below full load (a crash in between publishes them again, as a crash between publish and delete always did; 0 = delete after every round)', { min: 0, max: 10_000 }),
+  outboxDeleteDelayMs: integer('OUTBOX_DELETE_DELAY_MS', 50, 'How long the relay keeps rows the broker confirmed before deleting them (or until OUTBOX_BATCH of them wait), so one DELETE covers many transactions\' rows (a crash in between publishes them again, as a crash between publish and delete always did; 0 = delete after every round)', { min: 0, max: 10_000 }),
   inboxRetentionMs: integer('INBOX_RETENTION_MS', 7 * DAY, 'Inbox rows older than this are purged (duplicates arriving later would be applied again)', { min: 60 * SECOND, max: 365 * DAY }),
   inboxPurgeIntervalMs: integer('INBOX_PURGE_INTERVAL_MS', 3_600_000, 'How often the inbox retention job runs', { min: SECOND, max: DAY }),
   inboxPurgeBatch: integer('INBOX_PURGE_BATCH', 1000, 'Rows deleted per statement by the retention job (small, to keep locks short)', { min: 1, max: 100_000 }),

@@ -52,8 +52,8 @@ export const RELAY_SESSION_OPTIONS = `${SESSION_OPTIONS} -c synchronous_commit=o
 const MAX_HANDED_OFF = 20_000;
 
 /**
- * Publishes outbox rows in id order with publisher confirms, then deletes them: at once while
- * more rows wait, otherwise up to deleteDelayMs later, together with later rounds' rows.
+ * Publishes outbox rows in id order with publisher confirms, then deletes them, up to
+ * deleteDelayMs later, together with the rows of the rounds published meanwhile.
  *
  * Several worker instances run a relay; only the one holding the session advisory lock
  * publishes, so two relays never publish the same rows at once. The leader wakes on
@@ -163,14 +163,9 @@ export class OutboxRelay {
         if (this.leader) {
           this.pending = false;
           const published = await this.drain();
-          const more = published >= this.opts.batch || this.pending || this.handedOff.length > 0;
-          // Busy: the DELETE goes at once, and the rows handed off while it runs make the next
-          // round fuller (without it in the loop, rounds came twice as often, half as full, and
-          // the worker made twice the socket writes at full load). Quiet: it waits for the rows
-          // of the transactions to come.
-          if (more || this.deleteDue() <= 0) await this.deleteConfirmed();
+          if (this.deleteDue() <= 0) await this.deleteConfirmed();
           attempt = 0;
-          if (more) continue;
+          if (published >= this.opts.batch || this.pending || this.handedOff.length > 0) continue;
         } else {
           // Nothing to publish until it leads. A wake-up still pending (from its days as leader,
           // or any nudge) would otherwise skip every wait and ask for the lock in a busy loop.
@@ -295,8 +290,8 @@ export class OutboxRelay {
   }
 
   /**
-   * Deletes the rows the broker has confirmed. When the relay would go idle the DELETE waits up
-   * to deleteDelayMs, so that below full load one DELETE (a round trip and a transaction of its
+   * Deletes the rows the broker has confirmed. The DELETE waits up to deleteDelayMs (or until
+   * a round's worth of ids waits), so that one DELETE (a round trip and a transaction of its
    * own) covers the rows of many worker transactions instead of one each. Every table read
    * deletes first, so a read never finds a row already published. The ids survive a lost
    * session: rows a new leader has meanwhile published again and deleted are simply not found.
