@@ -67,6 +67,8 @@ function arg(name: string, fallback: string): string {
 
 /** Counts per transaction of the run, e.g. "2.1 WAL flushes and 6.3 worker write calls per transaction". */
 function countsPerTx(r: { walFlushesPerMsg?: number; workerWritesPerMsg: number }, meanBatch: number): string {
+  // Only duplicates (no transaction): what each one costs in sends.
+  if (meanBatch === 0) return `${round(r.workerWritesPerMsg, 2)} worker write calls per message`;
   const writes = `${round(r.workerWritesPerMsg * meanBatch, 2)} worker write calls per transaction`;
   return r.walFlushesPerMsg === undefined ? `WAL flushes not counted, ${writes}` : `${round(r.walFlushesPerMsg * meanBatch, 2)} WAL flushes and ${writes}`;
 }
