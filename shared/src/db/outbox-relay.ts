@@ -174,6 +174,9 @@ export class OutboxRelay {
         await this.idle(this.leader ? Math.min(this.opts.pollMs, this.deleteDue()) : Math.max(this.opts.pollMs, 1000));
       } catch (err) {
         this.opts.log.warn({ err: (err as Error).message, schema: this.opts.schema }, 'outbox relay failed; retrying');
+        // Before the lock goes with the session: another instance may lead next and would read
+        // (and publish again) whatever we published and had not deleted.
+        await this.deleteConfirmed().catch(() => undefined);
         await this.disconnect();
         await sleep(Math.min(this.opts.retryMaxMs, 100 * 2 ** Math.min(attempt++, 6)), this.abort.signal);
       }
@@ -212,8 +215,9 @@ export class OutboxRelay {
 
   private async drain(): Promise<number> {
     if (this.mustRead) return this.drainTable();
-    // The safety net: rows older than a poll interval were handed to nobody (they would be
-    // gone by now); younger ones are on their way by hand-off and are left to it.
+    // The safety net: rows older than a poll interval were handed to nobody (handed-off ones
+    // are published within milliseconds, and drainTable deletes those first); younger ones are
+    // on their way by hand-off and are left to it.
     if (Date.now() - this.lastReadAt >= this.opts.pollMs) return this.drainTable(this.opts.pollMs);
     if (this.handedOff.length === 0) return 0;
     const rows = this.handedOff.splice(0, this.opts.batch);
@@ -278,7 +282,8 @@ export class OutboxRelay {
       if (this.confirmed.length === 0) this.confirmedSince = Date.now();
       for (const r of done) this.confirmed.push(r.id);
       this.opts.onPublished?.(done.length, Math.max(...done.map((r) => r.ageMs)), via);
-      if (this.confirmed.length >= this.opts.batch || this.opts.deleteDelayMs === 0) await this.deleteConfirmed();
+      // A failed round deletes at once what did go: the caller drops the session, and the lock.
+      if (this.confirmed.length >= this.opts.batch || this.opts.deleteDelayMs === 0 || firstFailure !== -1) await this.deleteConfirmed();
     }
     if (firstFailure !== -1) throw (results[firstFailure] as PromiseRejectedResult).reason;
     return done.length;

@@ -47,11 +47,11 @@ export class WorkerMetrics {
     this.outboxPublished = new Counter({ name: 'stockflow_outbox_published_total', help: 'Outbox rows published with confirms by this instance, by how the relay got them (handoff: in memory from this worker; table: read back)', labelNames: ['via'], registers: r });
     // Both read at scrape time, so a stuck relay shows up even when nothing is published.
     const outbox = this.readOutbox.bind(this);
-    this.outboxLag = new Gauge({ name: 'stockflow_outbox_lag_seconds', help: 'Age of the oldest unpublished row in this service\'s outbox (0 when empty)', registers: r, async collect() {
+    this.outboxLag = new Gauge({ name: 'stockflow_outbox_lag_seconds', help: 'Age of the oldest row in this service\'s outbox, published or not (a published row waits up to OUTBOX_DELETE_DELAY_MS for its DELETE; 0 when empty)', registers: r, async collect() {
       const v = await outbox();
       if (v) this.set(v.oldestAgeS);
     } });
-    this.outboxBacklog = new Gauge({ name: 'stockflow_outbox_backlog', help: 'Rows waiting in this service\'s outbox', registers: r, async collect() {
+    this.outboxBacklog = new Gauge({ name: 'stockflow_outbox_backlog', help: 'Rows in this service\'s outbox: waiting to be published, or published and waiting up to OUTBOX_DELETE_DELAY_MS for their DELETE', registers: r, async collect() {
       const v = await outbox();
       if (v) this.set(v.rows);
     } });

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { OutboxRelay, type ConfirmPublisher } from '@stockflow/shared';
 import { eventually, startInventory, TestEnv } from '../support';
 import { registerWarehouses } from './fixtures';
 
@@ -37,7 +38,8 @@ describe('outbox relay: deferred deletes', () => {
   ])('with OUTBOX_DELETE_DELAY_MS=$delayMs, one DELETE per round or one for many transactions', async ({ delayMs, check }) => {
     env = await TestEnv.create(`outbox-delete-${delayMs}`);
     queries = jest.spyOn(Client.prototype, 'query');
-    await startInventory(env, { OUTBOX_DELETE_DELAY_MS: delayMs });
+    // No safety-net read (each deletes first) while the transactions come one by one.
+    await startInventory(env, { OUTBOX_DELETE_DELAY_MS: delayMs, OUTBOX_POLL_MS: 60_000 });
     const before = deletes();
     await oneByOne('rs', 12);
     await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 10_000);
@@ -70,5 +72,39 @@ describe('outbox relay: deferred deletes', () => {
     await worker.stop();
     expect(deletes()).toBe(1);
     expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]);
+  });
+  it('a round that failed deletes what the broker did confirm before the relay drops its session (and the lead)', async () => {
+    env = await TestEnv.create('outbox-delete-fail');
+    for (const id of ['m-1', 'm-2', 'm-3']) {
+      await env.query(
+        `INSERT INTO inventory.outbox (message_id, type, exchange, routing_key, mandatory, properties, payload) VALUES ($1, 'StockChanged', 'x', 'StockChanged.x', false, '{}', '{}')`,
+        [id],
+      );
+    }
+    queries = jest.spyOn(Client.prototype, 'query');
+    // The broker confirms m-1 and m-3 and refuses m-2: only m-1 counts as published (in order).
+    const publisher = { publish: (_e: string, _k: string, _b: Buffer, o: { messageId: string }) => (o.messageId === 'm-2' ? Promise.reject(new Error('nack')) : Promise.resolve()) };
+    const relay = new OutboxRelay({
+      url: env.databaseUrl,
+      schema: 'inventory',
+      applicationName: 't-delete-fail',
+      publisher: publisher as unknown as ConfirmPublisher,
+      log: env.log,
+      pollMs: 60_000,
+      batch: 100,
+      deleteDelayMs: 10_000,
+      retryMaxMs: 1000,
+    });
+    try {
+      relay.start();
+      await eventually(async () => expect((await env.query<{ message_id: string }>('SELECT message_id FROM inventory.outbox ORDER BY id')).map((r) => r.message_id)).toEqual(['m-2', 'm-3']));
+      // Deleted on the session that held the lead when the round failed, not after a reconnect
+      // (by then another instance may lead and would have published m-1 again).
+      const calls = queries.mock.calls.map((c, i) => ({ sql: String(c[0]), client: queries!.mock.contexts[i] as Client }));
+      const leadSession = calls.find((c) => c.sql.includes('pg_try_advisory_lock'))!.client;
+      expect(calls.find((c) => c.sql.startsWith(DELETE))!.client).toBe(leadSession);
+    } finally {
+      await relay.stop();
+    }
   });
 });
