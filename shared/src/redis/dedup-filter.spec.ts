@@ -144,6 +144,18 @@ describe('DedupFilter.remember', () => {
     expect(fake.sent).toHaveLength(1);
   });
 
+  it('flush sends what waits at once (on stop), and the timer then sends nothing', async () => {
+    jest.useFakeTimers();
+    const fake = recordingRedis(new Set());
+    const filter = new DedupFilter(fake.redis, 'inv', 60);
+    filter.remember(['x']);
+    await filter.flush();
+    expect(fake.sent).toEqual([['eval', 1, 'dedup:inv:x', 60]]);
+    jest.advanceTimersByTime(1000);
+    await filter.flush();
+    expect(fake.sent).toHaveLength(1);
+  });
+
   it('forgets nothing and sends nothing twice when a lookup takes the ids before their timer', async () => {
     jest.useFakeTimers();
     const fake = recordingRedis(new Set());

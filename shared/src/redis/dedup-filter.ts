@@ -86,11 +86,13 @@ export class DedupFilter {
   remember(ids: string[]): void {
     if (ids.length === 0 || !redisReady(this.redis)) return;
     for (const id of ids) this.unsent.push(this.key(id));
-    this.unsentTimer ??= setTimeout(() => {
-      this.unsentTimer = undefined;
-      const keys = this.takeUnsent();
-      if (keys.length > 0 && redisReady(this.redis)) void this.redis.eval(REMEMBER, keys.length, ...keys, this.ttlS).catch(() => undefined);
-    }, REMEMBER_WAIT_MS).unref();
+    this.unsentTimer ??= setTimeout(() => void this.flush(), REMEMBER_WAIT_MS).unref();
+  }
+
+  /** Sends what waits to be remembered now (on stop: the timer would find Redis closed). */
+  async flush(): Promise<void> {
+    const keys = this.takeUnsent();
+    if (keys.length > 0 && redisReady(this.redis)) await this.redis.eval(REMEMBER, keys.length, ...keys, this.ttlS).catch(() => undefined);
   }
 
   /** The keys waiting to be remembered, now taken by whoever sends them. */

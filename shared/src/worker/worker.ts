@@ -211,7 +211,10 @@ export class Worker<U extends UnitOfWork> {
     this.stack.push({ name: 'outbox relay', stop: () => relay.stop() });
 
     const hooks = this.opts.hooks ?? exitAfterCommitHook(config.exitAfterCommit, config.allowSabotage === 'i-know-this-breaks-things');
-    this.pipeline = new MessagePipeline(def, this.rt, new DedupFilter(this.rt.redis, def.name, config.dedupTtlS), hooks, {
+    const dedup = new DedupFilter(this.rt.redis, def.name, config.dedupTtlS);
+    // Stopped after the consumers (the stack unwinds in reverse) and before Redis closes.
+    this.stack.push({ name: 'duplicate filter', stop: () => dedup.flush() });
+    this.pipeline = new MessagePipeline(def, this.rt, dedup, hooks, {
       instanceId: config.instanceId,
       get isLeader() {
         return relay.isLeader;
