@@ -119,12 +119,10 @@ export class OutboxRelay {
   private async flush(): Promise<void> {
     if (!this.client) return;
     if (!this.leader) await this.tryLead();
-    if (this.leader) {
-      while ((await this.drainTable()) >= this.opts.batch) {
-        // full batches: more may be waiting
-      }
+    if (!this.leader) return;
+    while ((await this.drainTable()) >= this.opts.batch) {
+      // full batches: more may be waiting
     }
-    await this.deleteConfirmed();
   }
 
   /**
@@ -174,9 +172,6 @@ export class OutboxRelay {
         await this.idle(this.leader ? Math.min(this.opts.pollMs, this.deleteDue()) : Math.max(this.opts.pollMs, 1000));
       } catch (err) {
         this.opts.log.warn({ err: (err as Error).message, schema: this.opts.schema }, 'outbox relay failed; retrying');
-        // Before the lock goes with the session: another instance may lead next and would read
-        // (and publish again) whatever we published and had not deleted.
-        await this.deleteConfirmed().catch(() => undefined);
         await this.disconnect();
         await sleep(Math.min(this.opts.retryMaxMs, 100 * 2 ** Math.min(attempt++, 6)), this.abort.signal);
       }
@@ -282,8 +277,7 @@ export class OutboxRelay {
       if (this.confirmed.length === 0) this.confirmedSince = Date.now();
       for (const r of done) this.confirmed.push(r.id);
       this.opts.onPublished?.(done.length, Math.max(...done.map((r) => r.ageMs)), via);
-      // A failed round deletes at once what did go: the caller drops the session, and the lock.
-      if (this.confirmed.length >= this.opts.batch || this.opts.deleteDelayMs === 0 || firstFailure !== -1) await this.deleteConfirmed();
+      if (this.confirmed.length >= this.opts.batch || this.opts.deleteDelayMs === 0) await this.deleteConfirmed();
     }
     if (firstFailure !== -1) throw (results[firstFailure] as PromiseRejectedResult).reason;
     return done.length;
@@ -323,6 +317,10 @@ export class OutboxRelay {
   }
 
   private async disconnect(): Promise<void> {
+    // Before the lock goes with the session (on stop, or after any failure, a failed round
+    // included): another instance may lead next and would publish again what we published
+    // and had not deleted.
+    await this.deleteConfirmed().catch(() => undefined);
     const client = this.client;
     this.loseConnection();
     if (client) await client.end().catch(() => undefined);
