@@ -97,18 +97,25 @@ export function meanBatchBetween(before: MetricsReading, after: MetricsReading):
   return round((after.batchSum - before.batchSum) / Math.max(1, after.batchCount - before.batchCount), 1);
 }
 
-/** CPU seconds the workers have used so far (utime + stime from /proc). */
-export function workerCpuS(workers: BenchWorker[]): number {
-  let ticks = 0;
+/** Sum over the workers of a number read from /proc/<pid>/<file>; a worker that exited counts 0. */
+function sumProc(workers: BenchWorker[], file: string, read: (text: string) => number): number {
+  let sum = 0;
   for (const w of workers) {
     try {
-      const stat = readFileSync(`/proc/${w.proc.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      sum += read(readFileSync(`/proc/${w.proc.pid}/${file}`, 'utf8'));
     } catch {
       // exited
     }
   }
+  return sum;
+}
+
+/** CPU seconds the workers have used so far (utime + stime from /proc). */
+export function workerCpuS(workers: BenchWorker[]): number {
+  const ticks = sumProc(workers, 'stat', (stat) => {
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  });
   return ticks / CLOCK_TICKS;
 }
 
@@ -118,15 +125,7 @@ export function workerCpuS(workers: BenchWorker[]): number {
  * on these machines, and each loopback send costs the sender the receiver's wake-up too.
  */
 export function workerWriteCalls(workers: BenchWorker[]): number {
-  let calls = 0;
-  for (const w of workers) {
-    try {
-      calls += Number(/syscw:\s+(\d+)/.exec(readFileSync(`/proc/${w.proc.pid}/io`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      // exited
-    }
-  }
-  return calls;
+  return sumProc(workers, 'io', (io) => Number(/syscw:\s+(\d+)/.exec(io)?.[1] ?? 0));
 }
 
 /** CPU seconds the whole host has been busy so far (every process: broker, Postgres, bench too). */
