@@ -114,6 +114,12 @@ function recordingRedis(known: Set<string>) {
   return { redis: redis as unknown as Redis, sent };
 }
 
+/** A filter on a recording Redis that knows no key. */
+function recordingFilter() {
+  const fake = recordingRedis(new Set());
+  return { fake, filter: new DedupFilter(fake.redis, 'inv', 60) };
+}
+
 describe('DedupFilter.remember', () => {
   afterEach(() => jest.useRealTimers());
 
@@ -132,8 +138,7 @@ describe('DedupFilter.remember', () => {
 
   it('sends them on their own when no lookup comes soon', async () => {
     jest.useFakeTimers();
-    const fake = recordingRedis(new Set());
-    const filter = new DedupFilter(fake.redis, 'inv', 60);
+    const { fake, filter } = recordingFilter();
     filter.remember(['x']);
     jest.advanceTimersByTime(5);
     filter.remember(['y']);
@@ -146,8 +151,7 @@ describe('DedupFilter.remember', () => {
 
   it('flush sends what waits at once (on stop), and the timer then sends nothing', async () => {
     jest.useFakeTimers();
-    const fake = recordingRedis(new Set());
-    const filter = new DedupFilter(fake.redis, 'inv', 60);
+    const { fake, filter } = recordingFilter();
     filter.remember(['x']);
     await filter.flush();
     expect(fake.sent).toEqual([['eval', 1, 'dedup:inv:x', 60]]);
@@ -158,8 +162,7 @@ describe('DedupFilter.remember', () => {
 
   it('forgets nothing and sends nothing twice when a lookup takes the ids before their timer', async () => {
     jest.useFakeTimers();
-    const fake = recordingRedis(new Set());
-    const filter = new DedupFilter(fake.redis, 'inv', 60);
+    const { fake, filter } = recordingFilter();
     filter.remember(['x']);
     await filter.seen(['a']);
     jest.advanceTimersByTime(1000);
