@@ -3,7 +3,7 @@ import type { ConfirmPublisher } from '../amqp/confirm-publisher';
 import type { Logger } from '../logger';
 import { sleep } from '../util/time';
 import { SESSION_OPTIONS } from './database';
-import { outboxChannel, type OutboxRecord } from './outbox';
+import { outboxChannel, type LocalRelay, type OutboxRecord } from './outbox';
 
 export interface OutboxRelayOptions {
   url: string;
@@ -68,7 +68,7 @@ const MAX_HANDED_OFF = 20_000;
  * else, after any failure and at least every pollMs: whatever was not handed off (other
  * instances' rows, rows of a hand-off lost to a reconnect) is published from there.
  */
-export class OutboxRelay {
+export class OutboxRelay implements LocalRelay {
   private client: Client | undefined;
   private leader = false;
   private running = false;
@@ -88,6 +88,11 @@ export class OutboxRelay {
   private confirmedSince = 0;
 
   constructor(private readonly opts: OutboxRelayOptions) {}
+
+  /** What this worker's NOTIFYs carry, so its relay can tell them from anybody else's ('' without an id). */
+  get instanceId(): string {
+    return this.opts.instanceId ?? '';
+  }
 
   /** Leads and takes hand-offs (a stopping relay takes none, though it holds the lock until it has flushed). */
   get isLeader(): boolean {

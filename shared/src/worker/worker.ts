@@ -214,13 +214,7 @@ export class Worker<U extends UnitOfWork> {
     const dedup = new DedupFilter(this.rt.redis, def.name, config.dedupTtlS);
     // Stopped after the consumers (the stack unwinds in reverse) and before Redis closes.
     this.stack.push({ name: 'duplicate filter', stop: () => dedup.flush() });
-    this.pipeline = new MessagePipeline(def, this.rt, dedup, hooks, {
-      instanceId: config.instanceId,
-      get isLeader() {
-        return relay.isLeader;
-      },
-      handoff: (records) => relay.handoff(records),
-    });
+    this.pipeline = new MessagePipeline(def, this.rt, dedup, hooks, relay);
     this.assigner = (this.opts.assigner ?? ((rt) => this.defaultAssigner(rt)))(this.rt);
     const assigner = this.assigner;
     // Service components first: they may hold state handlers use from the first message on.
