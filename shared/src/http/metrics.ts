@@ -16,6 +16,9 @@ export class WorkerMetrics {
   readonly batchSize: Histogram;
   readonly mergedBatches: Histogram;
   readonly lockWait: Histogram;
+  readonly stage: Histogram<'stage'>;
+  /** stage's series, bound once: observed several times per message. */
+  readonly stages: Record<'partitionQueue' | 'preTransaction' | 'transactionQueue' | 'transaction', { observe(seconds: number): void }>;
   readonly transientRetries: Counter<'kind'>;
   readonly outboxPublished: Counter<'via'>;
   readonly outboxLag: Gauge;
@@ -43,6 +46,19 @@ export class WorkerMetrics {
     this.batchSize = new Histogram({ name: 'stockflow_batch_size', help: 'Messages applied per transaction', buckets: [1, 2, 5, 10, 20, 50, 100, 200], registers: r });
     this.mergedBatches = new Histogram({ name: 'stockflow_merged_batches', help: 'Partition batches per transaction (group commit; 1 = not merged)', buckets: [1, 2, 4, 8, 16, 32], registers: r });
     this.lockWait = new Histogram({ name: 'stockflow_lock_wait_seconds', help: 'Time spent claiming the messages of a transaction in the inbox and taking its sorted row locks', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: r });
+    this.stage = new Histogram({
+      name: 'stockflow_stage_seconds',
+      help: 'Where an applied message\'s delivery → commit time goes, per message: partition_queue (behind its partition\'s earlier batches), pre_transaction (decode, Redis duplicate lookup, prepare), transaction_queue (waiting for a transaction to carry its batch: group commit, TX_CONCURRENCY; retries), transaction (BEGIN to COMMIT)',
+      labelNames: ['stage'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: r,
+    });
+    this.stages = {
+      partitionQueue: this.stage.labels('partition_queue'),
+      preTransaction: this.stage.labels('pre_transaction'),
+      transactionQueue: this.stage.labels('transaction_queue'),
+      transaction: this.stage.labels('transaction'),
+    };
     this.transientRetries = new Counter({ name: 'stockflow_transient_retries_total', help: 'Batches retried in place after a transient failure', labelNames: ['kind'], registers: r });
     this.outboxPublished = new Counter({ name: 'stockflow_outbox_published_total', help: 'Outbox rows published with confirms by this instance, by how the relay got them (handoff: in memory from this worker; table: read back)', labelNames: ['via'], registers: r });
     // Both read at scrape time, so a stuck relay shows up even when nothing is published.

@@ -46,6 +46,17 @@ interface TxPart {
   items: WorkItem[];
   partition: number;
   afterCommit: AfterCommit[];
+  /** performance.now() at BEGIN and after COMMIT of the transaction that carried it. */
+  began?: number;
+  committed?: number;
+}
+
+/** What apply() did: ids claimed fresh, steps for after the ack, and when its transaction ran. */
+interface Applied {
+  fresh: Set<string>;
+  afterCommit: AfterCommit[];
+  began: number;
+  committed: number;
 }
 
 type ErrorKind = 'transient' | 'permanent' | 'unknown';
@@ -95,6 +106,8 @@ export class MessagePipeline<U extends UnitOfWork> {
   }
 
   async process(batch: Delivery[], ctl: BatchControl, partition: number, queue: string): Promise<void> {
+    const startedAt = Date.now();
+    const started = performance.now();
     const acked = new Set<Delivery>();
     const entries: Entry[] = [];
     for (const d of batch) {
@@ -122,6 +135,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     }
 
     if (!(await this.prepare(todo, ctl, partition, queue, acked))) return;
+    const ready = performance.now();
     const result = await this.apply(todo.filter((e) => !acked.has(e.d)), ctl, partition, queue, acked);
     if (result === 'abandoned') return;
     if (this.hooks.afterCommit) await this.hooks.afterCommit(todo.filter((e) => result.fresh.has(e.item.envelope.messageId)).map((e) => e.item));
@@ -130,12 +144,17 @@ export class MessagePipeline<U extends UnitOfWork> {
     if (last) ctl.ack(last, true);
 
     const now = Date.now();
+    const { stages } = this.rt.metrics;
     for (const e of todo) {
       if (acked.has(e.d)) continue;
       const type = e.item.envelope.type;
       if (result.fresh.has(e.item.envelope.messageId)) {
         this.rt.metrics.processed.inc({ type, outcome: 'applied' });
         this.rt.metrics.latency.observe({ type }, (now - e.d.receivedAt) / 1000);
+        stages.partitionQueue.observe(Math.max(0, startedAt - e.d.receivedAt) / 1000);
+        stages.preTransaction.observe((ready - started) / 1000);
+        stages.transactionQueue.observe((result.began - ready) / 1000);
+        stages.transaction.observe((result.committed - result.began) / 1000);
       } else {
         this.rt.metrics.duplicates.inc({ type, via: 'inbox' });
         this.rt.metrics.processed.inc({ type, outcome: 'duplicate' });
@@ -201,15 +220,16 @@ export class MessagePipeline<U extends UnitOfWork> {
     queue: string,
     acked: Set<Delivery>,
     mergeable = true,
-  ): Promise<'abandoned' | { fresh: Set<string>; afterCommit: AfterCommit[] }> {
-    if (entries.length === 0) return { fresh: new Set(), afterCommit: [] };
+  ): Promise<'abandoned' | Applied> {
+    const none = (): Applied => ({ fresh: new Set(), afterCommit: [], began: performance.now(), committed: performance.now() });
+    if (entries.length === 0) return none();
     let merge = mergeable && this.group !== undefined;
     for (let attempt = 0; ; attempt++) {
       if (ctl.signal.aborted || entries.every((e) => ctl.isStale(e.d))) return 'abandoned';
       const part: TxPart = { items: entries.map((e) => e.item), partition, afterCommit: [] };
       try {
         const fresh = merge && this.group ? await this.group.submit(part, part.items.length) : await this.applyOnce([part], attempt);
-        return { fresh, afterCommit: part.afterCommit };
+        return { fresh, afterCommit: part.afterCommit, began: part.began!, committed: part.committed! };
       } catch (err) {
         if (err instanceof MergedTransactionFailed) {
           // Not this batch's failure yet: it goes again alone, at once, and only what fails
@@ -229,20 +249,22 @@ export class MessagePipeline<U extends UnitOfWork> {
         if (entries.length > 1) {
           // Isolate the culprit: one transaction per message, in order.
           this.rt.log.warn({ err: (err as Error).message, partition, batch: entries.length }, 'batch failed permanently; applying one by one');
-          const fresh = new Set<string>();
-          const afterCommit: AfterCommit[] = [];
+          // Timed from the first of these transactions' BEGIN to the last one's COMMIT.
+          const one: Applied = { ...none(), began: Infinity };
           for (const e of entries) {
             const r = await this.apply([e], ctl, partition, queue, acked, false);
             if (r === 'abandoned') return r;
-            r.fresh.forEach((id) => fresh.add(id));
-            afterCommit.push(...r.afterCommit);
+            r.fresh.forEach((id) => one.fresh.add(id));
+            one.afterCommit.push(...r.afterCommit);
+            one.began = Math.min(one.began, r.began);
+            one.committed = r.committed;
           }
-          return { fresh, afterCommit };
+          return one;
         }
         const reason: DeadLetterReason = err instanceof PermanentMessageError ? err.reason : 'handler_error';
         if (!(await this.deadLetter(entries[0]!.d, ctl, reason, (err as Error).message, queue, partition))) return 'abandoned';
         acked.add(entries[0]!.d);
-        return { fresh: new Set(), afterCommit: [] };
+        return none();
       }
     }
   }
@@ -253,6 +275,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     const items = parts.length === 1 ? parts[0]!.items : parts.flatMap((p) => p.items);
     const partOf = new Map<WorkItem, TxPart>();
     for (const p of parts) for (const i of p.items) partOf.set(i, p);
+    const began = performance.now();
     const fresh = await db.transaction(async (tx) => {
       // The claim and the first statements of load() go to Postgres in one round trip: rows
       // are declared for every message before the claim has told duplicates apart. A
@@ -306,6 +329,8 @@ export class MessagePipeline<U extends UnitOfWork> {
     // (at half load a transaction merges about twenty), and never waited for: the ack must not
     // wait for the fast path, which a lost write only makes slower.
     this.dedup.remember(items.map((i) => i.envelope.messageId));
+    const committed = performance.now();
+    for (const p of parts) Object.assign(p, { began, committed });
     return fresh;
   }
 

@@ -7,7 +7,7 @@ import { OutcomeTap, runLoad, type Command } from './e2e';
 import { amqpLimits, amqpPacedCost, pgTxLimit } from './limits';
 import { rng, scenarios, seedCommands, warehouseCommands } from './scenarios';
 import { round } from './stats';
-import { bucketPercentile, meanBatchBetween, readMetrics, startWorkers } from './workers';
+import { bucketPercentile, meanBatchBetween, readMetrics, stageMeansBetween, startWorkers } from './workers';
 
 /**
  * `npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--partitions N] [--paced N] [--loads 0.1,0.25] [--json FILE] [--svg FILE] [--from FILE]`
@@ -56,6 +56,8 @@ interface LoadPoint {
   /** Latency cut where the outcome event was built: publish → handler, handler → event seen (ms). */
   to_handler_p50_ms?: number;
   to_handler_p99_ms?: number;
+  /** Mean ms per applied message of each stage of delivery → commit (stockflow_stage_seconds). */
+  stage_mean_ms?: Record<string, number>;
   to_event_p50_ms?: number;
   to_event_p99_ms?: number;
 }
@@ -155,6 +157,8 @@ async function main(): Promise<void> {
             say(`    ${meanBatch} messages per transaction, ${countsPerTx(r, meanBatch)}; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(m0, m1, 50)} ms, p99 ≤ ${bucketPercentile(m0, m1, 99)} ms`);
             const { toHandler, toEvent } = r.split;
             say(`    publish → handler p50 ${toHandler.p50} ms, p99 ${toHandler.p99} ms; handler → event p50 ${toEvent.p50} ms, p99 ${toEvent.p99} ms`);
+            const stages = stageMeansBetween(m0, m1);
+            say(`    in the worker, mean ms per message: ${Object.entries(stages).map(([k, v]) => `${k} ${v}`).join(', ')}`);
             return {
               msgs_per_s: r.msgsPerS,
               p50_ms: r.p50,
@@ -167,6 +171,7 @@ async function main(): Promise<void> {
               to_handler_p99_ms: toHandler.p99,
               to_event_p50_ms: toEvent.p50,
               to_event_p99_ms: toEvent.p99,
+              stage_mean_ms: stages,
             };
           };
           const half = await paced(0.5);

@@ -75,10 +75,12 @@ export interface MetricsReading {
   batchCount: number;
   /** Cumulative stockflow_processing_seconds buckets (delivery → commit) by upper bound. */
   buckets: Map<number, number>;
+  /** stockflow_stage_seconds sum and count per stage (where delivery → commit goes). */
+  stages: Map<string, { sum: number; count: number }>;
 }
 
 export async function readMetrics(workers: BenchWorker[]): Promise<MetricsReading> {
-  const r: MetricsReading = { handled: 0, batchSum: 0, batchCount: 0, buckets: new Map() };
+  const r: MetricsReading = { handled: 0, batchSum: 0, batchCount: 0, buckets: new Map(), stages: new Map() };
   for (const w of workers) {
     const text = await (await fetch(`http://127.0.0.1:${w.httpPort}/metrics`)).text();
     r.handled += sumSamples(text, 'stockflow_messages_total');
@@ -88,8 +90,23 @@ export async function readMetrics(workers: BenchWorker[]): Promise<MetricsReadin
       const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
       r.buckets.set(le, (r.buckets.get(le) ?? 0) + Number(m[2]));
     }
+    for (const m of text.matchAll(/^stockflow_stage_seconds_(sum|count)\{[^}]*stage="([^"]+)"[^}]*\} (\S+)/gm)) {
+      const s = r.stages.get(m[2]!) ?? { sum: 0, count: 0 };
+      s[m[1] as 'sum' | 'count'] += Number(m[3]);
+      r.stages.set(m[2]!, s);
+    }
   }
   return r;
+}
+
+/** Mean ms per applied message of each stage of delivery → commit between two readings. */
+export function stageMeansBetween(before: MetricsReading, after: MetricsReading): Record<string, number> {
+  const means: Record<string, number> = {};
+  for (const [stage, a] of after.stages) {
+    const b = before.stages.get(stage) ?? { sum: 0, count: 0 };
+    if (a.count > b.count) means[stage] = round(((a.sum - b.sum) / (a.count - b.count)) * 1000, 1);
+  }
+  return means;
 }
 
 /** Mean messages per transaction between two readings. */

@@ -5,6 +5,7 @@ import { TcpProxy } from '../scaling/tcp-proxy';
 import { warehouseReady } from '../scaling/traffic';
 
 const P = 4;
+const SLOW_MS = 600;
 
 /**
  * /livez, /readyz and /metrics of a real worker: the numbers move with the traffic the test
@@ -16,10 +17,17 @@ describe('health endpoints and metrics', () => {
   let pub: Publisher;
   let proxy: TcpProxy | undefined;
   let drops = 0;
+  /** Resolved when the transaction carrying 'slow-tx' reaches its COMMIT, which then waits SLOW_MS. */
+  let slowEntered: () => void = () => undefined;
   beforeAll(async () => {
     env = await TestEnv.create('metrics', { partitions: P });
     worker = await startInventory(env, { HTTP_PORT: 0, LEASE_TTL_MS: 1000, HEARTBEAT_MS: 100, EXPIRY_POLL_MS: 50 }, {
       hooks: {
+        async beforeCommit(items) {
+          if (!items.some((i) => i.envelope.messageId === 'slow-tx')) return;
+          slowEntered();
+          await new Promise((r) => setTimeout(r, SLOW_MS));
+        },
         afterCommit(items) {
           // One forced redelivery: the connection drops after COMMIT, before the ack.
           if (items.some((i) => i.envelope.messageId === 'redeliver-me') && drops++ === 0) worker.amqpConnection!.destroySocket();
@@ -70,6 +78,25 @@ describe('health endpoints and metrics', () => {
       expect(await metric(worker, 'stockflow_outbox_backlog')).toBe(0);
       expect(await metric(worker, 'stockflow_outbox_lag_seconds')).toBe(0);
     }, 30_000);
+  });
+
+  it('splits delivery → commit into stages: a slow transaction, and the batches queued behind it', async () => {
+    const stage = (name: string, series: string, labels: Record<string, string> = {}) => metric(worker, `stockflow_stage_seconds_${series}`, { stage: name, ...labels });
+    const slowOnes = async (name: string) => (await stage(name, 'count')) - (await stage(name, 'bucket', { le: '0.25' }));
+    const before = { applied: await metric(worker, 'stockflow_messages_total', { type: 'ReceiveStock', outcome: 'applied' }), tx: await slowOnes('transaction'), queued: await slowOnes('partition_queue') };
+    const key = { productId: 'sku-stage', warehouseId: 'wh-1' };
+    const entered = new Promise<void>((r) => (slowEntered = r));
+    await pub.send('ReceiveStock', { ...key, quantity: 1 }, { messageId: 'slow-tx' });
+    await entered;
+    // Same key, so the same partition: they arrive while its batch sits in the slow transaction.
+    await Promise.all([1, 2, 3].map((i) => pub.send('ReceiveStock', { ...key, quantity: 1 }, { messageId: `behind-slow-${i}` })));
+    await eventually(async () => expect(await metric(worker, 'stockflow_messages_total', { type: 'ReceiveStock', outcome: 'applied' })).toBe(before.applied + 4), 30_000);
+    // The slow one's transaction took SLOW_MS; the three behind it spent their wait queued for the partition.
+    expect((await slowOnes('transaction')) - before.tx).toBe(1);
+    expect((await slowOnes('partition_queue')) - before.queued).toBe(3);
+    for (const name of ['partition_queue', 'pre_transaction', 'transaction_queue', 'transaction']) {
+      expect(await stage(name, 'count')).toBe(await metric(worker, 'stockflow_processing_seconds_count'));
+    }
   });
 
   it('shows the outbox backlog and its age while the relay is stopped', async () => {
