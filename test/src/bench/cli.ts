@@ -10,7 +10,7 @@ import { round } from './stats';
 import { bucketPercentile, meanBatchBetween, readMetrics, stageMeansBetween, startWorkers } from './workers';
 
 /**
- * `npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--partitions N] [--paced N] [--loads 0.1,0.25] [--json FILE] [--svg FILE] [--from FILE]`
+ * `npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--partitions N] [--paced N] [--loads 0.1,0.25] [--rates 1200] [--json FILE] [--svg FILE] [--from FILE]`
  * Measures, in one run on this machine: the raw limits of RabbitMQ and of the per-message
  * Postgres transaction, then stockflow end to end per scenario at full and at half load.
  */
@@ -21,8 +21,8 @@ interface Row {
   p50_ms: number;
   p99_ms: number;
   half_load: LoadPoint;
-  /** `--loads`: the same paced run at other fractions of the full rate. */
-  load_curve?: (LoadPoint & { fraction: number })[];
+  /** `--loads` and `--rates`: the same paced run at other fractions of the full rate, or at fixed rates. */
+  load_curve?: (LoadPoint & ({ fraction: number } | { rate: number }))[];
   rss_mb: number;
   mean_batch: number;
   /** CPU µs per message at full load: the worker processes', and the whole host's. */
@@ -91,6 +91,10 @@ async function main(): Promise<void> {
   // Extra paced runs (fractions of the full rate) for a latency-vs-load curve; none by default.
   const loads = arg('loads', '').split(',').filter(Boolean).map(Number);
   if (loads.some((l) => !(l > 0 && l <= 1))) throw new Error(`--loads takes fractions of the full rate in (0, 1], got ${arg('loads', '')}`);
+  // Paced runs at fixed rates (msgs/s): the same offered load whatever this hour's machine
+  // speed makes the full rate, for comparing two builds run after one another; none by default.
+  const rates = arg('rates', '').split(',').filter(Boolean).map(Number);
+  if (rates.some((r) => !(r > 0))) throw new Error(`--rates takes messages per second, got ${arg('rates', '')}`);
 
   const from = arg('from', '');
   if (from) {
@@ -145,15 +149,15 @@ async function main(): Promise<void> {
           const b1 = await readMetrics(workers);
           const batch = meanBatchBetween(b0, b1);
           say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction, CPU per message ${f.workerCpuUs} µs worker / ${f.hostCpuUs} µs host, ${countsPerTx(f, batch)}`);
-          // Paced at a fraction of the full rate, for about 8 s (at least 1000 messages).
-          const paced = async (fraction: number): Promise<LoadPoint> => {
-            const count = Math.max(1000, Math.min(Math.floor(messages / 2), Math.floor(f.msgsPerS * fraction * 8)));
-            const load = s.build(`${prefix}-${s.name}-${fraction}`, count, rand, history);
+          // Paced, for about 8 s (at least 1000 messages).
+          const paced = async (rate: number, what: string): Promise<LoadPoint> => {
+            const count = Math.max(1000, Math.min(Math.floor(messages / 2), Math.floor(rate * 8)));
+            const load = s.build(`${prefix}-${s.name}-${what.replace(/\W+/g, '_')}`, count, rand, history);
             const m0 = await readMetrics(workers);
-            const r = await runLoad(env.publisher, tap, workers, load, { rate: f.msgsPerS * fraction, walFlushes });
+            const r = await runLoad(env.publisher, tap, workers, load, { rate, walFlushes });
             const m1 = await readMetrics(workers);
             const meanBatch = meanBatchBetween(m0, m1);
-            say(`  ${count} at ${fraction} of that rate: p50 ${r.p50} ms, p99 ${r.p99} ms, CPU per message ${r.workerCpuUs} µs worker / ${r.hostCpuUs} µs host`);
+            say(`  ${count} at ${what}: p50 ${r.p50} ms, p99 ${r.p99} ms, CPU per message ${r.workerCpuUs} µs worker / ${r.hostCpuUs} µs host`);
             say(`    ${meanBatch} messages per transaction, ${countsPerTx(r, meanBatch)}; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(m0, m1, 50)} ms, p99 ≤ ${bucketPercentile(m0, m1, 99)} ms`);
             const { toHandler, toEvent } = r.split;
             say(`    publish → handler p50 ${toHandler.p50} ms, p99 ${toHandler.p99} ms; handler → event p50 ${toEvent.p50} ms, p99 ${toEvent.p99} ms`);
@@ -174,9 +178,11 @@ async function main(): Promise<void> {
               stage_mean_ms: stages,
             };
           };
-          const half = await paced(0.5);
-          const curve: (LoadPoint & { fraction: number })[] = [];
-          for (const fraction of loads) curve.push({ fraction, ...(await paced(fraction)) });
+          const atFraction = (fraction: number) => paced(f.msgsPerS * fraction, `${fraction} of that rate`);
+          const half = await atFraction(0.5);
+          const curve: NonNullable<Row['load_curve']> = [];
+          for (const fraction of loads) curve.push({ fraction, ...(await atFraction(fraction)) });
+          for (const rate of rates) curve.push({ rate, ...(await paced(rate, `${rate}/s`)) });
           if (s.name === 'uniform') history.push(...full);
           rows.push({
             name: s.name,
