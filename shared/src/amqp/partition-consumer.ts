@@ -48,6 +48,8 @@ export interface PartitionConsumerOptions {
   batchWaitMs: number;
   log: Logger;
   order?: DeliveryOrder;
+  /** Told of each delivery as it arrives, long before its batch is applied: work that may start early. */
+  arrived?(d: Delivery): void;
   /** Must apply the batch in order and ack; must not throw (it retries transient failures itself). */
   process(batch: Delivery[], ctl: BatchControl): Promise<void>;
 }
@@ -200,7 +202,9 @@ export class PartitionConsumer {
           return;
         }
         if (generation !== this.gen || epoch !== this.consumerEpoch || this.state !== 'running') return;
-        this.buffer.push({ msg, generation, receivedAt: Date.now() });
+        const d: Delivery = { msg, generation, receivedAt: Date.now() };
+        this.buffer.push(d);
+        this.opts.arrived?.(d);
         this.wake?.();
       },
       { noAck: false },

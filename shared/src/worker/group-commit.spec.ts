@@ -10,7 +10,10 @@ function recorder() {
   return { runs, run };
 }
 
-const tick = () => new Promise((r) => setImmediate(r));
+/** Two turns of the event loop: a commit lets the next transaction start one turn later. */
+const tick = async () => {
+  for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+};
 
 describe('GroupCommit', () => {
   it('starts an idle transaction at once and merges what arrives while it runs', async () => {
@@ -30,6 +33,24 @@ describe('GroupCommit', () => {
     expect(runs.map((r) => r.parts)).toEqual([['a'], ['b', 'c']]);
     runs[1]!.finish();
     await expect(Promise.all([b, c])).resolves.toEqual(['b+c', 'b+c']);
+  });
+
+  it('starts the next transaction a turn after a commit, so the batches submitted behind the committed ones join it', async () => {
+    const { runs, run } = recorder();
+    const g = new GroupCommit(run, { concurrency: 1, maxMessages: 100 });
+    // A partition submits its next batch in the turn its last one committed, a few awaits
+    // later (the ack, the next batch's start); another partition's batch waited meanwhile.
+    const a = g.submit('a', 1).then(async () => {
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      return g.submit('a-next', 1);
+    });
+    await tick();
+    const b = g.submit('b', 1);
+    runs[0]!.finish();
+    await tick();
+    expect(runs.map((r) => r.parts)).toEqual([['a'], ['b', 'a-next']]);
+    runs[1]!.finish();
+    await expect(Promise.all([a, b])).resolves.toEqual(['b+a-next', 'b+a-next']);
   });
 
   it('caps a merged transaction at maxMessages but always takes one part, however big', async () => {

@@ -42,6 +42,8 @@ export class GroupCommit<P, R> {
   /** The running transactions, by start time. */
   private readonly running = new Set<{ at: number }>();
   private timer: NodeJS.Timeout | undefined;
+  /** Between a commit and the next turn of the event loop (see start()). */
+  private holding = false;
 
   constructor(
     private readonly run: (parts: P[]) => Promise<R>,
@@ -61,6 +63,7 @@ export class GroupCommit<P, R> {
   }
 
   private pump(): void {
+    if (this.holding) return;
     while (this.waiting.length > 0 && this.running.size < this.opts.concurrency) {
       const wait = this.overlapWait();
       if (wait > 0) {
@@ -102,7 +105,15 @@ export class GroupCommit<P, R> {
       )
       .finally(() => {
         this.running.delete(tx);
-        this.pump();
+        // The batches this one carried are acked in this turn of the event loop, and their
+        // partitions' next batches (looked up in Redis as they arrived) are submitted in it too:
+        // the next transaction waits for them instead of leaving without them, which cost each
+        // a whole transaction more in the queue (half load: 11–14 ms of its 55–80 ms p50).
+        this.holding = true;
+        setImmediate(() => {
+          this.holding = false;
+          this.pump();
+        });
       });
   }
 }

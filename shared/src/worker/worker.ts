@@ -299,6 +299,7 @@ export class Worker<U extends UnitOfWork> {
         batchWaitMs: rt.config.batchWaitMs,
         log: this.log,
         order: rt.config.sequenceGapWaitMs > 0 ? this.resequencer(p) : undefined,
+        arrived: (d) => this.pipeline!.lookAhead(d),
         process: (batch, ctl) => this.pipeline!.process(batch, ctl, p, queue),
       });
       this.consumers.set(p, consumer);

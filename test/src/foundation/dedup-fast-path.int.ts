@@ -4,6 +4,21 @@ import { keysPerPartition } from '../scaling/traffic';
 import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { keysOverAllPartitions, registerWarehouses, totals } from './fixtures';
 
+/** Every command Redis receives from now on (MONITOR), as its arguments. */
+async function watchRedis(url: string): Promise<{ commands: string[][]; stop: () => void }> {
+  const source = new Redis(url);
+  const monitor = await source.monitor();
+  const commands: string[][] = [];
+  monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+  return {
+    commands,
+    stop: () => {
+      monitor.disconnect();
+      source.disconnect();
+    },
+  };
+}
+
 /**
  * The Redis fast path: a re-published copy of a committed command is acked from Redis, without
  * a Postgres round trip (the inbox would also absorb it: foundation/duplicates.int.ts).
@@ -11,7 +26,9 @@ import { keysOverAllPartitions, registerWarehouses, totals } from './fixtures';
 describe('duplicate fast path (Redis)', () => {
   let env: TestEnv;
   let mergeEnv: TestEnv | undefined;
+  let aheadEnv: TestEnv | undefined;
   afterAll(async () => {
+    await aheadEnv?.cleanup();
     await mergeEnv?.cleanup();
     await env?.cleanup();
   });
@@ -76,10 +93,7 @@ describe('duplicate fast path (Redis)', () => {
     // What the pipeline asks to remember, per transaction...
     const rememberCalls = jest.spyOn(DedupFilter.prototype, 'remember');
     // ...and what Redis receives, whichever way the worker sends it (alone or in a pipeline).
-    const source = new Redis(e.redisUrl);
-    const monitor = await source.monitor();
-    const commands: string[][] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+    const { commands, stop } = await watchRedis(e.redisUrl);
     const dedupPrefix = `${e.namespace}:dedup:`;
     // The EVALs that remember ids (the lease heartbeat is an EVAL too), as the ids they carry.
     const remembered = () =>
@@ -119,8 +133,49 @@ describe('duplicate fast path (Redis)', () => {
       expect(commands.some((ids) => merged.every((id) => ids.includes(id)))).toBe(true);
     } finally {
       rememberCalls.mockRestore();
-      monitor.disconnect();
-      source.disconnect();
+      stop();
+    }
+  });
+
+  it('looks a delivery up in Redis as it arrives, while its partition\'s batch is still in its transaction', async () => {
+    const e = (aheadEnv = await TestEnv.create('dedup-ahead'));
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = false;
+    await startInventory(e, { HTTP_PORT: 0 }, {
+      hooks: {
+        async beforeCommit(items) {
+          if (!items.some((i) => i.envelope.messageId === 'gate')) return;
+          held = true;
+          await gate;
+        },
+      },
+    });
+    const { commands, stop } = await watchRedis(e.redisUrl);
+    try {
+      const pub = await e.publisher();
+      const tap = await e.tap();
+      await registerWarehouses(pub, ['wh-1']);
+      await tap.waitForCount('WarehouseRegistered', 1);
+      const receive = (id: string) => pub.send('ReceiveStock', { productId: 'sku-ahead', warehouseId: 'wh-1', quantity: 1 }, { messageId: id });
+      // Past the new subscription's one-at-a-time start.
+      await receive('warm');
+      await tap.waitForCount('StockReceived', 1, 30_000);
+      await receive('gate');
+      await eventually(async () => expect(held).toBe(true));
+      const behind = ['ahead-1', 'ahead-2', 'ahead-3'];
+      for (const id of behind) await receive(id);
+      const looked = () => commands.filter((c) => c[0]?.toLowerCase() === 'mget').flatMap((c) => c.slice(1).map((k) => k.slice(k.lastIndexOf(':') + 1)));
+      // Same partition, so they wait behind the gate's batch; their lookups do not.
+      await eventually(async () => expect(looked()).toEqual(expect.arrayContaining(behind)));
+      expect(await e.redis.exists('dedup:inventory-worker:gate')).toBe(0);
+      release();
+      await tap.waitForCount('StockReceived', 5, 30_000);
+      // One lookup each: the batch used what was looked up on arrival.
+      expect(looked().filter((id) => behind.includes(id)).sort()).toEqual(behind);
+    } finally {
+      release();
+      stop();
     }
   });
 });
