@@ -48,7 +48,7 @@ export class WorkerMetrics {
     this.lockWait = new Histogram({ name: 'stockflow_lock_wait_seconds', help: 'Time spent claiming the messages of a transaction in the inbox and taking its sorted row locks', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: r });
     this.stage = new Histogram({
       name: 'stockflow_stage_seconds',
-      help: 'Where an applied message\'s delivery → commit time goes, per message: partition_queue (behind its partition\'s earlier batches), pre_transaction (decode, Redis duplicate lookup, prepare), transaction_queue (waiting for a transaction to carry its batch: group commit, TX_CONCURRENCY; retries), transaction (BEGIN to COMMIT)',
+      help: 'Where an applied message\'s delivery → commit time goes, per message: partition_queue (behind its partition\'s earlier batches; also BATCH_WAIT_MS and a resequencer hold), pre_transaction (decode, Redis duplicate lookup, prepare), transaction_queue (waiting for a transaction to carry its batch: group commit, TX_CONCURRENCY, a pooled connection; retries), transaction (BEGIN to COMMIT)',
       labelNames: ['stage'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: r,

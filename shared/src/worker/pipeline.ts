@@ -1,7 +1,7 @@
 import type { BatchControl, Delivery } from '../amqp/partition-consumer';
 import { decode, propertiesOf } from '../amqp/codec';
 import { deadLetterExchange, isMandatory, routeOf } from '../amqp/topology';
-import { childMessageId, contracts, HEADER, type Envelope, type MessageType } from '../contracts';
+import { childMessageId, contracts, HEADER, MESSAGE_ID_PATTERN, type Envelope, type MessageType } from '../contracts';
 import { claimInbox, processedIds } from '../db/inbox';
 import { isConstraintViolation, isTransientDbError } from '../db/errors';
 import { writeOutbox, type LocalRelay, type OutboxRow } from '../db/outbox';
@@ -191,7 +191,8 @@ export class MessagePipeline<U extends UnitOfWork> {
     if (this.arriving.length === 0) return;
     const arrived = this.arriving;
     this.arriving = [];
-    const ids = arrived.map((d) => d.msg.properties.messageId as unknown).filter((id): id is string => typeof id === 'string');
+    // Not yet decoded: an id that decode() will reject is not worth a Redis key.
+    const ids = arrived.map((d) => d.msg.properties.messageId as unknown).filter((id): id is string => typeof id === 'string' && MESSAGE_ID_PATTERN.test(id));
     const lookup = this.dedup.seen(ids);
     for (const d of arrived) this.lookups.set(d, lookup);
   }
@@ -318,8 +319,10 @@ export class MessagePipeline<U extends UnitOfWork> {
     const items = parts.length === 1 ? parts[0]!.items : parts.flatMap((p) => p.items);
     const partOf = new Map<WorkItem, TxPart>();
     for (const p of parts) for (const i of p.items) partOf.set(i, p);
-    const began = performance.now();
+    // Set once the transaction has its connection: waiting for the pool is transaction_queue.
+    let began = 0;
     const fresh = await db.transaction(async (tx) => {
+      began = performance.now();
       // The claim and the first statements of load() go to Postgres in one round trip: rows
       // are declared for every message before the claim has told duplicates apart. A
       // duplicate's rows are then locked for nothing (the Redis fast path keeps those rare),

@@ -150,9 +150,11 @@ async function main(): Promise<void> {
           const batch = meanBatchBetween(b0, b1);
           say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction, CPU per message ${f.workerCpuUs} µs worker / ${f.hostCpuUs} µs host, ${countsPerTx(f, batch)}`);
           // Paced, for about 8 s (at least 1000 messages).
+          let pacedRuns = 0;
           const paced = async (rate: number, what: string): Promise<LoadPoint> => {
             const count = Math.max(1000, Math.min(Math.floor(messages / 2), Math.floor(rate * 8)));
-            const load = s.build(`${prefix}-${s.name}-${what.replace(/\W+/g, '_')}`, count, rand, history);
+            // Numbered: a rate given twice (or --loads 0.5 beside the half-load run) gets fresh ids.
+            const load = s.build(`${prefix}-${s.name}-${++pacedRuns}`, count, rand, history);
             const m0 = await readMetrics(workers);
             const r = await runLoad(env.publisher, tap, workers, load, { rate, walFlushes });
             const m1 = await readMetrics(workers);

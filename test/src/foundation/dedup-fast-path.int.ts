@@ -165,7 +165,12 @@ describe('duplicate fast path (Redis)', () => {
       await eventually(async () => expect(held).toBe(true));
       const behind = ['ahead-1', 'ahead-2', 'ahead-3'];
       for (const id of behind) await receive(id);
-      const looked = () => commands.filter((c) => c[0]?.toLowerCase() === 'mget').flatMap((c) => c.slice(1).map((k) => k.slice(k.lastIndexOf(':') + 1)));
+      const dedupPrefix = `${e.namespace}:dedup:`;
+      const looked = () =>
+        commands
+          .filter((c) => c[0]?.toLowerCase() === 'mget')
+          .flatMap((c) => c.slice(1).filter((k) => k.startsWith(dedupPrefix)))
+          .map((k) => k.slice(k.lastIndexOf(':') + 1));
       // Same partition, so they wait behind the gate's batch; their lookups do not.
       await eventually(async () => expect(looked()).toEqual(expect.arrayContaining(behind)));
       expect(await e.redis.exists('dedup:inventory-worker:gate')).toBe(0);

@@ -5,7 +5,6 @@ import { TcpProxy } from '../scaling/tcp-proxy';
 import { warehouseReady } from '../scaling/traffic';
 
 const P = 4;
-const SLOW_MS = 600;
 
 /**
  * /livez, /readyz and /metrics of a real worker: the numbers move with the traffic the test
@@ -17,8 +16,9 @@ describe('health endpoints and metrics', () => {
   let pub: Publisher;
   let proxy: TcpProxy | undefined;
   let drops = 0;
-  /** Resolved when the transaction carrying 'slow-tx' reaches its COMMIT, which then waits SLOW_MS. */
+  /** Resolved when the transaction carrying 'slow-tx' reaches its COMMIT, which then waits for `slowGate`. */
   let slowEntered: () => void = () => undefined;
+  let slowGate: Promise<void> = Promise.resolve();
   beforeAll(async () => {
     env = await TestEnv.create('metrics', { partitions: P });
     worker = await startInventory(env, { HTTP_PORT: 0, LEASE_TTL_MS: 1000, HEARTBEAT_MS: 100, EXPIRY_POLL_MS: 50 }, {
@@ -26,7 +26,7 @@ describe('health endpoints and metrics', () => {
         async beforeCommit(items) {
           if (!items.some((i) => i.envelope.messageId === 'slow-tx')) return;
           slowEntered();
-          await new Promise((r) => setTimeout(r, SLOW_MS));
+          await slowGate;
         },
         afterCommit(items) {
           // One forced redelivery: the connection drops after COMMIT, before the ack.
@@ -85,12 +85,20 @@ describe('health endpoints and metrics', () => {
     const slowOnes = async (name: string) => (await stage(name, 'count')) - (await stage(name, 'bucket', { le: '0.25' }));
     const before = { applied: await metric(worker, 'stockflow_messages_total', { type: 'ReceiveStock', outcome: 'applied' }), tx: await slowOnes('transaction'), queued: await slowOnes('partition_queue') };
     const key = { productId: 'sku-stage', warehouseId: 'wh-1' };
+    // Past its partition's one-message-at-a-time start, so what follows is buffered behind.
+    await pub.send('ReceiveStock', { ...key, quantity: 1 }, { messageId: 'stage-warm' });
+    await eventually(async () => expect(await metric(worker, 'stockflow_messages_total', { type: 'ReceiveStock', outcome: 'applied' })).toBe(before.applied + 1), 30_000);
+    let open: () => void = () => undefined;
+    slowGate = new Promise<void>((r) => (open = r));
     const entered = new Promise<void>((r) => (slowEntered = r));
     await pub.send('ReceiveStock', { ...key, quantity: 1 }, { messageId: 'slow-tx' });
     await entered;
-    // Same key, so the same partition: they arrive while its batch sits in the slow transaction.
+    // Same key, so the same partition: they arrive while its batch sits in the slow transaction,
+    // which commits a second after they were published (their wait: well over 0.25 s).
     await Promise.all([1, 2, 3].map((i) => pub.send('ReceiveStock', { ...key, quantity: 1 }, { messageId: `behind-slow-${i}` })));
-    await eventually(async () => expect(await metric(worker, 'stockflow_messages_total', { type: 'ReceiveStock', outcome: 'applied' })).toBe(before.applied + 4), 30_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    open();
+    await eventually(async () => expect(await metric(worker, 'stockflow_messages_total', { type: 'ReceiveStock', outcome: 'applied' })).toBe(before.applied + 5), 30_000);
     // The slow one's transaction took SLOW_MS; the three behind it spent their wait queued for the partition.
     expect((await slowOnes('transaction')) - before.tx).toBe(1);
     expect((await slowOnes('partition_queue')) - before.queued).toBe(3);
