@@ -61,6 +61,9 @@ interface Applied {
 
 type ErrorKind = 'transient' | 'permanent' | 'unknown';
 
+/** Batches whose after-commit steps may run at once before a partition waits for its own. */
+const MAX_AFTER_COMMIT_IN_FLIGHT = 256;
+
 /** Retry budget for errors we cannot classify before treating them as the message's fault. */
 const UNKNOWN_ERROR_ATTEMPTS = 3;
 
@@ -88,6 +91,8 @@ export class MessagePipeline<U extends UnitOfWork> {
   private readonly lookups = new WeakMap<Delivery, Promise<Set<string>>>();
   /** Arrived in this turn of the event loop; looked up together. */
   private arriving: Delivery[] = [];
+  /** After-commit steps of committed batches still running (see process()). */
+  private readonly afterCommitInFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly def: ServiceDefinition<U>,
@@ -164,13 +169,38 @@ export class MessagePipeline<U extends UnitOfWork> {
         this.rt.metrics.processed.inc({ type, outcome: 'duplicate' });
       }
     }
-    for (const fn of result.afterCommit) {
-      try {
-        await fn();
-      } catch (err) {
-        this.rt.log.warn({ err: (err as Error).message }, 'after-commit step failed (a safety net covers it)');
-      }
+    if (result.afterCommit.length > 0) {
+      // Not awaited: a reservation partition's next batch would wait a Redis round trip (the
+      // expiry schedule) and miss the next transaction. Started here, in commit order, and each
+      // step sends its command before it awaits anything, so one Redis connection keeps their
+      // order (a hold's entry is added before a later release removes it). Not chained one
+      // after another either: a round trip at a time fell behind 1 200 reservations a second
+      // and ran the worker out of memory. Past MAX_AFTER_COMMIT_IN_FLIGHT batches the
+      // partition waits after all, so a stalled Redis cannot pile them up.
+      const steps = this.startAfterCommit(result.afterCommit);
+      if (this.afterCommitInFlight.size > MAX_AFTER_COMMIT_IN_FLIGHT) await steps;
     }
+  }
+
+  private startAfterCommit(steps: AfterCommit[]): Promise<void> {
+    const running = Promise.allSettled(steps.map((fn) => Promise.resolve().then(fn))).then((results) => {
+      for (const r of results) if (r.status === 'rejected') this.rt.log.warn({ err: (r.reason as Error).message }, 'after-commit step failed (a safety net covers it)');
+    });
+    this.afterCommitInFlight.add(running);
+    void running.finally(() => this.afterCommitInFlight.delete(running));
+    return running;
+  }
+
+  /**
+   * Waits for the after-commit steps started so far (stop: before Redis closes), at most
+   * `timeoutMs`; what is left then is covered by the safety nets (the expiry sweep).
+   */
+  async afterCommitDone(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+    const done = await Promise.race([Promise.all(this.afterCommitInFlight).then(() => true as const), timedOut]);
+    clearTimeout(timer);
+    return done;
   }
 
   /**

@@ -219,6 +219,14 @@ export class Worker<U extends UnitOfWork> {
     const assigner = this.assigner;
     // Service components first: they may hold state handlers use from the first message on.
     for (const component of def.components?.(this.rt) ?? []) await this.startComponent(component);
+    const pipeline = this.pipeline;
+    // Popped right after the consumers: the last batches' steps finish before Redis closes.
+    this.stack.push({
+      name: 'after-commit steps',
+      stop: async () => {
+        if (!(await pipeline.afterCommitDone(config.shutdownGraceMs))) log.warn('after-commit steps still running at stop; the expiry sweep covers them');
+      },
+    });
     this.stack.push({ name: 'consumers', stop: () => this.stopConsumers() });
     this.stack.push({ name: 'partition assignment', stop: () => assigner.stop() });
     next('partition assignment');

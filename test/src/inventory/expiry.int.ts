@@ -114,6 +114,33 @@ describe('inventory reservation expiry', () => {
     expect(refusedExpiries.map((e) => e.payload)).toEqual([]);
   });
 
+  it('9e. a slow schedule write after a commit does not hold up the partition, and a later release still removes the entry', async () => {
+    await rig.stockUp([{ productId: 'sku-slow-zadd', warehouseId: 'wh-1', quantity: 5 }]);
+    const add = Reflect.get<ExpirySchedule, 'add'>(ExpirySchedule.prototype, 'add');
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (open = r));
+    // As a slow Redis: the ZADD goes out at once, its answer comes when the gate opens.
+    const slowAdd = jest.spyOn(ExpirySchedule.prototype, 'add').mockImplementation(function (this: ExpirySchedule, id, at) {
+      const sent = add.call(this, id, at);
+      return gate.then(() => sent);
+    });
+    try {
+      await rig.run([reserve('slow-zadd', 'sku-slow-zadd', 60_000)]);
+      await eventually(async () => expect(slowAdd).toHaveBeenCalledTimes(1));
+      // Same product and warehouse, so the same partition, while the hold's schedule write is unanswered.
+      const after = await rig.run([command('ReceiveStock', { productId: 'sku-slow-zadd', warehouseId: 'wh-1', quantity: 1 }, 'receive-behind-slow-zadd')]);
+      expect(InventoryRig.outcomes(after).get('receive-behind-slow-zadd')).toEqual(['StockReceived']);
+      await rig.run([command('ReleaseReservation', { reservationId: 'slow-zadd' }, 'release-slow-zadd')]);
+      open();
+      await slowAdd.mock.results[0]!.value;
+      // The release's removal went out after the hold's add: no entry is left to wake up.
+      await eventually(async () => expect(await rig.env.redis.zscore(ExpirySchedule.KEY, 'slow-zadd')).toBeNull());
+    } finally {
+      open();
+      slowAdd.mockRestore();
+    }
+  });
+
   it('9d. a hold whose expiry is held up (as behind a backlog) is not re-sent by every sweep pass', async () => {
     await rig.stockUp([{ productId: 'sku-slow', warehouseId: 'wh-1', quantity: 1 }]);
     const [id] = idsOverPartitions('slow', 1, P);
