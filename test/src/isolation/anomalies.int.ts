@@ -29,9 +29,11 @@ async function receiptsOnEveryPartition(env: TestEnv, pub: Publisher): Promise<v
 
 async function setup(label: string, overrides: Record<string, string>) {
   const env = await TestEnv.create(label, { partitions: PARTITIONS });
-  // TX_OVERLAP_MS 0: the worker's two transaction slots run at once, always, so transactions
-  // of different partitions really race for the row (by default the second slot waits 25 ms).
-  await startInventory(env, { BATCH_SIZE: 1, PREFETCH: 20, TX_OVERLAP_MS: 0, ...overrides });
+  // TX_CONCURRENCY 0: every partition's batch is its own transaction, eight at once, so they
+  // really race for the row. Group commit would merge them into one transaction, which needs
+  // no locks (and since the next one waits a turn after a commit, two rarely overlap: a run
+  // with its two slots lost no update at all).
+  await startInventory(env, { BATCH_SIZE: 1, PREFETCH: 20, TX_CONCURRENCY: 0, ...overrides });
   const pub = await env.publisher();
   const tap = await env.tap();
   await pub.send('RegisterWarehouse', { warehouseId: 'wh-1', name: 'Main' }, { messageId: 'wh-1' });
