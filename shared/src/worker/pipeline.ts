@@ -8,7 +8,7 @@ import { writeOutbox, type LocalRelay, type OutboxRow } from '../db/outbox';
 import { PermanentMessageError, PublishError, TransientError, ValidationError, type DeadLetterReason } from '../errors';
 import { messageLogger, type Logger } from '../logger';
 import type { DedupFilter } from '../redis/dedup-filter';
-import { backoffDelay, sleep } from '../util/time';
+import { backoffDelay, settledWithin, sleep } from '../util/time';
 import { GroupCommit, MergedTransactionFailed } from './group-commit';
 import type { Handler, HandlerContext, Runtime, ServiceDefinition, UnitOfWork, WorkItem } from './types';
 
@@ -46,17 +46,18 @@ interface TxPart {
   items: WorkItem[];
   partition: number;
   afterCommit: AfterCommit[];
-  /** performance.now() at BEGIN and after COMMIT of the transaction that carried it. */
-  began?: number;
-  committed?: number;
 }
 
-/** What apply() did: ids claimed fresh, steps for after the ack, and when its transaction ran. */
-interface Applied {
+/** What one transaction did: the ids it claimed fresh, and when it ran (performance.now()). */
+interface Committed {
   fresh: Set<string>;
-  afterCommit: AfterCommit[];
   began: number;
   committed: number;
+}
+
+/** What apply() did: its transaction's result, and the steps for after the ack. */
+interface Applied extends Committed {
+  afterCommit: AfterCommit[];
 }
 
 type ErrorKind = 'transient' | 'permanent' | 'unknown';
@@ -86,7 +87,7 @@ function classify(err: unknown): ErrorKind {
  * transaction, so a poison message is isolated and dead-lettered alone.
  */
 export class MessagePipeline<U extends UnitOfWork> {
-  private readonly group: GroupCommit<TxPart, Set<string>> | undefined;
+  private readonly group: GroupCommit<TxPart, Committed> | undefined;
   /** The Redis duplicate lookup each delivery got when it arrived (lookAhead). */
   private readonly lookups = new WeakMap<Delivery, Promise<Set<string>>>();
   /** Arrived in this turn of the event loop; looked up together. */
@@ -195,12 +196,8 @@ export class MessagePipeline<U extends UnitOfWork> {
    * Waits for the after-commit steps started so far (stop: before Redis closes), at most
    * `timeoutMs`; what is left then is covered by the safety nets (the expiry sweep).
    */
-  async afterCommitDone(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
-    const done = await Promise.race([Promise.all(this.afterCommitInFlight).then(() => true as const), timedOut]);
-    clearTimeout(timer);
-    return done;
+  afterCommitDone(timeoutMs: number): Promise<boolean> {
+    return settledWithin(Promise.all(this.afterCommitInFlight), timeoutMs);
   }
 
   /**
@@ -302,8 +299,8 @@ export class MessagePipeline<U extends UnitOfWork> {
       if (ctl.signal.aborted || entries.every((e) => ctl.isStale(e.d))) return 'abandoned';
       const part: TxPart = { items: entries.map((e) => e.item), partition, afterCommit: [] };
       try {
-        const fresh = merge && this.group ? await this.group.submit(part, part.items.length) : await this.applyOnce([part], attempt);
-        return { fresh, afterCommit: part.afterCommit, began: part.began!, committed: part.committed! };
+        const done = merge && this.group ? await this.group.submit(part, part.items.length) : await this.applyOnce([part], attempt);
+        return { ...done, afterCommit: part.afterCommit };
       } catch (err) {
         if (err instanceof MergedTransactionFailed) {
           // Not this batch's failure yet: it goes again alone, at once, and only what fails
@@ -343,8 +340,8 @@ export class MessagePipeline<U extends UnitOfWork> {
     }
   }
 
-  /** One transaction for the batches of one or more partitions; returns the ids it claimed fresh. */
-  private async applyOnce(parts: TxPart[], attempt: number): Promise<Set<string>> {
+  /** One transaction for the batches of one or more partitions: the ids it claimed fresh, and when it ran. */
+  private async applyOnce(parts: TxPart[], attempt: number): Promise<Committed> {
     const { db, sabotage, metrics } = this.rt;
     const items = parts.length === 1 ? parts[0]!.items : parts.flatMap((p) => p.items);
     const partOf = new Map<WorkItem, TxPart>();
@@ -405,9 +402,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     // (at half load a transaction merges about twenty), and never waited for: the ack must not
     // wait for the fast path, which a lost write only makes slower.
     this.dedup.remember(items.map((i) => i.envelope.messageId));
-    const committed = performance.now();
-    for (const p of parts) Object.assign(p, { began, committed });
-    return fresh;
+    return { fresh, began, committed: performance.now() };
   }
 
   private handlerOf(env: Envelope): Handler<U> {
