@@ -5,6 +5,7 @@ import { barChart } from '../flood/report/svg';
 import { createBenchEnv } from './bench-env';
 import { OutcomeTap, runLoad, type Command } from './e2e';
 import { amqpLimits, amqpPacedCost, pgTxLimit } from './limits';
+import { describeSplit, type CpuByGroup } from './process-cpu';
 import { rng, scenarios, seedCommands, warehouseCommands } from './scenarios';
 import { round } from './stats';
 import { bucketPercentile, meanBatchBetween, readMetrics, stageMeansBetween, startWorkers } from './workers';
@@ -28,6 +29,8 @@ interface Row {
   /** CPU µs per message at full load: the worker processes', and the whole host's. */
   worker_cpu_us_per_msg?: number;
   host_cpu_us_per_msg?: number;
+  /** The host's CPU per message at full load by process (worker, broker, postgres, redis, bench, other). */
+  host_cpu_split_us_per_msg?: CpuByGroup;
   /** WAL flushes per message at full load (Postgres's fsyncs: commits, the relay's deletes, the WAL writer). */
   wal_flushes_per_msg?: number;
   /** Write system calls of the worker processes per message at full load (socket sends, mostly). */
@@ -40,6 +43,8 @@ interface BrokerCpu {
   burst_host_cpu_us_per_msg: number;
   paced_rate: number;
   paced_host_cpu_us_per_msg: number;
+  /** The same burst by process (older reports lack it). */
+  burst_host_cpu_split_us_per_msg?: CpuByGroup;
   /** The broker alone, paced: publish → delivery (older reports lack it). */
   paced_delivery_p50_ms?: number;
   paced_delivery_p99_ms?: number;
@@ -51,6 +56,7 @@ interface LoadPoint {
   p99_ms: number;
   mean_batch?: number;
   host_cpu_us_per_msg?: number;
+  host_cpu_split_us_per_msg?: CpuByGroup;
   wal_flushes_per_msg?: number;
   worker_writes_per_msg?: number;
   /** Latency cut where the outcome event was built: publish → handler, handler → event seen (ms). */
@@ -99,8 +105,8 @@ async function main(): Promise<void> {
   const from = arg('from', '');
   if (from) {
     // Re-render the table and chart of an earlier run (e.g. for docs/performance.md).
-    const earlier = JSON.parse(readFileSync(from, 'utf8')) as { limits: { amqp_publish: number; amqp_consume: number; pg_tx_per_s: number }; broker_cpu?: BrokerCpu; scenarios: Row[]; duplicate_cost_vs_fresh: number | null };
-    printTable(earlier.limits, earlier.scenarios, earlier.duplicate_cost_vs_fresh, earlier.broker_cpu);
+    const earlier = JSON.parse(readFileSync(from, 'utf8')) as { machine: { cpus: number }; limits: { amqp_publish: number; amqp_consume: number; pg_tx_per_s: number }; broker_cpu?: BrokerCpu; scenarios: Row[]; duplicate_cost_vs_fresh: number | null };
+    printTable(earlier.limits, earlier.scenarios, earlier.duplicate_cost_vs_fresh, earlier.machine.cpus, earlier.broker_cpu);
     if (svgFile) writeFileSync(svgFile, throughputSvg(earlier.limits, earlier.scenarios));
     return;
   }
@@ -117,12 +123,13 @@ async function main(): Promise<void> {
     await stats.connect();
     say('limit (a): raw amqplib on a quorum queue');
     const amqpLimit = await amqpLimits(env.amqpUrl, `${env.namespace}.limit`, 50_000);
-    say(`  publish ${amqpLimit.publish}/s (confirmed), consume ${amqpLimit.consume}/s (acked); host CPU ${amqpLimit.hostCpuUs} µs per message`);
+    say(`  publish ${amqpLimit.publish}/s (confirmed), consume ${amqpLimit.consume}/s (acked); host CPU ${amqpLimit.hostCpuUs} µs per message (${describeSplit(amqpLimit.hostSplitUs)})`);
     const paced = await amqpPacedCost(env.amqpUrl, `${env.namespace}.paced`, pacedRate, 6);
     say(`  paced at ${paced.rate}/s, one publish at a time: host CPU ${paced.hostCpuUs} µs per message, publish → delivery p50 ${paced.deliveryP50Ms} ms, p99 ${paced.deliveryP99Ms} ms`);
     say('limit (b): per-message transaction from Node (inbox, lock, update, ledger, outbox), pool of 8');
-    const pgLimit = await pgTxLimit(env.databaseUrl, 8);
-    say(`  ${pgLimit} tx/s`);
+    const pgTx = await pgTxLimit(env.databaseUrl, 8);
+    const pgLimit = pgTx.txPerS;
+    say(`  ${pgLimit} tx/s; host CPU ${pgTx.hostCpuUs} µs per transaction, the cores ${Math.round(pgTx.hostBusy * 100)} % busy (${describeSplit(pgTx.hostSplitUs)})`);
 
     for (const count of workerCounts) {
       const workers = await startWorkers(count, {
@@ -149,6 +156,7 @@ async function main(): Promise<void> {
           const b1 = await readMetrics(workers);
           const batch = meanBatchBetween(b0, b1);
           say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction, CPU per message ${f.workerCpuUs} µs worker / ${f.hostCpuUs} µs host, ${countsPerTx(f, batch)}`);
+          say(`    host CPU per message by process: ${describeSplit(f.hostSplitUs)} µs`);
           // Paced, for about 8 s (at least 1000 messages).
           let pacedRuns = 0;
           const paced = async (rate: number, what: string): Promise<LoadPoint> => {
@@ -160,6 +168,7 @@ async function main(): Promise<void> {
             const m1 = await readMetrics(workers);
             const meanBatch = meanBatchBetween(m0, m1);
             say(`  ${count} at ${what}: p50 ${r.p50} ms, p99 ${r.p99} ms, CPU per message ${r.workerCpuUs} µs worker / ${r.hostCpuUs} µs host`);
+            say(`    host CPU per message by process: ${describeSplit(r.hostSplitUs)} µs`);
             say(`    ${meanBatch} messages per transaction, ${countsPerTx(r, meanBatch)}; in the worker (delivery → commit) p50 ≤ ${bucketPercentile(m0, m1, 50)} ms, p99 ≤ ${bucketPercentile(m0, m1, 99)} ms`);
             const { toHandler, toEvent } = r.split;
             say(`    publish → handler p50 ${toHandler.p50} ms, p99 ${toHandler.p99} ms; handler → event p50 ${toEvent.p50} ms, p99 ${toEvent.p99} ms`);
@@ -171,6 +180,7 @@ async function main(): Promise<void> {
               p99_ms: r.p99,
               mean_batch: meanBatch,
               host_cpu_us_per_msg: r.hostCpuUs,
+              host_cpu_split_us_per_msg: r.hostSplitUs,
               wal_flushes_per_msg: r.walFlushesPerMsg,
               worker_writes_per_msg: r.workerWritesPerMsg,
               to_handler_p50_ms: toHandler.p50,
@@ -198,6 +208,7 @@ async function main(): Promise<void> {
             mean_batch: batch,
             worker_cpu_us_per_msg: f.workerCpuUs,
             host_cpu_us_per_msg: f.hostCpuUs,
+            host_cpu_split_us_per_msg: f.hostSplitUs,
             wal_flushes_per_msg: f.walFlushesPerMsg,
             worker_writes_per_msg: f.workerWritesPerMsg,
             ratio_vs_pg_tx: round(f.msgsPerS / pgLimit, 2),
@@ -216,8 +227,10 @@ async function main(): Promise<void> {
     const report = {
       machine: { cpus: cpus().length, node: process.version, messages_per_run: messages, partitions },
       limits: { amqp_publish: amqpLimit.publish, amqp_consume: amqpLimit.consume, pg_tx_per_s: pgLimit },
+      pg_tx_cpu: { host_cpu_us_per_tx: pgTx.hostCpuUs, host_busy: pgTx.hostBusy, host_cpu_split_us_per_tx: pgTx.hostSplitUs },
       broker_cpu: {
         burst_host_cpu_us_per_msg: amqpLimit.hostCpuUs,
+        burst_host_cpu_split_us_per_msg: amqpLimit.hostSplitUs,
         paced_rate: paced.rate,
         paced_host_cpu_us_per_msg: paced.hostCpuUs,
         paced_delivery_p50_ms: paced.deliveryP50Ms,
@@ -233,7 +246,7 @@ async function main(): Promise<void> {
         rss_lt_150mb: rows.every((r) => r.rss_mb < 150),
       },
     };
-    printTable(report.limits, rows, report.duplicate_cost_vs_fresh, report.broker_cpu);
+    printTable(report.limits, rows, report.duplicate_cost_vs_fresh, report.machine.cpus, report.broker_cpu);
     if (jsonFile) writeFileSync(jsonFile, JSON.stringify(report, null, 2) + '\n');
     if (svgFile) writeFileSync(svgFile, throughputSvg(report.limits, rows));
     process.stdout.write(`\n${JSON.stringify(report.targets)}\n`);
@@ -256,7 +269,17 @@ function throughputSvg(limits: { pg_tx_per_s: number }, rows: Row[]): string {
   return /<svg[\s\S]*<\/svg>/.exec(figure)![0] + '\n';
 }
 
-function printTable(limits: { amqp_publish: number; amqp_consume: number; pg_tx_per_s: number }, rows: Row[], dupCost: number | null, broker?: BrokerCpu): void {
+/**
+ * What "uniform ≥ 3 × limit (b)" asks of the host, whatever the hour: 3 × limit (b) messages a
+ * second on `cores` cores leave at most cores ÷ that rate of CPU per message, every core busy.
+ */
+function budgetLine(uniform: Row, pgTxPerS: number, cores: number): string {
+  const target = Math.round(3 * pgTxPerS);
+  const split = uniform.host_cpu_split_us_per_msg ? ` (${describeSplit(uniform.host_cpu_split_us_per_msg)})` : '';
+  return `3 × limit (b) is ${target} msg/s: at most ${Math.round((cores * 1e6) / target)} µs of host CPU per message on ${cores} cores, every core busy; uniform took ${uniform.host_cpu_us_per_msg ?? '–'} µs${split}`;
+}
+
+function printTable(limits: { amqp_publish: number; amqp_consume: number; pg_tx_per_s: number }, rows: Row[], dupCost: number | null, cores: number, broker?: BrokerCpu): void {
   const out: string[] = [];
   out.push(`limits: amqp publish ${limits.amqp_publish}/s, amqp consume ${limits.amqp_consume}/s, pg per-message tx ${limits.pg_tx_per_s}/s`);
   if (broker) out.push(`broker alone, host CPU per message: ${broker.burst_host_cpu_us_per_msg} µs in bursts, ${broker.paced_host_cpu_us_per_msg} µs paced at ${broker.paced_rate}/s`);
@@ -270,6 +293,8 @@ function printTable(limits: { amqp_publish: number; amqp_consume: number; pg_tx_
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   out.push(fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt));
   out.push('', 'cpu µs/msg: CPU time per message at full load, the worker processes\' / the whole host\'s (broker, Postgres and bench included); host µs ½: the host\'s at half load');
+  const uniform = rows.find((r) => r.name === 'uniform' && r.workers === 1);
+  if (uniform) out.push('', budgetLine(uniform, limits.pg_tx_per_s, cores));
   if (dupCost !== null) out.push('', `a duplicate costs ${Math.round(dupCost * 100)} % of a fresh message (uniform ÷ duplicates-only throughput, 1 worker)`);
   process.stdout.write(out.join('\n') + '\n');
 }

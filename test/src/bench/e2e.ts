@@ -2,6 +2,7 @@ import * as amqp from 'amqplib';
 import { eventsExchange, HEADER, type MessageType, type Payload, type Publisher } from '@stockflow/shared';
 import type { BenchEnv } from './bench-env';
 import { round, summarize } from './stats';
+import { cpuBetween, cpuSnapshot, perUnitUs, type CpuByGroup } from './process-cpu';
 import { hostCpuS, readMetrics, sampleRss, workerCpuS, workerWriteCalls, type BenchWorker } from './workers';
 
 export interface Command<T extends MessageType = MessageType> {
@@ -25,6 +26,8 @@ export interface RunResult {
   /** CPU time per message, in µs: the worker processes', and the whole host's (all processes). */
   workerCpuUs: number;
   hostCpuUs: number;
+  /** The host's CPU per message by process (worker, broker, Postgres, Redis, bench, other), µs. */
+  hostSplitUs: CpuByGroup;
   /** WAL flushes (fsyncs) per message, the whole Postgres cluster's, when the caller can count them. */
   walFlushesPerMsg?: number;
   /** Write system calls of the worker processes per message. */
@@ -80,7 +83,8 @@ export async function runLoad(
   const before = (await readMetrics(workers)).handled;
   const wal0 = await opts.walFlushes?.();
   const rss = setInterval(() => sampleRss(workers), 200);
-  const cpu0 = { worker: workerCpuS(workers), host: hostCpuS(), writes: workerWriteCalls(workers) };
+  const workerPids = workers.map((w) => w.proc.pid!);
+  const cpu0 = { worker: workerCpuS(workers), host: hostCpuS(), writes: workerWriteCalls(workers), split: cpuSnapshot(workerPids) };
   const t0 = performance.now();
   const inflight = new Set<Promise<unknown>>();
   for (let i = 0; i < commands.length; i++) {
@@ -134,6 +138,7 @@ export async function runLoad(
     split: { toHandler: { p50: toHandler.p50, p99: toHandler.p99 }, toEvent: { p50: toEvent.p50, p99: toEvent.p99 } },
     workerCpuUs: perMsgUs(workerCpuS(workers) - cpu0.worker),
     hostCpuUs: perMsgUs(hostCpuS() - cpu0.host),
+    hostSplitUs: perUnitUs(cpuBetween(cpu0.split, cpuSnapshot(workerPids)), commands.length),
     workerWritesPerMsg: round((workerWriteCalls(workers) - cpu0.writes) / commands.length, 3),
     // A cluster that never counts a flush (fsync off, an open_* sync method) shows none, as does a lost counter session (NaN).
     ...(wal0 !== undefined && wal1 !== undefined && wal1 > 0 && Number.isFinite(wal0) ? { walFlushesPerMsg: round((wal1 - wal0) / commands.length, 3) } : {}),
