@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { eventsExchange, OutboxRelay, type ConfirmPublisher } from '@stockflow/shared';
+import { eventsExchange, OutboxRelay, type ConfirmPublisher, type OutboxRecord, type OutboxRelayOptions } from '@stockflow/shared';
 import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { registerWarehouses } from './fixtures';
 
@@ -65,8 +65,8 @@ describe('outbox hand-off', () => {
     expect(await workerMetric(worker, 'stockflow_outbox_published_total', { via: 'table' })).toBe(byTable + 3);
   });
 
-  /** In-process relays on the test's database; neither finds a row to publish in these tests. */
-  const relayOf = (instanceId: string) =>
+  /** In-process relays on the test's database; unless told otherwise, none finds a row to publish. */
+  const relayOf = (instanceId: string, overrides: Partial<OutboxRelayOptions> = {}) =>
     new OutboxRelay({
       url: env.databaseUrl,
       schema: 'inventory',
@@ -78,8 +78,41 @@ describe('outbox hand-off', () => {
       deleteDelayMs: 50,
       retryMaxMs: 1000,
       instanceId,
+      ...overrides,
     });
   const LOCK = 'pg_try_advisory_lock';
+
+  it('a relay behind on its hand-offs does not read the table for them; its safety net runs once it has caught up', async () => {
+    env = await TestEnv.create('outbox-relay-behind');
+    const via = { handoff: 0, table: 0 };
+    // A broker that takes 60 ms per round: 200 rows in rounds of 20 keep the relay behind for
+    // well over its 100 ms poll interval, when the safety net used to read the queued rows back.
+    const slow = { publish: () => new Promise<void>((r) => setTimeout(r, 60)) } as unknown as ConfirmPublisher;
+    const relay = relayOf('behind', { publisher: slow, pollMs: 100, batch: 20, deleteDelayMs: 0, onPublished: (n, _age, how) => (via[how] += n) });
+    const insert = (n: number, prefix: string) =>
+      env.query<{ id: string; message_id: string }>(
+        `INSERT INTO inventory.outbox (message_id, type, exchange, routing_key, mandatory, properties, payload)
+         SELECT $1 || g, 'StockChanged', 'x', 'StockChanged.x', false, '{}', '{}' FROM generate_series(1, $2) g RETURNING id, message_id`,
+        [prefix, n],
+      );
+    try {
+      relay.start();
+      await eventually(() => expect(relay.isLeader).toBe(true));
+      // Its first read (on gaining the lead) found nothing; what follows comes by hand-off.
+      await new Promise((r) => setTimeout(r, 150));
+      const rows = await insert(200, 'behind-');
+      const records: OutboxRecord[] = rows.map((r) => ({ id: r.id, messageId: r.message_id, type: 'StockChanged', exchange: 'x', routingKey: 'StockChanged.x', mandatory: false, properties: {}, payload: '{}' }));
+      expect(relay.handoff(records)).toBe(true);
+      await eventually(() => expect(via.handoff + via.table).toBe(200), 10_000);
+      expect(via).toEqual({ handoff: 200, table: 0 });
+      // Caught up, the safety net still finds a row nobody handed off.
+      await insert(1, 'nobody-');
+      await eventually(() => expect(via.table).toBe(1), 5_000);
+      await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 5_000);
+    } finally {
+      await relay.stop();
+    }
+  });
 
   it('the relay deletes published rows without waiting for a WAL flush; the handlers still wait for theirs', async () => {
     env = await TestEnv.create('outbox-relay-session');
