@@ -20,6 +20,8 @@ export interface OutboxRelayOptions {
   instanceId?: string;
   /** Called with the number of rows published, the age of the oldest one and how they were found, for metrics. */
   onPublished?: (count: number, oldestAgeMs: number, via: 'handoff' | 'table') => void;
+  /** Hand-offs kept in memory at most (default MAX_HANDED_OFF); tests lower it. */
+  maxHandedOff?: number;
   /** Test seam: runs after the broker confirmed a round and before the rows are deleted. */
   afterPublish?: (messageIds: string[]) => void | Promise<void>;
 }
@@ -48,8 +50,13 @@ interface Row {
  */
 export const RELAY_SESSION_OPTIONS = `${SESSION_OPTIONS} -c synchronous_commit=off`;
 
-/** Hand-offs held beyond this are dropped and the table is read instead. */
-const MAX_HANDED_OFF = 20_000;
+/**
+ * Hand-offs kept in memory at most (about 1.2 KB each). Beyond it the rows stay in the table
+ * and are read from there once the queue has drained. At full load the relay falls behind the
+ * worker; a 20 000-row queue held about 24 MB of the worker's heap with reservations (four
+ * events each), most of its peak RSS above idle.
+ */
+const MAX_HANDED_OFF = 5_000;
 
 /**
  * Publishes outbox rows in id order with publisher confirms, then deletes them, up to
@@ -77,6 +84,8 @@ export class OutboxRelay implements LocalRelay {
   private pending = false;
   private readonly abort = new AbortController();
   private handedOff: (OutboxRecord & { at: number })[] = [];
+  /** Hand-offs were refused for room: the table holds rows newer than the queue, read once it drains. */
+  private overflowed = false;
   private mustRead = true;
   private lastReadAt = 0;
   /** Ids published from table reads lately (two generations): a late hand-off of them is stale. */
@@ -138,10 +147,10 @@ export class OutboxRelay implements LocalRelay {
   handoff(records: OutboxRecord[]): boolean {
     if (!this.leader || !this.running) return false;
     if (records.length === 0) return true;
-    if (this.handedOff.length + records.length > MAX_HANDED_OFF) {
-      // Our own table read will find them.
-      this.handedOff = [];
-      this.mustRead = true;
+    if (this.overflowed || this.handedOff.length + records.length > (this.opts.maxHandedOff ?? MAX_HANDED_OFF)) {
+      // Left in the table. What is queued is older and goes first; every later hand-off is
+      // left too until the table has been read, so a key's rows still go out in commit order.
+      this.overflowed = true;
     } else {
       const at = Date.now();
       for (const r of records) if (!this.readIds.has(r.id) && !this.readIdsBefore.has(r.id)) this.handedOff.push({ ...r, at });
@@ -168,7 +177,7 @@ export class OutboxRelay implements LocalRelay {
           const published = await this.drain();
           if (this.deleteDue() <= 0) await this.deleteConfirmed();
           attempt = 0;
-          if (published >= this.opts.batch || this.pending || this.handedOff.length > 0) continue;
+          if (published >= this.opts.batch || this.pending || this.handedOff.length > 0 || this.overflowed) continue;
         } else {
           // Nothing to publish until it leads. A wake-up still pending (from its days as leader,
           // or any nudge) would otherwise skip every wait and ask for the lock in a busy loop.
@@ -214,6 +223,10 @@ export class OutboxRelay implements LocalRelay {
   }
 
   private async drain(): Promise<number> {
+    if (this.overflowed && this.handedOff.length === 0) {
+      this.overflowed = false;
+      this.mustRead = true;
+    }
     if (this.mustRead) return this.drainTable();
     // The safety net: rows older than a poll interval were handed to nobody (handed-off ones
     // are published within milliseconds, and drainTable deletes those first); younger ones are
@@ -344,6 +357,7 @@ export class OutboxRelay implements LocalRelay {
     this.client = undefined;
     this.leader = false;
     this.handedOff = [];
+    this.overflowed = false;
     this.mustRead = true;
   }
 }

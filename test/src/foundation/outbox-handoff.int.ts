@@ -114,6 +114,38 @@ describe('outbox hand-off', () => {
     }
   });
 
+  it('hand-offs beyond the cap stay in the table: the queued ones go first, the rest are read after them, in order and once', async () => {
+    env = await TestEnv.create('outbox-relay-cap');
+    const via = { handoff: 0, table: 0 };
+    const order: string[] = [];
+    const slow = {
+      publish: (_x: string, _k: string, _c: Buffer, p: { messageId: string }) => {
+        order.push(p.messageId);
+        return new Promise<void>((r) => setTimeout(r, 50));
+      },
+    } as unknown as ConfirmPublisher;
+    const relay = relayOf('capped', { publisher: slow, pollMs: 100, batch: 20, deleteDelayMs: 0, maxHandedOff: 50, onPublished: (n, _age, how) => (via[how] += n) });
+    try {
+      relay.start();
+      await eventually(() => expect(relay.isLeader).toBe(true));
+      await new Promise((r) => setTimeout(r, 150));
+      const rows = await env.query<{ id: string; message_id: string }>(
+        `INSERT INTO inventory.outbox (message_id, type, exchange, routing_key, mandatory, properties, payload)
+         SELECT 'cap-' || lpad(g::text, 3, '0'), 'StockChanged', 'x', 'StockChanged.x', false, '{}', '{}' FROM generate_series(1, 120) g ORDER BY g RETURNING id, message_id`,
+      );
+      const records: OutboxRecord[] = rows.map((r) => ({ id: r.id, messageId: r.message_id, type: 'StockChanged', exchange: 'x', routingKey: 'StockChanged.x', mandatory: false, properties: {}, payload: '{}' }));
+      // Twelve commits of ten rows, as a busy worker hands them over: the first five fill the queue.
+      for (let i = 0; i < records.length; i += 10) expect(relay.handoff(records.slice(i, i + 10))).toBe(true);
+      await eventually(() => expect(via.handoff + via.table).toBe(120), 10_000);
+      // The queued fifty were not dropped to be read back; the seventy beyond the cap came from the table.
+      expect(via).toEqual({ handoff: 50, table: 70 });
+      expect(order).toEqual(records.map((r) => r.messageId));
+      await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 5_000);
+    } finally {
+      await relay.stop();
+    }
+  });
+
   it('the relay deletes published rows without waiting for a WAL flush; the handlers still wait for theirs', async () => {
     env = await TestEnv.create('outbox-relay-session');
     const queries = jest.spyOn(Client.prototype, 'query');
