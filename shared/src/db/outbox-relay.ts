@@ -230,20 +230,22 @@ export class OutboxRelay implements LocalRelay {
     if (this.mustRead) return this.drainTable();
     // The safety net: rows older than a poll interval were handed to nobody (handed-off ones
     // are published within milliseconds, and drainTable deletes those first); younger ones are
-    // on their way by hand-off and are left to it. Not while the hand-offs are themselves that
-    // old: the relay is behind, and the read would fetch mostly rows already queued here, at a
-    // SELECT and a parse of each, when the relay is busiest. It runs once they are caught up
-    // (past MAX_HANDED_OFF the whole table is read anyway).
-    if (Date.now() - this.lastReadAt >= this.opts.pollMs && !this.behindOnHandoffs()) return this.drainTable(this.opts.pollMs);
+    // on their way by hand-off and are left to it. While the relay is behind, its queued
+    // hand-offs are older than that themselves, and the read would fetch mostly them, at a
+    // SELECT and a parse of each, when the relay is busiest: then it takes only rows older than
+    // the oldest queued hand-off by a poll interval, so a row nobody handed off still waits no
+    // longer than the relay's lag and one interval.
+    if (Date.now() - this.lastReadAt >= this.opts.pollMs) return this.drainTable(this.opts.pollMs + this.handOffLag());
     if (this.handedOff.length === 0) return 0;
     const rows = this.handedOff.splice(0, this.opts.batch);
     const now = Date.now();
     return this.publish(rows.map((r) => ({ ...r, ageMs: now - r.at })), 'handoff');
   }
 
-  private behindOnHandoffs(): boolean {
+  /** How long the oldest queued hand-off has waited: how far behind the relay is. */
+  private handOffLag(): number {
     const oldest = this.handedOff[0];
-    return oldest !== undefined && Date.now() - oldest.at >= this.opts.pollMs;
+    return oldest === undefined ? 0 : Date.now() - oldest.at;
   }
 
   /** Reads the oldest rows of the table (id order), or only those older than `minAgeMs`, and publishes them. */

@@ -82,65 +82,91 @@ describe('outbox hand-off', () => {
     });
   const LOCK = 'pg_try_advisory_lock';
 
-  it('a relay behind on its hand-offs does not read the table for them; its safety net runs once it has caught up', async () => {
-    env = await TestEnv.create('outbox-relay-behind');
+  /**
+   * A relay that leads, behind a broker that confirms each round `roundMs` later (20 rows a
+   * round, a 100 ms poll interval), counting how its rows came (hand-off or table) and the order
+   * they went out in; `commit` writes rows as a worker's transaction would and returns the
+   * records it would hand off.
+   */
+  async function slowRelay(name: string, roundMs: number, overrides: Partial<OutboxRelayOptions> = {}) {
+    env = await TestEnv.create(`outbox-relay-${name}`);
     const via = { handoff: 0, table: 0 };
-    // A broker that takes 60 ms per round: 200 rows in rounds of 20 keep the relay behind for
-    // well over its 100 ms poll interval, when the safety net used to read the queued rows back.
-    const slow = { publish: () => new Promise<void>((r) => setTimeout(r, 60)) } as unknown as ConfirmPublisher;
-    const relay = relayOf('behind', { publisher: slow, pollMs: 100, batch: 20, deleteDelayMs: 0, onPublished: (n, _age, how) => (via[how] += n) });
-    const insert = (n: number, prefix: string) =>
-      env.query<{ id: string; message_id: string }>(
+    const order: string[] = [];
+    const publisher = {
+      publish: (_x: string, _k: string, _c: Buffer, p: { messageId: string }) => {
+        order.push(p.messageId);
+        return new Promise<void>((r) => setTimeout(r, roundMs));
+      },
+    } as unknown as ConfirmPublisher;
+    const relay = relayOf(name, { publisher, pollMs: 100, batch: 20, deleteDelayMs: 0, onPublished: (n, _age, how) => (via[how] += n), ...overrides });
+    relay.start();
+    await eventually(() => expect(relay.isLeader).toBe(true));
+    // Its first read (on gaining the lead) found nothing; what follows comes by hand-off.
+    await new Promise((r) => setTimeout(r, 150));
+    const commit = async (prefix: string, n: number): Promise<OutboxRecord[]> => {
+      const rows = await env.query<{ id: string; message_id: string }>(
         `INSERT INTO inventory.outbox (message_id, type, exchange, routing_key, mandatory, properties, payload)
-         SELECT $1 || g, 'StockChanged', 'x', 'StockChanged.x', false, '{}', '{}' FROM generate_series(1, $2) g RETURNING id, message_id`,
+         SELECT $1 || lpad(g::text, 3, '0'), 'StockChanged', 'x', 'StockChanged.x', false, '{}', '{}' FROM generate_series(1, $2) g ORDER BY g RETURNING id, message_id`,
         [prefix, n],
       );
+      return rows.map((r) => ({ id: r.id, messageId: r.message_id, type: 'StockChanged', exchange: 'x', routingKey: 'StockChanged.x', mandatory: false, properties: {}, payload: '{}' }));
+    };
+    const emptied = () => eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 5_000);
+    return { relay, via, order, commit, emptied };
+  }
+
+  it('a relay behind on its hand-offs does not read the table for them; its safety net runs once it has caught up', async () => {
+    // 200 rows at 60 ms a round of 20 keep the relay behind for well over its poll interval,
+    // when the safety net used to read the queued rows back.
+    const { relay, via, commit, emptied } = await slowRelay('behind', 60);
     try {
-      relay.start();
-      await eventually(() => expect(relay.isLeader).toBe(true));
-      // Its first read (on gaining the lead) found nothing; what follows comes by hand-off.
-      await new Promise((r) => setTimeout(r, 150));
-      const rows = await insert(200, 'behind-');
-      const records: OutboxRecord[] = rows.map((r) => ({ id: r.id, messageId: r.message_id, type: 'StockChanged', exchange: 'x', routingKey: 'StockChanged.x', mandatory: false, properties: {}, payload: '{}' }));
-      expect(relay.handoff(records)).toBe(true);
+      expect(relay.handoff(await commit('behind-', 200))).toBe(true);
       await eventually(() => expect(via.handoff + via.table).toBe(200), 10_000);
       expect(via).toEqual({ handoff: 200, table: 0 });
       // Caught up, the safety net still finds a row nobody handed off.
-      await insert(1, 'nobody-');
+      await commit('nobody-', 1);
       await eventually(() => expect(via.table).toBe(1), 5_000);
-      await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 5_000);
+      await emptied();
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('while the relay is behind, a row nobody handed off still waits no longer than its lag and a poll interval', async () => {
+    // 333 rows a second go out (20 per 60 ms round); 500 a second come in for 2 s, so the lag grows to ~0.7 s.
+    const { relay, via, order, commit } = await slowRelay('orphan', 60);
+    try {
+      for (let c = 0; c < 50; c++) {
+        relay.handoff(await commit(`c${String(c).padStart(2, '0')}-`, 20));
+        // Halfway, the relay about 0.3 s behind: a row committed by someone who never hands it over.
+        if (c === 25) await commit('orphan-', 1);
+        await new Promise((r) => setTimeout(r, 40));
+      }
+      await eventually(() => expect(via.handoff + via.table).toBe(1001), 20_000);
+      // Found by the safety net well before the queue caught up (it would have waited for all
+      // 1 000 hand-offs if the read were skipped while behind) ...
+      expect(order.indexOf('orphan-001')).toBeGreaterThanOrEqual(0);
+      expect(order.indexOf('orphan-001')).toBeLessThan(900);
+      // ... and without reading back the queued rows (a read of everything older than a poll
+      // interval would have taken hundreds of them).
+      expect(via.table).toBeLessThan(50);
+      expect(new Set(order).size).toBe(1001);
     } finally {
       await relay.stop();
     }
   });
 
   it('hand-offs beyond the cap stay in the table: the queued ones go first, the rest are read after them, in order and once', async () => {
-    env = await TestEnv.create('outbox-relay-cap');
-    const via = { handoff: 0, table: 0 };
-    const order: string[] = [];
-    const slow = {
-      publish: (_x: string, _k: string, _c: Buffer, p: { messageId: string }) => {
-        order.push(p.messageId);
-        return new Promise<void>((r) => setTimeout(r, 50));
-      },
-    } as unknown as ConfirmPublisher;
-    const relay = relayOf('capped', { publisher: slow, pollMs: 100, batch: 20, deleteDelayMs: 0, maxHandedOff: 50, onPublished: (n, _age, how) => (via[how] += n) });
+    const { relay, via, order, commit, emptied } = await slowRelay('capped', 50, { maxHandedOff: 50 });
     try {
-      relay.start();
-      await eventually(() => expect(relay.isLeader).toBe(true));
-      await new Promise((r) => setTimeout(r, 150));
-      const rows = await env.query<{ id: string; message_id: string }>(
-        `INSERT INTO inventory.outbox (message_id, type, exchange, routing_key, mandatory, properties, payload)
-         SELECT 'cap-' || lpad(g::text, 3, '0'), 'StockChanged', 'x', 'StockChanged.x', false, '{}', '{}' FROM generate_series(1, 120) g ORDER BY g RETURNING id, message_id`,
-      );
-      const records: OutboxRecord[] = rows.map((r) => ({ id: r.id, messageId: r.message_id, type: 'StockChanged', exchange: 'x', routingKey: 'StockChanged.x', mandatory: false, properties: {}, payload: '{}' }));
+      const records = await commit('cap-', 120);
       // Twelve commits of ten rows, as a busy worker hands them over: the first five fill the queue.
       for (let i = 0; i < records.length; i += 10) expect(relay.handoff(records.slice(i, i + 10))).toBe(true);
       await eventually(() => expect(via.handoff + via.table).toBe(120), 10_000);
       // The queued fifty were not dropped to be read back; the seventy beyond the cap came from the table.
       expect(via).toEqual({ handoff: 50, table: 70 });
       expect(order).toEqual(records.map((r) => r.messageId));
-      await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 5_000);
+      await emptied();
     } finally {
       await relay.stop();
     }
