@@ -233,23 +233,21 @@ export class OutboxRelay implements LocalRelay {
     // on their way by hand-off and are left to it. While the relay is behind, its queued
     // hand-offs are older than that themselves, and the read would fetch mostly them, at a
     // SELECT and a parse of each, when the relay is busiest: then it takes only rows older than
-    // the oldest queued hand-off by a poll interval, so a row nobody handed off still waits no
-    // longer than the relay's lag and one interval.
-    if (Date.now() - this.lastReadAt >= this.opts.pollMs) return this.drainTable(this.opts.pollMs + this.handOffLag());
+    // the oldest queued hand-off by a poll interval, and below its id (written before it: else
+    // the read would scan the whole backlog by id for rows that match none), so a row nobody
+    // handed off still waits about the relay's lag and one interval.
+    if (Date.now() - this.lastReadAt >= this.opts.pollMs) {
+      const oldest = this.handedOff[0];
+      return oldest ? this.drainTable(this.opts.pollMs + Date.now() - oldest.at, oldest.id) : this.drainTable(this.opts.pollMs);
+    }
     if (this.handedOff.length === 0) return 0;
     const rows = this.handedOff.splice(0, this.opts.batch);
     const now = Date.now();
     return this.publish(rows.map((r) => ({ ...r, ageMs: now - r.at })), 'handoff');
   }
 
-  /** How long the oldest queued hand-off has waited: how far behind the relay is. */
-  private handOffLag(): number {
-    const oldest = this.handedOff[0];
-    return oldest === undefined ? 0 : Date.now() - oldest.at;
-  }
-
-  /** Reads the oldest rows of the table (id order), or only those older than `minAgeMs`, and publishes them. */
-  private async drainTable(minAgeMs?: number): Promise<number> {
+  /** Reads the oldest rows of the table (id order), or only those older than `minAgeMs` (and below `beforeId`), and publishes them. */
+  private async drainTable(minAgeMs?: number, beforeId?: string): Promise<number> {
     // What is read must not include rows already published.
     await this.deleteConfirmed();
     const client = this.client;
@@ -260,9 +258,9 @@ export class OutboxRelay implements LocalRelay {
       `SELECT id, message_id, type, exchange, routing_key, mandatory, properties, payload,
               (extract(epoch FROM now() - created_at) * 1000)::float8 AS age_ms
        FROM "${this.opts.schema}".outbox
-       ${minAgeMs === undefined ? '' : 'WHERE created_at < now() - $2 * interval \'1 millisecond\''}
+       ${minAgeMs === undefined ? '' : `WHERE created_at < now() - $2 * interval '1 millisecond'${beforeId === undefined ? '' : ' AND id < $3::bigint'}`}
        ORDER BY id LIMIT $1`,
-      minAgeMs === undefined ? [this.opts.batch] : [this.opts.batch, minAgeMs],
+      minAgeMs === undefined ? [this.opts.batch] : beforeId === undefined ? [this.opts.batch, minAgeMs] : [this.opts.batch, minAgeMs, beforeId],
     );
     if (rows.length === 0) return 0;
     if (this.lastReadAt - this.readIdsSince > 10_000) {
