@@ -1,22 +1,42 @@
-import { Redis } from 'ioredis';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { createRedis, DedupFilter } from '@stockflow/shared';
 import { keysPerPartition } from '../scaling/traffic';
 import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { keysOverAllPartitions, registerWarehouses, totals } from './fixtures';
 
-/** Every command Redis receives from now on (MONITOR), as its arguments. */
+/**
+ * Every command Redis receives from now on, as its arguments, read off a MONITOR on a plain
+ * socket: ioredis's monitor() can fail with "Command queue state error" when commands flow
+ * while it switches modes (a worker's expiry sweep always runs), which CI met once.
+ */
 async function watchRedis(url: string): Promise<{ commands: string[][]; stop: () => void }> {
-  const source = new Redis(url);
-  const monitor = await source.monitor();
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port || 6379), hostname);
+  await once(socket, 'connect');
   const commands: string[][] = [];
-  monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
-  return {
-    commands,
-    stop: () => {
-      monitor.disconnect();
-      source.disconnect();
-    },
-  };
+  let buffer = '';
+  let ready = false;
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    let end;
+    while ((end = buffer.indexOf('\r\n')) >= 0) {
+      const line = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      if (line === '+OK') ready = true;
+      // +1700000000.123456 [0 127.0.0.1:5555] "MGET" "key" ...
+      if (!line.startsWith('+') || !line.includes('] "')) continue;
+      commands.push([...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1')));
+    }
+  });
+  socket.write('MONITOR\r\n');
+  // MONITOR answers +OK before it streams.
+  await new Promise<void>((resolve) => {
+    const ok = () => (ready ? resolve() : setTimeout(ok, 5));
+    ok();
+  });
+  return { commands, stop: () => socket.destroy() };
 }
 
 /**
