@@ -3,7 +3,7 @@ import { eventsExchange, HEADER, type MessageType, type Payload, type Publisher 
 import type { BenchEnv } from './bench-env';
 import { round, summarize } from './stats';
 import { cpuBetween, cpuSnapshot, perUnitUs, type CpuByGroup } from './process-cpu';
-import { hostCpuS, readMetrics, sampleRss, workerCpuS, workerWriteCalls, type BenchWorker } from './workers';
+import { readMetrics, sampleRss, workerCpuS, workerWriteCalls, type BenchWorker } from './workers';
 
 export interface Command<T extends MessageType = MessageType> {
   type: T;
@@ -84,7 +84,7 @@ export async function runLoad(
   const wal0 = await opts.walFlushes?.();
   const rss = setInterval(() => sampleRss(workers), 200);
   const workerPids = workers.map((w) => w.proc.pid!);
-  const cpu0 = { worker: workerCpuS(workers), host: hostCpuS(), writes: workerWriteCalls(workers), split: cpuSnapshot(workerPids) };
+  const cpu0 = { worker: workerCpuS(workers), writes: workerWriteCalls(workers), split: cpuSnapshot(workerPids) };
   const t0 = performance.now();
   const inflight = new Set<Promise<unknown>>();
   for (let i = 0; i < commands.length; i++) {
@@ -131,14 +131,15 @@ export async function runLoad(
   const toEvent = summarize(built.map((id) => wall(tap.seenAt.get(id)!) - tap.builtAt.get(id)!));
   const perMsgUs = (s: number) => round((s * 1e6) / commands.length, 0);
   const wal1 = wal0 === undefined ? undefined : await opts.walFlushes!();
+  const cpu1 = cpuSnapshot(workerPids);
   return {
     msgsPerS: round(commands.length / ((end - t0) / 1000), 0),
     p50: lat.p50,
     p99: lat.p99,
     split: { toHandler: { p50: toHandler.p50, p99: toHandler.p99 }, toEvent: { p50: toEvent.p50, p99: toEvent.p99 } },
     workerCpuUs: perMsgUs(workerCpuS(workers) - cpu0.worker),
-    hostCpuUs: perMsgUs(hostCpuS() - cpu0.host),
-    hostSplitUs: perUnitUs(cpuBetween(cpu0.split, cpuSnapshot(workerPids)), commands.length),
+    hostCpuUs: perMsgUs(cpu1.host - cpu0.split.host),
+    hostSplitUs: perUnitUs(cpuBetween(cpu0.split, cpu1), commands.length),
     workerWritesPerMsg: round((workerWriteCalls(workers) - cpu0.writes) / commands.length, 3),
     // A cluster that never counts a flush (fsync off, an open_* sync method) shows none, as does a lost counter session (NaN).
     ...(wal0 !== undefined && wal1 !== undefined && wal1 > 0 && Number.isFinite(wal0) ? { walFlushesPerMsg: round((wal1 - wal0) / commands.length, 3) } : {}),

@@ -15,8 +15,7 @@ import { hostCpuS } from './workers';
  */
 export async function amqpLimits(url: string, queue: string, messages: number): Promise<{ publish: number; consume: number; hostCpuUs: number; hostSplitUs: CpuByGroup }> {
   const conn = await amqp.connect(url);
-  const cpu0 = hostCpuS();
-  const split0 = cpuSnapshot();
+  const cpu0 = cpuSnapshot();
   try {
     const ch = await conn.createConfirmChannel();
     await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
@@ -48,8 +47,8 @@ export async function amqpLimits(url: string, queue: string, messages: number): 
     await cc.close();
     await ch.deleteQueue(queue);
     await ch.close();
-    const hostSplitUs = perUnitUs(cpuBetween(split0, cpuSnapshot()), messages);
-    return { publish: round(publish, 0), consume: round(consume, 0), hostCpuUs: round(((hostCpuS() - cpu0) * 1e6) / messages, 0), hostSplitUs };
+    const cpu1 = cpuSnapshot();
+    return { publish: round(publish, 0), consume: round(consume, 0), hostCpuUs: round(((cpu1.host - cpu0.host) * 1e6) / messages, 0), hostSplitUs: perUnitUs(cpuBetween(cpu0, cpu1), messages) };
   } finally {
     await conn.close();
   }
@@ -146,11 +145,11 @@ export async function pgTxLimit(databaseUrl: string, seconds: number, concurrenc
     }
   };
   const t0 = performance.now();
-  const cpu0 = hostCpuS();
-  const split0 = cpuSnapshot();
+  const cpu0 = cpuSnapshot();
   await Promise.all(Array.from({ length: concurrency }, loop));
-  const cpuS = hostCpuS() - cpu0;
-  const split = cpuBetween(split0, cpuSnapshot());
+  const cpu1 = cpuSnapshot();
+  const cpuS = cpu1.host - cpu0.host;
+  const split = cpuBetween(cpu0, cpu1);
   const elapsedS = (performance.now() - t0) / 1000;
   const rate = done / elapsedS;
   await pool.query(`DELETE FROM inventory.outbox WHERE exchange = 'x'`);

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { hostCpuS } from './workers';
+import { hostCpuS, procStatCpuS } from './workers';
 
 /**
  * Who on the host spent the CPU: the whole host's busy time split by process. The targets are
@@ -10,8 +10,6 @@ import { hostCpuS } from './workers';
 export type CpuGroup = 'worker' | 'broker' | 'postgres' | 'redis' | 'bench' | 'other';
 export type CpuByGroup = Record<CpuGroup, number>;
 
-// USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK).
-const CLOCK_TICKS = 100;
 const BROKER = new Set(['beam.smp', 'erl_child_setup', 'epmd', 'inet_gethost']);
 
 function groupOf(pid: number, comm: string, workerPids: Set<number>): Exclude<CpuGroup, 'other'> | undefined {
@@ -24,6 +22,7 @@ function groupOf(pid: number, comm: string, workerPids: Set<number>): Exclude<Cp
 }
 
 export interface CpuSnapshot {
+  /** The whole host's busy CPU seconds so far (hostCpuS). */
   host: number;
   /** CPU seconds so far of each live process of a named group (utime + stime). */
   perPid: Map<number, { group: Exclude<CpuGroup, 'other'>; s: number }>;
@@ -44,8 +43,7 @@ export function cpuSnapshot(workerPids: Iterable<number> = []): CpuSnapshot {
     const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     const group = groupOf(pid, comm, workers);
     if (!group) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    perPid.set(pid, { group, s: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS });
+    perPid.set(pid, { group, s: procStatCpuS(stat) });
   }
   return { host: hostCpuS(), perPid };
 }

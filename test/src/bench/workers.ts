@@ -127,13 +127,15 @@ function sumProc(workers: BenchWorker[], file: string, read: (text: string) => n
   return sum;
 }
 
+/** CPU seconds a process has used so far (utime + stime), from the text of its /proc/<pid>/stat. */
+export function procStatCpuS(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
 /** CPU seconds the workers have used so far (utime + stime from /proc). */
 export function workerCpuS(workers: BenchWorker[]): number {
-  const ticks = sumProc(workers, 'stat', (stat) => {
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  });
-  return ticks / CLOCK_TICKS;
+  return sumProc(workers, 'stat', procStatCpuS);
 }
 
 /**
