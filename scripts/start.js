@@ -20,6 +20,11 @@ const children = [
   { name: 'payments ', color: 33, cmd: 'services/payment-worker/dist/main.js', ready: 'payment-worker ready' },
 ].filter((c) => !c.external);
 
+// `npm start` is the local development stack: the provider simulator signs webhooks with the
+// public development secret, which the workers accept only in development. A deployment sets
+// STOCKFLOW_ENV itself (and its own WEBHOOK_SECRET).
+const ENV = { STOCKFLOW_ENV: 'development', ...process.env };
+
 let stopping = false;
 const ready = new Set();
 
@@ -43,7 +48,7 @@ function pretty(line) {
 function run(child) {
   // Own process group: a terminal's Ctrl-C reaches only this supervisor, which then sends
   // exactly one SIGTERM (a second signal would make a worker skip its clean drain).
-  const proc = spawn(process.execPath, [...(child.ready ? workerNodeArgs() : []), join(ROOT, child.cmd)], { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const proc = spawn(process.execPath, [...(child.ready ? workerNodeArgs() : []), join(ROOT, child.cmd)], { cwd: ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.proc = proc;
   const prefix = paint(child.color, `[${child.name}]`);
   for (const stream of [proc.stdout, proc.stderr]) {

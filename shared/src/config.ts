@@ -13,6 +13,22 @@ export interface Setting<T> {
   parse(raw: string): T;
   /** Shown in docs instead of the default when the default is computed at run time. */
   readonly defaultLabel?: string;
+  /** How the raw value may appear in an error message: never for a secret, without its password for a URL. */
+  readonly echo?: (raw: string) => string;
+  /**
+   * A secret whose default is public (in the source, the docs, the compose file): used only
+   * with STOCKFLOW_ENV=development, and refused as an explicit value anywhere else.
+   */
+  readonly developmentDefault?: T;
+}
+
+/** STOCKFLOW_ENV: only `development` accepts the public development defaults of secrets. */
+export const ENVIRONMENT_VARIABLE = 'STOCKFLOW_ENV';
+export const ENVIRONMENTS = ['production', 'development'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+export function isDevelopment(env: NodeJS.ProcessEnv): boolean {
+  return env[ENVIRONMENT_VARIABLE]?.trim() === 'development';
 }
 
 type Parsed<S> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
@@ -23,16 +39,25 @@ export function loadConfig<S extends Record<string, Setting<unknown>>>(
 ): Parsed<S> {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
+  const development = isDevelopment(env);
   for (const [key, setting] of Object.entries(spec)) {
     const raw = env[setting.env];
+    const publicDefault = setting.developmentDefault;
     if (raw === undefined || raw === '') {
-      out[key] = setting.default;
+      if (publicDefault === undefined || development) out[key] = publicDefault ?? setting.default;
+      else problems.push(`${setting.env} is required (its default is public and only for ${ENVIRONMENT_VARIABLE}=development)`);
       continue;
     }
     try {
-      out[key] = setting.parse(raw.trim());
+      const value = setting.parse(raw.trim());
+      if (publicDefault !== undefined && value === publicDefault && !development) {
+        problems.push(`${setting.env} is the public development default; set a secret of your own (or ${ENVIRONMENT_VARIABLE}=development)`);
+        continue;
+      }
+      out[key] = value;
     } catch (err) {
-      problems.push(`${setting.env}=${JSON.stringify(raw)}: ${(err as Error).message}`);
+      const shown = setting.echo ? setting.echo(raw) : JSON.stringify(raw);
+      problems.push(`${setting.env}${shown ? `=${shown}` : ''}: ${(err as Error).message}`);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -66,11 +91,43 @@ export function text(env: string, def: string, doc: string, pattern?: RegExp, de
   };
 }
 
+/**
+ * A shared secret (HMAC keys, tokens). Its development default is public, so it is used only
+ * with STOCKFLOW_ENV=development; the value never appears in an error message.
+ */
+export function secret(env: string, developmentDefault: string, doc: string, pattern: RegExp, rule: string): Setting<string> {
+  return {
+    env,
+    default: '',
+    developmentDefault,
+    defaultLabel: `(none; development: ${developmentDefault})`,
+    doc,
+    echo: () => '',
+    parse(raw) {
+      if (!pattern.test(raw)) throw new Error(rule);
+      return raw;
+    },
+  };
+}
+
+/** A URL as an error message may show it: without the password of its user part. */
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password) u.password = '***';
+    return JSON.stringify(u.toString());
+  } catch {
+    // Not a URL: userinfo is whatever sits between '//' and the last '@' before the path.
+    return JSON.stringify(raw.replace(/\/\/([^/@]*?):[^/]*@/, '//$1:***@'));
+  }
+}
+
 export function url(env: string, def: string, doc: string, protocols: string[]): Setting<string> {
   return {
     env,
     default: def,
     doc,
+    echo: redactUrl,
     parse(raw) {
       let parsed: URL;
       try {
@@ -129,6 +186,7 @@ const DAY = 86_400_000;
 
 /** Settings every worker reads. Service-specific ones live beside each service's main.ts. */
 export const commonSettings = {
+  environment: oneOf(ENVIRONMENT_VARIABLE, 'production', 'production, or development: only development accepts the public development defaults of secrets (WEBHOOK_SECRET); `npm start` and the compose file run as development', ENVIRONMENTS),
   databaseUrl: url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/stockflow', 'Postgres connection URL (each service uses its own schema in this database)', ['postgres:', 'postgresql:']),
   amqpUrl: url('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672', 'RabbitMQ URL', ['amqp:', 'amqps:']),
   redisUrl: url('REDIS_URL', 'redis://127.0.0.1:6379', 'Redis URL (schedules, leases, duplicate pre-filter; never the source of truth)', ['redis:', 'rediss:']),

@@ -1,4 +1,4 @@
-import { createLogger, inboxSequenceIndexMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions } from '@stockflow/shared';
+import { configOrExit, createLogger, inboxSequenceIndexMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions } from '@stockflow/shared';
 import { loadInventoryConfig, type InventoryConfig } from './config';
 import { entities } from './db/entities';
 import { InventorySchema1732000000000 } from './db/migrations/1732000000000-inventory-schema';
@@ -31,7 +31,7 @@ export function createInventoryWorker(config: InventoryConfig, opts: WorkerOptio
 }
 
 if (require.main === module) {
-  const config = loadInventoryConfig();
+  const config = configOrExit('inventory-worker', () => loadInventoryConfig());
   const log = createLogger({ service: 'inventory-worker', instanceId: config.instanceId, level: config.logLevel });
   void runWorker(createInventoryWorker(config, { log }), log, config.shutdownGraceMs);
 }

@@ -1,4 +1,4 @@
-import { createLogger, inboxSequenceIndexMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions } from '@stockflow/shared';
+import { configOrExit, createLogger, inboxSequenceIndexMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions } from '@stockflow/shared';
 import { loadOrderConfig, type OrderConfig } from './config';
 import { entities } from './db/entities';
 import { OrdersSchema1732100000000 } from './db/migrations/1732100000000-orders-schema';
@@ -23,7 +23,7 @@ export function createOrderWorker(config: OrderConfig, opts: WorkerOptions = {})
 }
 
 if (require.main === module) {
-  const config = loadOrderConfig();
+  const config = configOrExit('order-worker', () => loadOrderConfig());
   const log = createLogger({ service: 'order-worker', instanceId: config.instanceId, level: config.logLevel });
   void runWorker(createOrderWorker(config, { log }), log, config.shutdownGraceMs);
 }

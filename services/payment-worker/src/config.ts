@@ -1,6 +1,6 @@
-import { commonSettings, ConfigError, integer, loadConfig, text, url } from '@stockflow/shared';
+import { commonSettings, ConfigError, integer, loadConfig, secret, url } from '@stockflow/shared';
 
-/** Development default only: every real deployment sets its own WEBHOOK_SECRET. */
+/** Public, so accepted only with STOCKFLOW_ENV=development: every real deployment sets its own WEBHOOK_SECRET. */
 export const DEV_WEBHOOK_SECRET = 'stockflow-dev-webhook-secret';
 
 export const paymentSettings = {
@@ -13,7 +13,7 @@ export const paymentSettings = {
   providerMaxAttempts: integer('PROVIDER_MAX_ATTEMPTS', 5, 'Provider attempts per processing round; after that the message is retried in place (same idempotency key), blocking only its own partition', { min: 1, max: 100 }),
   pendingSweepMs: integer('PENDING_SWEEP_MS', 30_000, 'How often payment-worker looks for charges still pending (asynchronous capture, webhook not come) for longer than PENDING_RECONCILE_AFTER_MS; 0 = never', { min: 0, max: 3_600_000 }),
   pendingReconcileAfterMs: integer('PENDING_RECONCILE_AFTER_MS', 120_000, 'A charge pending this long is looked up at the provider by idempotency key and settled as its webhook would (ReconcilePayment)', { min: 100, max: 86_400_000 }),
-  webhookSecret: text('WEBHOOK_SECRET', DEV_WEBHOOK_SECRET, 'Shared secret of the provider webhooks (HMAC-SHA256, hex, of the raw body in header x-signature); the default is for development only', /^.{16,}$/),
+  webhookSecret: secret('WEBHOOK_SECRET', DEV_WEBHOOK_SECRET, 'Shared secret of the provider webhooks (HMAC-SHA256 in header x-signature); required, at least 16 characters; the public default only with STOCKFLOW_ENV=development', /^.{16,}$/, 'must be at least 16 characters'),
 };
 
 export type PaymentConfig = ReturnType<typeof loadPaymentConfig>;

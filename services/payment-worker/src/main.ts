@@ -1,4 +1,4 @@
-import { createLogger, inboxSequenceIndexMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions } from '@stockflow/shared';
+import { configOrExit, createLogger, inboxSequenceIndexMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions } from '@stockflow/shared';
 import { loadPaymentConfig, type PaymentConfig } from './config';
 import { entities } from './db/entities';
 import { PaymentsSchema1732200000000 } from './db/migrations/1732200000000-payments-schema';
@@ -36,7 +36,7 @@ export function createPaymentWorker(config: PaymentConfig, opts: WorkerOptions =
 }
 
 if (require.main === module) {
-  const config = loadPaymentConfig();
+  const config = configOrExit('payment-worker', () => loadPaymentConfig());
   const log = createLogger({ service: 'payment-worker', instanceId: config.instanceId, level: config.logLevel });
   void runWorker(createPaymentWorker(config, { log }), log, config.shutdownGraceMs);
 }

@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
+import type { Logger } from '../logger';
 
 /** A service-specific endpoint (e.g. payment-worker's webhook gateway). */
 export interface HttpRoute {
@@ -29,6 +31,7 @@ export class HealthServer {
     private readonly checks: ReadinessCheck[],
     private readonly routes: HttpRoute[] = [],
     private readonly maxBodyBytes = 1024 * 1024,
+    private readonly log?: Logger,
   ) {}
 
   get boundPort(): number | undefined {
@@ -60,8 +63,12 @@ export class HealthServer {
           res.end(body);
         },
         (err: unknown) => {
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(String(err));
+          // The error stays in the log, under an id the answer gives: its text may hold
+          // anything (a connection string, a query's parameters) and the caller may be anyone.
+          const errorId = randomUUID();
+          this.log?.error({ err: (err as Error).message, errorId, path: (req.url ?? '/').split('?')[0] }, 'http request failed');
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'internal error', errorId }) + '\n');
         },
       );
     });

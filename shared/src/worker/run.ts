@@ -1,3 +1,4 @@
+import { ConfigError } from '../errors';
 import type { Logger } from '../logger';
 import { Worker } from './worker';
 import type { UnitOfWork } from './types';
@@ -42,6 +43,20 @@ export async function runWorker<U extends UnitOfWork>(worker: Worker<U>, log: Lo
     await worker.start();
   } catch (err) {
     log.fatal({ err }, 'worker failed to start');
+    process.exit(2);
+  }
+}
+
+/**
+ * A main.ts's configuration, or exit 2 with one line per bad variable on stderr (values of
+ * secrets and URL passwords are never in the message): no stack trace, no half-started worker.
+ */
+export function configOrExit<T>(service: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${service}: ${err.message}\n`);
     process.exit(2);
   }
 }

@@ -349,7 +349,7 @@ export class Worker<U extends UnitOfWork> {
       { name: 'postgres', check: async () => (await rt.db.query('SELECT 1 AS ok')).length === 1 },
       { name: 'redis', check: async () => redisReady(rt.redis) && (await rt.redis.ping()) === 'PONG' },
       { name: 'partitions', check: async () => this.partitionsReady() },
-    ], this.def.httpRoutes?.(rt) ?? [], rt.config.maxMessageBytes);
+    ], this.def.httpRoutes?.(rt) ?? [], rt.config.maxMessageBytes, this.log);
     await this.http.start();
     const http = this.http;
     this.stack.push({ name: 'http', stop: () => http.stop() });

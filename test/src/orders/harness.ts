@@ -1,8 +1,9 @@
 import type { Publisher, Worker, UnitOfWork } from '@stockflow/shared';
 import { ProviderSimulator, type Behaviour } from '../provider-simulator';
-import { eventually, startInventory, startOrders, startPayments, TestEnv, type EventTap } from '../support';
+import { eventually, startInventory, startOrders, startPayments, TEST_WEBHOOK_SECRET as WEBHOOK_SECRET, TestEnv, type EventTap } from '../support';
 
-export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
+export { WEBHOOK_SECRET };
+
 export const SKU = 'sku-1';
 export const WH = 'wh-1';
 export const PRICE = 1250;

@@ -30,6 +30,9 @@ export interface DeadMessage {
 
 export const TEST_LOG_DIR = join(tmpdir(), 'stockflow-tests');
 
+/** The webhook secret of every test's payment worker and provider simulator. */
+export const TEST_WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
+
 export interface TestEnvOptions {
   partitions?: number;
   deliveryLimit?: number;
@@ -98,6 +101,8 @@ export class TestEnv {
       HTTP_PORT: -1,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
       PG_POOL_SIZE: 5,
+      // Tests run as production does (no public development secrets), with a secret of their own.
+      WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
       // The one-per-tx jest project (jest.config.js) runs the guarantees without batching too:
       // one message per batch and no group commit merging batches of different partitions.
       ...(process.env.STOCKFLOW_TEST_BATCH_SIZE ? { BATCH_SIZE: process.env.STOCKFLOW_TEST_BATCH_SIZE, TX_CONCURRENCY: 0 } : {}),

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEV_WEBHOOK_SECRET } from '@stockflow/payment-worker';
@@ -86,14 +87,20 @@ export class RemoteProvider implements ProviderHandle {
 
 /** The simulator as a child process (`node test/dist/provider-simulator/main.js`) on a free port. */
 export class ProviderProcess extends RemoteProvider {
-  private constructor(private readonly child: ChildProcess) {
-    super('http://127.0.0.1:0');
+  private constructor(
+    private readonly child: ChildProcess,
+    webhookSecret: string,
+  ) {
+    super('http://127.0.0.1:0', webhookSecret);
   }
 
   static async start(webhookUrl: string, tuning: ProviderTuning, logFile: string): Promise<ProviderProcess> {
     const script = join(ROOT, 'test', 'dist', 'provider-simulator', 'main.js');
     if (!existsSync(script)) throw new Error(`${script} missing: run \`npx tsc -b\` first`);
     const guard = join(ROOT, 'test', 'dist', 'flood', 'supervisor', 'orphan-guard.js');
+    // A secret of this run's own: its workers run as production does, which refuses the public
+    // development default.
+    const webhookSecret = randomBytes(24).toString('hex');
     const child = spawn(process.execPath, ['--require', guard, script], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -101,7 +108,7 @@ export class ProviderProcess extends RemoteProvider {
         PATH: process.env.PATH ?? '',
         PROVIDER_PORT: '0',
         WEBHOOK_URL: webhookUrl,
-        WEBHOOK_SECRET: DEV_WEBHOOK_SECRET,
+        WEBHOOK_SECRET: webhookSecret,
         // Webhooks only for asynchronous captures (ProviderPlan.asyncCapture): there they are
         // the only news of the outcome. Webhooks for every charge double the provider's and the
         // payment partitions' work for answers the charge call already gave.
@@ -112,7 +119,7 @@ export class ProviderProcess extends RemoteProvider {
     });
     const log = createWriteStream(logFile, { flags: 'a' });
     child.stderr.pipe(log);
-    const p = new ProviderProcess(child);
+    const p = new ProviderProcess(child, webhookSecret);
     p.url = await new Promise<string>((resolve, reject) => {
       let buffered = '';
       const onData = (chunk: Buffer) => {
