@@ -29,7 +29,7 @@ export function createPaymentWorker(config: PaymentConfig, opts: WorkerOptions =
     entities,
     handlers: paymentHandlers({ provider, webhookSecret: config.webhookSecret }),
     createUnitOfWork: (tx: Tx, rt: Runtime) => new PaymentUnitOfWork(tx, rt),
-    httpRoutes: (rt) => [webhookRoute(rt)],
+    httpRoutes: (rt) => [webhookRoute(rt, { secret: config.webhookSecret })],
     components: (rt) => [new PendingSweep(rt, { sweepMs: config.pendingSweepMs, afterMs: config.pendingReconcileAfterMs })],
   };
   return new Worker(def, config, opts);

@@ -29,6 +29,7 @@ export class WorkerMetrics {
   readonly leaseHeartbeatFailures: Counter;
   readonly reservationExpiries: Counter<'source'>;
   readonly paymentReconciliations: Counter;
+  readonly webhooks: Counter<'outcome'>;
   /** Reads the outbox at scrape time (set by the worker once Postgres is open). */
   private outboxSource: (() => Promise<{ rows: number; oldestAgeS: number }>) | undefined;
   private outboxRead: { at: number; value: Promise<{ rows: number; oldestAgeS: number } | undefined> } | undefined;
@@ -76,6 +77,7 @@ export class WorkerMetrics {
     this.rebalances = new Counter({ name: 'stockflow_rebalances_total', help: 'Partition ownership changes applied by this instance', registers: r });
     this.leaseHeartbeatFailures = new Counter({ name: 'stockflow_lease_heartbeat_failures_total', help: 'Lease heartbeats that failed (Redis unreachable); the current partitions are kept', registers: r });
     this.paymentReconciliations = new Counter({ name: 'stockflow_payment_reconciliations_total', help: 'ReconcilePayment sent by the pending-charge sweep (a charge pending past PENDING_RECONCILE_AFTER_MS: its webhook is late or lost)', registers: r });
+    this.webhooks = new Counter({ name: 'stockflow_webhooks_total', help: 'Provider webhooks POSTed to payment-worker\'s gateway, by outcome: accepted (published), signature_missing, signature_malformed, signature_mismatch, signature_stale (refused 401, nothing published), invalid (400), too_large (413), unavailable (503: the broker did not confirm)', labelNames: ['outcome'], registers: r });
     this.reservationExpiries = new Counter({ name: 'stockflow_reservation_expiries_total', help: 'ExpireReservation commands sent, by source (redis schedule or postgres sweep)', labelNames: ['source'], registers: r });
   }
 

@@ -127,7 +127,9 @@ export class MessagePipeline<U extends UnitOfWork> {
         if (!this.def.handlers[decoded.envelope.type as MessageType]) {
           throw new PermanentMessageError('unknown_type', `${this.def.name} has no handler for ${decoded.envelope.type}`);
         }
-        entries.push({ d, item: { envelope: decoded.envelope, payload: decoded.payload, raw: decoded.raw, headers: decoded.headers } });
+        const item: WorkItem = { envelope: decoded.envelope, payload: decoded.payload, raw: decoded.raw, headers: decoded.headers };
+        this.handlerOf(item.envelope).check?.(item);
+        entries.push({ d, item });
       } catch (err) {
         const reason = err instanceof PermanentMessageError ? err.reason : 'invalid_envelope';
         if (!(await this.deadLetter(d, ctl, reason, (err as Error).message, queue, partition))) return;

@@ -49,6 +49,12 @@ export interface PrepareContext {
  */
 export interface Handler<U, T extends MessageType = MessageType> {
   readonly type: T;
+  /**
+   * Checks what a schema cannot (a signature over the raw bytes) as the message is decoded,
+   * before it costs a duplicate lookup, a prepare() or a transaction. Throwing
+   * PermanentMessageError dead-letters it with that reason.
+   */
+  check?(item: WorkItem): void;
   /** Registers the rows this message will touch, so the batch can lock them all up front. */
   declare?(uow: U, payload: Payload<T>): void;
   /**

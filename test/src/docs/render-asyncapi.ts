@@ -38,7 +38,7 @@ function message(type: MessageType) {
         ? `Routing key: the partition label (two digits for N <= 100), on \`{namespace}.commands.${c.worker}\`.`
         : `Routing key: \`${type}.<partition label>\`, on the \`{namespace}.events\` topic exchange.`,
       'Required AMQP properties: message_id (the idempotency key: a re-publish with the same id is applied at most once), type (this message name), content_type application/json, delivery_mode 2; correlation_id recommended.',
-      signed ? 'The body is the provider\'s raw webhook JSON; x-signature is its HMAC-SHA256 (hex) with the shared WEBHOOK_SECRET, over exactly these bytes.' : '',
+      signed ? 'The body is the provider\'s raw webhook JSON; x-signature is t=<unix seconds>,v1=<HMAC-SHA256 (hex) with the shared WEBHOOK_SECRET of "<t>." and exactly these bytes>, checked (with a 300 s tolerance on t) by the gateway before anything is published.' : '',
     ].filter(Boolean).join('\n'),
     contentType: 'application/json',
     headers: { $ref: signed ? '#/components/schemas/SignedEnvelopeHeaders' : '#/components/schemas/EnvelopeHeaders' },
@@ -146,7 +146,7 @@ export function renderAsyncApi(): string {
         SignedEnvelopeHeaders: {
           type: 'object',
           required: [HEADER.signature],
-          properties: { ...headerProps, [HEADER.signature]: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'HMAC-SHA256 (hex) of the raw body with WEBHOOK_SECRET.' } },
+          properties: { ...headerProps, [HEADER.signature]: { type: 'string', pattern: '^t=\\d+(,v1=[0-9a-f]{64})+$', description: 't=<unix seconds>,v1=<HMAC-SHA256 (hex) with WEBHOOK_SECRET of "<t>." and the raw body>.' } },
           additionalProperties: true,
         },
       },

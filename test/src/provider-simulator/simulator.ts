@@ -159,6 +159,12 @@ export class ProviderSimulator {
     return this.sender.send(url, event, opts);
   }
 
+  /** Any JSON signed as the provider signs a webhook now (for bodies no event would have). */
+  signedBody(json: unknown): { body: string; signature: string } {
+    const { body, signature } = this.sender.signature(Buffer.from(JSON.stringify(json)), 'valid');
+    return { body: body.toString('utf8'), signature: signature! };
+  }
+
   /** Resolves when no automatic webhook is still on its way. */
   webhooksIdle(): Promise<void> {
     return this.sender.idle();

@@ -4,23 +4,26 @@ import { settleCharge, settleRefund } from '../payment-state';
 import type { PaymentUnitOfWork } from '../unit-of-work';
 
 /**
- * A provider webhook, as the gateway forwarded it. The signature is checked first, over the
- * raw bytes: a forged or tampered webhook is dead-lettered (bad_signature) and has no effect.
- * Then it is deduplicated by the provider's event id (the webhook_event table, independent of
+ * A provider webhook, as the gateway forwarded it. The gateway refused anything unsigned,
+ * forged or stale; the HMAC is checked once more as the message is decoded (check()), since
+ * anyone who can publish to the broker could send one: a forged one is dead-lettered
+ * (bad_signature) before it costs a transaction. The timestamp is not checked again (the
+ * message may have waited in its queue longer than the tolerance). Then it is deduplicated by the provider's event id (the webhook_event table, independent of
  * the transport's message id) and applied through the same state transitions as the charge
  * call, so the two paths together still emit each outcome once per order.
  */
 export function providerWebhook(opts: { secret: string }): Handler<PaymentUnitOfWork, 'ProviderWebhook'> {
   return {
     type: 'ProviderWebhook',
+    check(item) {
+      const verdict = verifyWebhook(opts.secret, item.raw, item.headers[HEADER.signature], { nowS: 0, toleranceS: Infinity });
+      if (!verdict.ok) throw new PermanentMessageError('bad_signature', `webhook ${item.envelope.messageId}: x-signature ${verdict.reason}`);
+    },
     declare: (uow, p) => {
       uow.needPayment(p.data.orderId);
       uow.needWebhookEvent(p.id);
     },
     async handle(ctx, p) {
-      if (!verifyWebhook(opts.secret, ctx.item.raw, ctx.item.headers[HEADER.signature])) {
-        throw new PermanentMessageError('bad_signature', `webhook ${p.id}: x-signature does not match the body`);
-      }
       if (ctx.uow.webhookSeen(p.id)) {
         ctx.log.info({ eventId: p.id }, 'webhook event seen before; no change');
         return;

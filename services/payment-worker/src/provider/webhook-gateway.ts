@@ -9,63 +9,83 @@ import {
   type HttpRoute,
   type Runtime,
 } from '@stockflow/shared';
+import { verifyWebhook, WEBHOOK_TOLERANCE_S } from './webhook-signature';
 
 export const WEBHOOK_PATH = '/webhooks/provider';
 
 /**
  * POST /webhooks/provider: turns a provider webhook into a ProviderWebhook message and answers
- * 202 once the broker confirmed it. The body is forwarded byte for byte with the provider's
- * x-signature header: verification happens in the consumer, inside the transaction that
- * applies the webhook, so there is exactly one place that decides. The gateway only reads
- * what it needs to route: the event id (the message id, so duplicates collapse in the inbox)
- * and data.orderId (the partition key, so a webhook queues behind its order's other messages).
- * Anything it cannot route is answered 400 and never enters the system.
+ * 202 once the broker confirmed it.
+ *
+ * Anything a stranger can send is checked here, before it costs a publish, a queue slot or a
+ * transaction: the signature over the raw bytes and its timestamp (a replay of an old genuine
+ * webhook is refused) first, then the body against the ProviderWebhook schema. A refusal is
+ * answered (401, 400) and counted, and nothing is published, so a storm of forged POSTs aimed at
+ * one order's partition never reaches it. The verified body is forwarded byte for byte with its
+ * x-signature (the consumer checks the HMAC again before its transaction); the event id becomes
+ * the message id (duplicates collapse in the inbox) and data.orderId the partition key (a
+ * webhook queues behind its order's other messages).
  */
-export function webhookRoute(rt: Runtime): HttpRoute {
+export function webhookRoute(rt: Runtime, opts: { secret: string; now?: () => number }): HttpRoute {
+  const now = opts.now ?? Date.now;
+  const count = (outcome: string) => rt.metrics.webhooks.inc({ outcome });
   return {
     method: 'POST',
     path: WEBHOOK_PATH,
     async handle(req) {
-      if (req.body.length > rt.config.maxMessageBytes) return reply(413, 'body too large');
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(req.body.toString('utf8'));
-      } catch {
-        return reply(400, 'body is not JSON');
+      if (req.body.length > rt.config.maxMessageBytes) {
+        count('too_large');
+        return reply(413, 'body too large');
       }
-      const id = field(parsed, 'id');
-      const orderId = field(field(parsed, 'data'), 'orderId');
-      if (typeof id !== 'string' || !MESSAGE_ID_PATTERN.test(id)) return reply(400, 'missing or unusable event id');
-      if (typeof orderId !== 'string' || orderId.length === 0) return reply(400, 'missing data.orderId');
       const given = req.headers[HEADER.signature];
       const signature = Array.isArray(given) ? given[0] : given;
+      const verdict = verifyWebhook(opts.secret, req.body, signature, { nowS: Math.floor(now() / 1000), toleranceS: WEBHOOK_TOLERANCE_S });
+      if (!verdict.ok) {
+        count(`signature_${verdict.reason}`);
+        return reply(401, `signature ${verdict.reason}`);
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(req.body.toString('utf8'));
+      } catch {
+        count('invalid');
+        return reply(400, 'body is not JSON');
+      }
+      const parsed = contracts.ProviderWebhook.schema.safeParse(json);
+      if (!parsed.success) {
+        count('invalid');
+        const issue = parsed.error.issues[0];
+        return reply(400, `invalid webhook: ${issue ? `${issue.path.join('.') || '(body)'}: ${issue.message}` : 'schema'}`);
+      }
+      const { id, data } = parsed.data;
+      if (!MESSAGE_ID_PATTERN.test(id)) {
+        count('invalid');
+        return reply(400, 'unusable event id');
+      }
       const envelope: Envelope = {
         messageId: id,
         type: 'ProviderWebhook',
         version: contracts.ProviderWebhook.version,
-        occurredAt: new Date().toISOString(),
-        correlationId: `order-${orderId}`.slice(0, 200),
-        partitionKey: orderId,
+        occurredAt: new Date(now()).toISOString(),
+        correlationId: `order-${data.orderId}`.slice(0, 200),
+        partitionKey: data.orderId,
       };
-      const route = routeOf(rt.topology, 'ProviderWebhook', orderId);
+      const route = routeOf(rt.topology, 'ProviderWebhook', data.orderId);
       try {
         await rt.publisher.publish(route.exchange, route.routingKey, req.body, {
-          // An unsigned webhook is forwarded unsigned: the consumer dead-letters it (bad_signature).
-          ...propertiesOf(envelope, signature === undefined ? {} : { [HEADER.signature]: signature }),
+          ...propertiesOf(envelope, { [HEADER.signature]: signature }),
           mandatory: isMandatory('ProviderWebhook'),
         });
       } catch (err) {
         rt.log.warn({ err: (err as Error).message, eventId: id }, 'webhook not accepted: publish failed');
+        count('unavailable');
         // The provider retries webhooks it did not get a 2xx for.
         return reply(503, 'try again');
       }
+      count('accepted');
       return reply(202, 'accepted', id);
     },
   };
-}
-
-function field(v: unknown, name: string): unknown {
-  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[name] : undefined;
 }
 
 function reply(status: number, message: string, eventId?: string) {
