@@ -39,6 +39,8 @@ export type DeadLetterReason =
   | 'invalid_schema'
   | 'oversized'
   | 'bad_signature'
+  | 'invalid_provider_answer'
+  | 'dependency_unavailable'
   | 'handler_error';
 
 /** The message itself is wrong; retrying can never help. */
@@ -55,11 +57,15 @@ export class PermanentMessageError extends StockflowError {
 /** Something outside the message failed (database down, deadlock, serialization); retry it. */
 export class TransientError extends StockflowError {}
 
-/** A confirm-mode publish the broker refused (nack) or could not route (basic.return). */
+/**
+ * A confirm-mode publish the broker refused (nack) or could not route (basic.return), or one
+ * that never left: no channel, or a message amqplib cannot encode (a header table over its
+ * 64 KiB buffer), which no retry can change.
+ */
 export class PublishError extends StockflowError {
   constructor(
     message: string,
-    readonly kind: 'nack' | 'unroutable' | 'channel_closed' | 'timeout',
+    readonly kind: 'nack' | 'unroutable' | 'channel_closed' | 'timeout' | 'unencodable',
   ) {
     super(message);
   }

@@ -10,3 +10,4 @@ export * from './redis';
 export * from './util/time';
 export * from './worker';
 export * from './util/resend-backoff';
+export * from './retry/policy';

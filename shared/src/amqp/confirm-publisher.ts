@@ -6,6 +6,7 @@ import type { Logger } from '../logger';
 import type { AmqpConnection } from './connection';
 
 const PUB_ID = 'x-stockflow-pub';
+const REOPEN_DELAY_MS = 100;
 
 /** `mandatory` defaults to true; events nobody subscribes to are published with false. */
 export type PublishProperties = Options.Publish & { messageId: string };
@@ -32,17 +33,29 @@ export class ConfirmPublisher {
   ) {}
 
   async start(): Promise<void> {
-    this.unregister ??= await this.conn.register(async () => {
-      const ch = await this.conn.createConfirmChannel();
-      ch.on('return', (msg) => {
-        const id = msg.properties.headers?.[PUB_ID] as string | undefined;
-        if (id) this.returned.add(id);
-      });
-      ch.on('close', () => {
-        if (this.ch === ch) this.ch = undefined;
-      });
-      this.ch = ch;
+    this.unregister ??= await this.conn.register((_conn, generation) => this.open(generation));
+  }
+
+  private async open(generation: number): Promise<void> {
+    const ch = await this.conn.createConfirmChannel();
+    ch.on('return', (msg) => {
+      const id = msg.properties.headers?.[PUB_ID] as string | undefined;
+      if (id) this.returned.add(id);
     });
+    ch.on('close', () => {
+      if (this.ch !== ch) return;
+      this.ch = undefined;
+      // The broker closes a channel, not the connection, for a publish to an exchange that
+      // does not exist (404): without a new one every later publish would wait for a
+      // reconnect that never comes. A lost connection's reconnect opens one itself.
+      if (this.unregister) setTimeout(() => this.reopen(generation), REOPEN_DELAY_MS).unref();
+    });
+    this.ch = ch;
+  }
+
+  private reopen(generation: number): void {
+    if (!this.unregister || this.ch || !this.conn.isConnected || this.conn.generation !== generation) return;
+    this.open(generation).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'confirm channel could not be reopened; the reconnect will'));
   }
 
   get ready(): boolean {
@@ -64,7 +77,9 @@ export class ConfirmPublisher {
           else resolve();
         });
       } catch (err) {
-        reject(new PublishError(`publish failed: ${(err as Error).message}`, 'channel_closed'));
+        // Thrown before anything was sent: on an open channel that is the message itself
+        // (amqplib cannot encode it, e.g. a header table over 64 KiB); else the channel went.
+        reject(new PublishError(`publish failed: ${(err as Error).message}`, this.ch === ch ? 'unencodable' : 'channel_closed'));
         return;
       }
       if (!ok && !this.drained) {

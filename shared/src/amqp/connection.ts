@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import * as amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import type { Logger } from '../logger';
-import { backoffDelay, closeWithin, sleep } from '../util/time';
+import { backoffDelay } from '../retry/policy';
+import { closeWithin, sleep } from '../util/time';
 import { TopologyMismatchError } from '../errors';
 import { coalesceFrameWrites } from './coalesce-writes';
 

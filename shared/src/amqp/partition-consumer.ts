@@ -15,6 +15,12 @@ export interface BatchControl {
   ack(d: Delivery, upTo?: boolean): void;
   /** True when the delivery's channel is gone: its redelivery is on the way, stop working on it. */
   isStale(d: Delivery): boolean;
+  /**
+   * Gives every unacked delivery back to the broker (the channel closes; the queue hands them
+   * out again in order, to this or another consumer, and x-delivery-limit counts each return),
+   * then subscribes again. For a batch that cannot go on and must not wait forever.
+   */
+  giveBack(): void;
   /** Aborted only when the consumer is forced down (grace period over). */
   readonly signal: AbortSignal;
 }
@@ -286,8 +292,26 @@ export class PartitionConsumer {
       }
     },
     isStale: (d) => d.generation !== this.gen || !this.ch,
+    giveBack: () => void this.giveBack(),
     signal: this.abort.signal,
   };
+
+  /** Closes the channel (the broker takes back what we hold, in order) and subscribes anew, with probation. */
+  private async giveBack(): Promise<void> {
+    const ch = this.ch;
+    const connGen = this.chConnGen;
+    if (!ch) return;
+    this.ch = undefined;
+    this.gen++;
+    this.buffer = [];
+    await closeWithin(ch);
+    if (this.state !== 'running') return;
+    try {
+      await this.subscribe(connGen);
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message, queue: this.opts.queue }, 'could not subscribe after giving deliveries back; the reconnect resubscribes');
+    }
+  }
 
   /**
    * The buffer's head (arrival order), or what the DeliveryOrder releases. When it holds

@@ -151,3 +151,29 @@ export async function deleteTopology(open: () => Promise<Channel>, opts: Topolog
   for (const e of exchangesOf(opts.namespace)) await ch.deleteExchange(e.name);
   await ch.close();
 }
+
+/** Least time between two repairs: a publish failing in a loop must not redeclare ~100 queues each time. */
+const REPAIR_MIN_INTERVAL_MS = 5_000;
+
+/**
+ * Declares the topology again on demand (a publish came back unroutable, or lost its channel to
+ * a missing exchange), for the queues, bindings and exchanges somebody deleted while the worker
+ * ran. Concurrent calls share one declaration; a call within REPAIR_MIN_INTERVAL_MS of the last
+ * one returns at once.
+ */
+export class TopologyRepair {
+  private running: Promise<void> | undefined;
+  private lastAt = 0;
+
+  constructor(private readonly declare: () => Promise<void>) {}
+
+  repair(): Promise<void> {
+    if (this.running) return this.running;
+    if (Date.now() - this.lastAt < REPAIR_MIN_INTERVAL_MS) return Promise.resolve();
+    this.running = this.declare().finally(() => {
+      this.lastAt = Date.now();
+      this.running = undefined;
+    });
+    return this.running;
+  }
+}

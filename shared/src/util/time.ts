@@ -11,12 +11,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Exponential backoff with ±25 % jitter, capped (the cap includes the jitter). */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
-  const exp = Math.min(maxMs / 1.25, baseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(exp * (0.75 + Math.random() * 0.5));
-}
-
 /** Waits for `work` to settle, but never longer than `ms`; true when it settled in time. */
 export async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;

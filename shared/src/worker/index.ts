@@ -10,3 +10,4 @@ export * from './rendezvous';
 export * from './node-args';
 export * from './resequencer';
 export * from './send-command';
+export * from './dead-letter';

@@ -1,16 +1,17 @@
 import type { BatchControl, Delivery } from '../amqp/partition-consumer';
 import { decode, propertiesOf } from '../amqp/codec';
-import { deadLetterExchange, isMandatory, routeOf } from '../amqp/topology';
-import { childMessageId, contracts, HEADER, MESSAGE_ID_PATTERN, type Envelope, type MessageType } from '../contracts';
+import { isMandatory, routeOf } from '../amqp/topology';
+import { childMessageId, contracts, MESSAGE_ID_PATTERN, type Envelope, type MessageType } from '../contracts';
 import { claimInbox, processedIds } from '../db/inbox';
-import { isConstraintViolation, isTransientDbError } from '../db/errors';
 import { writeOutbox, type LocalRelay, type OutboxRow } from '../db/outbox';
-import { PermanentMessageError, PublishError, TransientError, ValidationError, type DeadLetterReason } from '../errors';
+import { PermanentMessageError, type DeadLetterReason } from '../errors';
 import { messageLogger, type Logger } from '../logger';
 import type { DedupFilter } from '../redis/dedup-filter';
-import { backoffDelay, settledWithin, sleep } from '../util/time';
+import { BUDGETS } from '../retry/policy';
+import { settledWithin, sleep } from '../util/time';
+import { DEAD_LETTER_HEADERS, DeadLetterPublisher } from './dead-letter';
 import { GroupCommit, MergedTransactionFailed } from './group-commit';
-import type { Handler, HandlerContext, Runtime, ServiceDefinition, UnitOfWork, WorkItem } from './types';
+import type { Handler, HandlerContext, PrepareContext, Runtime, ServiceDefinition, UnitOfWork, WorkItem } from './types';
 
 /** Test seams on the real path (tests inject faults here; production passes none). */
 export interface PipelineHooks {
@@ -60,20 +61,11 @@ interface Applied extends Committed {
   afterCommit: AfterCommit[];
 }
 
-type ErrorKind = 'transient' | 'permanent' | 'unknown';
-
 /** Batches whose after-commit steps may run at once before a partition waits for its own. */
 const MAX_AFTER_COMMIT_IN_FLIGHT = 256;
 
-/** Retry budget for errors we cannot classify before treating them as the message's fault. */
-const UNKNOWN_ERROR_ATTEMPTS = 3;
-
-function classify(err: unknown): ErrorKind {
-  if (err instanceof PermanentMessageError || err instanceof ValidationError) return 'permanent';
-  if (err instanceof TransientError || err instanceof PublishError) return 'transient';
-  if (isTransientDbError(err)) return 'transient';
-  if (isConstraintViolation(err)) return 'permanent';
-  return 'unknown';
+function reasonOf(err: unknown): DeadLetterReason {
+  return err instanceof PermanentMessageError ? err.reason : 'handler_error';
 }
 
 /**
@@ -83,8 +75,10 @@ function classify(err: unknown): ErrorKind {
  * The transaction may carry the batches of other partitions too (GroupCommit); a merged
  * transaction that fails is retried as its separate batches before anything below applies.
  * Transient failures retry the same batch in place, so nothing later in the partition can
- * overtake it. A batch that fails for a message-specific reason is re-run one message per
- * transaction, so a poison message is isolated and dead-lettered alone.
+ * overtake it; past their budget (retry/policy.ts) the partition gives its deliveries back to
+ * the broker. A batch that fails for a message-specific reason is re-run one message per
+ * transaction, so a poison message is isolated and dead-lettered alone (after compensate()
+ * undid what its prepare() did outside the transaction).
  */
 export class MessagePipeline<U extends UnitOfWork> {
   private readonly group: GroupCommit<TxPart, Committed> | undefined;
@@ -94,6 +88,7 @@ export class MessagePipeline<U extends UnitOfWork> {
   private arriving: Delivery[] = [];
   /** After-commit steps of committed batches still running (see process()). */
   private readonly afterCommitInFlight = new Set<Promise<void>>();
+  private readonly dead: DeadLetterPublisher;
 
   constructor(
     private readonly def: ServiceDefinition<U>,
@@ -109,6 +104,7 @@ export class MessagePipeline<U extends UnitOfWork> {
       return this.applyOnce(parts, 0);
     };
     this.group = txConcurrency > 0 ? new GroupCommit(merged, { concurrency: txConcurrency, maxMessages: txMaxMessages, overlapAfterMs: txOverlapMs }) : undefined;
+    this.dead = new DeadLetterPublisher(rt, rt.policy);
   }
 
   private get consumer(): string {
@@ -132,7 +128,7 @@ export class MessagePipeline<U extends UnitOfWork> {
         entries.push({ d, item });
       } catch (err) {
         const reason = err instanceof PermanentMessageError ? err.reason : 'invalid_envelope';
-        if (!(await this.deadLetter(d, ctl, reason, (err as Error).message, queue, partition))) return;
+        if (!(await this.dead.publish(d, ctl, { reason, error: (err as Error).message, queue, partition }))) return;
         acked.add(d);
       }
     }
@@ -243,10 +239,11 @@ export class MessagePipeline<U extends UnitOfWork> {
   }
 
   /**
-   * Runs prepare() of messages not yet in the inbox, in order. Transient failures retry in
-   * place; a message whose prepare() fails for good (PermanentMessageError, or an unknown error
-   * UNKNOWN_ERROR_ATTEMPTS times) is dead-lettered and dropped from the batch. Returns false when
-   * the batch was abandoned (stopping, or its channel is gone).
+   * Runs prepare() of messages not yet in the inbox, in order, within BUDGETS.prepare. A message
+   * whose prepare() fails for good (permanent, or unknown past its budget) is dead-lettered and
+   * dropped from the batch; one whose dependency stays down past the transient budget goes to
+   * its handler's exhausted(), or is dead-lettered as dependency_unavailable. Returns false when
+   * the batch was abandoned (stopping, its channel is gone, or it was given back).
    */
   private async prepare(todo: Entry[], ctl: BatchControl, partition: number, queue: string, acked: Set<Delivery>): Promise<boolean> {
     const needing = todo.filter((e) => this.handlerOf(e.item.envelope).prepare !== undefined);
@@ -259,29 +256,76 @@ export class MessagePipeline<U extends UnitOfWork> {
         for (const e of needing) {
           if (acked.has(e.d) || done.has(e.item.envelope.messageId) || e.item.prepared !== undefined) continue;
           current = e;
-          const handler = this.handlerOf(e.item.envelope);
-          e.item.prepared = await handler.prepare!(e.item.payload as never, {
-            envelope: e.item.envelope,
-            item: e.item,
-            runtime: this.rt,
-            log: messageLogger(this.rt.log, { messageId: e.item.envelope.messageId, type: e.item.envelope.type, partition, correlationId: e.item.envelope.correlationId }),
-            signal: ctl.signal,
-          });
+          e.item.prepared = await this.handlerOf(e.item.envelope).prepare!(e.item.payload as never, this.prepareContext(e, ctl, partition));
         }
         return true;
       } catch (err) {
-        const kind = classify(err);
-        if (current && (kind === 'permanent' || (kind === 'unknown' && attempt + 1 >= UNKNOWN_ERROR_ATTEMPTS))) {
-          const reason: DeadLetterReason = err instanceof PermanentMessageError ? err.reason : 'handler_error';
-          if (!(await this.deadLetter(current.d, ctl, reason, (err as Error).message, queue, partition))) return false;
-          acked.add(current.d);
-          attempt = -1;
+        const next = this.rt.policy.next(err, attempt, BUDGETS.prepare);
+        if (next.retry) {
+          this.rt.metrics.transientRetries.inc({ kind: 'prepare' });
+          this.rt.log.warn({ err: (err as Error).message, partition, attempt, retryInMs: next.delayMs }, 'prepare step failed; retrying');
+          await sleep(next.delayMs, ctl.signal);
           continue;
         }
-        const delay = backoffDelay(attempt, this.rt.config.retryBaseMs, this.rt.config.retryMaxMs);
-        this.rt.metrics.transientRetries.inc({ kind: 'prepare' });
-        this.rt.log.warn({ err: (err as Error).message, retryInMs: delay }, 'prepare step failed; retrying');
-        await sleep(delay, ctl.signal);
+        if (!current) {
+          // The inbox look-up itself (Postgres) kept failing: nothing about a message.
+          this.giveBack(ctl, 'prepare', err, partition);
+          return false;
+        }
+        const handler = this.handlerOf(current.item.envelope);
+        if (next.kind === 'transient' && handler.exhausted) {
+          current.item.prepared = handler.exhausted(current.item.payload as never, this.prepareContext(current, ctl, partition), err);
+        } else {
+          const reason: DeadLetterReason = next.kind === 'transient' ? 'dependency_unavailable' : reasonOf(err);
+          if (!(await this.dead.publish(current.d, ctl, { reason, error: (err as Error).message, queue, partition }))) return false;
+          acked.add(current.d);
+        }
+        attempt = -1;
+      }
+    }
+  }
+
+  private prepareContext(e: Entry, ctl: BatchControl, partition: number): PrepareContext {
+    return {
+      envelope: e.item.envelope,
+      item: e.item,
+      runtime: this.rt,
+      log: messageLogger(this.rt.log, { messageId: e.item.envelope.messageId, type: e.item.envelope.type, partition, correlationId: e.item.envelope.correlationId }),
+      signal: ctl.signal,
+    };
+  }
+
+  /** Past a budget with nothing wrong with any one message: every delivery goes back to the broker (x-delivery-limit counts). */
+  private giveBack(ctl: BatchControl, step: string, err: unknown, partition: number): void {
+    this.rt.log.error({ err: (err as Error).message, partition, step }, 'retries exhausted; giving the partition\'s deliveries back to the broker');
+    this.rt.metrics.givenBack.inc({ step });
+    ctl.giveBack();
+  }
+
+  /**
+   * Before a message whose prepare() acted outside the transaction is dead-lettered: its
+   * handler's compensate() undoes that (refunds a charge nobody will record), within
+   * BUDGETS.compensation. Returns the headers that say what happened, or 'abandoned'.
+   */
+  private async compensate(e: Entry, ctl: BatchControl, partition: number): Promise<Record<string, string> | 'abandoned'> {
+    const handler = this.handlerOf(e.item.envelope);
+    if (!handler.compensate || e.item.prepared === undefined) return {};
+    const ctx = this.prepareContext(e, ctl, partition);
+    for (let attempt = 0; ; attempt++) {
+      if (ctl.signal.aborted || ctl.isStale(e.d)) return 'abandoned';
+      try {
+        const done = await handler.compensate(e.item.payload as never, ctx, e.item.prepared);
+        this.rt.metrics.compensations.inc({ outcome: 'done' });
+        ctx.log.warn({ compensation: done }, 'compensated what prepare() did before dead-lettering');
+        return { [DEAD_LETTER_HEADERS.compensation]: done.slice(0, 500) };
+      } catch (err) {
+        const next = this.rt.policy.next(err, attempt, BUDGETS.compensation);
+        if (!next.retry) {
+          this.rt.metrics.compensations.inc({ outcome: 'failed' });
+          ctx.log.error({ err: (err as Error).message }, 'compensation failed; dead-lettering with it marked failed (needs a person)');
+          return { [DEAD_LETTER_HEADERS.compensation]: `failed: ${(err as Error).message}`.slice(0, 500) };
+        }
+        await sleep(next.delayMs, ctl.signal);
       }
     }
   }
@@ -311,13 +355,16 @@ export class MessagePipeline<U extends UnitOfWork> {
           attempt--;
           continue;
         }
-        const kind = classify(err);
-        if (kind === 'transient' || (kind === 'unknown' && attempt + 1 < UNKNOWN_ERROR_ATTEMPTS)) {
-          const delay = backoffDelay(attempt, this.rt.config.retryBaseMs, this.rt.config.retryMaxMs);
-          this.rt.metrics.transientRetries.inc({ kind });
-          this.rt.log.warn({ err: (err as Error).message, code: (err as { code?: string }).code, partition, batch: entries.length, attempt, retryInMs: delay }, 'batch failed; retrying in place');
-          await sleep(delay, ctl.signal);
+        const next = this.rt.policy.next(err, attempt, BUDGETS.transaction);
+        if (next.retry) {
+          this.rt.metrics.transientRetries.inc({ kind: next.kind });
+          this.rt.log.warn({ err: (err as Error).message, code: (err as { code?: string }).code, partition, batch: entries.length, attempt, retryInMs: next.delayMs }, 'batch failed; retrying in place');
+          await sleep(next.delayMs, ctl.signal);
           continue;
+        }
+        if (next.kind === 'transient') {
+          this.giveBack(ctl, 'transaction', err, partition);
+          return 'abandoned';
         }
         if (entries.length > 1) {
           // Isolate the culprit: one transaction per message, in order.
@@ -334,9 +381,11 @@ export class MessagePipeline<U extends UnitOfWork> {
           }
           return one;
         }
-        const reason: DeadLetterReason = err instanceof PermanentMessageError ? err.reason : 'handler_error';
-        if (!(await this.deadLetter(entries[0]!.d, ctl, reason, (err as Error).message, queue, partition))) return 'abandoned';
-        acked.add(entries[0]!.d);
+        const entry = entries[0]!;
+        const compensation = await this.compensate(entry, ctl, partition);
+        if (compensation === 'abandoned') return compensation;
+        if (!(await this.dead.publish(entry.d, ctl, { reason: reasonOf(err), error: (err as Error).message, queue, partition, headers: compensation }))) return 'abandoned';
+        acked.add(entry.d);
         return none();
       }
     }
@@ -451,44 +500,5 @@ export class MessagePipeline<U extends UnitOfWork> {
       send: (type, payload) => append(type, payload),
       afterCommit: (fn) => afterCommit.push(fn),
     };
-  }
-
-  /**
-   * Publishes a copy to the dead-letter exchange with the reason in headers, then acks the
-   * original. Returns false if the delivery went stale first (its redelivery will come back
-   * here). A crash between the two leaves a second copy in the dead queue, never none.
-   */
-  private async deadLetter(d: Delivery, ctl: BatchControl, reason: DeadLetterReason, error: string, queue: string, partition: number): Promise<boolean> {
-    const p = d.msg.properties;
-    const messageId = typeof p.messageId === 'string' && p.messageId ? p.messageId : `unidentified-${queue}-${Date.now()}-${d.msg.fields.deliveryTag}`;
-    const log = this.rt.log.child({ messageId, type: typeof p.type === 'string' ? p.type : '(none)', partition, correlationId: typeof p.correlationId === 'string' ? p.correlationId : messageId });
-    for (let attempt = 0; ; attempt++) {
-      if (ctl.isStale(d) || ctl.signal.aborted) return false;
-      try {
-        await this.rt.publisher.publish(deadLetterExchange(this.rt.topology.namespace), queue, d.msg.content, {
-          messageId,
-          type: typeof p.type === 'string' ? p.type : undefined,
-          correlationId: typeof p.correlationId === 'string' ? p.correlationId : undefined,
-          contentType: p.contentType as string | undefined,
-          timestamp: p.timestamp as number | undefined,
-          headers: {
-            ...(p.headers),
-            [HEADER.reason]: reason,
-            [HEADER.error]: error.slice(0, 1000),
-            [HEADER.originalQueue]: queue,
-            [HEADER.deadAt]: new Date().toISOString(),
-          },
-        });
-        ctl.ack(d);
-        this.rt.metrics.deadLettered.inc({ reason });
-        this.rt.metrics.processed.inc({ type: typeof p.type === 'string' && contracts[p.type as MessageType] ? p.type : 'unknown', outcome: 'dead_lettered' });
-        log.warn({ reason, error }, 'message dead-lettered');
-        return true;
-      } catch (err) {
-        const delay = backoffDelay(attempt, this.rt.config.retryBaseMs, this.rt.config.retryMaxMs);
-        log.warn({ err: (err as Error).message, retryInMs: delay }, 'dead-lettering failed; retrying');
-        await sleep(delay, ctl.signal);
-      }
-    }
   }
 }

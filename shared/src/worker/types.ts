@@ -8,6 +8,7 @@ import type { Database, Tx } from '../db/database';
 import type { WorkerMetrics } from '../http/metrics';
 import type { HttpRoute } from '../http/server';
 import type { Logger } from '../logger';
+import type { RetryPolicy } from '../retry/policy';
 
 /** A decoded, valid message on its way through the pipeline. */
 export interface WorkItem {
@@ -62,6 +63,20 @@ export interface Handler<U, T extends MessageType = MessageType> {
    * it runs again when the transaction is retried or the message redelivered.
    */
   prepare?(payload: Payload<T>, ctx: PrepareContext): Promise<unknown>;
+  /**
+   * Undoes what prepare() did outside the transaction when the message is dead-lettered after
+   * it (the transaction that records it failed for good): a charge that cannot be recorded is
+   * refunded, never forgotten. Returns what it did, for the dead letter's headers. Must be
+   * idempotent; failures are retried like prepare().
+   */
+  compensate?(payload: Payload<T>, ctx: PrepareContext, prepared: unknown): Promise<string>;
+  /**
+   * prepare() kept failing transiently past its retry budget (a dependency stays down): what
+   * to carry on with instead, as prepare()'s result (payments: record the charge's outcome as
+   * unknown, for the pending sweep). Without it the message is dead-lettered
+   * (dependency_unavailable).
+   */
+  exhausted?(payload: Payload<T>, ctx: PrepareContext, err: unknown): unknown;
   handle(ctx: HandlerContext<U>, payload: Payload<T>): Promise<void>;
 }
 
@@ -106,6 +121,14 @@ export interface Runtime {
   readonly topology: TopologyOptions;
   readonly metrics: WorkerMetrics;
   readonly sabotage: Sabotage;
+  /** The one retry policy (classification, backoff, budgets): retry/policy.ts. */
+  readonly policy: RetryPolicy;
+  /**
+   * Declares the whole topology again (at most once per few seconds, concurrent calls share
+   * one): a publish that came back unroutable, or closed its channel, may have met a queue,
+   * binding or exchange somebody deleted.
+   */
+  repairTopology(): Promise<void>;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { AmqpConnection } from '../amqp/connection';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { PartitionConsumer } from '../amqp/partition-consumer';
-import { declareTopology, partitionQueue, type TopologyOptions } from '../amqp/topology';
+import { declareTopology, partitionQueue, TopologyRepair, type TopologyOptions } from '../amqp/topology';
 import { validateCommon, type CommonConfig } from '../config';
 import { WORKER_KINDS } from '../contracts';
 import { Database } from '../db/database';
@@ -12,6 +12,7 @@ import { WorkerMetrics } from '../http/metrics';
 import { HealthServer } from '../http/server';
 import { createLogger, type Logger } from '../logger';
 import { createRedis, redisReady } from '../redis/client';
+import { RetryPolicy } from '../retry/policy';
 import { DedupFilter } from '../redis/dedup-filter';
 import { AllPartitions, type PartitionAssigner } from './assignment';
 import { checkPartitionCount } from './deployment';
@@ -185,7 +186,12 @@ export class Worker<U extends UnitOfWork> {
     this.stack.push({ name: 'publisher', stop: () => publisher.stop() });
 
     const metrics = new WorkerMetrics({ service: def.name, instance: config.instanceId });
-    this.rt = { config, log, db, redis, publisher, topology, metrics, sabotage };
+    const topologyRepair = new TopologyRepair(async () => {
+      await declareTopology(() => amqp.createChannel(), topology, WORKER_KINDS);
+      log.warn('topology declared again after a publish met a missing queue, binding or exchange');
+    });
+    const policy = new RetryPolicy(config.retryBaseMs, config.retryMaxMs);
+    this.rt = { config, log, db, redis, publisher, topology, metrics, sabotage, policy, repairTopology: () => topologyRepair.repair() };
     redis = undefined;
 
     this.relay = new OutboxRelay({

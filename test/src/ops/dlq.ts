@@ -1,5 +1,5 @@
 import type { Channel, GetMessage } from 'amqplib';
-import { deadQueue, HEADER, partitionOf, partitionQueue } from '@stockflow/shared';
+import { DEAD_LETTER_HEADERS, deadQueue, HEADER, partitionOf, partitionQueue } from '@stockflow/shared';
 import type { OpsContext } from './context';
 import { OPS_WORKERS, workerNamed, workerOfQueue } from './worker-kinds';
 
@@ -19,7 +19,7 @@ export interface DeadLetter {
 const SETTLE_MS = 1000;
 
 /** Headers the dead-lettering added; a replayed message starts clean of them. */
-const DEATH_HEADERS = [HEADER.reason, HEADER.error, HEADER.originalQueue, HEADER.deadAt, 'x-death', 'x-first-death-reason', 'x-first-death-queue', 'x-first-death-exchange', 'x-last-death-reason', 'x-last-death-queue', 'x-last-death-exchange', 'x-delivery-count', 'x-stockflow-pub'];
+const DEATH_HEADERS = [HEADER.reason, HEADER.error, HEADER.originalQueue, HEADER.deadAt, DEAD_LETTER_HEADERS.dropped, DEAD_LETTER_HEADERS.compensation, 'x-death', 'x-first-death-reason', 'x-first-death-queue', 'x-first-death-exchange', 'x-last-death-reason', 'x-last-death-queue', 'x-last-death-exchange', 'x-delivery-count', 'x-stockflow-pub'];
 
 function str(v: unknown): string | null {
   if (v === undefined || v === null) return null;
