@@ -2,11 +2,12 @@ import { configOrExit, createLogger, inboxSequenceIndexMigration, runWorker, Wor
 import { loadOrderConfig, type OrderConfig } from './config';
 import { entities } from './db/entities';
 import { OrdersSchema1732100000000 } from './db/migrations/1732100000000-orders-schema';
+import { OrdersCapturedCurrency1733000000000 } from './db/migrations/1733000000000-orders-captured-currency';
 import { orderHandlers } from './handlers';
 import { OrderUnitOfWork } from './unit-of-work';
 
 export const ORDERS_SCHEMA = 'orders';
-export const orderMigrations = [OrdersSchema1732100000000, inboxSequenceIndexMigration('orders', 'Orders', 1732100900000)];
+export const orderMigrations = [OrdersSchema1732100000000, inboxSequenceIndexMigration('orders', 'Orders', 1732100900000), OrdersCapturedCurrency1733000000000];
 
 /** Builds the order worker: the order saga (reserve → pay → commit) and its interleavings. */
 export function createOrderWorker(config: OrderConfig, opts: WorkerOptions = {}): Worker<OrderUnitOfWork> {

@@ -36,14 +36,15 @@ export function setStock(ctx: OrderContext, o: OrderRow, to: StockStatus): void 
  * order (the flag is the guard; the provider's refund key `order-{id}-refund` is the second).
  */
 export function requestRefundIfCaptured(ctx: OrderContext, o: OrderRow): boolean {
-  if (o.payment !== 'captured' || o.refund !== 'none' || o.capturedAmount === null || o.currency === null) return false;
+  if (o.payment !== 'captured' || o.refund !== 'none' || o.capturedAmount === null || o.capturedCurrency === null) return false;
   if (o.status !== 'CANCELLED' && o.status !== 'EXPIRED' && o.status !== 'REJECTED') return false;
   o.refund = 'requested';
   ctx.uow.touch(o);
+  // What was taken, in the currency it was taken in (not necessarily the order's).
   ctx.emit('RefundRequested', {
     orderId: o.id,
     amount: o.capturedAmount,
-    currency: o.currency,
+    currency: o.capturedCurrency,
     reason: o.status === 'CANCELLED' ? 'cancelled' : o.status === 'EXPIRED' ? 'expired' : 'rejected',
   });
   return true;

@@ -19,6 +19,7 @@ export interface OrderRow {
   stock: StockStatus;
   payment: PaymentStatus;
   capturedAmount: number | null;
+  capturedCurrency: string | null;
   providerRef: string | null;
   refund: RefundStatus;
   version: number;
@@ -45,6 +46,7 @@ interface DbOrder {
   stock_status: StockStatus;
   payment_status: PaymentStatus;
   captured_amount: string | null;
+  captured_currency: string | null;
   provider_ref: string | null;
   refund_status: RefundStatus;
   version: number;
@@ -83,7 +85,7 @@ export class OrderUnitOfWork implements UnitOfWork {
       columns: ['id'],
       types: ['text'],
       keys: [...this.wanted].map((id) => [id]),
-      select: 't.id, t.customer_id, t.currency, t.amount, t.lines, t.status, t.reason, t.reservation_ttl_ms, t.stock_status, t.payment_status, t.captured_amount, t.provider_ref, t.refund_status, t.version',
+      select: 't.id, t.customer_id, t.currency, t.amount, t.lines, t.status, t.reason, t.reservation_ttl_ms, t.stock_status, t.payment_status, t.captured_amount, t.captured_currency, t.provider_ref, t.refund_status, t.version',
       unlocked: this.rt.sabotage.noLocks,
     });
     for (const r of rows) {
@@ -99,6 +101,7 @@ export class OrderUnitOfWork implements UnitOfWork {
         stock: r.stock_status,
         payment: r.payment_status,
         capturedAmount: r.captured_amount === null ? null : Number(r.captured_amount),
+        capturedCurrency: r.captured_currency,
         providerRef: r.provider_ref,
         refund: r.refund_status,
         version: r.version,
@@ -144,8 +147,8 @@ export class OrderUnitOfWork implements UnitOfWork {
     const created = [...this.created].sort().map((id) => this.rows.get(id)!);
     if (created.length > 0) {
       const inserted = await this.tx.query<{ id: string }>(
-        `INSERT INTO orders.orders (id, customer_id, currency, amount, lines, status, reason, reservation_ttl_ms, stock_status, payment_status, captured_amount, provider_ref, refund_status)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[])
+        `INSERT INTO orders.orders (id, customer_id, currency, amount, lines, status, reason, reservation_ttl_ms, stock_status, payment_status, captured_amount, provider_ref, refund_status, captured_currency)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[], $14::text[])
          ON CONFLICT (id) DO NOTHING
          RETURNING id`,
         [
@@ -162,6 +165,7 @@ export class OrderUnitOfWork implements UnitOfWork {
           created.map((r) => r.capturedAmount),
           created.map((r) => r.providerRef),
           created.map((r) => r.refund),
+          created.map((r) => r.capturedCurrency),
         ],
       );
       if (inserted.length !== created.length) throw new TransientError('an order was created concurrently by another consumer; retrying to apply on top of it');
@@ -172,9 +176,9 @@ export class OrderUnitOfWork implements UnitOfWork {
       const n = await this.tx.exec(
         `UPDATE orders.orders o
          SET currency = v.currency, status = v.status, reason = v.reason, stock_status = v.stock_status, payment_status = v.payment_status,
-             captured_amount = v.captured_amount, provider_ref = v.provider_ref, refund_status = v.refund_status, version = v.version, updated_at = now()
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::int[])
-           AS v(id, currency, status, reason, stock_status, payment_status, captured_amount, provider_ref, refund_status, version)
+             captured_amount = v.captured_amount, captured_currency = v.captured_currency, provider_ref = v.provider_ref, refund_status = v.refund_status, version = v.version, updated_at = now()
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::int[], $11::text[])
+           AS v(id, currency, status, reason, stock_status, payment_status, captured_amount, provider_ref, refund_status, version, captured_currency)
          WHERE o.id = v.id AND o.version = v.version - 1`,
         [
           dirty.map((r) => r.id),
@@ -187,6 +191,7 @@ export class OrderUnitOfWork implements UnitOfWork {
           dirty.map((r) => r.providerRef),
           dirty.map((r) => r.refund),
           dirty.map((r) => r.version),
+          dirty.map((r) => r.capturedCurrency),
         ],
       );
       // The row lock makes this impossible; the version guard is what still holds when the

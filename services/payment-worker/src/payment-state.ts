@@ -34,16 +34,18 @@ function rowFor(ctx: PaymentContext, o: Pick<Outcome, 'orderId' | 'amount' | 'cu
 
 /**
  * Applies what the provider said about the charge, from whichever path learnt it first (the
- * charge call or a webhook). Only the move out of `pending` emits, so the order hears
- * PaymentCaptured or PaymentFailed at most once per order whatever arrives twice.
- * One exception: a capture reported after a failure is the provider's last word on the
- * money, so it is applied (and the order saga refunds it).
+ * charge call, or a webhook's look-up of the charge). Only the move out of `pending` emits, so
+ * the order hears PaymentCaptured or PaymentFailed at most once per order whatever arrives
+ * twice. One exception: a capture reported after a failure is the provider's last word on the
+ * money, so it is applied (and the order saga refunds it). PaymentCaptured carries the amount
+ * and currency the provider stated, not the ones asked for: whether they are the order's is
+ * the order saga's decision, the one place that confirms.
  */
 export function settleCharge(ctx: PaymentContext, o: Outcome): void {
   const row = rowFor(ctx, o, o.source);
   const from = row.status;
   if (o.status === 'pending' || from === o.status || from === 'captured' || from === 'refunded') {
-    if (from !== o.status && o.status !== 'pending') ctx.log.warn({ orderId: o.orderId, recorded: from, reported: o.status }, 'provider outcome contradicts the recorded payment; keeping the recorded one');
+    if (from !== o.status && o.status !== 'pending') ctx.log.error({ orderId: o.orderId, recorded: from, reported: o.status }, 'the provider now contradicts the recorded payment; keeping the recorded one (needs a look)');
     if (o.status === 'pending' && row.providerRef === null && o.chargeId) {
       row.providerRef = o.chargeId;
       ctx.uow.touch(row);
@@ -51,10 +53,13 @@ export function settleCharge(ctx: PaymentContext, o: Outcome): void {
     return;
   }
   if (from === 'failed') ctx.log.warn({ orderId: o.orderId }, 'capture reported after a failure; the capture wins');
-  if (o.amount !== row.amount) ctx.log.warn({ orderId: o.orderId, requested: row.amount, reported: o.amount }, 'provider amount differs from the requested amount');
   row.status = o.status;
   row.providerRef = o.chargeId ?? row.providerRef;
   row.failureReason = o.status === 'failed' ? (o.reason ?? 'declined') : null;
+  if (o.status === 'captured') {
+    row.amount = o.amount;
+    row.currency = o.currency;
+  }
   ctx.uow.touch(row);
   if (o.status === 'captured') {
     ctx.emit('PaymentCaptured', { orderId: o.orderId, amount: o.amount, currency: o.currency, providerRef: row.providerRef! });
@@ -63,14 +68,44 @@ export function settleCharge(ctx: PaymentContext, o: Outcome): void {
   }
 }
 
-/** captured → refunded, emitting PaymentRefunded once per order whichever path reports it. */
+/**
+ * captured → refunded, emitting PaymentRefunded once per order whichever path reports it. Only
+ * a refund of the recorded charge counts: one that names another charge, or a payment never
+ * recorded as captured (a failed one, or none), changes nothing and is logged.
+ */
 export function settleRefund(ctx: PaymentContext, r: { orderId: string; amount: number; currency: string; chargeId: string; refundId: string }): void {
-  const row = rowFor(ctx, r, 'refund');
-  if (row.status === 'refunded') return;
-  if (row.status !== 'captured') ctx.log.warn({ orderId: r.orderId, status: row.status }, 'refund reported for a payment not recorded as captured; recording it');
+  const row = ctx.uow.payment(r.orderId);
+  if (row?.status === 'refunded') return;
+  if (!row || row.status !== 'captured' || (row.providerRef !== null && row.providerRef !== r.chargeId)) {
+    ctx.log.error({ orderId: r.orderId, status: row?.status ?? 'none', recordedCharge: row?.providerRef, refundedCharge: r.chargeId }, 'refund of a charge not recorded as captured; not applied (needs a look)');
+    return;
+  }
   row.status = 'refunded';
   row.providerRef ??= r.chargeId;
   row.refundRef = r.refundId;
   ctx.uow.touch(row);
   ctx.emit('PaymentRefunded', { orderId: r.orderId, amount: r.amount, currency: r.currency, providerRef: r.refundId });
+}
+
+/**
+ * The provider's answer about the charge could not be recorded (ProviderAnswerError), and
+ * prepare() has already given back whatever the charge held. The order hears PaymentFailed
+ * (its stock goes back). A payment recorded as captured by then (a webhook's look-up got a
+ * usable answer) was refunded by that same call, so it is settled as a refund.
+ */
+export function settleUnusable(ctx: PaymentContext, u: { orderId: string; amount: number; currency: string; detail: string; refundId: string | null; refundedCharge: string | null }): void {
+  const row = rowFor(ctx, u, 'request');
+  if (row.status === 'captured' && u.refundId && u.refundedCharge) {
+    settleRefund(ctx, { orderId: u.orderId, amount: row.amount, currency: row.currency, chargeId: u.refundedCharge, refundId: u.refundId });
+    return;
+  }
+  if (row.status !== 'pending') {
+    ctx.log.error({ orderId: u.orderId, status: row.status, detail: u.detail }, 'unusable provider answer for a payment already settled; keeping the recorded one (needs a look)');
+    return;
+  }
+  row.status = 'failed';
+  row.failureReason = `invalid_provider_answer: ${u.detail}`.slice(0, 200);
+  row.refundRef = u.refundId;
+  ctx.uow.touch(row);
+  ctx.emit('PaymentFailed', { orderId: u.orderId, reason: row.failureReason });
 }

@@ -142,10 +142,19 @@ export class PaymentUnitOfWork implements UnitOfWork {
       for (const r of dirty) r.version = this.loadedVersion.get(r.orderId)! + 1;
       const n = await this.tx.exec(
         `UPDATE payments.payment p
-         SET status = v.status, provider_ref = v.provider_ref, failure_reason = v.failure_reason, refund_ref = v.refund_ref, version = v.version, updated_at = now()
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[]) AS v(order_id, status, provider_ref, failure_reason, refund_ref, version)
+         SET status = v.status, amount = v.amount, currency = v.currency, provider_ref = v.provider_ref, failure_reason = v.failure_reason, refund_ref = v.refund_ref, version = v.version, updated_at = now()
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[]) AS v(order_id, status, amount, currency, provider_ref, failure_reason, refund_ref, version)
          WHERE p.order_id = v.order_id AND p.version = v.version - 1`,
-        [dirty.map((r) => r.orderId), dirty.map((r) => r.status), dirty.map((r) => r.providerRef), dirty.map((r) => r.failureReason), dirty.map((r) => r.refundRef), dirty.map((r) => r.version)],
+        [
+          dirty.map((r) => r.orderId),
+          dirty.map((r) => r.status),
+          dirty.map((r) => r.amount),
+          dirty.map((r) => r.currency),
+          dirty.map((r) => r.providerRef),
+          dirty.map((r) => r.failureReason),
+          dirty.map((r) => r.refundRef),
+          dirty.map((r) => r.version),
+        ],
       );
       if (n !== dirty.length) throw new TransientError('a payment changed under this transaction (version conflict); retrying');
     }

@@ -71,6 +71,7 @@ export const examples: { readonly [T in MessageType]: Payload<T> } = {
   OrderCancelled: { orderId: 'o-1001', previousStatus: 'RESERVED', refund: false },
   OrderCancelRejected: { orderId: 'o-1001', status: 'CONFIRMED' },
   OrderExpired: { orderId: 'o-1001', previousStatus: 'PAID', refund: true },
+  OrderReviewRequired: { orderId: 'o-1001', status: 'CONFIRMED', reason: 'refunded_after_confirmation', detail: { refunded: 3998, currency: 'EUR', refundRef: 're_5c1f0a9e44d2b7aa' } },
   RefundRequested: { orderId: 'o-1001', amount: 3998, currency: 'EUR', reason: 'expired' },
 
   // ---- payment commands and events

@@ -37,13 +37,23 @@ export const OrderPlaced = z.object({ orderId: Id, customerId: Id, amount: Money
 export const OrderConfirmed = z.object({ orderId: Id, amount: Money, currency: Currency });
 export const OrderRejected = z.object({
   orderId: Id,
-  reason: z.enum(['insufficient_stock', 'unknown_item', 'unknown_warehouse', 'payment_failed', 'reservation_closed', 'reservation_exists', 'version_conflict']),
+  reason: z.enum(['insufficient_stock', 'unknown_item', 'unknown_warehouse', 'payment_failed', 'payment_mismatch', 'reservation_closed', 'reservation_exists', 'version_conflict']),
   detail: z.unknown().optional(),
 });
 /** previousStatus is null when the cancel arrived before the order: the order id is then burned. */
 export const OrderCancelled = z.object({ orderId: Id, previousStatus: OrderStatus.nullable(), refund: z.boolean() });
 export const OrderCancelRejected = z.object({ orderId: Id, status: OrderStatus });
 export const OrderExpired = z.object({ orderId: Id, previousStatus: OrderStatus, refund: z.boolean() });
+/**
+ * Something happened to an order that no rule settles by itself and a person should look at:
+ * its money was refunded at the provider after it was confirmed (goods shipped, money back).
+ */
+export const OrderReviewRequired = z.object({
+  orderId: Id,
+  status: OrderStatus,
+  reason: z.enum(['refunded_after_confirmation']),
+  detail: z.unknown().optional(),
+});
 export const RefundRequested = z.object({
   orderId: Id,
   amount: Money,

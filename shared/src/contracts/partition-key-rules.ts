@@ -40,6 +40,7 @@ export const partitionKeyRules: { readonly [T in MessageType]: string } = {
   OrderCancelled: '{orderId}',
   OrderCancelRejected: '{orderId}',
   OrderExpired: '{orderId}',
+  OrderReviewRequired: '{orderId}',
   RefundRequested: '{orderId}',
   RequestPayment: '{orderId}',
   ReconcilePayment: '{orderId}',

@@ -84,6 +84,7 @@ export const contracts = {
   OrderCancelled: event('orders', ord.OrderCancelled, byOrder, 'Cancelled by the customer: terminal.'),
   OrderCancelRejected: event('orders', ord.OrderCancelRejected, byOrder, 'A cancel arrived for an order that can no longer be cancelled.'),
   OrderExpired: event('orders', ord.OrderExpired, byOrder, 'The stock hold ran out before the order completed: terminal.'),
+  OrderReviewRequired: event('orders', ord.OrderReviewRequired, byOrder, 'A person should look at this order: no rule settles what happened to it (money refunded after it was confirmed).'),
   RefundRequested: event('orders', ord.RefundRequested, byOrder, 'Money was captured for an order that will not be confirmed.', ['payments']),
   // payment commands and events
   RequestPayment: command('payments', pay.RequestPayment, byOrder, 'Charge the order amount at the provider with Idempotency-Key order-{orderId}-payment.'),

@@ -100,6 +100,13 @@ export class ProviderSimulator {
     this.configure({ timeouts: { ...this.behaviour.timeouts, [orderId]: { count, mode } } });
   }
 
+  /** Refunds the order's charge on the provider's own initiative (a dispute, a support agent), with its webhook. */
+  refundOnItsOwn(orderId: string): Refund {
+    const reply = this.postRefund(`order-${orderId}-refund`, { paymentKey: `order-${orderId}-payment` });
+    if (reply.status !== 200) throw new Error(`refund of ${orderId} refused: ${JSON.stringify(reply.body)}`);
+    return reply.body as Refund;
+  }
+
   /** Charges of this order wait, unrecorded, until release(orderId). */
   hold(orderId: string): void {
     if (this.holds.has(orderId)) return;
@@ -237,15 +244,17 @@ export class ProviderSimulator {
     if (!orderId || typeof amount !== 'number' || !Number.isInteger(amount) || amount < 0 || typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) {
       return { status: 400, body: { error: 'invalid_request' } };
     }
+    if (this.behaviour.unavailableOrders.includes(orderId)) return { status: 503, body: { error: 'service_unavailable' } };
     await this.holds.get(orderId)?.released;
     const timeout = this.takeTimeout(orderId);
     if (timeout === 'before-charge') return this.hang(res);
     let charge = this.ledger.charge(key);
+    const override = this.behaviour.chargeOverrides[orderId];
     if (charge) {
       charge.requests++;
-      if (charge.amount !== amount || charge.currency !== currency) return { status: 422, body: { error: 'idempotency_key_reused_with_other_parameters' } };
+      if (!override && (charge.amount !== amount || charge.currency !== currency)) return { status: 422, body: { error: 'idempotency_key_reused_with_other_parameters' } };
     } else {
-      charge = this.createCharge(key, orderId, amount, currency);
+      charge = this.createCharge(key, orderId, amount + (override?.amountDelta ?? 0), override?.currency ?? currency);
     }
     if (timeout === 'after-charge') return this.hang(res);
     return { status: charge.status === 'failed' ? 402 : 200, body: charge };

@@ -76,6 +76,13 @@ export interface Behaviour {
   asyncCaptureOrders: string[];
   asyncCaptureDelayMs: number;
   webhooks: WebhookBehaviour;
+  /**
+   * Per order: the provider charges (and answers, and looks up) another amount or currency than
+   * it was asked for, e.g. { amountDelta: -1 } or { currency: 'usd' }: a buggy or hostile PSP.
+   */
+  chargeOverrides: Record<string, { amountDelta?: number; currency?: string }>;
+  /** Orders whose charge requests all fail with 503 before anything is charged (an outage that only they meet). */
+  unavailableOrders: string[];
   /** Where webhooks are POSTed. */
   webhookUrl: string | undefined;
 }
@@ -90,6 +97,8 @@ export function defaultBehaviour(): Behaviour {
     asyncCaptureOrders: [],
     asyncCaptureDelayMs: 50,
     webhooks: { enabled: false, duplicates: 1, delayMs: 0 },
+    chargeOverrides: {},
+    unavailableOrders: [],
     webhookUrl: undefined,
   };
 }

@@ -17,6 +17,7 @@ export interface OrderEntity {
   stockStatus: string;
   paymentStatus: string;
   capturedAmount: string | null;
+  capturedCurrency: string | null;
   providerRef: string | null;
   refundStatus: string;
   version: number;
@@ -50,6 +51,7 @@ export const Order = new EntitySchema<OrderEntity>({
     stockStatus: { type: 'text', name: 'stock_status' },
     paymentStatus: { type: 'text', name: 'payment_status' },
     capturedAmount: { type: 'bigint', name: 'captured_amount', nullable: true },
+    capturedCurrency: { type: 'text', name: 'captured_currency', nullable: true },
     providerRef: { type: 'text', name: 'provider_ref', nullable: true },
     refundStatus: { type: 'text', name: 'refund_status' },
     version: { type: 'integer' },

@@ -17,7 +17,7 @@ export const cancelOrder: Handler<OrderUnitOfWork, 'CancelOrder'> = {
     const reason = p.reason ?? 'cancelled';
     if (!o) {
       ctx.uow.create(
-        { id: p.orderId, customerId: null, currency: null, amount: 0, lines: [], status: 'CANCELLED', reason, reservationTtlMs: null, stock: 'none', payment: 'none', capturedAmount: null, providerRef: null, refund: 'none' },
+        { id: p.orderId, customerId: null, currency: null, amount: 0, lines: [], status: 'CANCELLED', reason, reservationTtlMs: null, stock: 'none', payment: 'none', capturedAmount: null, capturedCurrency: null, providerRef: null, refund: 'none' },
         ctx.envelope,
       );
       ctx.emit('OrderCancelled', { orderId: p.orderId, previousStatus: null, refund: false });

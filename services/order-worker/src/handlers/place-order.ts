@@ -29,6 +29,7 @@ export function placeOrder(opts: { defaultTtlMs: number }): Handler<OrderUnitOfW
           stock: 'requested',
           payment: 'none',
           capturedAmount: null,
+          capturedCurrency: null,
           providerRef: null,
           refund: 'none',
         },

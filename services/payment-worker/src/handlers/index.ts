@@ -11,6 +11,6 @@ export function paymentHandlers(opts: { provider: ProviderClient; webhookSecret:
     RequestPayment: requestPayment(opts.provider),
     ReconcilePayment: reconcilePayment(opts.provider),
     RefundRequested: refundRequested(opts.provider),
-    ProviderWebhook: providerWebhook({ secret: opts.webhookSecret }),
+    ProviderWebhook: providerWebhook({ secret: opts.webhookSecret, provider: opts.provider }),
   };
 }

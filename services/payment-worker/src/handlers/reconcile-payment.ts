@@ -21,12 +21,20 @@ export function reconcilePayment(provider: ProviderClient): Handler<PaymentUnitO
       const charge = ctx.item.prepared as ChargeResult | null | undefined;
       if (charge === undefined) throw new Error(`ReconcilePayment ${ctx.envelope.messageId} reached handle() without the provider's answer`);
       if (charge === null) {
+        if (row.providerRef === null) {
+          // Recorded while the provider was unreachable and still unknown to it long after: the
+          // charge never reached it. Failing it releases the order's stock now; should the
+          // request still turn up and be captured, the capture wins and the saga refunds it.
+          ctx.log.warn({ orderId: p.orderId }, 'charge of unknown outcome never reached the provider; failing it');
+          settleCharge(ctx, { orderId: p.orderId, amount: row.amount, currency: row.currency, chargeId: null, status: 'failed', reason: 'charge_never_reached_provider', source: row.source });
+          return;
+        }
         ctx.log.warn({ orderId: p.orderId }, 'pending payment unknown to the provider; left pending');
         return;
       }
       if (charge.status === 'pending') return;
       ctx.log.info({ orderId: p.orderId, status: charge.status }, 'pending payment settled by lookup (its webhook never came)');
-      settleCharge(ctx, { orderId: p.orderId, amount: charge.amount, currency: charge.currency || row.currency, chargeId: charge.chargeId, status: charge.status, reason: charge.reason, source: row.source });
+      settleCharge(ctx, { orderId: p.orderId, amount: charge.amount, currency: charge.currency, chargeId: charge.chargeId, status: charge.status, reason: charge.reason, source: row.source });
     },
   };
 }

@@ -20,7 +20,7 @@ export function refundRequested(provider: ProviderClient): Handler<PaymentUnitOf
         ctx.log.error({ orderId: p.orderId, reason: refund.reason }, 'refund refused by the provider: nothing to refund');
         return;
       }
-      settleRefund(ctx, { orderId: p.orderId, amount: refund.amount, currency: refund.currency || p.currency, chargeId: refund.chargeId, refundId: refund.refundId });
+      settleRefund(ctx, { orderId: p.orderId, amount: refund.amount, currency: refund.currency, chargeId: refund.chargeId, refundId: refund.refundId });
     },
   };
 }

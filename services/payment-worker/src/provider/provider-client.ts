@@ -1,4 +1,4 @@
-import { backoffDelay, payments, sleep, TransientError, type Logger } from '@stockflow/shared';
+import { backoffDelay, orders, payments, PermanentMessageError, sleep, TransientError, type Logger } from '@stockflow/shared';
 
 const { paymentKey: paymentKeyOf, refundKey: refundKeyOf } = payments;
 
@@ -8,7 +8,7 @@ export interface ChargeRequest {
   currency: string;
 }
 
-/** A definite answer about the charge of one idempotency key. */
+/** A definite answer about the charge of one idempotency key, as the provider stated it. */
 export interface ChargeResult {
   /** Null only when the provider refused the request itself (no charge exists). */
   chargeId: string | null;
@@ -21,6 +21,9 @@ export interface ChargeResult {
 export type RefundResult =
   | { status: 'succeeded'; refundId: string; chargeId: string; amount: number; currency: string }
   | { status: 'nothing_to_refund'; reason: string };
+
+/** A refund as far as its ids go: made (which refund, of which charge), or nothing to refund. */
+export type RefundIds = { status: 'succeeded'; refundId: string; chargeId: string } | { status: 'nothing_to_refund'; reason: string };
 
 export interface ProviderClientOptions {
   baseUrl: string;
@@ -39,14 +42,30 @@ interface Answer {
 type Verdict<T> = { done: T } | 'retry' | 'absent';
 
 /**
+ * The provider answered, but with something that cannot be recorded (an amount that is not
+ * money in minor units, a lowercase or missing currency, an unknown status, no charge id).
+ * Asking again gets the same answer, and guessing the missing part would be assuming money:
+ * the charge behind it must be given back or looked at by a person, never recorded as is.
+ */
+export class ProviderAnswerError extends PermanentMessageError {
+  constructor(
+    readonly what: string,
+    readonly detail: string,
+  ) {
+    super('invalid_provider_answer', `${what}: the provider's answer cannot be recorded (${detail})`);
+  }
+}
+
+/**
  * HTTP client of the payment provider. Every call carries a deterministic Idempotency-Key
  * (order-{id}-payment, order-{id}-refund), so repeating it can never move money twice.
  *
  * A timeout, a dropped connection, a 5xx or a 409 (same key in flight) leaves the outcome
  * unknown: the provider may have acted. The next attempt therefore first asks the provider
  * (GET by idempotency key); only if it never saw the key is the POST repeated, with the same
- * key. After maxAttempts the caller gets a TransientError and the pipeline retries the
- * message in place, so a provider outage blocks only the partitions that need it.
+ * key. After maxAttempts the caller gets a TransientError and the pipeline's retry policy
+ * decides. Every answer is checked field by field before it is believed: nothing the provider
+ * leaves out is filled in from the request.
  */
 export class ProviderClient {
   constructor(private readonly opts: ProviderClientOptions) {}
@@ -56,8 +75,8 @@ export class ProviderClient {
     return this.idempotent('charge', key, signal, log, {
       post: () => this.call('POST', '/v1/charges', signal, key, { orderId: req.orderId, amount: req.amount, currency: req.currency }),
       lookup: () => this.chargeByKey(key, signal),
-      onPost: (a) => chargeVerdict(a, req),
-      onLookup: (a) => (a.status === 404 ? 'absent' : chargeVerdict(a, req)),
+      onPost: (a) => chargeVerdict(a, key, req),
+      onLookup: (a) => (a.status === 404 ? 'absent' : chargeVerdict(a, key, req)),
     });
   }
 
@@ -69,19 +88,43 @@ export class ProviderClient {
     const key = paymentKeyOf(orderId);
     const answer = await this.chargeByKey(key, signal);
     if (answer.status === 404) return undefined;
-    const verdict = answer.status === 200 ? chargeVerdict(answer, { orderId, amount: 0, currency: '' }) : 'retry';
-    if (typeof verdict === 'object') return verdict.done;
+    const verdict = answer.status === 200 ? chargeVerdict(answer, key) : 'retry';
+    if (typeof verdict === 'object' && verdict.done.chargeId !== null) return verdict.done;
     throw new TransientError(`charge lookup ${key}: no definite answer (HTTP ${answer.status})`);
   }
 
+  /** Gives back `amount` of the order's charge, in `currency` (the charge's). */
   refund(req: ChargeRequest, signal: AbortSignal, log: Logger): Promise<RefundResult> {
+    return this.refundWith(req, signal, log, refundVerdict);
+  }
+
+  /**
+   * Gives back all that is left of the order's charge, for a charge whose answers cannot be
+   * recorded: only the refund's ids are read back (its amount and currency are the charge's,
+   * as unusable as they were there).
+   */
+  refundAll(orderId: string, signal: AbortSignal, log: Logger): Promise<RefundIds> {
+    return this.refundWith({ orderId }, signal, log, refundIdsVerdict);
+  }
+
+  private refundWith<T>(req: { orderId: string; amount?: number; currency?: string }, signal: AbortSignal, log: Logger, verdict: (a: Answer, key: string) => Verdict<T>): Promise<T> {
     const key = refundKeyOf(req.orderId);
     return this.idempotent('refund', key, signal, log, {
       post: () => this.call('POST', '/v1/refunds', signal, key, { orderId: req.orderId, paymentKey: paymentKeyOf(req.orderId), amount: req.amount, currency: req.currency }),
-      lookup: () => this.call('GET', `/v1/refunds?idempotency_key=${encodeURIComponent(key)}`, signal),
-      onPost: refundVerdict,
-      onLookup: (a) => (a.status === 404 ? 'absent' : refundVerdict(a)),
+      lookup: () => this.refundByKey(key, signal),
+      onPost: (a) => verdict(a, key),
+      onLookup: (a) => (a.status === 404 ? 'absent' : verdict(a, key)),
     });
+  }
+
+  /** The order's refund as the provider has it now, or undefined if it never made one. */
+  async lookupRefund(orderId: string, signal: AbortSignal): Promise<Extract<RefundResult, { status: 'succeeded' }> | undefined> {
+    const key = refundKeyOf(orderId);
+    const answer = await this.refundByKey(key, signal);
+    if (answer.status === 404) return undefined;
+    const verdict = answer.status === 200 ? refundVerdict(answer, key) : 'retry';
+    if (typeof verdict === 'object' && verdict.done.status === 'succeeded') return verdict.done;
+    throw new TransientError(`refund lookup ${key}: no definite answer (HTTP ${answer.status})`);
   }
 
   private async idempotent<T>(
@@ -112,6 +155,7 @@ export class ProviderClient {
         unknown = true;
         last = `HTTP ${answer.status} ${JSON.stringify(answer.body).slice(0, 200)}`;
       } catch (err) {
+        if (err instanceof ProviderAnswerError) throw err;
         if (signal.aborted) break;
         unknown = true;
         last = (err as Error).message;
@@ -123,6 +167,10 @@ export class ProviderClient {
 
   private chargeByKey(key: string, signal: AbortSignal): Promise<Answer> {
     return this.call('GET', `/v1/charges?idempotency_key=${encodeURIComponent(key)}`, signal);
+  }
+
+  private refundByKey(key: string, signal: AbortSignal): Promise<Answer> {
+    return this.call('GET', `/v1/refunds?idempotency_key=${encodeURIComponent(key)}`, signal);
   }
 
   private async call(method: 'GET' | 'POST', path: string, signal: AbortSignal, key?: string, body?: unknown): Promise<Answer> {
@@ -150,31 +198,56 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-function chargeVerdict(a: Answer, req: ChargeRequest): Verdict<ChargeResult> {
+/** The provider's id of a charge or refund: what we store and compare, so nothing odd in it. */
+function providerId(v: unknown): string | undefined {
+  return typeof v === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(v) ? v : undefined;
+}
+
+/** Amount and currency exactly as money is recorded (minor units, ISO 4217), or what is wrong with them. */
+function money(b: Record<string, unknown>): { amount: number; currency: string } | string {
+  if (!orders.Money.safeParse(b.amount).success) return `amount ${JSON.stringify(b.amount)} is not an amount in minor units`;
+  if (!orders.Currency.safeParse(b.currency).success) return `currency ${JSON.stringify(b.currency)} is not an ISO 4217 code`;
+  return { amount: b.amount as number, currency: b.currency as string };
+}
+
+/** `req`: what was asked, recorded as such when the provider refuses the request (no charge, no money moved). */
+function chargeVerdict(a: Answer, key: string, req?: ChargeRequest): Verdict<ChargeResult> {
   const b = a.body;
-  const chargeId = str(b.id) ?? null;
-  const amount = typeof b.amount === 'number' ? b.amount : req.amount;
-  const currency = str(b.currency) ?? req.currency;
   if (a.status === 200 || a.status === 201 || a.status === 402) {
-    const status = b.status === 'captured' || b.status === 'pending' ? b.status : 'failed';
-    if (status !== 'failed' && !chargeId) return 'retry';
-    return { done: { chargeId, status, amount, currency, reason: status === 'failed' ? (str(b.failureReason) ?? 'declined') : undefined } };
+    const invalid = (detail: string) => new ProviderAnswerError(`charge ${key}`, `HTTP ${a.status}: ${detail}`);
+    if (b.status !== 'captured' && b.status !== 'pending' && b.status !== 'failed') throw invalid(`status ${JSON.stringify(b.status)}`);
+    const chargeId = providerId(b.id);
+    if (!chargeId) throw invalid(`charge id ${JSON.stringify(b.id)}`);
+    const m = money(b);
+    if (typeof m === 'string') throw invalid(m);
+    return { done: { chargeId, status: b.status, amount: m.amount, currency: m.currency, reason: b.status === 'failed' ? (str(b.failureReason)?.slice(0, 200) ?? 'declined') : undefined } };
   }
-  // The provider refused the request itself: retrying the same request cannot change that.
-  if (a.status === 400 || a.status === 422) return { done: { chargeId: null, status: 'failed', amount, currency, reason: `provider refused the request (HTTP ${a.status}: ${str(b.error) ?? 'no detail'})` } };
+  // The provider refused the request itself: retrying the same request cannot change that,
+  // and no money moved (there is no charge to describe).
+  if (req && (a.status === 400 || a.status === 422)) return { done: { chargeId: null, status: 'failed', amount: req.amount, currency: req.currency, reason: `provider refused the request (HTTP ${a.status}: ${str(b.error)?.slice(0, 100) ?? 'no detail'})` } };
   return 'retry';
 }
 
-function refundVerdict(a: Answer): Verdict<RefundResult> {
+function refundIdsVerdict(a: Answer, key: string): Verdict<RefundIds> {
   const b = a.body;
   if (a.status === 200 || a.status === 201) {
-    const refundId = str(b.id);
-    const chargeId = str(b.chargeId);
-    if (!refundId || !chargeId || typeof b.amount !== 'number') return 'retry';
-    return { done: { status: 'succeeded', refundId, chargeId, amount: b.amount, currency: str(b.currency) ?? '' } };
+    const refundId = providerId(b.id);
+    const chargeId = providerId(b.chargeId);
+    if (!refundId || !chargeId) throw new ProviderAnswerError(`refund ${key}`, `HTTP ${a.status}: refund id ${JSON.stringify(b.id)}, charge id ${JSON.stringify(b.chargeId)}`);
+    if (b.status !== undefined && b.status !== 'succeeded') throw new ProviderAnswerError(`refund ${key}`, `HTTP ${a.status}: status ${JSON.stringify(b.status)}`);
+    return { done: { status: 'succeeded', refundId, chargeId } };
   }
   // No such charge, or nothing left to refund (failed charge): a definite "no".
-  if (a.status === 404 || a.status === 422) return { done: { status: 'nothing_to_refund', reason: str(b.error) ?? `HTTP ${a.status}` } };
+  if (a.status === 404 || a.status === 422) return { done: { status: 'nothing_to_refund', reason: str(b.error)?.slice(0, 100) ?? `HTTP ${a.status}` } };
   // 409: the charge is still pending at the provider; try again later.
   return 'retry';
+}
+
+function refundVerdict(a: Answer, key: string): Verdict<RefundResult> {
+  const ids = refundIdsVerdict(a, key);
+  if (typeof ids !== 'object') return ids;
+  if (ids.done.status !== 'succeeded') return { done: ids.done };
+  const m = money(a.body);
+  if (typeof m === 'string') throw new ProviderAnswerError(`refund ${key}`, `HTTP ${a.status}: ${m}`);
+  return { done: { ...ids.done, amount: m.amount, currency: m.currency } };
 }
