@@ -5,3 +5,6 @@ export * from './locks';
 export * from './messaging-tables';
 export * from './outbox';
 export * from './outbox-relay';
+export * from './outbox-parking';
+export * from './outbox-round';
+export * from './relay-lease';

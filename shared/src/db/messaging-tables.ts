@@ -54,3 +54,52 @@ export function inboxSequenceIndexMigration(schema: string, prefix: string, time
     }
   };
 }
+
+/**
+ * The outbox relay's own tables, the same in every service schema:
+ * - relay_lease: which instance's relay publishes this schema's outbox, until when. A lease
+ *   that expires, not a lock held by a session: a paused or hung leader keeps an idle session
+ *   (and a session lock) alive for ever, a lease it cannot renew for LEASE_TTL_MS passes on.
+ * - outbox_parked: rows the broker refused past their retry budget (unroutable, nacked, not
+ *   encodable), with every later row of the same partition key behind them (their order holds).
+ *   The relay retries each key's head with a growing delay; `ops outbox` lists, replays and
+ *   discards them.
+ */
+export function relayTablesMigration(schema: string, prefix: string, timestamp: number): new () => MigrationInterface {
+  const name = `${prefix}RelayTables${timestamp}`;
+  return class implements MigrationInterface {
+    name = name;
+
+    async up(q: QueryRunner): Promise<void> {
+      await q.query(`CREATE TABLE IF NOT EXISTS "${schema}".relay_lease (
+        name        text        PRIMARY KEY,
+        holder      text        NOT NULL,
+        expires_at  timestamptz NOT NULL
+      )`);
+      await q.query(`CREATE TABLE IF NOT EXISTS "${schema}".outbox_parked (
+        id            bigint      PRIMARY KEY,
+        message_id    text        NOT NULL,
+        type          text        NOT NULL,
+        exchange      text        NOT NULL,
+        routing_key   text        NOT NULL,
+        mandatory     boolean     NOT NULL,
+        properties    jsonb       NOT NULL,
+        payload       text        NOT NULL,
+        created_at    timestamptz NOT NULL,
+        partition_key text        NOT NULL,
+        -- why the key's head row was parked; its followers say behind_parked
+        reason        text        NOT NULL,
+        attempts      integer     NOT NULL DEFAULT 0,
+        parked_at     timestamptz NOT NULL DEFAULT now(),
+        -- head rows only: when the relay tries it again
+        retry_at      timestamptz
+      )`);
+      await q.query(`CREATE INDEX IF NOT EXISTS outbox_parked_by_key ON "${schema}".outbox_parked (partition_key, id)`);
+    }
+
+    async down(q: QueryRunner): Promise<void> {
+      await q.query(`DROP TABLE IF EXISTS "${schema}".outbox_parked`);
+      await q.query(`DROP TABLE IF EXISTS "${schema}".relay_lease`);
+    }
+  };
+}

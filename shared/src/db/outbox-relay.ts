@@ -1,9 +1,14 @@
 import { Client } from 'pg';
 import type { ConfirmPublisher } from '../amqp/confirm-publisher';
+import { PublishError, StockflowError } from '../errors';
 import type { Logger } from '../logger';
+import { BUDGETS, classify, type RetryPolicy } from '../retry/policy';
 import { sleep } from '../util/time';
 import { SESSION_OPTIONS } from './database';
 import { outboxChannel, type LocalRelay, type OutboxRecord } from './outbox';
+import { dueParkedHeads, deferParkedHead, parkedKeys, parkFollowers, parkKey, ROW_KEY_SQL, unparkAfterHead } from './outbox-parking';
+import { publishRound, rowKey, type RowOutcome } from './outbox-round';
+import { RelayLease } from './relay-lease';
 
 export interface OutboxRelayOptions {
   url: string;
@@ -16,10 +21,22 @@ export interface OutboxRelayOptions {
   /** Confirmed rows are deleted together once the oldest has waited this long (0: after every round). */
   deleteDelayMs: number;
   retryMaxMs: number;
+  /** Classification, backoff and budget of a refused row (BUDGETS.relayPublish), before it is parked. */
+  policy: RetryPolicy;
+  /** The relay lease: an instance that has not renewed it for this long no longer leads (LEASE_TTL_MS). */
+  leaseTtlMs: number;
+  /** How often the leader renews its lease (HEARTBEAT_MS). */
+  renewMs: number;
   /** This worker instance: a NOTIFY carrying it comes from our own worker, written while we did not lead. */
   instanceId?: string;
   /** Called with the number of rows published, the age of the oldest one and how they were found, for metrics. */
-  onPublished?: (count: number, oldestAgeMs: number, via: 'handoff' | 'table') => void;
+  onPublished?: (count: number, oldestAgeMs: number, via: 'handoff' | 'table' | 'parked') => void;
+  /** A row the broker refused (nack, return, lost channel, not encodable), by PublishError kind. */
+  onRefused?: (kind: string) => void;
+  /** Rows parked (a refused head past its budget and the rows of its key behind it). */
+  onParked?: (rows: number) => void;
+  /** A row came back unroutable, or its channel closed: a queue, binding or exchange may be gone. */
+  repairTopology?: () => Promise<void>;
   /** Hand-offs kept in memory at most (default MAX_HANDED_OFF); tests lower it. */
   maxHandedOff?: number;
   /** Test seam: runs after the broker confirmed a round and before the rows are deleted. */
@@ -38,15 +55,17 @@ interface Row {
   age_ms: number;
 }
 
+type Sendable = OutboxRecord & { ageMs: number };
+
 /**
  * The relay's session commits without waiting for its WAL to reach the disk. Its only writes
- * are the DELETEs of rows the broker has already confirmed; one lost in a crash of Postgres
- * leaves those rows in the table, and they are published again: the same at-least-once as a
- * relay that dies between publish and delete, which consumers absorb by messageId. Visibility
- * is not affected (other sessions see the DELETE at commit), only durability. It halves the
- * WAL flushes per worker transaction and keeps the disk's flush time out of the relay's loop
- * (publish, confirm, delete, next round). The handlers' transactions keep synchronous_commit
- * on: their COMMIT is what an ack stands for.
+ * are the DELETEs of rows the broker has already confirmed (and parking); one lost in a crash
+ * of Postgres leaves those rows in the table, and they are published again: the same
+ * at-least-once as a relay that dies between publish and delete, which consumers absorb by
+ * messageId. Visibility is not affected (other sessions see the DELETE at commit), only
+ * durability. It halves the WAL flushes per worker transaction and keeps the disk's flush time
+ * out of the relay's loop (publish, confirm, delete, next round). The handlers' transactions
+ * keep synchronous_commit on: their COMMIT is what an ack stands for.
  */
 export const RELAY_SESSION_OPTIONS = `${SESSION_OPTIONS} -c synchronous_commit=off`;
 
@@ -58,26 +77,60 @@ export const RELAY_SESSION_OPTIONS = `${SESSION_OPTIONS} -c synchronous_commit=o
  */
 const MAX_HANDED_OFF = 5_000;
 
+/** First wait before a parked key's head is tried again; it doubles up to PARKED_RETRY_MAX_MS. */
+const PARKED_RETRY_FIRST_MS = 30_000;
+const PARKED_RETRY_MAX_MS = 600_000;
+/** Parked heads tried per poll at most. */
+const PARKED_RETRIES_PER_POLL = 10;
+
+/** The relay's lease ran out (by its own clock) before a publish: it does not lead any more. */
+export class RelayLeaseLost extends StockflowError {}
+
+/** A row the broker refused, waiting for its retry; its key's later rows wait behind it. */
+interface Refused {
+  key: string;
+  attempts: number;
+  retryAt: number;
+}
+
 /**
  * Publishes outbox rows in id order with publisher confirms, then deletes them, up to
  * deleteDelayMs later, together with the rows of the rounds published meanwhile.
  *
- * Several worker instances run a relay; only the one holding the session advisory lock
- * publishes, so two relays never publish the same rows at once. The leader wakes on
- * LISTEN/NOTIFY (sent by a committing transaction whose own relay does not lead) and on
- * hand-offs, with polling as the fallback. A crash after publish
- * and before delete republishes the rows: at-least-once, and consumers dedupe by messageId.
- * Rows are deleted only up to the first failed publish, so a retry never reorders a key.
+ *   follower  connected, not leading: asks for the lease every max(pollMs, 1 s); NOTIFYs and
+ *             hand-offs are not for it
+ *   leader    holds the relay lease (relay-lease.ts), renewed every renewMs and checked before
+ *             every publish: reads the table on gaining the lead, then publishes hand-offs and
+ *             table reads, retries refused rows, parks them past their budget, retries parked
+ *             heads
+ *   → follower on a lost session, a lease taken by somebody else, or one that ran out by our
+ *             own clock (a paused process): hand-offs are dropped, the next leader reads the table
+ *
+ * Several worker instances run a relay; only the lease holder publishes, so two relays never
+ * publish the same rows at once, and a leader that is paused or hung past its lease publishes
+ * nothing when it wakes (the instance that took over has). A crash after publish and before
+ * delete republishes the rows: at-least-once, and consumers dedupe by messageId.
+ *
+ * A round goes out pipelined (outbox-round.ts): a key's rows wait only behind a mandatory row
+ * of the key. A row the broker refuses (returned unroutable, nacked, its channel closed) keeps
+ * its key's later rows behind it (they stay in the table: hand-offs of the key are dropped and
+ * table reads skip it) while every other key flows; it is retried with backoff after the
+ * topology was declared again, and past BUDGETS.relayPublish, or at once when it cannot be
+ * encoded, parked with the rest of its key in outbox_parked (outbox-parking.ts), whose head is
+ * tried again every PARKED_RETRY_FIRST_MS, doubling. Rows the broker confirmed are never
+ * published again, whatever failed beside them.
  *
  * The local worker hands the rows it just committed to its own relay (handoff()), so the
  * leader publishes them without reading them back; a transaction written while its relay led
- * sends no NOTIFY. The table is still read on start, on gaining the lead, on a NOTIFY of anybody
- * else, after any failure and at least every pollMs: whatever was not handed off (other
- * instances' rows, rows of a hand-off lost to a reconnect) is published from there.
+ * sends no NOTIFY. The table is still read on gaining the lead, on a NOTIFY of anybody else,
+ * after a refusal and at least every pollMs: whatever was not handed off (other instances'
+ * rows, rows of a hand-off lost to a reconnect) is published from there.
  */
 export class OutboxRelay implements LocalRelay {
   private client: Client | undefined;
+  private readonly lease: RelayLease;
   private leader = false;
+  private renewedAt = 0;
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -95,17 +148,29 @@ export class OutboxRelay implements LocalRelay {
   /** Ids the broker confirmed that are still in the table, and since when the oldest waits. */
   private confirmed: string[] = [];
   private confirmedSince = 0;
+  /** Rows the broker refused, by id, until they are published or parked. */
+  private readonly refused = new Map<string, Refused>();
+  /** Keys with parked rows (as of the last look at outbox_parked, every pollMs). */
+  private parked = new Set<string>();
+  private parkedTendedAt = 0;
 
-  constructor(private readonly opts: OutboxRelayOptions) {}
+  constructor(private readonly opts: OutboxRelayOptions) {
+    this.lease = new RelayLease(opts.schema, opts.instanceId ?? 'relay', opts.leaseTtlMs);
+  }
 
   /** What this worker's NOTIFYs carry, so its relay can tell them from anybody else's ('' without an id). */
   get instanceId(): string {
     return this.opts.instanceId ?? '';
   }
 
-  /** Leads and takes hand-offs (a stopping relay takes none, though it holds the lock until it has flushed). */
+  /** Leads and takes hand-offs (a stopping relay takes none, though it holds the lease until it has flushed). */
   get isLeader(): boolean {
-    return this.leader && this.running;
+    return this.leader && this.running && this.lease.held;
+  }
+
+  /** Who this relay is in relay_lease.holder. */
+  get leaseHolder(): string {
+    return this.lease.holder;
   }
 
   start(): void {
@@ -114,7 +179,7 @@ export class OutboxRelay implements LocalRelay {
     this.loop = this.run();
   }
 
-  /** Publishes what is left (best effort within the caller's grace period) and lets go of the lock. */
+  /** Publishes what is left (best effort within the caller's grace period) and lets go of the lease. */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
@@ -122,7 +187,7 @@ export class OutboxRelay implements LocalRelay {
     this.wake?.();
     await this.loop;
     await this.flush().catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'outbox flush on stop failed'));
-    await this.disconnect();
+    await this.disconnect(true);
   }
 
   /**
@@ -132,10 +197,11 @@ export class OutboxRelay implements LocalRelay {
    */
   private async flush(): Promise<void> {
     if (!this.client) return;
-    if (!this.leader) await this.tryLead();
+    if (!this.leader || !this.lease.held) await this.tryLead();
     if (!this.leader) return;
-    while ((await this.drainTable()) >= this.opts.batch) {
-      // full batches: more may be waiting
+    for (let rounds = 0; rounds < 100; rounds++) {
+      const published = await this.drainTable();
+      if (published < this.opts.batch) return;
     }
   }
 
@@ -145,7 +211,7 @@ export class OutboxRelay implements LocalRelay {
    * (it does not lead, or is stopping): the writer must then make sure the leader hears of them.
    */
   handoff(records: OutboxRecord[]): boolean {
-    if (!this.leader || !this.running) return false;
+    if (!this.isLeader) return false;
     if (records.length === 0) return true;
     if (this.overflowed || this.handedOff.length + records.length > (this.opts.maxHandedOff ?? MAX_HANDED_OFF)) {
       // Left in the table. What is queued is older and goes first; every later hand-off is
@@ -171,23 +237,24 @@ export class OutboxRelay implements LocalRelay {
     while (this.running) {
       try {
         if (!this.client) await this.connect();
-        if (!this.leader) await this.tryLead();
+        if (!this.leader || Date.now() - this.renewedAt >= this.opts.renewMs) await this.tryLead();
         if (this.leader) {
           this.pending = false;
           const published = await this.drain();
+          if (Date.now() - this.parkedTendedAt >= this.opts.pollMs) await this.tendParked();
           if (this.deleteDue() <= 0) await this.deleteConfirmed();
           attempt = 0;
-          if (published >= this.opts.batch || this.pending || this.handedOff.length > 0 || this.overflowed) continue;
+          if (published >= this.opts.batch || this.pending || this.publishableHandoffs() || this.overflowed) continue;
         } else {
           // Nothing to publish until it leads. A wake-up still pending (from its days as leader,
-          // or any nudge) would otherwise skip every wait and ask for the lock in a busy loop.
+          // or any nudge) would otherwise skip every wait and ask for the lease in a busy loop.
           this.pending = false;
         }
-        await this.idle(this.leader ? Math.min(this.opts.pollMs, this.deleteDue()) : Math.max(this.opts.pollMs, 1000));
+        await this.idle(this.leader ? Math.min(this.opts.pollMs, this.deleteDue(), this.retryDue(), this.opts.renewMs) : Math.max(this.opts.pollMs, 1000));
       } catch (err) {
         this.opts.log.warn({ err: (err as Error).message, schema: this.opts.schema }, 'outbox relay failed; retrying');
-        await this.disconnect();
-        await sleep(Math.min(this.opts.retryMaxMs, 100 * 2 ** Math.min(attempt++, 6)), this.abort.signal);
+        await this.disconnect(false);
+        await sleep(Math.min(this.opts.retryMaxMs, this.opts.policy.backoff(attempt++)), this.abort.signal);
       }
     }
   }
@@ -202,7 +269,7 @@ export class OutboxRelay implements LocalRelay {
     client.on('notification', (msg) => {
       // Only the leader publishes. A relay that does not lead tries for the lead on its own
       // clock (and reads the whole table when it gets it): woken by every commit of every
-      // instance, it would ask for the lock once per transaction, for nothing.
+      // instance, it would ask for the lease once per transaction, for nothing.
       if (!this.leader) return;
       // Our own worker's rows come by handoff(); anybody else's must be read from the table.
       if (this.opts.instanceId && msg.payload === this.opts.instanceId) return;
@@ -214,12 +281,39 @@ export class OutboxRelay implements LocalRelay {
     this.client = client;
   }
 
+  /** Takes or renews the lease; on gaining it, reads the table (what was committed meanwhile was handed to nobody). */
   private async tryLead(): Promise<void> {
-    const res = await this.client!.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [`stockflow.outbox.${this.opts.schema}`]);
-    this.leader = res.rows[0]?.ok === true;
-    // Whatever was committed before we led was handed to nobody.
+    const was = this.leader;
+    this.renewedAt = Date.now();
+    this.leader = await this.lease.acquire(this.client!);
+    if (this.leader && !was) {
+      this.mustRead = true;
+      this.refused.clear();
+      this.parked = await parkedKeys(this.client!, this.opts.schema);
+      this.opts.log.info({ schema: this.opts.schema, holder: this.lease.holder }, 'outbox relay is leader');
+    } else if (!this.leader && was) {
+      this.opts.log.warn({ schema: this.opts.schema }, 'outbox relay lost its lease; another instance publishes');
+      this.becomeFollower();
+    }
+  }
+
+  private becomeFollower(): void {
+    this.leader = false;
+    this.lease.drop();
+    this.handedOff = [];
+    this.overflowed = false;
     this.mustRead = true;
-    if (this.leader) this.opts.log.info({ schema: this.opts.schema }, 'outbox relay is leader');
+  }
+
+  /** Keys whose rows must not go out now: a refused row of theirs waits for its retry, or they are parked. */
+  private heldKeys(): Set<string> {
+    const held = new Set(this.parked);
+    for (const r of this.refused.values()) held.add(r.key);
+    return held;
+  }
+
+  private publishableHandoffs(): boolean {
+    return this.handedOff.length > 0;
   }
 
   private async drain(): Promise<number> {
@@ -227,7 +321,7 @@ export class OutboxRelay implements LocalRelay {
       this.overflowed = false;
       this.mustRead = true;
     }
-    if (this.mustRead) return this.drainTable();
+    if (this.mustRead || this.retryDue() <= 0) return this.drainTable();
     // The safety net: rows older than a poll interval were handed to nobody (handed-off ones
     // are published within milliseconds, and drainTable deletes those first); younger ones are
     // on their way by hand-off and are left to it. While the relay is behind, its queued
@@ -241,12 +335,18 @@ export class OutboxRelay implements LocalRelay {
       return oldest ? this.drainTable(this.opts.pollMs + Date.now() - oldest.at, oldest.id) : this.drainTable(this.opts.pollMs);
     }
     if (this.handedOff.length === 0) return 0;
-    const rows = this.handedOff.splice(0, this.opts.batch);
+    const held = this.heldKeys();
+    // Rows of a held key stay in the table (where they are too) and go after its refused row.
+    const rows = this.handedOff.splice(0, this.opts.batch).filter((r) => held.size === 0 || !held.has(rowKey(r)));
     const now = Date.now();
     return this.publish(rows.map((r) => ({ ...r, ageMs: now - r.at })), 'handoff');
   }
 
-  /** Reads the oldest rows of the table (id order), or only those older than `minAgeMs` (and below `beforeId`), and publishes them. */
+  /**
+   * Reads the oldest rows of the table (id order), or only those older than `minAgeMs` (and
+   * below `beforeId`), and publishes them. Rows of held keys are left out, but for refused rows
+   * whose retry is due.
+   */
   private async drainTable(minAgeMs?: number, beforeId?: string): Promise<number> {
     // What is read must not include rows already published.
     await this.deleteConfirmed();
@@ -254,13 +354,30 @@ export class OutboxRelay implements LocalRelay {
     if (!client) return 0;
     if (minAgeMs === undefined) this.mustRead = false;
     this.lastReadAt = Date.now();
+    const params: unknown[] = [this.opts.batch];
+    const where: string[] = [];
+    if (minAgeMs !== undefined) {
+      params.push(minAgeMs);
+      where.push(`created_at < now() - $${params.length} * interval '1 millisecond'`);
+      if (beforeId !== undefined) {
+        params.push(beforeId);
+        where.push(`id < $${params.length}::bigint`);
+      }
+    }
+    const held = this.heldKeys();
+    if (held.size > 0) {
+      params.push([...held]);
+      const due = [...this.refused].filter(([, r]) => r.retryAt <= this.lastReadAt).map(([id]) => id);
+      params.push(due);
+      where.push(`(NOT (${ROW_KEY_SQL} = ANY($${params.length - 1}::text[])) OR id = ANY($${params.length}::bigint[]))`);
+    }
     const { rows } = await client.query<Row>(
       `SELECT id, message_id, type, exchange, routing_key, mandatory, properties, payload,
               (extract(epoch FROM now() - created_at) * 1000)::float8 AS age_ms
        FROM "${this.opts.schema}".outbox
-       ${minAgeMs === undefined ? '' : `WHERE created_at < now() - $2 * interval '1 millisecond'${beforeId === undefined ? '' : ' AND id < $3::bigint'}`}
+       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY id LIMIT $1`,
-      minAgeMs === undefined ? [this.opts.batch] : beforeId === undefined ? [this.opts.batch, minAgeMs] : [this.opts.batch, minAgeMs, beforeId],
+      params,
     );
     if (rows.length === 0) return 0;
     if (this.lastReadAt - this.readIdsSince > 10_000) {
@@ -282,36 +399,114 @@ export class OutboxRelay implements LocalRelay {
     );
   }
 
-  /** Publishes in order with confirms, then deletes what the broker confirmed (up to the first failure). */
-  private async publish(rows: (OutboxRecord & { ageMs: number })[], via: 'handoff' | 'table'): Promise<number> {
+  /** Sends one row with confirms, if the lease is still ours by our own clock. */
+  private send(r: OutboxRecord): Promise<void> {
+    if (!this.lease.held) return Promise.reject(new RelayLeaseLost(`relay lease of ${this.opts.schema} ran out before publishing`));
+    return this.opts.publisher.publish(r.exchange, r.routingKey, Buffer.from(r.payload), {
+      ...r.properties,
+      messageId: r.messageId,
+      type: r.type,
+      mandatory: r.mandatory,
+    });
+  }
+
+  /** Publishes a round (outbox-round.ts), records what the broker confirmed, and deals with what it refused. */
+  private async publish(rows: Sendable[], via: 'handoff' | 'table'): Promise<number> {
     const client = this.client;
     if (!client || rows.length === 0) return 0;
-    const results = await Promise.allSettled(
-      rows.map((r) =>
-        this.opts.publisher.publish(r.exchange, r.routingKey, Buffer.from(r.payload), {
-          ...r.properties,
-          messageId: r.messageId,
-          type: r.type,
-          mandatory: r.mandatory,
-        }),
-      ),
-    );
-    const firstFailure = results.findIndex((r) => r.status === 'rejected');
-    const done = firstFailure === -1 ? rows : rows.slice(0, firstFailure);
+    const outcomes = await publishRound(rows, (r) => this.send(r));
+    const done = outcomes.filter((o) => o.status === 'confirmed').map((o) => o.row);
     if (done.length > 0) {
       await this.opts.afterPublish?.(done.map((r) => r.messageId));
       if (this.confirmed.length === 0) this.confirmedSince = Date.now();
-      for (const r of done) this.confirmed.push(r.id);
+      for (const r of done) {
+        this.confirmed.push(r.id);
+        if (this.refused.delete(r.id)) this.mustRead = true;
+      }
       this.opts.onPublished?.(done.length, Math.max(...done.map((r) => r.ageMs)), via);
       if (this.confirmed.length >= this.opts.batch || this.opts.deleteDelayMs === 0) await this.deleteConfirmed();
     }
-    if (firstFailure !== -1) throw (results[firstFailure] as PromiseRejectedResult).reason;
+    const failed = outcomes.filter((o): o is Extract<RowOutcome<Sendable>, { status: 'failed' }> => o.status === 'failed');
+    if (failed.length > 0) await this.refusedRows(failed);
     return done.length;
+  }
+
+  /**
+   * Rows the broker refused: retried after backoff (the topology declared again first when the
+   * route or the channel was missing), parked with their key past BUDGETS.relayPublish or when no
+   * retry can help. A lease that ran out makes the relay a follower instead.
+   */
+  private async refusedRows(failed: { row: Sendable; error: unknown }[]): Promise<void> {
+    if (failed.some((f) => f.error instanceof RelayLeaseLost)) {
+      this.opts.log.warn({ schema: this.opts.schema }, 'outbox relay lease ran out (paused or starved?); stepping down');
+      this.becomeFollower();
+      return;
+    }
+    let repair = false;
+    for (const { row, error } of failed) {
+      const kind = error instanceof PublishError ? error.kind : 'error';
+      this.opts.onRefused?.(kind);
+      if (kind === 'unroutable' || kind === 'channel_closed') repair = true;
+      const key = rowKey(row);
+      const attempts = (this.refused.get(row.id)?.attempts ?? 0) + 1;
+      const next = this.opts.policy.next(error, attempts - 1, BUDGETS.relayPublish);
+      this.opts.log.warn({ messageId: row.messageId, type: row.type, partitionKey: key, attempts, kind, err: (error as Error).message }, next.retry ? 'broker refused an outbox row; its key waits for the retry' : 'broker refused an outbox row past its budget; parking its key');
+      if (next.retry) {
+        this.refused.set(row.id, { key, attempts, retryAt: Date.now() + next.delayMs });
+      } else {
+        this.refused.delete(row.id);
+        // Published rows of the key must be gone before the key's rows move.
+        await this.deleteConfirmed();
+        const n = await parkKey(this.client!, this.opts.schema, key, { id: row.id, reason: `${classify(error)} ${kind}: ${(error as Error).message}`, attempts, retryInMs: PARKED_RETRY_FIRST_MS });
+        this.parked.add(key);
+        this.opts.onParked?.(n);
+      }
+    }
+    const held = this.heldKeys();
+    this.handedOff = this.handedOff.filter((r) => !held.has(rowKey(r)));
+    if (repair) await this.opts.repairTopology?.().catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'topology repair failed'));
+  }
+
+  /**
+   * Parked keys: the list is read again (an operator may have discarded some), rows of parked
+   * keys that reached the outbox since join them, and heads whose retry is due are tried: one
+   * that goes through takes its key's other rows back to the outbox, in order.
+   */
+  private async tendParked(): Promise<void> {
+    const client = this.client!;
+    this.parkedTendedAt = Date.now();
+    this.parked = await parkedKeys(client, this.opts.schema);
+    if (this.parked.size === 0) return;
+    const followers = await parkFollowers(client, this.opts.schema, [...this.parked]);
+    if (followers > 0) this.opts.onParked?.(followers);
+    for (const head of await dueParkedHeads(client, this.opts.schema, PARKED_RETRIES_PER_POLL)) {
+      try {
+        await this.send(head);
+      } catch (err) {
+        if (err instanceof RelayLeaseLost) return this.becomeFollower();
+        const attempts = head.attempts + 1;
+        const retryInMs = Math.min(PARKED_RETRY_MAX_MS, PARKED_RETRY_FIRST_MS * 2 ** Math.min(attempts, 10));
+        await deferParkedHead(client, this.opts.schema, head.id, attempts, retryInMs, `${classify(err)} ${err instanceof PublishError ? err.kind : 'error'}: ${(err as Error).message}`);
+        continue;
+      }
+      await unparkAfterHead(client, this.opts.schema, head.partitionKey, head.id);
+      this.parked.delete(head.partitionKey);
+      this.mustRead = true;
+      this.opts.onPublished?.(1, head.ageMs, 'parked');
+      this.opts.log.info({ messageId: head.messageId, partitionKey: head.partitionKey }, 'parked outbox row published; its key flows again');
+    }
   }
 
   /** Milliseconds until the confirmed rows are due for deletion (Infinity: none wait). */
   private deleteDue(): number {
     return this.confirmed.length === 0 ? Infinity : this.confirmedSince + this.opts.deleteDelayMs - Date.now();
+  }
+
+  /** Milliseconds until the next refused row may be retried (Infinity: none waits). */
+  private retryDue(): number {
+    let due = Infinity;
+    for (const r of this.refused.values()) due = Math.min(due, r.retryAt - Date.now());
+    return due;
   }
 
   /**
@@ -333,7 +528,7 @@ export class OutboxRelay implements LocalRelay {
   private async idle(ms: number): Promise<void> {
     if (this.pending) return;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
+      const t = setTimeout(resolve, Math.max(0, ms));
       this.wake = () => {
         clearTimeout(t);
         resolve();
@@ -342,22 +537,19 @@ export class OutboxRelay implements LocalRelay {
     this.wake = undefined;
   }
 
-  private async disconnect(): Promise<void> {
-    // Before the lock goes with the session (on stop, or after any failure, a failed round
-    // included): another instance may lead next and would publish again what we published
-    // and had not deleted.
+  private async disconnect(release: boolean): Promise<void> {
+    // Before the lease goes (on stop, or after any failure): another instance may lead next
+    // and would publish again what we published and had not deleted.
     await this.deleteConfirmed().catch(() => undefined);
     const client = this.client;
+    if (client && release && this.leader) await this.lease.release(client).catch(() => undefined);
     this.loseConnection();
     if (client) await client.end().catch(() => undefined);
   }
 
-  /** Without its session the relay holds no lead, and hand-offs kept for it are dropped: the next leader reads the table. */
+  /** Without its session the relay cannot renew its lease: it stops leading now, and hand-offs kept for it are dropped. */
   private loseConnection(): void {
     this.client = undefined;
-    this.leader = false;
-    this.handedOff = [];
-    this.overflowed = false;
-    this.mustRead = true;
+    this.becomeFollower();
   }
 }

@@ -25,6 +25,9 @@ export class WorkerMetrics {
   readonly outboxPublished: Counter<'via'>;
   readonly outboxLag: Gauge;
   readonly outboxBacklog: Gauge;
+  readonly outboxParked: Gauge;
+  readonly outboxRefused: Counter<'kind'>;
+  readonly outboxParkedTotal: Counter;
   readonly partitionsOwned: Gauge;
   readonly leaseMembers: Gauge;
   readonly rebalances: Counter;
@@ -33,8 +36,8 @@ export class WorkerMetrics {
   readonly paymentReconciliations: Counter;
   readonly webhooks: Counter<'outcome'>;
   /** Reads the outbox at scrape time (set by the worker once Postgres is open). */
-  private outboxSource: (() => Promise<{ rows: number; oldestAgeS: number }>) | undefined;
-  private outboxRead: { at: number; value: Promise<{ rows: number; oldestAgeS: number } | undefined> } | undefined;
+  private outboxSource: (() => Promise<{ rows: number; oldestAgeS: number; parked: number }>) | undefined;
+  private outboxRead: { at: number; value: Promise<{ rows: number; oldestAgeS: number; parked: number } | undefined> } | undefined;
 
   constructor(labels: { service: string; instance: string }) {
     this.registry.setDefaultLabels(labels);
@@ -65,7 +68,7 @@ export class WorkerMetrics {
     this.transientRetries = new Counter({ name: 'stockflow_transient_retries_total', help: 'Batches retried in place after a transient failure', labelNames: ['kind'], registers: r });
     this.givenBack = new Counter({ name: 'stockflow_given_back_total', help: 'Times a partition gave its deliveries back to the broker because a step kept failing past its retry budget (step: transaction, prepare, dead_letter); the broker\'s x-delivery-limit counts each', labelNames: ['step'], registers: r });
     this.compensations = new Counter({ name: 'stockflow_compensations_total', help: 'What prepare() did outside a transaction, undone before its message was dead-lettered (a charge refunded), by outcome: done, failed (the dead letter says so: a person must look)', labelNames: ['outcome'], registers: r });
-    this.outboxPublished = new Counter({ name: 'stockflow_outbox_published_total', help: 'Outbox rows published with confirms by this instance, by how the relay got them (handoff: in memory from this worker; table: read back)', labelNames: ['via'], registers: r });
+    this.outboxPublished = new Counter({ name: 'stockflow_outbox_published_total', help: 'Outbox rows published with confirms by this instance, by how the relay got them (handoff: in memory from this worker; table: read back; parked: a parked key\'s head, retried)', labelNames: ['via'], registers: r });
     // Both read at scrape time, so a stuck relay shows up even when nothing is published.
     const outbox = this.readOutbox.bind(this);
     this.outboxLag = new Gauge({ name: 'stockflow_outbox_lag_seconds', help: 'Age of the oldest row in this service\'s outbox, published or not (a published row waits up to OUTBOX_DELETE_DELAY_MS for its DELETE; 0 when empty)', registers: r, async collect() {
@@ -76,6 +79,12 @@ export class WorkerMetrics {
       const v = await outbox();
       if (v) this.set(v.rows);
     } });
+    this.outboxParked = new Gauge({ name: 'stockflow_outbox_parked', help: 'Rows in this service\'s outbox_parked: refused by the broker past their retry budget, with the later rows of their keys behind them (read at scrape time; ops outbox lists them)', registers: r, async collect() {
+      const v = await outbox();
+      if (v) this.set(v.parked);
+    } });
+    this.outboxRefused = new Counter({ name: 'stockflow_outbox_refused_total', help: 'Outbox rows the broker refused when this instance\'s relay published them, by kind (unroutable, nack, channel_closed, timeout, unencodable); each is retried, then parked', labelNames: ['kind'], registers: r });
+    this.outboxParkedTotal = new Counter({ name: 'stockflow_outbox_parked_total', help: 'Outbox rows this instance\'s relay parked (a refused head past its budget and the rows of its key behind it)', registers: r });
     this.partitionsOwned = new Gauge({ name: 'stockflow_partitions_owned', help: 'Partition queues this instance consumes', registers: r });
     this.leaseMembers = new Gauge({ name: 'stockflow_lease_members', help: 'Live instances of this worker kind in the lease set, as of the last heartbeat', registers: r });
     this.rebalances = new Counter({ name: 'stockflow_rebalances_total', help: 'Partition ownership changes applied by this instance', registers: r });
@@ -85,12 +94,12 @@ export class WorkerMetrics {
     this.reservationExpiries = new Counter({ name: 'stockflow_reservation_expiries_total', help: 'ExpireReservation commands sent, by source (redis schedule or postgres sweep)', labelNames: ['source'], registers: r });
   }
 
-  setOutboxSource(source: () => Promise<{ rows: number; oldestAgeS: number }>): void {
+  setOutboxSource(source: () => Promise<{ rows: number; oldestAgeS: number; parked: number }>): void {
     this.outboxSource = source;
   }
 
   /** One query per scrape for both gauges; a failed read leaves the last values. */
-  private readOutbox(): Promise<{ rows: number; oldestAgeS: number } | undefined> {
+  private readOutbox(): Promise<{ rows: number; oldestAgeS: number; parked: number } | undefined> {
     const source = this.outboxSource;
     if (!source) return Promise.resolve(undefined);
     if (!this.outboxRead || Date.now() - this.outboxRead.at > 250) {

@@ -204,13 +204,21 @@ export class Worker<U extends UnitOfWork> {
       batch: config.outboxBatch,
       deleteDelayMs: config.outboxDeleteDelayMs,
       retryMaxMs: config.retryMaxMs,
+      policy,
+      leaseTtlMs: config.leaseTtlMs,
+      renewMs: config.heartbeatMs,
       instanceId: config.instanceId,
       afterPublish: this.opts.relayAfterPublish,
+      repairTopology: () => topologyRepair.repair(),
       onPublished: (n, _age, via) => metrics.outboxPublished.inc({ via }, n),
+      onRefused: (kind) => metrics.outboxRefused.inc({ kind }),
+      onParked: (n) => metrics.outboxParkedTotal.inc(n),
     });
     metrics.setOutboxSource(async () => {
-      const [row] = await db.query<{ n: string; age: number | null }>(`SELECT count(*) AS n, extract(epoch FROM now() - min(created_at))::float8 AS age FROM "${def.schema}".outbox`);
-      return { rows: Number(row?.n ?? 0), oldestAgeS: Math.max(0, row?.age ?? 0) };
+      const [row] = await db.query<{ n: string; age: number | null; parked: string }>(
+        `SELECT count(*) AS n, extract(epoch FROM now() - min(created_at))::float8 AS age, (SELECT count(*) FROM "${def.schema}".outbox_parked) AS parked FROM "${def.schema}".outbox`,
+      );
+      return { rows: Number(row?.n ?? 0), oldestAgeS: Math.max(0, row?.age ?? 0), parked: Number(row?.parked ?? 0) };
     });
     this.relay.start();
     const relay = this.relay;

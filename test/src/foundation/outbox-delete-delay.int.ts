@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { OutboxRelay, type ConfirmPublisher } from '@stockflow/shared';
+import { BUDGETS, OutboxRelay, PublishError, RetryPolicy, type ConfirmPublisher } from '@stockflow/shared';
 import { eventually, startInventory, TestEnv } from '../support';
 import { registerWarehouses } from './fixtures';
 
@@ -73,7 +73,7 @@ describe('outbox relay: deferred deletes', () => {
     expect(deletes()).toBe(1);
     expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]);
   });
-  it('a round that failed deletes what the broker did confirm before the relay drops its session (and the lead)', async () => {
+  it('rows the broker confirmed beside a refused one are deleted and never published again; the refused one is retried, then parked', async () => {
     env = await TestEnv.create('outbox-delete-fail');
     for (const id of ['m-1', 'm-2', 'm-3']) {
       await env.query(
@@ -81,28 +81,35 @@ describe('outbox relay: deferred deletes', () => {
         [id],
       );
     }
-    queries = jest.spyOn(Client.prototype, 'query');
-    // The broker confirms m-1 and m-3 and refuses m-2: only m-1 counts as published (in order).
-    const publisher = { publish: (_e: string, _k: string, _b: Buffer, o: { messageId: string }) => (o.messageId === 'm-2' ? Promise.reject(new Error('nack')) : Promise.resolve()) };
+    // The broker confirms m-1 and m-3 and always refuses m-2 (rows of three keys).
+    const sent: string[] = [];
+    const publisher = {
+      publish: (_e: string, _k: string, _b: Buffer, o: { messageId: string }) => {
+        sent.push(o.messageId);
+        return o.messageId === 'm-2' ? Promise.reject(new PublishError('nack', 'nack')) : Promise.resolve();
+      },
+    };
     const relay = new OutboxRelay({
       url: env.databaseUrl,
       schema: 'inventory',
       applicationName: 't-delete-fail',
       publisher: publisher as unknown as ConfirmPublisher,
       log: env.log,
-      pollMs: 60_000,
+      pollMs: 100,
       batch: 100,
       deleteDelayMs: 10_000,
       retryMaxMs: 1000,
+      policy: new RetryPolicy(10, 50),
+      leaseTtlMs: 5000,
+      renewMs: 1000,
     });
     try {
       relay.start();
-      await eventually(async () => expect((await env.query<{ message_id: string }>('SELECT message_id FROM inventory.outbox ORDER BY id')).map((r) => r.message_id)).toEqual(['m-2', 'm-3']));
-      // Deleted on the session that held the lead when the round failed, not after a reconnect
-      // (by then another instance may lead and would have published m-1 again).
-      const calls = queries.mock.calls.map((c, i) => ({ sql: String(c[0]), client: queries!.mock.contexts[i] as Client }));
-      const leadSession = calls.find((c) => c.sql.includes('pg_try_advisory_lock'))!.client;
-      expect(calls.find((c) => c.sql.startsWith(DELETE))!.client).toBe(leadSession);
+      await eventually(async () => expect(await env.query<{ message_id: string }>('SELECT message_id, reason, attempts FROM inventory.outbox_parked')).toEqual([{ message_id: 'm-2', reason: expect.stringMatching(/^transient nack/), attempts: BUDGETS.relayPublish.transient }]), 10_000);
+      expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]);
+      expect(sent.filter((id) => id === 'm-1')).toEqual(['m-1']);
+      expect(sent.filter((id) => id === 'm-3')).toEqual(['m-3']);
+      expect(sent.filter((id) => id === 'm-2')).toHaveLength(BUDGETS.relayPublish.transient);
     } finally {
       await relay.stop();
     }

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { eventsExchange, OutboxRelay, type ConfirmPublisher, type OutboxRecord, type OutboxRelayOptions } from '@stockflow/shared';
+import { eventsExchange, OutboxRelay, RetryPolicy, type ConfirmPublisher, type OutboxRecord, type OutboxRelayOptions } from '@stockflow/shared';
 import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { registerWarehouses } from './fixtures';
 
@@ -77,10 +77,13 @@ describe('outbox hand-off', () => {
       batch: 100,
       deleteDelayMs: 50,
       retryMaxMs: 1000,
+      policy: new RetryPolicy(10, 200),
+      leaseTtlMs: 2000,
+      renewMs: 500,
       instanceId,
       ...overrides,
     });
-  const LOCK = 'pg_try_advisory_lock';
+  const LEASE = 'relay_lease';
 
   /**
    * A relay that leads, behind a broker that confirms each round `roundMs` later (20 rows a
@@ -90,7 +93,7 @@ describe('outbox hand-off', () => {
    */
   async function slowRelay(name: string, roundMs: number, overrides: Partial<OutboxRelayOptions> = {}) {
     env = await TestEnv.create(`outbox-relay-${name}`);
-    const via = { handoff: 0, table: 0 };
+    const via = { handoff: 0, table: 0, parked: 0 };
     const order: string[] = [];
     const publisher = {
       publish: (_x: string, _k: string, _c: Buffer, p: { messageId: string }) => {
@@ -122,7 +125,7 @@ describe('outbox hand-off', () => {
     try {
       expect(relay.handoff(await commit('behind-', 200))).toBe(true);
       await eventually(() => expect(via.handoff + via.table).toBe(200), 10_000);
-      expect(via).toEqual({ handoff: 200, table: 0 });
+      expect(via).toEqual({ handoff: 200, table: 0, parked: 0 });
       // Caught up, the safety net still finds a row nobody handed off.
       await commit('nobody-', 1);
       await eventually(() => expect(via.table).toBe(1), 5_000);
@@ -164,7 +167,7 @@ describe('outbox hand-off', () => {
       for (let i = 0; i < records.length; i += 10) expect(relay.handoff(records.slice(i, i + 10))).toBe(true);
       await eventually(() => expect(via.handoff + via.table).toBe(120), 10_000);
       // The queued fifty were not dropped to be read back; the seventy beyond the cap came from the table.
-      expect(via).toEqual({ handoff: 50, table: 70 });
+      expect(via).toEqual({ handoff: 50, table: 70, parked: 0 });
       expect(order).toEqual(records.map((r) => r.messageId));
       await emptied();
     } finally {
@@ -179,8 +182,8 @@ describe('outbox hand-off', () => {
     try {
       relay.start();
       await eventually(() => expect(relay.isLeader).toBe(true));
-      // The relay's own session: the client that asked for the lock.
-      const at = queries.mock.calls.findIndex((c) => String(c[0]).includes(LOCK));
+      // The relay's own session: the client that asked for the lease.
+      const at = queries.mock.calls.findIndex((c) => String(c[0]).includes(LEASE));
       const session = queries.mock.contexts[at] as Client;
       expect((await session.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit).toBe('off');
       // Handler transactions run with the server's setting, which must be on.
@@ -196,12 +199,13 @@ describe('outbox hand-off', () => {
     const leader = relayOf('leader');
     const follower = relayOf('follower');
     const queries = jest.spyOn(Client.prototype, 'query');
-    const lockAsks = () => queries.mock.calls.filter((c) => String(c[0]).includes(LOCK)).length;
+    // The follower's asks for the lease (the leader renews its own every renewMs besides).
+    const lockAsks = () => queries.mock.calls.filter((c) => String(c[0]).includes(`INSERT INTO "inventory".${LEASE}`) && String((c[1] as unknown[] | undefined)?.[1]).startsWith('follower:')).length;
     try {
       leader.start();
       await eventually(() => expect(leader.isLeader).toBe(true));
       follower.start();
-      await eventually(() => expect(lockAsks()).toBe(2));
+      await eventually(() => expect(lockAsks()).toBe(1));
       const since = Date.now();
       // Fifty commits that NOTIFY, the follower's own and another instance's, and nudges.
       for (let i = 0; i < 50; i++) {
@@ -212,7 +216,7 @@ describe('outbox hand-off', () => {
       await new Promise((r) => setTimeout(r, 200));
       expect(follower.isLeader).toBe(false);
       // Its clock allows one ask a second; a wake-up per commit would make it dozens, a wake-up never cleared thousands.
-      expect(lockAsks() - 2).toBeLessThanOrEqual(1 + Math.floor((Date.now() - since) / 1000));
+      expect(lockAsks() - 1).toBeLessThanOrEqual(1 + Math.floor((Date.now() - since) / 1000));
       // And it still takes over once the leader is gone.
       await leader.stop();
       await eventually(() => expect(follower.isLeader).toBe(true), 5_000);
@@ -225,23 +229,19 @@ describe('outbox hand-off', () => {
 
   it('rows written while our relay led, committed after it lost the lead, are announced to the new leader', async () => {
     env = await TestEnv.create('outbox-lost-lead');
-    const key = 'stockflow.outbox.inventory';
-    // The test's own session plays the leader elsewhere: it queues for the lock before our relay
-    // loses it, so it gets it first, and it listens for what the writer announces.
+    // The test's own session plays the leader elsewhere: it takes the lease from our relay in the
+    // middle of a transaction, and it listens for what the writer announces.
     const elsewhere = new Client({ connectionString: env.databaseUrl });
     await elsewhere.connect();
     const notes: string[] = [];
     elsewhere.on('notification', (n) => notes.push(n.payload ?? ''));
     await elsewhere.query('LISTEN inventory_outbox');
     let committedAt = 0;
-    const worker = await startInventory(env, { INSTANCE_ID: 'inv-lost-lead', HTTP_PORT: 0 }, {
+    const worker = await startInventory(env, { INSTANCE_ID: 'inv-lost-lead', HTTP_PORT: 0, HEARTBEAT_MS: 100, LEASE_TTL_MS: 500 }, {
       hooks: {
         async beforeCommit(items) {
           if (!items.some((i) => i.envelope.messageId === 'moved')) return;
-          const locked = elsewhere.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
-          await eventually(async () => expect(await env.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).toHaveLength(1));
-          await env.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'stockflow:inventory-worker:inv-lost-lead:relay'`);
-          await locked;
+          await elsewhere.query(`UPDATE inventory.relay_lease SET holder = 'elsewhere', expires_at = now() + interval '1 hour'`);
           await eventually(() => expect(worker.outboxRelay!.isLeader).toBe(false));
           notes.length = 0;
           committedAt = Date.now();
@@ -257,7 +257,8 @@ describe('outbox hand-off', () => {
     await eventually(() => expect(committedAt).toBeGreaterThan(0), 30_000);
     // Written without a NOTIFY (our relay led then); the hand-off found it no longer leading.
     await eventually(() => expect(notes).toContain(''), 5_000);
-    // Once the lead comes back, the rows are published.
+    // Once the lease is free again, our relay takes it and publishes the rows.
+    await elsewhere.query(`UPDATE inventory.relay_lease SET expires_at = now()`);
     await elsewhere.end();
     await tap.waitForCount('StockReceived', 1, 30_000);
     expect(tap.distinct('StockReceived').map((e) => e.causationId)).toEqual(['moved']);

@@ -2,6 +2,7 @@ import { ConfigError } from '@stockflow/shared';
 import { OpsContext } from './context';
 import { dlqList, dlqReplay } from './dlq';
 import { inboxPurge, parseDuration } from './inbox-purge';
+import { outboxDiscard, outboxParked, outboxRetry } from './outbox';
 import { renderStatus, table } from './render';
 import { repartition } from './repartition';
 import { status } from './status';
@@ -14,6 +15,10 @@ export const USAGE = `npm run ops -- <command>
   dlq list <worker|queue> [--json]         dead letters with reason, error and time (left in place)
   dlq replay <worker|queue> [--id <id>]…   re-publish dead letters (all, or the given ids) to their
                                            partition; deduplication still applies
+  outbox parked [<worker>] [--json]         outbox rows the broker kept refusing, per partition key,
+                                           with the rows of the key waiting behind them
+  outbox retry <worker> --key <k>…|--all   have the relay try those parked keys now (after a fix)
+  outbox discard <worker> --key <k>…|--all never publish those parked rows [--dry-run]
   inbox purge --older-than <7d|12h|30m>    delete old inbox rows [--worker <name>] [--dry-run]
   repartition --to <N>                     change the partition count of a stopped deployment
 
@@ -40,7 +45,7 @@ function parse(argv: string[]): Args {
       continue;
     }
     const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
-    const boolean = ['json', 'dry-run', 'help'].includes(name);
+    const boolean = ['json', 'dry-run', 'help', 'all'].includes(name);
     const value = inline ?? (boolean ? 'true' : argv[++i]);
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
     flags.set(name, [...(flags.get(name) ?? []), value]);
@@ -89,6 +94,24 @@ export async function runOps(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo):
         if (r.notFound.length > 0) io.err(`not found in ${target}: ${r.notFound.join(', ')}\n`);
       }
       return r.failed.length > 0 || r.notFound.length > 0 ? 1 : 0;
+    }
+    if (command === 'outbox' && sub === 'parked') {
+      const parked = await outboxParked(ctx, target);
+      if (json) io.out(JSON.stringify(parked, null, 2) + '\n');
+      else io.out((parked.length === 0 ? 'no parked outbox rows' : table(['worker', 'partition key', 'rows', 'head message', 'type', 'attempts', 'retry at', 'reason'], parked.map((k) => [k.service, k.partitionKey, k.rows, k.head.messageId, k.head.type, k.head.attempts, k.head.retryAt, k.head.reason.slice(0, 80)]))) + '\n');
+      return 0;
+    }
+    if (command === 'outbox' && (sub === 'retry' || sub === 'discard') && target) {
+      const keys = args.flags.has('all') ? 'all' : args.flags.get('key');
+      if (!keys || (keys !== 'all' && keys.length === 0)) throw new UsageError(`outbox ${sub} needs --key <partition key> (repeatable) or --all`);
+      if (sub === 'retry') {
+        io.out(`asked the relay to retry ${await outboxRetry(ctx, target, keys)} parked key(s) on its next poll\n`);
+        return 0;
+      }
+      const dryRun = args.flags.has('dry-run');
+      const n = await outboxDiscard(ctx, target, keys, dryRun);
+      io.out(dryRun ? `would discard ${n} parked row(s)\n` : `discarded ${n} parked row(s)\n`);
+      return 0;
     }
     if (command === 'inbox' && sub === 'purge') {
       const olderThan = one(args, 'older-than');

@@ -53,12 +53,17 @@ describe('ops CLI', () => {
         [0, 1, 2, 3].map((p) => [`p0${p}`, ['ops-inv'], 'ops-inv', 1]),
       );
     }, 20_000, 500);
-    expect(report.workers.map((w) => w.outbox)).toEqual([expect.objectContaining({ rows: expect.any(Number) }), { rows: 0, oldestAgeS: 0 }, { rows: 0, oldestAgeS: 0 }]);
+    expect(report.workers.map((w) => w.outbox)).toEqual([
+      expect.objectContaining({ rows: expect.any(Number), parked: 0, relay: { holder: expect.stringMatching(/^ops-inv:/), expiresInMs: expect.any(Number) } }),
+      { rows: 0, oldestAgeS: 0, parked: 0, relay: null },
+      { rows: 0, oldestAgeS: 0, parked: 0, relay: null },
+    ]);
 
     const text = await opsProcess(env, ['status']);
     expect(text.code).toBe(0);
     expect(text.out).toContain(`namespace '${env.namespace}': ${P} partitions per worker (recorded in Postgres, active)`);
     expect(text.out).toMatch(/inventory-worker — 1 live instance: ops-inv \(owns 4, lease/);
+    expect(text.out).toMatch(/outbox: \d+ rows waiting \(oldest [\d.]+ s\), 0 parked; relay: ops-inv:[0-9a-f]{8} \(lease [\d.]+ s\)/);
     expect(text.out).toMatch(/order-worker — no live instance/);
   });
 

@@ -26,7 +26,11 @@ export function renderStatus(r: StatusReport): string {
     const sum = (k: 'ready' | 'unacked' | 'redelivered' | 'dead') => (w.partitions.some((p) => p[k] === null) ? null : w.partitions.reduce((a, p) => a + p[k]!, 0));
     rows.push(['total', '', '', sum('ready'), sum('unacked'), '', sum('redelivered'), sum('dead')]);
     out.push(table(['partition', 'owner', 'active consumer', 'ready', 'unacked', 'consumers', 'redelivered', 'dead'], rows).replace(/^/gm, '  '));
-    out.push(w.outbox ? `  outbox: ${w.outbox.rows} rows waiting (oldest ${w.outbox.oldestAgeS.toFixed(1)} s)` : '  outbox: unknown (Postgres unreachable)');
+    out.push(
+      w.outbox
+        ? `  outbox: ${w.outbox.rows} rows waiting (oldest ${w.outbox.oldestAgeS.toFixed(1)} s), ${w.outbox.parked} parked; relay: ${w.outbox.relay ? `${w.outbox.relay.holder} (lease ${seconds(w.outbox.relay.expiresInMs)})` : 'nobody leads'}`
+        : '  outbox: unknown (Postgres unreachable)',
+    );
     if (w.strayQueues.length > 0) out.push(`  queues of another partition count: ${w.strayQueues.join(', ')}`);
     out.push('');
   }

@@ -1,6 +1,7 @@
-import { deadQueue, liveMembers, partitionLabel, partitionQueue } from '@stockflow/shared';
+import { deadQueue, liveMembers, partitionLabel, partitionQueue, relayLeaseHolder } from '@stockflow/shared';
 import type { OpsContext } from './context';
 import type { ConsumerInfo, QueueStats } from './management';
+import { parkedCount } from './outbox';
 import { instanceOfConnection, OPS_WORKERS, type OpsWorker } from './worker-kinds';
 
 export interface PartitionRow {
@@ -23,7 +24,7 @@ export interface WorkerStatus {
   partitions: PartitionRow[];
   /** Queues of this worker that the current partition count does not know (another N). */
   strayQueues: string[];
-  outbox: { rows: number; oldestAgeS: number } | null;
+  outbox: { rows: number; oldestAgeS: number; parked: number; relay: { holder: string; expiresInMs: number } | null } | null;
 }
 
 export interface StatusReport {
@@ -67,8 +68,10 @@ async function workerStatus(ctx: OpsContext, w: OpsWorker, partitions: number, q
   const members = await attempt(problems, 'no partition owners', async () => (await liveMembers(await ctx.redis(), w.kind)).map((m) => ({ instance: m.instance, leaseLeftMs: m.leaseLeftMs, owned: m.info?.owned ?? [] })));
   const outbox = await attempt(problems, 'no outbox backlog', async () => {
     const [row] = await ctx.query<{ n: string; age: number | null }>(`SELECT count(*) AS n, extract(epoch FROM now() - min(created_at))::float8 AS age FROM "${w.schema}".outbox`);
-    return { rows: Number(row?.n ?? 0), oldestAgeS: Math.max(0, row?.age ?? 0) };
+    const relay = await relayLeaseHolder((sql, params) => ctx.query(sql, params), w.schema);
+    return { rows: Number(row?.n ?? 0), oldestAgeS: Math.max(0, row?.age ?? 0), parked: await parkedCount(ctx, w), relay: relay ?? null };
   });
+  if (outbox && outbox.parked > 0) problems.push(`${w.service}: ${outbox.parked} outbox row(s) parked (the broker kept refusing them): \`npm run ops -- outbox parked ${w.kind}\``);
   const missing = stats ? names.filter((n) => !stats.has(n)) : [];
   if (missing.length > 0) problems.push(`${w.service}: ${missing.length} of ${partitions} partition queues do not exist (no worker has declared them yet, or they were made for another partition count)`);
   const num = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? null : v);
