@@ -25,6 +25,7 @@ import { activityProbe, lagProbe, rssProbe, tableProbe } from './sampling/soak-p
 import { Sampler } from './sampling/sampler';
 import { ReadLoad } from './soak/reads';
 import { AttachedFleet, ProcessFleet, type Fleet } from './supervisor/fleet';
+import { Teardown } from '../support/teardown';
 import { Catalogue } from './workload/catalogue';
 import { WorkloadGenerator } from './workload/generator';
 import { schedule } from './workload/schedule';
@@ -49,159 +50,189 @@ const HEAL_TIMEOUT_MS = 120_000;
 
 /**
  * One flood, start to finish: environment → provider → workers → tap → setup → publish under
- * faults → heal → quiescence → check → report, and cleanup whatever happened. Each step is a
- * module of its own (workload, publish, supervisor, faults, sampling, checker, report), so a
- * soak (issue 8) composes the same parts with a different stop condition and more probes.
+ * faults → heal → quiescence → check → report. Each step is a module of its own (workload,
+ * publish, supervisor, faults, sampling, checker, report), so a soak (issue 8) composes the
+ * same parts with a different stop condition and more probes.
+ *
+ * Whatever the steps create registers its undo with the run's Teardown as it is created, and
+ * the teardown runs however the run ends: a report (passing or failing) or an exception in any
+ * step. Only --keep keeps the state (database, queues, Redis keys); a failed run keeps its logs.
  */
 export async function runFlood(opts: FloodOptions, hooks: FloodHooks = {}): Promise<FloodRun> {
+  const teardown = new Teardown();
+  const state: FloodState = { ok: false, env: undefined };
+  const say = (line: string) => {
+    state.env?.log.info(line);
+    if (hooks.say) hooks.say(line);
+    else if (!opts.quiet) process.stderr.write(`[flood${state.env ? ` ${state.env.tag}` : ''}] ${line}\n`);
+  };
+  try {
+    return await floodSteps(opts, hooks, teardown, state, say);
+  } finally {
+    await teardown.close();
+    const env = state.env;
+    // Something may be left behind: say so even when --quiet.
+    for (const f of teardown.failures) (hooks.say ?? ((line: string) => process.stderr.write(`[flood] ${line}\n`)))(`cleanup: ${f.what} failed: ${f.error}`);
+    if (env && opts.keep) say(`kept (--keep): database ${env.ownDatabase ?? '(attached)'}, namespace ${env.namespace}, logs ${env.runDir}`);
+    else if (env && !state.ok) say(`logs kept for inspection in ${env.runDir}`);
+  }
+}
+
+interface FloodState {
+  /** The report's verdict: a failed run keeps its logs. */
+  ok: boolean;
+  env: RunEnvironment | undefined;
+}
+
+async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teardown, state: FloodState, say: (line: string) => void): Promise<FloodRun> {
   const t0 = Date.now();
   if (!opts.quiet && !hooks.say) process.stderr.write('[flood] preparing: database, broker topology (waits while the broker is unreachable)\n');
-  const env = await RunEnvironment.prepare(opts);
-  const say = (line: string) => {
-    env.log.info(line);
-    if (hooks.say) hooks.say(line);
-    else if (!opts.quiet) process.stderr.write(`[flood ${env.tag}] ${line}\n`);
-  };
   const writer = opts.history ? new HistoryWriter(opts.history) : undefined;
+  if (writer) teardown.defer('history files', () => writer.close());
+  const env = (state.env = await RunEnvironment.prepare(opts, teardown, () => opts.keep || !state.ok));
   const history = new History(writer);
-  const cleanup: (() => Promise<unknown>)[] = [];
-  let ok = false;
-  try {
-    say(`seed ${opts.seed}, ${opts.commands || '∞'} commands${opts.durationMs ? ` or ${opts.durationMs / 1000} s` : ''}, duplicates ${opts.duplicates}, faults ${formatFaults(opts.faults)}, namespace ${env.namespace}, run dir ${env.runDir}`);
-    const broker = await brokerAdmin(opts.amqpUrl);
-    const rabbitmqctl = opts.faults.some((f) => f.kind === 'broker') && (await rabbitmqctlAvailable(opts.amqpUrl));
-    say(broker ? `broker admin: ${broker.kind}` : 'neither the management API nor rabbitmqctl reaches the broker: no conn faults, quiescence from ready counts only');
+  say(`seed ${opts.seed}, ${opts.commands || '∞'} commands${opts.durationMs ? ` or ${opts.durationMs / 1000} s` : ''}, duplicates ${opts.duplicates}, faults ${formatFaults(opts.faults)}, namespace ${env.namespace}, run dir ${env.runDir}`);
+  const broker = await brokerAdmin(opts.amqpUrl);
+  const rabbitmqctl = opts.faults.some((f) => f.kind === 'broker') && (await rabbitmqctlAvailable(opts.amqpUrl));
+  say(broker ? `broker admin: ${broker.kind}` : 'neither the management API nor rabbitmqctl reaches the broker: no conn faults, quiescence from ready counts only');
 
-    const tap = await FloodEventTap.open({ amqpUrl: opts.amqpUrl, namespace: env.namespace, tag: env.tag, history, log: env.log });
-    cleanup.push(() => tap.close({ deleteQueue: !opts.keep }));
+  const tap = await teardown.create(
+    'event tap',
+    () => FloodEventTap.open({ amqpUrl: opts.amqpUrl, namespace: env.namespace, tag: env.tag, history, log: env.log }),
+    (t) => t.close({ deleteQueue: opts.attach || !opts.keep }),
+  );
 
-    let fleet: Fleet;
-    let provider: ProviderHandle;
-    if (opts.attach) {
-      const remote = new RemoteProvider(opts.providerUrl);
-      await remote.check().catch((err: unknown) => {
-        throw new Error(`--attach needs the provider simulator of the deployment at ${opts.providerUrl} (--provider-url): ${(err as Error).message}`);
-      });
-      provider = remote;
-      fleet = new AttachedFleet([]);
-    } else {
-      const started: { fleet?: ProcessFleet } = {};
-      const relay = new WebhookRelay(() => started.fleet?.webhookTargets() ?? []);
-      await relay.start();
-      cleanup.push(() => relay.stop());
-      const local = await ProviderProcess.start(relay.url, { hangMs: PROVIDER_HANG_MS, webhookDuplicates: 2, webhookDelayMs: 20 }, join(env.runDir, 'provider.log'));
-      cleanup.push(() => local.stop());
-      provider = local;
-      const processFleet = new ProcessFleet({
-        tag: env.tag,
-        instances: opts.instances,
-        logDir: env.runDir,
-        restartDelayMs: 500,
-        env: (kind, instanceId) => env.workerEnv(instanceId, kind === 'payments' ? paymentEnv(local) : kind === 'inventory' ? INVENTORY_ENV : {}),
-      });
-      fleet = started.fleet = processFleet;
-      cleanup.push(() => processFleet.stop());
-      say(`starting ${WORKER_KINDS.map((k) => `${opts.instances[k]} ${k}`).join(', ')} worker processes`);
-      await processFleet.start();
-    }
-
-    const publisher = await Publisher.connect({ amqpUrl: opts.amqpUrl, namespace: env.namespace, partitions: opts.partitions, log: env.log, name: `stockflow-flood:${env.tag}:publisher` });
-    cleanup.push(() => publisher.close());
-    const ordered = new OrderedPublisher({ conn: publisher.connection, log: env.log, maxInFlight: opts.maxInFlight, rate: opts.rate });
-    await ordered.start();
-    cleanup.push(async () => ordered.close());
-    // Rate-limited, two seconds of messages queued ahead of the limiter keep the rate; more
-    // (2000 by default) would outlive --duration by minutes at a low rate.
-    const flood = new FloodPublisher({ publisher, ordered, history, provider }, opts.rate > 0 ? Math.max(64, Math.ceil(opts.rate * 2)) : undefined);
-
-    const catalogue = new Catalogue({ tag: env.tag, products: opts.products, warehouses: opts.warehouses, hotKeys: opts.hotKeys, hotShare: opts.hotShare }, Rng.derive(opts.seed, 'catalogue'));
-    const generator = new WorkloadGenerator(
-      { tag: env.tag, seed: opts.seed, mix: opts.mix, initialStock: opts.initialStock, maxOrderLines: opts.orderLines, declineRate: opts.declineRate, timeoutRate: opts.timeoutRate, asyncCaptureRate: opts.asyncCaptureRate, shortHoldRate: opts.shortHoldRate, cancelFirstShare: opts.cancelFirstShare },
-      catalogue,
-    );
-
-    const tSetup = Date.now();
-    const setup = generator.setup();
-    await runSetup(setup, flood, history, 180_000);
-    say(`setup done: ${catalogue.warehouses.length} warehouses, ${catalogue.locations.length} stock keys × ${opts.initialStock} units`);
-
-    const reads = opts.readsPerSec > 0 ? await ReadLoad.start({ databaseUrl: env.databaseUrl, tag: env.tag, catalogue, perSec: opts.readsPerSec, seed: opts.seed, concurrency: 2 }) : undefined;
-    if (reads) cleanup.push(() => reads.stop());
-    const sampler = new Sampler(
-      [
-        historyProbe(history), queueProbe(env.amqp, env.topology), postgresProbe(env.pool), fleetProbe(fleet),
-        rssProbe(fleet), activityProbe(env.pool), tableProbe(env.pool), lagProbe(env.pool, history, Catalogue.prefixes(env.tag).command),
-        ...(reads ? [reads.probe()] : []),
-      ],
-      opts.sampleMs,
-    );
-    sampler.start();
-    cleanup.push(() => sampler.stop());
-
-    const limit = opts.commands > 0 ? opts.commands : Infinity;
-    const tPublish = Date.now();
-    const deadline = opts.durationMs !== undefined ? tPublish + opts.durationMs : Infinity;
-    let generated = 0;
-    // Whichever bound comes first decides how far along the flood is (and when counted faults fire).
-    const progress = () => Math.max(limit !== Infinity ? generated / limit : 0, deadline !== Infinity ? (Date.now() - tPublish) / (deadline - tPublish) : 0);
-    const injector = new FaultInjector(
-      { namespace: env.namespace, databaseUrl: env.databaseUrl, redisUrl: opts.redisUrl, redisFlushAll: opts.redisFlushAll, fleet, broker, rabbitmqctl, rng: Rng.derive(opts.seed, 'fault-targets'), stopMs: opts.stopMs, brokerDownMs: 3000, log: say },
-      planFaults(opts.faults, opts.seed, limit === Infinity ? opts.durationMs : undefined),
-    );
-    cleanup.push(() => injector.heal(HEAL_TIMEOUT_MS));
-    injector.start(progress);
-    const ticker = opts.quiet ? undefined : setInterval(() => say(progressLine(history, sampler, injector, limit)), opts.progressMs);
-    cleanup.push(async () => clearInterval(ticker));
-
-    function* bounded(source: Iterable<PlannedCommand>): Generator<PlannedCommand> {
-      for (const c of source) {
-        if (generated >= limit || Date.now() >= deadline || hooks.signal?.aborted) return;
-        generated++;
-        yield c;
-      }
-    }
-    await flood.publishAll(schedule(bounded(generator.commands()), { seed: opts.seed, duplicates: opts.duplicates, lateShare: opts.lateShare, reorderWindow: opts.reorderWindow, lateDistance: [200, 20_000] }));
-    await flood.confirmed();
-    const tPublished = Date.now();
-    await reads?.stop();
-    say(`published ${history.publishes.length} messages in ${((tPublished - tPublish) / 1000).toFixed(1)} s; healing faults`);
-
-    await injector.heal(HEAL_TIMEOUT_MS);
-    if (ticker) clearInterval(ticker);
-    say('waiting for quiescence');
-    let lastPending = '';
-    const quiescence = await waitForQuiescence({ pool: env.pool, amqp: env.amqp, topology: env.topology, tag: env.tag, broker, tap, fleet }, { stallMs: hooks.signal?.aborted ? 0 : opts.quiesceTimeoutMs, maxMs: opts.drainMaxMs, signal: hooks.signal }, (pending) => {
-      const line = pending.join('; ');
-      if (line !== lastPending && !opts.quiet) say(`still moving: ${line}`);
-      lastPending = line;
+  let fleet: Fleet;
+  let provider: ProviderHandle;
+  if (opts.attach) {
+    const remote = new RemoteProvider(opts.providerUrl);
+    await remote.check().catch((err: unknown) => {
+      throw new Error(`--attach needs the provider simulator of the deployment at ${opts.providerUrl} (--provider-url): ${(err as Error).message}`);
     });
-    await tap.drain(30_000);
-    const tQuiet = Date.now();
-    say(quiescence.reached ? `quiescent after ${(quiescence.waitedMs / 1000).toFixed(1)} s; checking` : `no quiescence after ${(quiescence.waitedMs / 1000).toFixed(1)} s (${quiescence.pending.join('; ')}); checking anyway`);
-    await sampler.stop();
-
-    const deadLetters = await peekDeadLetters(env.amqp, env.topology);
-    const ledger = await provider.ledger();
-    await hooks.beforeCheck?.({ env, history });
-    const checked = await check({ tag: env.tag, history, deadLetters, provider: ledger, db: dbOf(env.pool) });
-    const tChecked = Date.now();
-
-    const { report, series } = await buildReport({
-      opts, env, history, fleet, injector, sampler, quiescence, deadLetters, checked, publisherRetries: ordered.retried, providerPlansLost: flood.plansLost, reads: reads?.figures(),
-      times: { t0, tSetup, tPublish, tPublished, tQuiet, tChecked },
+    provider = remote;
+    fleet = new AttachedFleet([]);
+  } else {
+    const started: { fleet?: ProcessFleet } = {};
+    const relay = await teardown.create(
+      'webhook relay',
+      async () => {
+        const r = new WebhookRelay(() => started.fleet?.webhookTargets() ?? []);
+        await r.start();
+        return r;
+      },
+      (r) => r.stop(),
+    );
+    const local = await teardown.create(
+      'provider simulator',
+      () => ProviderProcess.start(relay.url, { hangMs: PROVIDER_HANG_MS, webhookDuplicates: 2, webhookDelayMs: 20 }, join(env.runDir, 'provider.log')),
+      (p, { hurry }) => p.stop(hurry ? 0 : undefined),
+    );
+    provider = local;
+    const processFleet = new ProcessFleet({
+      tag: env.tag,
+      instances: opts.instances,
+      logDir: env.runDir,
+      restartDelayMs: 500,
+      env: (kind, instanceId) => env.workerEnv(instanceId, kind === 'payments' ? paymentEnv(local) : kind === 'inventory' ? INVENTORY_ENV : {}),
     });
-    ok = report.ok;
-    return { report, series, check: checked };
-  } finally {
-    for (const step of cleanup.reverse()) {
-      await step().catch((err: unknown) => env.log.warn({ err: (err as Error).message }, 'cleanup step failed'));
-    }
-    await writer?.close();
-    // A failed run keeps everything for inspection (the test suite's stale-namespace sweep
-    // removes it after ten idle minutes); a passing one keeps nothing unless --keep.
-    await env.cleanup({ keepState: opts.keep || !ok, keepLogs: opts.keep || !ok });
-    if (!ok) say(`kept for inspection: database ${env.ownDatabase ?? '(attached)'}, namespace ${env.namespace}, logs ${env.runDir}`);
+    fleet = started.fleet = processFleet;
+    // Before they start: a start that fails halfway leaves processes to stop. A cancelled run
+    // kills them (its database goes anyway) instead of waiting for their drain.
+    teardown.defer('worker processes', ({ hurry }) => processFleet.stop(hurry ? 0 : undefined));
+    say(`starting ${WORKER_KINDS.map((k) => `${opts.instances[k]} ${k}`).join(', ')} worker processes`);
+    await processFleet.start();
   }
+
+  const publisher = await teardown.create(
+    'publisher',
+    () => Publisher.connect({ amqpUrl: opts.amqpUrl, namespace: env.namespace, partitions: opts.partitions, log: env.log, name: `stockflow-flood:${env.tag}:publisher` }),
+    (p) => p.close(),
+  );
+  const ordered = new OrderedPublisher({ conn: publisher.connection, log: env.log, maxInFlight: opts.maxInFlight, rate: opts.rate });
+  teardown.defer('ordered publisher', async () => ordered.close());
+  await ordered.start();
+  // Rate-limited, two seconds of messages queued ahead of the limiter keep the rate; more
+  // (2000 by default) would outlive --duration by minutes at a low rate.
+  const flood = new FloodPublisher({ publisher, ordered, history, provider }, opts.rate > 0 ? Math.max(64, Math.ceil(opts.rate * 2)) : undefined);
+
+  const catalogue = new Catalogue({ tag: env.tag, products: opts.products, warehouses: opts.warehouses, hotKeys: opts.hotKeys, hotShare: opts.hotShare }, Rng.derive(opts.seed, 'catalogue'));
+  const generator = new WorkloadGenerator(
+    { tag: env.tag, seed: opts.seed, mix: opts.mix, initialStock: opts.initialStock, maxOrderLines: opts.orderLines, declineRate: opts.declineRate, timeoutRate: opts.timeoutRate, asyncCaptureRate: opts.asyncCaptureRate, shortHoldRate: opts.shortHoldRate, cancelFirstShare: opts.cancelFirstShare },
+    catalogue,
+  );
+
+  const tSetup = Date.now();
+  const setup = generator.setup();
+  await runSetup(setup, flood, history, 180_000);
+  say(`setup done: ${catalogue.warehouses.length} warehouses, ${catalogue.locations.length} stock keys × ${opts.initialStock} units`);
+
+  const reads = opts.readsPerSec > 0 ? await teardown.create('stock readers', () => ReadLoad.start({ databaseUrl: env.databaseUrl, tag: env.tag, catalogue, perSec: opts.readsPerSec, seed: opts.seed, concurrency: 2 }), (r) => r.stop()) : undefined;
+  const sampler = new Sampler(
+    [
+      historyProbe(history), queueProbe(env.amqp, env.topology), postgresProbe(env.pool), fleetProbe(fleet),
+      rssProbe(fleet), activityProbe(env.pool), tableProbe(env.pool), lagProbe(env.pool, history, Catalogue.prefixes(env.tag).command),
+      ...(reads ? [reads.probe()] : []),
+    ],
+    opts.sampleMs,
+  );
+  teardown.defer('sampler', () => sampler.stop());
+  sampler.start();
+
+  const limit = opts.commands > 0 ? opts.commands : Infinity;
+  const tPublish = Date.now();
+  const deadline = opts.durationMs !== undefined ? tPublish + opts.durationMs : Infinity;
+  let generated = 0;
+  // Whichever bound comes first decides how far along the flood is (and when counted faults fire).
+  const progress = () => Math.max(limit !== Infinity ? generated / limit : 0, deadline !== Infinity ? (Date.now() - tPublish) / (deadline - tPublish) : 0);
+  const injector = new FaultInjector(
+    { namespace: env.namespace, databaseUrl: env.databaseUrl, redisUrl: opts.redisUrl, redisFlushAll: opts.redisFlushAll, fleet, broker, rabbitmqctl, rng: Rng.derive(opts.seed, 'fault-targets'), stopMs: opts.stopMs, brokerDownMs: 3000, log: say },
+    planFaults(opts.faults, opts.seed, limit === Infinity ? opts.durationMs : undefined),
+  );
+  // Not a heal: the workers are stopped next, so only what outlives the run is put right.
+  teardown.defer('fault injector', () => injector.settle());
+  injector.start(progress);
+  const ticker = opts.quiet ? undefined : setInterval(() => say(progressLine(history, sampler, injector, limit)), opts.progressMs);
+  teardown.defer('progress line', async () => clearInterval(ticker));
+
+  function* bounded(source: Iterable<PlannedCommand>): Generator<PlannedCommand> {
+    for (const c of source) {
+      if (generated >= limit || Date.now() >= deadline || hooks.signal?.aborted) return;
+      generated++;
+      yield c;
+    }
+  }
+  await flood.publishAll(schedule(bounded(generator.commands()), { seed: opts.seed, duplicates: opts.duplicates, lateShare: opts.lateShare, reorderWindow: opts.reorderWindow, lateDistance: [200, 20_000] }));
+  await flood.confirmed();
+  const tPublished = Date.now();
+  await reads?.stop();
+  say(`published ${history.publishes.length} messages in ${((tPublished - tPublish) / 1000).toFixed(1)} s; healing faults`);
+
+  await injector.heal(HEAL_TIMEOUT_MS);
+  if (ticker) clearInterval(ticker);
+  say('waiting for quiescence');
+  let lastPending = '';
+  const quiescence = await waitForQuiescence({ pool: env.pool, amqp: env.amqp, topology: env.topology, tag: env.tag, broker, tap, fleet }, { stallMs: hooks.signal?.aborted ? 0 : opts.quiesceTimeoutMs, maxMs: opts.drainMaxMs, signal: hooks.signal }, (pending) => {
+    const line = pending.join('; ');
+    if (line !== lastPending && !opts.quiet) say(`still moving: ${line}`);
+    lastPending = line;
+  });
+  await tap.drain(30_000);
+  const tQuiet = Date.now();
+  say(quiescence.reached ? `quiescent after ${(quiescence.waitedMs / 1000).toFixed(1)} s; checking` : `no quiescence after ${(quiescence.waitedMs / 1000).toFixed(1)} s (${quiescence.pending.join('; ')}); checking anyway`);
+  await sampler.stop();
+
+  const deadLetters = await peekDeadLetters(env.amqp, env.topology);
+  const ledger = await provider.ledger();
+  await hooks.beforeCheck?.({ env, history });
+  const checked = await check({ tag: env.tag, history, deadLetters, provider: ledger, db: dbOf(env.pool) });
+  const tChecked = Date.now();
+
+  const { report, series } = await buildReport({
+    opts, env, history, fleet, injector, sampler, quiescence, deadLetters, checked, publisherRetries: ordered.retried, providerPlansLost: flood.plansLost, reads: reads?.figures(),
+    times: { t0, tSetup, tPublish, tPublished, tQuiet, tChecked },
+  });
+  state.ok = report.ok;
+  return { report, series, check: checked };
 }
 
 /** Holds must race payments (short TTLs expire in 0.3–2.5 s) and the sweep must catch what Redis lost. */

@@ -54,7 +54,7 @@ export const OPTION_DEFS: OptionDef[] = [
   { name: 'provider-url', value: 'URL', default: 'http://127.0.0.1:4100 (attach only)', doc: 'Payment provider simulator of an attached deployment (driven through its /admin API)' },
   { name: 'quiesce-timeout', value: 'T', default: '120s', doc: 'After publishing, give up waiting for quiescence when nothing moved (inbox, outboxes, queues) for this long; the run then checks anyway and fails' },
   { name: 'drain-max', value: 'T', default: '60m', doc: 'Give up waiting for quiescence after this long even while things still move' },
-  { name: 'keep', default: 'off', doc: 'Keep the database, queues, Redis keys and run directory for inspection' },
+  { name: 'keep', default: 'off', doc: 'Keep the database, queues, Redis keys and run directory for inspection (without it they go however the run ends; a failed run keeps only its run directory). --attach: the tap queue goes anyway' },
   { name: 'json', value: 'FILE', default: 'none', doc: 'Write the machine-readable report here' },
   { name: 'html', value: 'FILE', default: 'none', doc: 'Write a self-contained HTML report (charts inline, no network) here' },
   { name: 'history', value: 'DIR', default: 'none', doc: 'Write the raw history (publishes.jsonl, events.jsonl) here' },

@@ -1,3 +1,4 @@
+import { leftoversOf, NOTHING_LEFT } from '../support/leftovers';
 import { runFlood } from './flood';
 import { defaultOptions, type FloodOptions } from './options';
 
@@ -23,6 +24,8 @@ describe('flood checker against sabotaged workers', () => {
     const exactlyOnce = report.invariants.find((i) => i.name === 'exactly-once')!;
     expect(exactlyOnce.examples.join('\n')).toMatch(/applied more than once|no inbox claim/);
     expect(report.ok).toBe(false);
+    // A failed run removes its state like a passing one (only its logs stay).
+    expect(await leftoversOf(report.namespace)).toEqual(NOTHING_LEFT);
   }, 240_000);
 
   it('no-locks: concurrent holds and moves on one hot key lose updates, and the checker says stock-levels', async () => {
@@ -42,5 +45,6 @@ describe('flood checker against sabotaged workers', () => {
     expect(levels.ok).toBe(false);
     expect(levels.examples.join('\n')).toMatch(/≠ Σ ledger/);
     expect(report.ok).toBe(false);
+    expect(await leftoversOf(report.namespace)).toEqual(NOTHING_LEFT);
   }, 240_000);
 });

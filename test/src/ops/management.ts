@@ -87,6 +87,12 @@ export class ManagementApi {
       }));
   }
 
+  /** Names of the exchanges starting with `prefix`. */
+  async exchanges(prefix: string): Promise<string[]> {
+    const rows = await this.get<{ name: string }[]>(`/api/exchanges/${this.vhost}?columns=name`);
+    return rows.map((e) => e.name).filter((name) => name.startsWith(prefix));
+  }
+
   /** Consumers of queues starting with `prefix`, named by their client's connection name. */
   async consumers(prefix: string): Promise<ConsumerInfo[]> {
     const [rows, conns] = await Promise.all([

@@ -82,10 +82,18 @@ export class FaultInjector {
   }
 
   async heal(timeoutMs: number): Promise<void> {
+    await this.settle();
+    await this.ctx.fleet.heal(timeoutMs);
+  }
+
+  /**
+   * Stops firing and puts right what would outlive the run: the broker running again, stopped
+   * workers continued (now rather than when their timers would have). Dead workers are left to
+   * the fleet; at the end of a run it stops them anyway.
+   */
+  async settle(): Promise<void> {
     await this.stop();
     if (this.brokerTouched) await ensureBrokerRunning();
-    // Continue stopped workers now rather than when their timers would have.
     for (const p of this.ctx.fleet.processes()) if (p.state === 'paused') p.signal('SIGCONT');
-    await this.ctx.fleet.heal(timeoutMs);
   }
 }

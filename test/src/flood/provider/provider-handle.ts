@@ -85,6 +85,8 @@ export class RemoteProvider implements ProviderHandle {
   }
 }
 
+const START_TIMEOUT_MS = 60_000;
+
 /** The simulator as a child process (`node test/dist/provider-simulator/main.js`) on a free port. */
 export class ProviderProcess extends RemoteProvider {
   private constructor(
@@ -120,30 +122,42 @@ export class ProviderProcess extends RemoteProvider {
     const log = createWriteStream(logFile, { flags: 'a' });
     child.stderr.pipe(log);
     const p = new ProviderProcess(child, webhookSecret);
-    p.url = await new Promise<string>((resolve, reject) => {
-      let buffered = '';
-      const onData = (chunk: Buffer) => {
-        log.write(chunk);
-        buffered += chunk.toString('utf8');
-        const m = /listening on (http:\/\/\S+)/.exec(buffered);
-        if (m) {
-          child.stdout.off('data', onData);
-          child.stdout.pipe(log);
-          resolve(m[1]!);
-        }
-      };
-      child.stdout.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`provider simulator exited (code ${code}) before listening`)));
-    });
-    await p.configure({ hangMs: tuning.hangMs });
+    try {
+      p.url = await new Promise<string>((resolve, reject) => {
+        let buffered = '';
+        const timer = setTimeout(() => reject(new Error(`provider simulator not listening after ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+        const onData = (chunk: Buffer) => {
+          log.write(chunk);
+          buffered += chunk.toString('utf8');
+          const m = /listening on (http:\/\/\S+)/.exec(buffered);
+          if (m) {
+            clearTimeout(timer);
+            child.stdout.off('data', onData);
+            child.stdout.pipe(log);
+            resolve(m[1]!);
+          }
+        };
+        child.stdout.on('data', onData);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`provider simulator exited (code ${code}) before listening`));
+        });
+      });
+      await p.configure({ hangMs: tuning.hangMs });
+    } catch (err) {
+      // Nobody gets a handle to stop it with.
+      await p.stop(0);
+      throw err;
+    }
     return p;
   }
 
-  override async stop(): Promise<void> {
+  /** SIGTERM, then SIGKILL after `graceMs` (0: at once). */
+  override async stop(graceMs = 5000): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.kill('SIGTERM');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    const t = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(t);
   }

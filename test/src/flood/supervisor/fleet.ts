@@ -131,9 +131,10 @@ export class ProcessFleet implements Fleet {
     }
   }
 
-  async stop(): Promise<void> {
+  /** No more restarts; every process SIGTERMed, SIGKILLed after `graceMs` (0: at once). */
+  async stop(graceMs?: number): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.all.map((p) => p.stop()));
+    await Promise.all(this.all.map((p) => p.stop(graceMs)));
   }
 }
 

@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { isAlive, leftoversOf, NOTHING_LEFT, removeLeftovers } from '../support/leftovers';
+import { runFlood } from './flood';
+import { defaultOptions, type FloodOptions } from './options';
+
+/**
+ * Every flood removes what it created (database sf_<namespace>, the namespace's queues,
+ * exchanges and Redis keys, its worker processes) however it ends: a report that fails, an
+ * exception while it starts. Each case runs a small flood in a namespace of its own and then
+ * looks on the services themselves for anything left.
+ */
+describe('flood cleanup on every exit path', () => {
+  let namespace: string;
+  let pids: number[] = [];
+
+  beforeEach(() => {
+    namespace = `fl-cleanup-${randomBytes(3).toString('hex')}`;
+    pids = [];
+  });
+
+  afterEach(async () => {
+    // A failing case must not leak in turn.
+    for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
+    await removeLeftovers(namespace);
+  });
+
+  function small(overrides: Partial<FloodOptions> = {}): FloodOptions {
+    return { ...defaultOptions(), seed: '21', commands: 300, duplicates: 0.2, faults: [], quiet: true, instances: { inventory: 1, orders: 1, payments: 1 }, namespace, quiesceTimeoutMs: 30_000, drainMaxMs: 120_000, ...overrides };
+  }
+
+  it('a run whose check fails removes its database, queues, exchanges and Redis keys', async () => {
+    const { report } = await runFlood(small(), {
+      // What a sabotaged worker or a real bug does: the stock no longer matches its ledger.
+      beforeCheck: async ({ env }) => {
+        await env.pool.query(`UPDATE inventory.stock SET on_hand = on_hand + 1 WHERE (product_id, warehouse_id) IN (SELECT product_id, warehouse_id FROM inventory.stock LIMIT 1)`);
+      },
+    });
+    expect(report.invariants.find((i) => i.name === 'stock-levels')?.ok).toBe(false);
+    expect(report.ok).toBe(false);
+    expect(await leftoversOf(namespace)).toEqual(NOTHING_LEFT);
+  }, 180_000);
+
+  it('a run that fails while it starts (its workers never get ready) removes everything it created', async () => {
+    const lines: string[] = [];
+    await expect(runFlood(small({ workerEnv: { PREFETCH: 'lots' } }), { say: (line) => lines.push(line) })).rejects.toThrow(/exited/);
+    expect(await leftoversOf(namespace)).toEqual(NOTHING_LEFT);
+  }, 120_000);
+
+});
