@@ -11,6 +11,8 @@ const base = {
   testEnvironment: 'node',
   roots: ['<rootDir>/shared/src', '<rootDir>/services', '<rootDir>/test/src'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // A flood a timed-out test abandoned is cancelled and removed before the next test.
+  setupFilesAfterEnv: ['<rootDir>/test/src/support/abandoned-floods.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
   moduleNameMapper: {
     '^@stockflow/(shared|test)$': '<rootDir>/$1/src',

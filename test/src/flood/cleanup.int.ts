@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { isAlive, leftoversOf, NOTHING_LEFT, removeLeftovers } from '../support/leftovers';
-import { runFlood } from './flood';
+import { descendantsOf, isAlive, leftoversOf, NOTHING_LEFT, removeLeftovers } from '../support/leftovers';
+import { FloodCancelled, runFlood } from './flood';
 import { defaultOptions, type FloodOptions } from './options';
+import { cancelRunningFloods } from './run/active-runs';
 
 /**
  * Every flood removes what it created (database sf_<namespace>, the namespace's queues,
  * exchanges and Redis keys, its worker processes) however it ends: a report that fails, an
- * exception while it starts. Each case runs a small flood in a namespace of its own and then
- * looks on the services themselves for anything left.
+ * exception while it starts, a test that timed out and abandoned it. Each case runs a small
+ * flood in a namespace of its own and then looks on the services themselves for anything left.
  */
 describe('flood cleanup on every exit path', () => {
   let namespace: string;
@@ -44,6 +45,25 @@ describe('flood cleanup on every exit path', () => {
     const lines: string[] = [];
     await expect(runFlood(small({ workerEnv: { PREFETCH: 'lots' } }), { say: (line) => lines.push(line) })).rejects.toThrow(/exited/);
     expect(await leftoversOf(namespace)).toEqual(NOTHING_LEFT);
+  }, 120_000);
+
+  it('a run a timed-out test abandoned is cancelled by the suite and removes everything, its worker processes too', async () => {
+    // What jest does on a timeout: the test fails, the run goes on, afterEach (support/
+    // abandoned-floods.ts) cancels it. Called here at the same point, mid-publishing.
+    let published!: () => void;
+    const publishing = new Promise<void>((resolve) => (published = resolve));
+    const before = new Set(descendantsOf(process.pid));
+    const abandoned = runFlood(small({ commands: 50_000, rate: 200 }), { say: (line) => line.startsWith('setup done') && published() });
+    abandoned.catch(() => undefined);
+    await publishing;
+    pids = descendantsOf(process.pid).filter((pid) => !before.has(pid));
+    expect(pids.length).toBeGreaterThanOrEqual(4);
+
+    expect(await cancelRunningFloods()).toBe(1);
+    await expect(abandoned).rejects.toThrow(FloodCancelled);
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(await leftoversOf(namespace)).toEqual(NOTHING_LEFT);
+    expect(await cancelRunningFloods()).toBe(0);
   }, 120_000);
 
 });

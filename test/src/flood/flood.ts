@@ -17,6 +17,7 @@ import { buildReport } from './report/build';
 import type { FloodReport, ReportSeries } from './report/types';
 import { Rng } from './rng';
 import { peekDeadLetters } from './run/dead-letters';
+import { trackFlood } from './run/active-runs';
 import { RunEnvironment } from './run/environment';
 import { waitForQuiescence } from './run/quiescence';
 import { runSetup } from './run/setup';
@@ -38,12 +39,25 @@ export interface FloodHooks {
   beforeCheck?(run: { env: RunEnvironment; history: History }): Promise<void>;
   /** Aborting stops publishing and waiting; the run still heals, checks and cleans up. */
   signal?: AbortSignal;
+  /**
+   * Aborting abandons the run where it is: no healing, no check, no report. Everything it
+   * created is removed at once (workers killed rather than drained), then runFlood rejects
+   * with FloodCancelled.
+   */
+  cancel?: AbortSignal;
 }
 
 export interface FloodRun {
   report: FloodReport;
   series: ReportSeries;
   check: CheckReport;
+}
+
+/** runFlood's rejection when its `cancel` signal (or cancelRunningFloods) abandoned it. */
+export class FloodCancelled extends Error {
+  constructor() {
+    super('flood cancelled: stopped without a check; what it had created is removed');
+  }
 }
 
 const HEAL_TIMEOUT_MS = 120_000;
@@ -55,10 +69,15 @@ const HEAL_TIMEOUT_MS = 120_000;
  * same parts with a different stop condition and more probes.
  *
  * Whatever the steps create registers its undo with the run's Teardown as it is created, and
- * the teardown runs however the run ends: a report (passing or failing) or an exception in any
- * step. Only --keep keeps the state (database, queues, Redis keys); a failed run keeps its logs.
+ * the teardown runs however the run ends: a report (passing or failing), an exception in any
+ * step, `hooks.cancel`, or cancelRunningFloods() for a run a timed-out test abandoned. Only
+ * --keep keeps the state (database, queues, Redis keys); a failed run keeps its logs.
  */
 export async function runFlood(opts: FloodOptions, hooks: FloodHooks = {}): Promise<FloodRun> {
+  const cancel = new AbortController();
+  const onCancel = () => cancel.abort();
+  if (hooks.cancel?.aborted) cancel.abort();
+  hooks.cancel?.addEventListener('abort', onCancel, { once: true });
   const teardown = new Teardown();
   const state: FloodState = { ok: false, env: undefined };
   const say = (line: string) => {
@@ -66,10 +85,25 @@ export async function runFlood(opts: FloodOptions, hooks: FloodHooks = {}): Prom
     if (hooks.say) hooks.say(line);
     else if (!opts.quiet) process.stderr.write(`[flood${state.env ? ` ${state.env.tag}` : ''}] ${line}\n`);
   };
+  const work = floodSteps(opts, hooks, teardown, state, say, cancel.signal);
+  const cancelled = new Promise<never>((_, reject) => {
+    if (cancel.signal.aborted) reject(new FloodCancelled());
+    cancel.signal.addEventListener('abort', () => reject(new FloodCancelled()), { once: true });
+  });
+  // The loser of the race below is abandoned: its rejection is expected, not unhandled. Steps
+  // abandoned by a cancel fail at their next use of what the teardown closed, or at its refusal
+  // to create anything more.
+  work.catch(() => undefined);
+  cancelled.catch(() => undefined);
+  let settled!: () => void;
+  const untrack = trackFlood({ cancel: () => cancel.abort(), settled: new Promise<void>((resolve) => (settled = resolve)) });
   try {
-    return await floodSteps(opts, hooks, teardown, state, say);
+    return await Promise.race([work, cancelled]);
   } finally {
-    await teardown.close();
+    await teardown.close({ hurry: cancel.signal.aborted });
+    hooks.cancel?.removeEventListener('abort', onCancel);
+    untrack();
+    settled();
     const env = state.env;
     // Something may be left behind: say so even when --quiet.
     for (const f of teardown.failures) (hooks.say ?? ((line: string) => process.stderr.write(`[flood] ${line}\n`)))(`cleanup: ${f.what} failed: ${f.error}`);
@@ -84,7 +118,7 @@ interface FloodState {
   env: RunEnvironment | undefined;
 }
 
-async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teardown, state: FloodState, say: (line: string) => void): Promise<FloodRun> {
+async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teardown, state: FloodState, say: (line: string) => void, cancelled: AbortSignal): Promise<FloodRun> {
   const t0 = Date.now();
   if (!opts.quiet && !hooks.say) process.stderr.write('[flood] preparing: database, broker topology (waits while the broker is unreachable)\n');
   const writer = opts.history ? new HistoryWriter(opts.history) : undefined;
@@ -196,7 +230,7 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
 
   function* bounded(source: Iterable<PlannedCommand>): Generator<PlannedCommand> {
     for (const c of source) {
-      if (generated >= limit || Date.now() >= deadline || hooks.signal?.aborted) return;
+      if (generated >= limit || Date.now() >= deadline || hooks.signal?.aborted || cancelled.aborted) return;
       generated++;
       yield c;
     }
