@@ -1,14 +1,22 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { descendantsOf, isAlive, leftoversOf, NOTHING_LEFT, removeLeftovers } from '../support/leftovers';
 import { FloodCancelled, runFlood } from './flood';
 import { defaultOptions, type FloodOptions } from './options';
+import type { FloodReport } from './report/types';
 import { cancelRunningFloods } from './run/active-runs';
+import { ROOT } from './supervisor/worker-process';
 
 /**
  * Every flood removes what it created (database sf_<namespace>, the namespace's queues,
  * exchanges and Redis keys, its worker processes) however it ends: a report that fails, an
- * exception while it starts, a test that timed out and abandoned it. Each case runs a small
- * flood in a namespace of its own and then looks on the services themselves for anything left.
+ * exception while it starts, a test that timed out and abandoned it, a CLI stopped by signals
+ * (once: after its check; twice: at once). Each case runs a small flood in a namespace of its
+ * own and then looks on the services themselves for anything left.
  */
 describe('flood cleanup on every exit path', () => {
   let namespace: string;
@@ -66,4 +74,63 @@ describe('flood cleanup on every exit path', () => {
     expect(await cancelRunningFloods()).toBe(0);
   }, 120_000);
 
+  /** The flood CLI in a process group of its own (as a shell runs it), once it is publishing. */
+  async function startCli(extra: string[] = []) {
+    const cli = spawn(process.execPath, [join(ROOT, 'test/dist/flood/cli.js'), '--namespace', namespace, '--seed', '22', '--commands', '20000', '--rate', '200', '--faults', 'none', '--instances', '1', '--progress-ms', '3600000', ...extra], {
+      env: process.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    });
+    let stderr = '';
+    cli.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const exited = once(cli, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    const seen = (text: string) =>
+      new Promise<void>((resolve, reject) => {
+        const look = () => {
+          if (!stderr.includes(text)) return;
+          cli.stderr.off('data', look);
+          cli.off('exit', gone);
+          resolve();
+        };
+        const gone = () => reject(new Error(`flood CLI exited before printing '${text}':\n${stderr}`));
+        cli.stderr.on('data', look);
+        cli.once('exit', gone);
+        look();
+      });
+    // Publishing: the database, the topology, the workers and the provider all exist.
+    await seen('setup done');
+    pids = [cli.pid!, ...descendantsOf(cli.pid!)];
+    expect(pids.length).toBeGreaterThanOrEqual(5);
+    expect((await leftoversOf(namespace)).database).toBeDefined();
+    return { cli, seen, exited };
+  }
+
+  it('the CLI interrupted by Ctrl-C (SIGINT to its process group) stops its own workers after the check and removes everything', async () => {
+    const json = join(tmpdir(), `${namespace}.json`);
+    const { cli, exited } = await startCli(['--json', json]);
+    // A terminal sends Ctrl-C to the whole foreground process group.
+    process.kill(-cli.pid!, 'SIGINT');
+    const [code, signal] = await exited;
+
+    // Stopped before quiescence, so the check fails (1); not 2: its provider and workers were
+    // not interrupted under it, so it could check at all and nothing needed a restart.
+    expect({ code, signal }).toEqual({ code: 1, signal: null });
+    const report = JSON.parse(readFileSync(json, 'utf8')) as FloodReport;
+    rmSync(json, { force: true });
+    expect(report.restarts).toBe(0);
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(await leftoversOf(namespace)).toEqual(NOTHING_LEFT);
+  }, 180_000);
+
+  it('the CLI stopped by SIGTERM twice abandons the check, removes everything and leaves no worker process running', async () => {
+    const { cli, seen, exited } = await startCli();
+    cli.kill('SIGTERM');
+    await seen('SIGTERM: stopping');
+    cli.kill('SIGTERM');
+    const [code, signal] = await exited;
+
+    expect({ code, signal }).toEqual({ code: 130, signal: null });
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(await leftoversOf(namespace)).toEqual(NOTHING_LEFT);
+  }, 180_000);
 });

@@ -1,13 +1,16 @@
 import { writeFileSync } from 'node:fs';
-import { runFlood } from './flood';
+import { FloodCancelled, runFlood } from './flood';
 import { helpText, parseOptions, UsageError } from './options';
 import { htmlReport } from './report/html';
 import { summaryText } from './report/summary';
 
 /**
  * `npm run flood -- [options]`: exit 0 only when every invariant held, 1 when one did not,
- * 2 for usage errors or a run that could not even start. Ctrl-C once stops publishing and
- * (or SIGTERM) still heals, checks and cleans up; twice exits at once (the workers follow within a second).
+ * 2 for usage errors or a run that could not even start. The first Ctrl-C (or SIGTERM) stops
+ * publishing, then heals, checks and cleans up; the second abandons the check and only cleans
+ * up, at once (workers killed, database, queues and Redis keys removed), then exits 130; a
+ * third exits 130 on the spot, leaving what is left to the orphan guard and the test suite's
+ * stale-namespace sweep.
  */
 async function main(): Promise<number> {
   let opts;
@@ -22,15 +25,31 @@ async function main(): Promise<number> {
     process.stdout.write(helpText() + '\n');
     return 0;
   }
-  const abort = new AbortController();
+  const stop = new AbortController();
+  const cancel = new AbortController();
   const interrupt = (signal: NodeJS.Signals) => {
-    if (abort.signal.aborted) process.exit(130);
-    process.stderr.write(`\n[flood] ${signal}: stopping, healing, checking and cleaning up (again to quit now)\n`);
-    abort.abort();
+    if (cancel.signal.aborted) process.exit(130);
+    if (stop.signal.aborted) {
+      process.stderr.write(`\n[flood] ${signal} again: abandoning the check, removing what the run created (again to quit now)\n`);
+      cancel.abort();
+      return;
+    }
+    process.stderr.write(`\n[flood] ${signal}: stopping, healing, checking and cleaning up (again to only clean up)\n`);
+    stop.abort();
   };
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
-  const { report, series } = await runFlood(opts, { signal: abort.signal });
+  let run;
+  try {
+    run = await runFlood(opts, { signal: stop.signal, cancel: cancel.signal });
+  } catch (err) {
+    if (err instanceof FloodCancelled) {
+      process.stderr.write(`[flood] ${err.message}\n`);
+      return 130;
+    }
+    throw err;
+  }
+  const { report, series } = run;
   process.stdout.write(summaryText(report));
   if (opts.json) writeFileSync(opts.json, JSON.stringify(report, null, 2) + '\n');
   if (opts.html) writeFileSync(opts.html, htmlReport(report, series));

@@ -106,6 +106,8 @@ export class ProviderProcess extends RemoteProvider {
     const child = spawn(process.execPath, ['--require', guard, script], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Own process group, like the workers: the flood decides when its provider stops.
+      detached: true,
       env: {
         PATH: process.env.PATH ?? '',
         PROVIDER_PORT: '0',

@@ -65,7 +65,10 @@ export class WorkerProcess {
     this.state = 'starting';
     mkdirSync(this.opts.logDir, { recursive: true });
     const log = createWriteStream(join(this.opts.logDir, `${this.instanceId}.${this.incarnation}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [...workerNodeArgs(), '--require', guard, script], { cwd: ROOT, env: { ...this.opts.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Own process group: a terminal's Ctrl-C reaches only the flood, which then stops the
+    // workers itself after its check; a worker interrupted directly would look like a crash
+    // and be restarted. The orphan guard still ends it if the flood dies.
+    const child = spawn(process.execPath, [...workerNodeArgs(), '--require', guard, script], { cwd: ROOT, env: { ...this.opts.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     let pending = '';
     child.stdout.on('data', (chunk: Buffer) => {
