@@ -44,7 +44,13 @@ export class World {
     const pool = new Pool({ connectionString: withDatabase(serverUrl, database), max: 2 });
     pool.on('error', () => undefined);
     const world = new World(pool, database, serverUrl);
-    await world.build();
+    try {
+      await world.build();
+    } catch (err) {
+      // The test's afterEach never gets this world to close: drop its database here.
+      await world.close().catch(() => undefined);
+      throw err;
+    }
     return world;
   }
 
@@ -57,8 +63,11 @@ export class World {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
-    await dropDatabase(this.serverUrl, this.database);
+    try {
+      await this.pool.end();
+    } finally {
+      await dropDatabase(this.serverUrl, this.database);
+    }
   }
 
   /** A confirmed publish in the history. */
