@@ -10,10 +10,13 @@ import { rng, scenarios, seedCommands, warehouseCommands } from './scenarios';
 import { round } from './stats';
 import { bucketPercentile, meanBatchBetween, readMetrics, stageMeansBetween, startWorkers } from './workers';
 
+const USAGE = 'Usage: npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--partitions N] [--paced N] [--loads 0.1,0.25] [--rates 1200] [--json FILE] [--svg FILE] [--from FILE]';
+const FLAGS = ['messages', 'workers', 'only', 'partitions', 'paced', 'loads', 'rates', 'json', 'svg', 'from'];
+
 /**
- * `npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--partitions N] [--paced N] [--loads 0.1,0.25] [--rates 1200] [--json FILE] [--svg FILE] [--from FILE]`
- * Measures, in one run on this machine: the raw limits of RabbitMQ and of the per-message
- * Postgres transaction, then stockflow end to end per scenario at full and at half load.
+ * `npm run bench -- [options]` (USAGE): measures, in one run on this machine, the raw limits of
+ * RabbitMQ and of the per-message Postgres transaction, then stockflow end to end per scenario
+ * at full and at half load.
  */
 interface Row {
   name: string;
@@ -68,6 +71,17 @@ interface LoadPoint {
   to_event_p99_ms?: number;
 }
 
+/** --help, a usage error, or nothing to say when every argument is a known flag with its value. */
+function checkArgs(argv: string[]): { help: true } | { error: string } | undefined {
+  if (argv.includes('--help') || argv.includes('-h')) return { help: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--') || !FLAGS.includes(a.slice(2))) return { error: `unknown argument '${a}'` };
+    i++;
+  }
+  return undefined;
+}
+
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
@@ -85,7 +99,16 @@ function say(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
+  const args = checkArgs(process.argv.slice(2));
+  if (args && 'help' in args) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (args) {
+    process.stderr.write(`${args.error}\n${USAGE}\n`);
+    return 2;
+  }
   const messages = Number(arg('messages', '20000'));
   const workerCounts = arg('workers', '1,2').split(',').map(Number);
   const only = arg('only', '').split(',').filter(Boolean);
@@ -108,7 +131,7 @@ async function main(): Promise<void> {
     const earlier = JSON.parse(readFileSync(from, 'utf8')) as { machine: { cpus: number }; limits: { amqp_publish: number; amqp_consume: number; pg_tx_per_s: number }; broker_cpu?: BrokerCpu; scenarios: Row[]; duplicate_cost_vs_fresh: number | null };
     printTable(earlier.limits, earlier.scenarios, earlier.duplicate_cost_vs_fresh, earlier.machine.cpus, earlier.broker_cpu);
     if (svgFile) writeFileSync(svgFile, throughputSvg(earlier.limits, earlier.scenarios));
-    return;
+    return 0;
   }
   const env = await createBenchEnv(partitions);
   const rows: Row[] = [];
@@ -250,6 +273,7 @@ async function main(): Promise<void> {
     if (jsonFile) writeFileSync(jsonFile, JSON.stringify(report, null, 2) + '\n');
     if (svgFile) writeFileSync(svgFile, throughputSvg(report.limits, rows));
     process.stdout.write(`\n${JSON.stringify(report.targets)}\n`);
+    return 0;
   } finally {
     await stats.end().catch(() => undefined);
     await env.cleanup();
@@ -299,7 +323,10 @@ function printTable(limits: { amqp_publish: number; amqp_consume: number; pg_tx_
   process.stdout.write(out.join('\n') + '\n');
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`[bench] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`[bench] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
