@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Client } from 'pg';
 import { barChart } from '../flood/report/svg';
+import { Teardown } from '../support/teardown';
 import { createBenchEnv } from './bench-env';
 import { OutcomeTap, runLoad, type Command } from './e2e';
 import { amqpLimits, amqpPacedCost, pgTxLimit } from './limits';
@@ -16,7 +17,8 @@ const FLAGS = ['messages', 'workers', 'only', 'partitions', 'paced', 'loads', 'r
 /**
  * `npm run bench -- [options]` (USAGE): measures, in one run on this machine, the raw limits of
  * RabbitMQ and of the per-message Postgres transaction, then stockflow end to end per scenario
- * at full and at half load.
+ * at full and at half load. SIGINT or SIGTERM stops the workers, removes the database, queues
+ * and Redis keys and exits 128 + the signal's number; a second signal exits at once.
  */
 interface Row {
   name: string;
@@ -99,6 +101,31 @@ function say(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
+const teardown = new Teardown();
+const SIGNAL_NUMBER: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
+let interrupted = false;
+
+/** What the bench created goes (workers, database, queues, Redis keys), then the process. */
+function interrupt(signal: NodeJS.Signals): void {
+  const code = 128 + (SIGNAL_NUMBER[signal] ?? 0);
+  if (interrupted) {
+    say(`${signal} again: exiting without waiting for the cleanup`);
+    process.exit(code);
+  }
+  interrupted = true;
+  say(`${signal}: stopping the workers, removing the database, queues and Redis keys (again to quit now)`);
+  // The run goes on meanwhile until it trips over what is removed; the teardown refuses to
+  // let it start anything new, and waits for what it is creating right now.
+  void teardown.close({ hurry: true }).finally(() => {
+    reportCleanupFailures();
+    process.exit(code);
+  });
+}
+
+function reportCleanupFailures(): void {
+  for (const f of teardown.failures) say(`cleanup: ${f.what} failed: ${f.error}`);
+}
+
 async function main(): Promise<number> {
   const args = checkArgs(process.argv.slice(2));
   if (args && 'help' in args) {
@@ -109,6 +136,8 @@ async function main(): Promise<number> {
     process.stderr.write(`${args.error}\n${USAGE}\n`);
     return 2;
   }
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
   const messages = Number(arg('messages', '20000'));
   const workerCounts = arg('workers', '1,2').split(',').map(Number);
   const only = arg('only', '').split(',').filter(Boolean);
@@ -133,7 +162,8 @@ async function main(): Promise<number> {
     if (svgFile) writeFileSync(svgFile, throughputSvg(earlier.limits, earlier.scenarios));
     return 0;
   }
-  const env = await createBenchEnv(partitions);
+  const env = await createBenchEnv(partitions, teardown);
+  say(`namespace ${env.namespace}, database ${env.database}`);
   const rows: Row[] = [];
   // The cluster's WAL flush count (pg_stat_wal.wal_sync, PostgreSQL 14–17): a count, so it
   // compares across runs where CPU time drifts with the machine. Approximate per run: a backend
@@ -145,9 +175,9 @@ async function main(): Promise<number> {
   try {
     await stats.connect();
     say('limit (a): raw amqplib on a quorum queue');
-    const amqpLimit = await amqpLimits(env.amqpUrl, `${env.namespace}.limit`, 50_000);
+    const amqpLimit = await amqpLimits(env.amqpUrl, env.queues.limit, 50_000, teardown);
     say(`  publish ${amqpLimit.publish}/s (confirmed), consume ${amqpLimit.consume}/s (acked); host CPU ${amqpLimit.hostCpuUs} µs per message (${describeSplit(amqpLimit.hostSplitUs)})`);
-    const paced = await amqpPacedCost(env.amqpUrl, `${env.namespace}.paced`, pacedRate, 6);
+    const paced = await amqpPacedCost(env.amqpUrl, env.queues.paced, pacedRate, 6, teardown);
     say(`  paced at ${paced.rate}/s, one publish at a time: host CPU ${paced.hostCpuUs} µs per message, publish → delivery p50 ${paced.deliveryP50Ms} ms, p99 ${paced.deliveryP99Ms} ms`);
     say('limit (b): per-message transaction from Node (inbox, lock, update, ledger, outbox), pool of 8');
     const pgTx = await pgTxLimit(env.databaseUrl, 8);
@@ -161,7 +191,7 @@ async function main(): Promise<number> {
         REDIS_URL: env.redisUrl,
         STOCKFLOW_NAMESPACE: env.namespace,
         PARTITIONS: String(partitions),
-      });
+      }, teardown);
       try {
         const tap = await OutcomeTap.open(env, ['StockReceived', 'StockReserved', 'StockReservationRejected', 'WarehouseRegistered']);
         const prefix = `w${count}`;
@@ -276,7 +306,6 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await stats.end().catch(() => undefined);
-    await env.cleanup();
   }
 }
 
@@ -323,10 +352,20 @@ function printTable(limits: { amqp_publish: number; amqp_consume: number; pg_tx_
   process.stdout.write(out.join('\n') + '\n');
 }
 
+// Once interrupted, the signal handler cleans up and exits: the run ending (or failing under
+// the teardown) meanwhile changes nothing.
 main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
+  async (code) => {
+    if (interrupted) return;
+    await teardown.close();
+    reportCleanupFailures();
+    process.exit(code);
+  },
+  async (err: unknown) => {
+    if (interrupted) return;
     process.stderr.write(`[bench] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    await teardown.close();
+    reportCleanupFailures();
     process.exit(1);
   },
 );

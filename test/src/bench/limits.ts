@@ -4,7 +4,17 @@ import { Pool } from 'pg';
 import { coalesceFrameWrites } from '@stockflow/shared';
 import { round, summarize } from './stats';
 import { cpuBetween, cpuSnapshot, perUnitUs, type CpuByGroup } from './process-cpu';
+import type { Teardown } from '../support/teardown';
 import { hostCpuS } from './workers';
+
+/**
+ * Declares a measuring queue through the run's teardown (which removes it with the namespace):
+ * a run being torn down declares none any more, and one being declared is waited for, so a
+ * signal in between cannot leave the queue behind.
+ */
+function declared<T>(teardown: Teardown | undefined, queue: string, declare: () => Promise<T>): Promise<T> {
+  return teardown ? teardown.create(`queue ${queue}`, declare, async () => undefined) : declare();
+}
 
 /**
  * The machine's own limits, measured in the same run as the scenarios:
@@ -13,12 +23,12 @@ import { hostCpuS } from './workers';
  * (b) the per-message transaction of a worker (inbox claim, row lock, update, ledger, outbox)
  *     issued from Node with a pool, as fast as it goes.
  */
-export async function amqpLimits(url: string, queue: string, messages: number): Promise<{ publish: number; consume: number; hostCpuUs: number; hostSplitUs: CpuByGroup }> {
+export async function amqpLimits(url: string, queue: string, messages: number, teardown?: Teardown): Promise<{ publish: number; consume: number; hostCpuUs: number; hostSplitUs: CpuByGroup }> {
   const conn = await amqp.connect(url);
   const cpu0 = cpuSnapshot();
   try {
     const ch = await conn.createConfirmChannel();
-    await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await declared(teardown, queue, () => ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } }));
     const body = Buffer.from(JSON.stringify({ productId: 'sku-00042', warehouseId: 'wh-1', quantity: 1 }));
     const t0 = performance.now();
     const window = 2000;
@@ -62,13 +72,13 @@ export async function amqpLimits(url: string, queue: string, messages: number): 
  * several times what the full-load runs do, whatever the workers do. Also the broker's own
  * publish → delivery latency at that rate: the floor of a stockflow message's way to its worker.
  */
-export async function amqpPacedCost(url: string, queue: string, rate: number, seconds: number): Promise<{ rate: number; hostCpuUs: number; deliveryP50Ms: number; deliveryP99Ms: number }> {
+export async function amqpPacedCost(url: string, queue: string, rate: number, seconds: number, teardown?: Teardown): Promise<{ rate: number; hostCpuUs: number; deliveryP50Ms: number; deliveryP99Ms: number }> {
   // Connected as stockflow's AmqpConnection does (TCP_NODELAY, a muxer pass per write).
   const conn = await amqp.connect(url, { noDelay: true });
   coalesceFrameWrites(conn);
   try {
     const ch = await conn.createConfirmChannel();
-    await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await declared(teardown, queue, () => ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } }));
     const cc = await conn.createChannel();
     await cc.prefetch(500);
     const messages = Math.round(rate * seconds);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { workerNodeArgs } from '@stockflow/shared';
 import { sumSamples } from '../support/prometheus';
+import type { Teardown } from '../support/teardown';
 import { round } from './stats';
 
 const ROOT = join(__dirname, '../../..');
@@ -11,30 +12,45 @@ export interface BenchWorker {
   proc: ChildProcess;
   httpPort: number;
   maxRssMb: number;
-  stop(): Promise<void>;
+  /** SIGTERM, SIGKILL after `graceMs` (0: at once); nothing when it has exited. */
+  stop(graceMs?: number): Promise<void>;
 }
 
-/** Starts inventory-worker processes (the real dist/main.js) and waits until each is ready. */
-export async function startWorkers(count: number, env: Record<string, string>): Promise<BenchWorker[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => startOne(i, env)));
+/**
+ * Starts inventory-worker processes (the real dist/main.js) and waits until each is ready. Each
+ * registers its stop with `teardown` before it is spawned, so one that never gets ready, or a
+ * run stopped meanwhile, leaves no process behind.
+ */
+export async function startWorkers(count: number, env: Record<string, string>, teardown: Teardown): Promise<BenchWorker[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => startOne(i, env, teardown)));
 }
 
-async function startOne(i: number, env: Record<string, string>): Promise<BenchWorker> {
+async function startOne(i: number, env: Record<string, string>, teardown: Teardown): Promise<BenchWorker> {
   const profile = [...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []), ...workerNodeArgs()];
-  const proc = spawn(process.execPath, [...profile, join(ROOT, 'services/inventory-worker/dist/main.js')], {
+  // The flood's orphan guard: a bench killed outright (SIGKILL) takes its workers with it.
+  const guard = join(ROOT, 'test/dist/flood/supervisor/orphan-guard.js');
+  const started: { worker?: BenchWorker } = {};
+  teardown.defer(`inventory worker ${i}`, async ({ hurry }) => started.worker?.stop(hurry ? 0 : undefined));
+  const proc = spawn(process.execPath, [...profile, '--require', guard, join(ROOT, 'services/inventory-worker/dist/main.js')], {
     env: { ...process.env, ...env, INSTANCE_ID: `bench-inv-${i}-${process.pid}`, HTTP_PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
+    // Own process group: a terminal's Ctrl-C reaches only the bench, which stops its workers
+    // with one SIGTERM (a second signal would make a worker skip its clean drain).
+    detached: true,
   });
-  const worker: BenchWorker = {
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const worker: BenchWorker = (started.worker = {
     proc,
     httpPort: 0,
     maxRssMb: 0,
-    async stop() {
-      if (proc.exitCode !== null) return;
+    async stop(graceMs = 20_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
+      const force = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(force);
     },
-  };
+  });
   worker.httpPort = await new Promise<number>((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error('inventory worker did not get ready in 30 s')), 30_000);
