@@ -51,6 +51,10 @@ export interface DatabaseOptions {
  */
 export const SESSION_OPTIONS = '-c idle_in_transaction_session_timeout=15000 -c lock_timeout=20000 -c statement_timeout=60000';
 
+/** Pooled clients that carry a lasting 'error' listener (see Database.transaction). */
+const GUARDED = new WeakSet<object>();
+const ignore = () => undefined;
+
 /**
  * TypeORM owns the schema (entities, migrations, the read model); the hot path borrows pg
  * clients from TypeORM's own pool and speaks plain SQL, which keeps the per-message cost to
@@ -125,7 +129,13 @@ export class Database {
     let broken = false;
     // A checked-out client has no pool error listener: a killed session (pg_terminate_backend,
     // server restart) would emit an unhandled 'error' and take the process down. The failing
-    // query rejects on its own; this only marks the client as not reusable.
+    // query rejects on its own; this only marks the client as not reusable. The server's
+    // FATAL can also arrive after the client was released as broken (the pool ends it and
+    // listens no more), hence one listener that stays for the client's life.
+    if (!GUARDED.has(client)) {
+      client.on('error', ignore);
+      GUARDED.add(client);
+    }
     const onError = () => {
       broken = true;
     };

@@ -283,13 +283,14 @@ export class OutboxRelay implements LocalRelay {
 
   /** Takes or renews the lease; on gaining it, reads the table (what was committed meanwhile was handed to nobody). */
   private async tryLead(): Promise<void> {
+    const client = this.session();
     const was = this.leader;
     this.renewedAt = Date.now();
-    this.leader = await this.lease.acquire(this.client!);
+    this.leader = await this.lease.acquire(client);
     if (this.leader && !was) {
       this.mustRead = true;
       this.refused.clear();
-      this.parked = await parkedKeys(this.client!, this.opts.schema);
+      this.parked = await parkedKeys(client, this.opts.schema);
       this.opts.log.info({ schema: this.opts.schema, holder: this.lease.holder }, 'outbox relay is leader');
     } else if (!this.leader && was) {
       this.opts.log.warn({ schema: this.opts.schema }, 'outbox relay lost its lease; another instance publishes');
@@ -457,7 +458,7 @@ export class OutboxRelay implements LocalRelay {
         this.refused.delete(row.id);
         // Published rows of the key must be gone before the key's rows move.
         await this.deleteConfirmed();
-        const n = await parkKey(this.client!, this.opts.schema, key, { id: row.id, reason: `${classify(error)} ${kind}: ${(error as Error).message}`, attempts, retryInMs: PARKED_RETRY_FIRST_MS });
+        const n = await parkKey(this.session(), this.opts.schema, key, { id: row.id, reason: `${classify(error)} ${kind}: ${(error as Error).message}`, attempts, retryInMs: PARKED_RETRY_FIRST_MS });
         this.parked.add(key);
         this.opts.onParked?.(n);
       }
@@ -473,7 +474,7 @@ export class OutboxRelay implements LocalRelay {
    * that goes through takes its key's other rows back to the outbox, in order.
    */
   private async tendParked(): Promise<void> {
-    const client = this.client!;
+    const client = this.session();
     this.parkedTendedAt = Date.now();
     this.parked = await parkedKeys(client, this.opts.schema);
     if (this.parked.size === 0) return;
@@ -545,6 +546,12 @@ export class OutboxRelay implements LocalRelay {
     if (client && release && this.leader) await this.lease.release(client).catch(() => undefined);
     this.loseConnection();
     if (client) await client.end().catch(() => undefined);
+  }
+
+  /** The relay's session; lost (its 'error' event) while a round ran, the round fails and the loop reconnects. */
+  private session(): Client {
+    if (!this.client) throw new Error('outbox relay session lost');
+    return this.client;
   }
 
   /** Without its session the relay cannot renew its lease: it stops leading now, and hand-offs kept for it are dropped. */

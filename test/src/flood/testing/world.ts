@@ -150,7 +150,7 @@ export class World {
     this.event('e-m-com-0', 'ReservationCommitted', 'm-com-0', { reservationId: 'o-fx-0', orderId: 'o-fx-0', lines: [{ ...A, quantity: 3 }] });
     await this.applyOrder('m-cmt-0', 'ReservationCommitted', 'o-fx-0', null, 'PAID', 'CONFIRMED');
     await this.sql(`INSERT INTO inventory.reservation (id, order_id, lines, status, expires_at) VALUES ('o-fx-0', 'o-fx-0', $1, 'committed', now())`, [JSON.stringify([{ ...A, quantity: 3 }])]);
-    await this.sql(`INSERT INTO orders.orders (id, customer_id, currency, amount, lines, status, stock_status, payment_status, captured_amount, provider_ref) VALUES ('o-fx-0', 'c', 'EUR', 300, '[]', 'CONFIRMED', 'committed', 'captured', 300, 'ch_0')`);
+    await this.sql(`INSERT INTO orders.orders (id, customer_id, currency, amount, lines, status, stock_status, payment_status, captured_amount, captured_currency, provider_ref) VALUES ('o-fx-0', 'c', 'EUR', 300, '[]', 'CONFIRMED', 'committed', 'captured', 300, 'EUR', 'ch_0')`);
 
     // o-fx-1: placed, reserved, payment declined, released, rejected.
     this.publish('c-fx-7', 'PlaceOrder', 'o-fx-1', 1, { orderId: 'o-fx-1', customerId: 'c', currency: 'EUR', lines: [{ ...A, quantity: 1, unitPrice: 100 }] });
