@@ -1,5 +1,5 @@
 import type { ConsumeMessage, Options } from 'amqplib';
-import { contractOf, HEADER, MESSAGE_ID_PATTERN, type Envelope } from '../contracts';
+import { contractOf, HEADER, MESSAGE_ID_PATTERN, SEQUENCE_SESSION_PATTERN, type Envelope } from '../contracts';
 import { PermanentMessageError } from '../errors';
 
 /** AMQP properties for an envelope. The body is the payload JSON alone (see contracts/envelope.ts). */
@@ -12,6 +12,7 @@ export function propertiesOf(env: Envelope, extraHeaders?: Record<string, unknow
   };
   if (env.causationId !== undefined) headers[HEADER.causationId] = env.causationId;
   if (env.sequence !== undefined) headers[HEADER.sequence] = env.sequence;
+  if (env.sequenceSession !== undefined) headers[HEADER.sequenceSession] = env.sequenceSession;
   return {
     messageId: env.messageId,
     type: env.type,
@@ -82,5 +83,10 @@ export function decode(msg: ConsumeMessage, maxBytes: number): Decoded {
   const causationId = headerString(headers, HEADER.causationId);
   if (causationId !== undefined) envelope.causationId = causationId;
   if (sequence !== undefined && Number.isSafeInteger(sequence)) envelope.sequence = sequence;
+  const session = headerString(headers, HEADER.sequenceSession);
+  if (session !== undefined) {
+    if (!SEQUENCE_SESSION_PATTERN.test(session)) throw new PermanentMessageError('invalid_envelope', `${HEADER.sequenceSession} must be 1-64 of [A-Za-z0-9._:-]`);
+    envelope.sequenceSession = session;
+  }
   return { envelope, payload: parsed.data, raw, headers };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger';
-import { contracts, newMessageId, partitionKeyOf, type Envelope, type MessageType, type Payload } from '../contracts';
+import { contracts, newMessageId, newSequenceSession, partitionKeyOf, type Envelope, type MessageType, type Payload } from '../contracts';
 import { ValidationError } from '../errors';
 import { propertiesOf } from './codec';
 import { AmqpConnection } from './connection';
@@ -13,6 +13,8 @@ export interface SendOptions {
   causationId?: string;
   /** Per-partition-key sequence; the publisher numbers keys itself when autoSequence is on. */
   sequence?: number;
+  /** The numbering `sequence` belongs to (default: this publisher's own session). */
+  sequenceSession?: string;
   occurredAt?: string;
   headers?: Record<string, unknown>;
 }
@@ -33,7 +35,10 @@ export interface PublisherOptions {
   log: Logger;
   /** Connection name on the broker. */
   name?: string;
-  /** Number messages per partition key (1, 2, 3 …) when the caller gives no sequence. */
+  /**
+   * Number messages per partition key (1, 2, 3 …) when the caller gives no sequence, in a
+   * numbering (session) of this publisher's own: a restart starts a new one at 1.
+   */
   autoSequence?: boolean;
   heartbeatS?: number;
 }
@@ -46,6 +51,8 @@ export interface PublisherOptions {
  */
 export class Publisher {
   private readonly sequences = new Map<string, number>();
+  /** This publisher's numbering: workers order a key's messages within it. */
+  readonly sequenceSession = newSequenceSession();
 
   private constructor(
     private readonly opts: PublisherOptions,
@@ -88,7 +95,10 @@ export class Publisher {
       partitionKey,
     };
     if (options.causationId !== undefined) envelope.causationId = options.causationId;
-    if (sequence !== undefined) envelope.sequence = sequence;
+    if (sequence !== undefined) {
+      envelope.sequence = sequence;
+      envelope.sequenceSession = options.sequenceSession ?? this.sequenceSession;
+    }
     return { envelope, route: routeOf(this.opts, type, partitionKey), body: Buffer.from(JSON.stringify(payload)) };
   }
 

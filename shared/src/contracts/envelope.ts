@@ -15,8 +15,14 @@ export interface Envelope {
   correlationId: string;
   causationId?: string;
   partitionKey: string;
-  /** Per-partition-key sequence number when the publisher keeps one. */
+  /** Per-partition-key sequence number when the publisher keeps one (within sequenceSession). */
   sequence?: number;
+  /**
+   * The numbering `sequence` belongs to: one per publisher instance (process start), so a
+   * restarted or second publisher starting again at 1 is not taken for the first one's
+   * history. Absent for publishers that keep no session: their numbers share one numbering.
+   */
+  sequenceSession?: string;
 }
 
 export interface TypedEnvelope<T extends MessageType> extends Envelope {
@@ -29,6 +35,7 @@ export const HEADER = {
   causationId: 'x-causation-id',
   partitionKey: 'x-partition-key',
   sequence: 'x-sequence',
+  sequenceSession: 'x-sequence-session',
   signature: 'x-signature',
   /** Set on dead-lettered copies. */
   reason: 'x-stockflow-reason',
@@ -41,6 +48,14 @@ export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9._:@/+=-]{1,200}$/;
 
 export function newMessageId(): string {
   return randomUUID();
+}
+
+/** A session id may be any of these characters, this long. */
+export const SEQUENCE_SESSION_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** A new numbering for a publisher's per-key sequences: when it began, and random. */
+export function newSequenceSession(): string {
+  return `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
 }
 
 /**

@@ -14,8 +14,8 @@ import type { Tx } from './database';
 export async function claimInbox(tx: Tx, schema: string, consumer: string, envelopes: Envelope[]): Promise<Set<string>> {
   if (envelopes.length === 0) return new Set();
   const rows = await tx.query<{ message_id: string }>(
-    `INSERT INTO "${schema}".inbox (consumer, message_id, type, partition_key, sequence)
-     SELECT $1, m, t, k, s FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS x(m, t, k, s, o)
+    `INSERT INTO "${schema}".inbox (consumer, message_id, type, partition_key, sequence, sequence_session)
+     SELECT $1, m, t, k, s, ss FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) WITH ORDINALITY AS x(m, t, k, s, ss, o)
      ORDER BY o
      ON CONFLICT DO NOTHING
      RETURNING message_id`,
@@ -25,6 +25,7 @@ export async function claimInbox(tx: Tx, schema: string, consumer: string, envel
       envelopes.map((e) => e.type),
       envelopes.map((e) => e.partitionKey),
       envelopes.map((e) => e.sequence ?? null),
+      envelopes.map((e) => e.sequenceSession ?? ''),
     ],
   );
   return new Set(rows.map((r) => r.message_id));
@@ -40,35 +41,59 @@ export async function processedIds(query: Tx['query'], schema: string, consumer:
   return new Set(rows.map((r) => r.message_id));
 }
 
-/** Highest applied sequence per partition key (keys with none are absent). */
-export async function appliedSequences(query: Tx['query'], schema: string, consumer: string, keys: string[]): Promise<Map<string, number>> {
-  if (keys.length === 0) return new Map();
-  const rows = await query<{ partition_key: string; last: string }>(
-    `SELECT partition_key, max(sequence) AS last FROM "${schema}".inbox
-     WHERE consumer = $1 AND partition_key = ANY($2::text[]) AND sequence IS NOT NULL
-     GROUP BY partition_key`,
-    [consumer, keys],
+/** A partition key's numbering: its key and the publisher session its sequences belong to ('' for none). */
+export interface SequenceStream {
+  key: string;
+  session: string;
+}
+
+export function streamId(s: SequenceStream): string {
+  return `${s.key}\u001f${s.session}`;
+}
+
+/** Highest applied sequence per (partition key, session), by streamId (streams with none are absent). */
+export async function appliedSequences(query: Tx['query'], schema: string, consumer: string, streams: SequenceStream[]): Promise<Map<string, number>> {
+  if (streams.length === 0) return new Map();
+  const rows = await query<{ partition_key: string; sequence_session: string; last: string }>(
+    `SELECT i.partition_key, i.sequence_session, max(i.sequence) AS last
+     FROM unnest($2::text[], $3::text[]) AS w(k, s)
+     JOIN "${schema}".inbox i ON i.consumer = $1 AND i.partition_key = w.k AND i.sequence_session = w.s AND i.sequence IS NOT NULL
+     GROUP BY i.partition_key, i.sequence_session`,
+    [consumer, streams.map((s) => s.key), streams.map((s) => s.session)],
   );
-  return new Map(rows.map((r) => [r.partition_key, Number(r.last)]));
+  return new Map(rows.map((r) => [streamId({ key: r.partition_key, session: r.sequence_session }), Number(r.last)]));
 }
 
 /**
+ * How long the newest inbox row of a sequence stream outlives the inbox retention: it is the
+ * stream's applied high-water mark, and a message of a stream whose earlier rows were all
+ * purged would otherwise wait SEQUENCE_GAP_WAIT_MS for predecessors applied long ago. A stream
+ * silent for this long is over (its publisher has long restarted): its mark goes too.
+ */
+export const SEQUENCE_MARK_RETENTION_MS = 90 * 86_400_000;
+
+/**
  * Retention: deletes inbox rows older than the window, in small batches so no statement
- * holds many locks or bloats WAL at once. Returns how many rows went.
+ * holds many locks or bloats WAL at once, but keeps each sequence stream's newest row (its
+ * applied high-water mark) up to SEQUENCE_MARK_RETENTION_MS. Returns how many rows went.
  */
 export async function purgeInbox(query: Tx['query'], schema: string, olderThanMs: number, batch: number): Promise<number> {
   let total = 0;
   for (;;) {
     const rows = await query<{ n: number }>(
       `WITH doomed AS (
-         SELECT consumer, message_id FROM "${schema}".inbox
+         SELECT consumer, message_id FROM "${schema}".inbox o
          WHERE received_at < now() - make_interval(secs => $1::double precision / 1000)
+           AND (sequence IS NULL
+                OR received_at < now() - make_interval(secs => $3::double precision / 1000)
+                OR EXISTS (SELECT 1 FROM "${schema}".inbox n
+                           WHERE n.consumer = o.consumer AND n.partition_key = o.partition_key AND n.sequence_session = o.sequence_session AND n.sequence > o.sequence))
          LIMIT $2
        )
        DELETE FROM "${schema}".inbox i USING doomed d
        WHERE i.consumer = d.consumer AND i.message_id = d.message_id
        RETURNING 1 AS n`,
-      [olderThanMs, batch],
+      [olderThanMs, batch, SEQUENCE_MARK_RETENTION_MS],
     );
     total += rows.length;
     if (rows.length < batch) return total;

@@ -103,3 +103,27 @@ export function relayTablesMigration(schema: string, prefix: string, timestamp: 
     }
   };
 }
+
+/**
+ * Per-key sequences are numbered per publisher session (x-sequence-session), so the applied
+ * high-water mark is looked up per key and session: a restarted publisher's new numbering must
+ * not be taken for the old one's. '' stands for messages that carry no session.
+ */
+export function inboxSequenceSessionMigration(schema: string, prefix: string, timestamp: number): new () => MigrationInterface {
+  const name = `${prefix}InboxSequenceSession${timestamp}`;
+  return class implements MigrationInterface {
+    name = name;
+
+    async up(q: QueryRunner): Promise<void> {
+      await q.query(`ALTER TABLE "${schema}".inbox ADD COLUMN IF NOT EXISTS sequence_session text NOT NULL DEFAULT ''`);
+      await q.query(`CREATE INDEX IF NOT EXISTS inbox_key_session_sequence ON "${schema}".inbox (consumer, partition_key, sequence_session, sequence) WHERE sequence IS NOT NULL`);
+      await q.query(`DROP INDEX IF EXISTS "${schema}".inbox_key_sequence`);
+    }
+
+    async down(q: QueryRunner): Promise<void> {
+      await q.query(`CREATE INDEX IF NOT EXISTS inbox_key_sequence ON "${schema}".inbox (consumer, partition_key, sequence) WHERE sequence IS NOT NULL`);
+      await q.query(`DROP INDEX IF EXISTS "${schema}".inbox_key_session_sequence`);
+      await q.query(`ALTER TABLE "${schema}".inbox DROP COLUMN IF EXISTS sequence_session`);
+    }
+  };
+}

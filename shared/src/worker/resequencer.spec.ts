@@ -2,22 +2,26 @@ import type { ConsumeMessage } from 'amqplib';
 import pino from 'pino';
 import type { Delivery } from '../amqp/partition-consumer';
 import { HEADER } from '../contracts';
+import { streamId } from '../db/inbox';
 import { Resequencer } from './resequencer';
 
 let tag = 0;
-function delivery(key: string | undefined, seq: number | undefined, id = `${key}-${seq}-${++tag}`): Delivery {
+function delivery(key: string | undefined, seq: number | undefined, id = `${key}-${seq}-${++tag}`, session?: string): Delivery {
   const headers: Record<string, unknown> = {};
   if (key !== undefined) headers[HEADER.partitionKey] = key;
   if (seq !== undefined) headers[HEADER.sequence] = seq;
+  if (session !== undefined) headers[HEADER.sequenceSession] = session;
   const msg = { content: Buffer.alloc(0), fields: { deliveryTag: ++tag, redelivered: true }, properties: { messageId: id, headers } } as unknown as ConsumeMessage;
   return { msg, generation: 1, receivedAt: 0 };
 }
 
 const label = (ds: Delivery[]) => ds.map((d) => `${d.msg.properties.headers?.[HEADER.partitionKey] ?? '-'}:${d.msg.properties.headers?.[HEADER.sequence] ?? '-'}`);
 
+/** `applied`: key (session '') or key@session → highest applied sequence. */
 function setup(applied: Record<string, number> = {}, gapWaitMs = 1000) {
   let now = 0;
   const lookups: string[][] = [];
+  const name = (s: { key: string; session: string }) => (s.session ? `${s.key}@${s.session}` : s.key);
   let gaps = 0;
   const r = new Resequencer({
     partition: 0,
@@ -25,15 +29,28 @@ function setup(applied: Record<string, number> = {}, gapWaitMs = 1000) {
     log: pino({ level: 'silent' }),
     now: () => now,
     onGap: () => gaps++,
-    lookup: (keys) => {
-      lookups.push(keys);
-      return Promise.resolve(new Map(Object.entries(applied).filter(([k]) => keys.includes(k))));
+    lookup: (streams) => {
+      lookups.push(streams.map(name));
+      return Promise.resolve(new Map(streams.filter((s) => applied[name(s)] !== undefined).map((s) => [streamId(s), applied[name(s)]!])));
     },
   });
   return { r, lookups, gaps: () => gaps, advance: (ms: number) => (now += ms) };
 }
 
 describe('Resequencer', () => {
+  it('orders each publisher session of a key on its own: a restarted publisher\'s 1, 2 are not taken for the old numbering', async () => {
+    // The old session applied up to 57; the new one starts again at 1, and its 2 arrives first.
+    const { r, lookups } = setup({ 'a@old': 57 });
+    const two = delivery('a', 2, 'new-2', 'new');
+    let sel = await r.select([two], { max: 50, full: false });
+    expect(sel.take).toEqual([]);
+    expect(lookups).toEqual([['a@new']]);
+    const one = delivery('a', 1, 'new-1', 'new');
+    sel = await r.select([two, one, delivery('a', 58, 'old-58', 'old')], { max: 50, full: false });
+    expect(sel.take.map((d) => d.msg.properties.messageId)).toEqual(['new-1', 'new-2', 'old-58']);
+    expect(lookups).toEqual([['a@new'], ['a@old']]);
+  });
+
   it('sorts each key by sequence within its own slots and leaves other keys in place', async () => {
     const { r } = setup({ a: 3 });
     const buf = [delivery('a', 5), delivery('b', 1), delivery('a', 4), delivery(undefined, undefined), delivery('b', 2)];

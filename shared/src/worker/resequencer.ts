@@ -1,9 +1,10 @@
 import type { Delivery, DeliveryOrder, Selection } from '../amqp/partition-consumer';
 import { HEADER } from '../contracts';
+import { streamId, type SequenceStream } from '../db/inbox';
 import type { Logger } from '../logger';
 
-/** Highest sequence already applied per key (keys never seen are absent). */
-export type SequenceLookup = (keys: string[]) => Promise<Map<string, number>>;
+/** Highest sequence already applied per stream, by streamId (streams never seen are absent). */
+export type SequenceLookup = (streams: SequenceStream[]) => Promise<Map<string, number>>;
 
 export interface ResequencerOptions {
   lookup: SequenceLookup;
@@ -20,16 +21,24 @@ export interface ResequencerOptions {
 
 interface Tagged {
   d: Delivery;
+  /** The sequence stream (partition key and publisher session), as streamId(). */
   key: string | undefined;
+  stream: SequenceStream | undefined;
   seq: number | undefined;
+}
+
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : undefined;
 }
 
 function sequenceOf(d: Delivery): Tagged {
   const h = d.msg.properties.headers ?? {};
-  const key = typeof h[HEADER.partitionKey] === 'string' ? (h[HEADER.partitionKey] as string) : undefined;
+  const partitionKey = text(h[HEADER.partitionKey]);
   const raw: unknown = h[HEADER.sequence];
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
-  return { d, key, seq: key !== undefined && Number.isSafeInteger(n) && n > 0 ? n : undefined };
+  if (partitionKey === undefined || !Number.isSafeInteger(n) || n <= 0) return { d, key: undefined, stream: undefined, seq: undefined };
+  const stream = { key: partitionKey, session: text(h[HEADER.sequenceSession]) ?? '' };
+  return { d, key: streamId(stream), stream, seq: n };
 }
 
 /**
@@ -38,15 +47,19 @@ function sequenceOf(d: Delivery): Tagged {
  * The broker keeps a queue's order only until a message is returned twice: a quorum queue
  * serves returned messages from a FIFO list, so a message returned again (its consumer died
  * once more while holding it) lands behind the ones returned with it the first time, and a
- * key's sequence 53 arrives after 54–58. Publishers number each key's messages 1, 2, 3 …, so
- * a gap is visible: a delivery whose predecessor has not been applied is held (unacked, its
+ * key's sequence 53 arrives after 54–58. Publishers number each key's messages 1, 2, 3 …
+ * within a session of their own (x-sequence-session: a restarted or second publisher starts a
+ * new numbering, which is ordered on its own), so a gap is visible: a delivery whose predecessor has not been applied is held (unacked, its
  * key's later deliveries behind it) while the rest of the partition flows, and is released
  * when the predecessor arrives. A predecessor that never comes (dead-lettered, or a publisher
  * that skips numbers) costs at most `gapWaitMs`; so does a buffer that is full of held
  * deliveries, since nothing more can arrive. Deliveries without a sequence are never held.
  *
- * Applied sequences come from the inbox (the truth, looked up once per key and subscription)
- * and from what this consumer acked since.
+ * Applied sequences come from the inbox (the truth, looked up once per key and session and
+ * subscription; retention keeps each stream's newest row, so a purge makes no false gap) and
+ * from what this consumer acked since. Not repaired: the order between two sessions of one key
+ * (a message of the older one returned twice behind the newer one's): nothing numbers across
+ * a publisher's restart unless the publisher keeps its session and counters itself.
  */
 export class Resequencer implements DeliveryOrder {
   private applied = new Map<string, number>();
@@ -82,10 +95,11 @@ export class Resequencer implements DeliveryOrder {
   async select(buffer: readonly Delivery[], opts: { max: number; full: boolean }): Promise<Selection> {
     const tagged = buffer.map(sequenceOf);
     // Sequence 1 needs no look-up: nothing can come before it.
-    const unknown = [...new Set(tagged.filter((t) => t.seq !== undefined && t.seq > 1 && !this.applied.has(t.key!)).map((t) => t.key!))];
-    if (unknown.length > 0) {
-      const found = await this.opts.lookup(unknown);
-      for (const key of unknown) if (!this.applied.has(key)) this.applied.set(key, found.get(key) ?? 0);
+    const unknown = new Map<string, SequenceStream>();
+    for (const t of tagged) if (t.seq !== undefined && t.seq > 1 && !this.applied.has(t.key!)) unknown.set(t.key!, t.stream!);
+    if (unknown.size > 0) {
+      const found = await this.opts.lookup([...unknown.values()]);
+      for (const key of unknown.keys()) if (!this.applied.has(key)) this.applied.set(key, found.get(key) ?? 0);
     }
 
     const now = this.now();
@@ -111,7 +125,7 @@ export class Resequencer implements DeliveryOrder {
       if (t.seq > last + 1) {
         this.opts.onGap?.();
         this.opts.log.warn(
-          { partition: this.opts.partition, partitionKey: t.key, sequence: t.seq, expected: last + 1, messageId: t.d.msg.properties.messageId, heldMs: since === undefined ? 0 : now - since, bufferFull: opts.full },
+          { partition: this.opts.partition, partitionKey: t.stream!.key, sequenceSession: t.stream!.session, sequence: t.seq, expected: last + 1, messageId: t.d.msg.properties.messageId, heldMs: since === undefined ? 0 : now - since, bufferFull: opts.full },
           'sequence gap: applying without the missing predecessor',
         );
       }

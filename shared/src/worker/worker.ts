@@ -263,7 +263,7 @@ export class Worker<U extends UnitOfWork> {
       gapWaitMs: config.sequenceGapWaitMs,
       log: this.log,
       onGap: () => metrics.sequenceGaps.inc(),
-      lookup: (keys) => appliedSequences((sql, params) => db.query(sql, params), db.schema, this.def.name, keys),
+      lookup: (streams) => appliedSequences((sql, params) => db.query(sql, params), db.schema, this.def.name, streams),
     });
   }
 

@@ -120,7 +120,8 @@ export function renderAsyncApi(): string {
     [HEADER.occurredAt]: { type: 'string', format: 'date-time', description: 'When the fact happened (ISO 8601, ms).' },
     [HEADER.partitionKey]: { type: 'string', description: 'The partition key the publisher hashed (informative; the worker recomputes it from the payload).' },
     [HEADER.causationId]: { type: 'string', description: 'message_id of the message whose handling produced this one.' },
-    [HEADER.sequence]: { type: 'integer', description: 'Per-partition-key sequence number, when the publisher keeps one: 1 for a key\'s first message, then +1 per message of that key (a duplicate keeps its number). Workers restore this order after a redelivery reordered messages, holding one whose predecessor has not arrived for up to SEQUENCE_GAP_WAIT_MS.' },
+    [HEADER.sequence]: { type: 'integer', description: 'Per-partition-key sequence number, when the publisher keeps one: 1 for a key\'s first message, then +1 per message of that key within its x-sequence-session (a duplicate keeps its number). Workers restore this order after a redelivery reordered messages, holding one whose predecessor has not arrived for up to SEQUENCE_GAP_WAIT_MS.' },
+    [HEADER.sequenceSession]: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$', description: 'The numbering x-sequence belongs to: a new one whenever the publisher\'s counters start again at 1 (a restart, a second instance). Order is restored within a session; absent, the numbers of all such publishers share one numbering.' },
   };
   const doc = {
     asyncapi: '3.0.0',

@@ -1,6 +1,6 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { HEADER, partitionQueue, routeOf } from '@stockflow/shared';
-import { eventually, startInventory, TestEnv } from '../support';
+import { HEADER, partitionQueue, purgeInbox, routeOf } from '@stockflow/shared';
+import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { registerWarehouses } from './fixtures';
 
 const N = 10;
@@ -74,5 +74,72 @@ describe.each([
     // "up to the batch's last" by delivery tag would miss the ones sorted before it).
     await worker.stop();
     expect((await env.queueDepths(['inventory']))[queue]).toBe(0);
+  });
+});
+
+/**
+ * Sequences are numbered per publisher session: a restarted publisher starts again at 1 in a
+ * numbering of its own, which the workers order on its own. Without sessions the new 1, 2 were
+ * taken for the old numbering (already past them) and applied in whatever order the broker
+ * served them. And a stream's newest inbox row outlives the inbox retention, so a purge leaves
+ * no false gap behind.
+ */
+describe('per-key order across a publisher restart and an inbox purge', () => {
+  let env: TestEnv;
+  afterAll(async () => env?.cleanup());
+
+  it('a restarted publisher\'s messages, returned twice out of order, are applied in its order', async () => {
+    env = await TestEnv.create('reseq-restart', { partitions: 2 });
+    const worker = await startInventory(env, { HTTP_PORT: 0 });
+    const first = await env.publisher({ autoSequence: true });
+    const tap = await env.tap();
+    await registerWarehouses(first, ['wh-1']);
+    await tap.waitForCount('WarehouseRegistered', 1);
+    for (let i = 1; i <= 3; i++) await first.send('ReceiveStock', { ...KEY, quantity: 1 }, { messageId: `before-restart-${i}` });
+    await tap.waitForCount('StockReceived', 3);
+    await worker.stop();
+    await first.close();
+
+    // The publisher restarts: a new session, numbered from 1 again.
+    const second = await env.publisher({ autoSequence: true });
+    expect(second.sequenceSession).not.toBe(first.sequenceSession);
+    await second.send('ReceiveStock', { ...KEY, quantity: 10 }, { messageId: 'after-restart-receive' });
+    await second.send('ShipStock', { ...KEY, quantity: 10 }, { messageId: 'after-restart-ship' });
+    const route = routeOf(env.topology, 'ReceiveStock', `${KEY.productId}:${KEY.warehouseId}`);
+    const queue = partitionQueue(env.namespace, 'inventory', route.partition, env.topology.partitions);
+    const conn = await env.connection('reseq-raw');
+    const open = () => conn.createChannel();
+    await eventually(async () => expect((await env.queueDepths(['inventory']))[queue]).toBe(2), 10_000);
+    expect(await holdAndReturn(open, queue, 2)).toEqual([1, 2]);
+    expect(await holdAndReturn(open, queue, 1)).toEqual([1]);
+    // Precondition: the ship is served before the receipt it needs.
+    expect(await holdAndReturn(open, queue, 2)).toEqual([2, 1]);
+
+    const again = await startInventory(env, { HTTP_PORT: 0 });
+    await tap.waitForCount('StockShipped', 1, 30_000);
+    expect(tap.ofType('StockShipmentRejected')).toEqual([]);
+    const applied = await env.query<{ message_id: string }>(`SELECT message_id FROM inventory.inbox WHERE partition_key = $1 ORDER BY seq`, [`${KEY.productId}:${KEY.warehouseId}`]);
+    expect(applied.map((r) => r.message_id)).toEqual(['before-restart-1', 'before-restart-2', 'before-restart-3', 'after-restart-receive', 'after-restart-ship']);
+    expect(await workerMetric(again, 'stockflow_sequence_gaps_total')).toBe(0);
+    await again.stop();
+  });
+
+  it('after a purge of a key\'s inbox rows, its next message does not wait for predecessors applied long ago', async () => {
+    const worker = await startInventory(env, { HTTP_PORT: 0, SEQUENCE_GAP_WAIT_MS: 60_000 });
+    const pub = await env.publisher({ autoSequence: true });
+    const tap = await env.tap();
+    const key = { productId: 'sku-purged', warehouseId: 'wh-1' };
+    for (let i = 1; i <= 3; i++) await pub.send('ReceiveStock', { ...key, quantity: 1 }, { messageId: `purged-${i}` });
+    await tap.waitForCount('StockReceived', 3);
+    // Retention passes over all of them (as INBOX_RETENTION_MS later would).
+    const purged = await purgeInbox((sql, p) => env.query(sql, p), 'inventory', 0, 1000);
+    expect(purged).toBeGreaterThanOrEqual(2);
+    expect((await env.query<{ message_id: string }>(`SELECT message_id FROM inventory.inbox WHERE partition_key = 'sku-purged:wh-1'`)).map((r) => r.message_id)).toEqual(['purged-3']);
+    // A new subscription knows only what the inbox says.
+    await worker.stop();
+    const again = await startInventory(env, { HTTP_PORT: 0, SEQUENCE_GAP_WAIT_MS: 60_000 });
+    await pub.send('ReceiveStock', { ...key, quantity: 1 }, { messageId: 'purged-4' });
+    await tap.waitForCount('StockReceived', 4, 30_000);
+    expect(await workerMetric(again, 'stockflow_sequence_gaps_total')).toBe(0);
   });
 });
