@@ -47,7 +47,7 @@ describe('Resequencer', () => {
     expect(lookups).toEqual([['a@new']]);
     const one = delivery('a', 1, 'new-1', 'new');
     sel = await r.select([two, one, delivery('a', 58, 'old-58', 'old')], { max: 50, full: false });
-    expect(sel.take.map((d) => d.msg.properties.messageId)).toEqual(['new-1', 'new-2', 'old-58']);
+    expect(sel.take.map((d) => String(d.msg.properties.messageId))).toEqual(['new-1', 'new-2', 'old-58']);
     expect(lookups).toEqual([['a@new'], ['a@old']]);
   });
 
