@@ -41,6 +41,7 @@ export type DeadLetterReason =
   | 'bad_signature'
   | 'invalid_provider_answer'
   | 'dependency_unavailable'
+  | 'id_reused'
   | 'handler_error';
 
 /** The message itself is wrong; retrying can never help. */

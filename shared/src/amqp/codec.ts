@@ -1,5 +1,5 @@
 import type { ConsumeMessage, Options } from 'amqplib';
-import { contractOf, HEADER, MESSAGE_ID_PATTERN, SEQUENCE_SESSION_PATTERN, type Envelope } from '../contracts';
+import { contractOf, HEADER, MESSAGE_ID_PATTERN, messageFingerprint, SEQUENCE_SESSION_PATTERN, type Envelope } from '../contracts';
 import { PermanentMessageError } from '../errors';
 
 /** AMQP properties for an envelope. The body is the payload JSON alone (see contracts/envelope.ts). */
@@ -29,6 +29,8 @@ export interface Decoded {
   payload: unknown;
   raw: Buffer;
   headers: Record<string, unknown>;
+  /** Type and payload, hashed (messageFingerprint): what the message id stands for. */
+  fingerprint: string;
 }
 
 function headerString(headers: Record<string, unknown>, name: string): string | undefined {
@@ -88,5 +90,5 @@ export function decode(msg: ConsumeMessage, maxBytes: number): Decoded {
     if (!SEQUENCE_SESSION_PATTERN.test(session)) throw new PermanentMessageError('invalid_envelope', `${HEADER.sequenceSession} must be 1-64 of [A-Za-z0-9._:-]`);
     envelope.sequenceSession = session;
   }
-  return { envelope, payload: parsed.data, raw, headers };
+  return { envelope, payload: parsed.data, raw, headers, fingerprint: messageFingerprint(type, parsed.data) };
 }

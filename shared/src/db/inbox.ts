@@ -1,34 +1,60 @@
 import type { Envelope } from '../contracts';
 import type { Tx } from './database';
 
+/** What a claim found: the ids this transaction claimed, and the ids claimed before with another fingerprint. */
+export interface Claimed {
+  fresh: Set<string>;
+  /** Not duplicates: the same id with another type or payload (dead-lettered as id_reused). */
+  reused: Set<string>;
+}
+
 /**
  * Claims message ids inside the handler's transaction. The primary key (consumer, message_id)
  * is the deduplication truth: a concurrent claim of the same id waits for the first
- * transaction and then finds the row (duplicate) or, if that one rolled back, takes it.
- * Returns the ids this transaction claimed; the rest are duplicates and must have no effect.
+ * transaction and then finds the row (duplicate) or, if that one rolled back, takes it. A
+ * message whose id is taken is a duplicate only if its fingerprint (type and payload) is the
+ * one recorded with it; otherwise the id was reused for something else, which must not vanish
+ * as a duplicate would. Rows from before fingerprints were recorded count as the same.
  * Claims are inserted in delivery order on purpose: the inbox's `seq` then records the order
  * in which messages took effect, which the flood's per-key-order check reads (claiming in id
  * order, to rule out deadlocks between transactions claiming copies of the same ids, broke
  * that record; such a deadlock is transient and retried).
  */
-export async function claimInbox(tx: Tx, schema: string, consumer: string, envelopes: Envelope[]): Promise<Set<string>> {
-  if (envelopes.length === 0) return new Set();
+export async function claimInbox(tx: Tx, schema: string, consumer: string, items: { envelope: Envelope; fingerprint: string }[]): Promise<Claimed> {
+  if (items.length === 0) return { fresh: new Set(), reused: new Set() };
   const rows = await tx.query<{ message_id: string }>(
-    `INSERT INTO "${schema}".inbox (consumer, message_id, type, partition_key, sequence, sequence_session)
-     SELECT $1, m, t, k, s, ss FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) WITH ORDINALITY AS x(m, t, k, s, ss, o)
+    `INSERT INTO "${schema}".inbox (consumer, message_id, type, partition_key, sequence, sequence_session, fingerprint)
+     SELECT $1, m, t, k, s, ss, f FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[]) WITH ORDINALITY AS x(m, t, k, s, ss, f, o)
      ORDER BY o
      ON CONFLICT DO NOTHING
      RETURNING message_id`,
     [
       consumer,
-      envelopes.map((e) => e.messageId),
-      envelopes.map((e) => e.type),
-      envelopes.map((e) => e.partitionKey),
-      envelopes.map((e) => e.sequence ?? null),
-      envelopes.map((e) => e.sequenceSession ?? ''),
+      items.map((i) => i.envelope.messageId),
+      items.map((i) => i.envelope.type),
+      items.map((i) => i.envelope.partitionKey),
+      items.map((i) => i.envelope.sequence ?? null),
+      items.map((i) => i.envelope.sequenceSession ?? ''),
+      items.map((i) => i.fingerprint),
     ],
   );
-  return new Set(rows.map((r) => r.message_id));
+  const fresh = new Set(rows.map((r) => r.message_id));
+  const reused = new Set<string>();
+  const taken = items.filter((i) => !fresh.has(i.envelope.messageId));
+  if (taken.length > 0) {
+    // Only for ids claimed before (duplicates are rare past the Redis fast path); a statement
+    // of its own sees what a concurrent claim committed while this one waited for it.
+    const before = await tx.query<{ message_id: string; fingerprint: string | null }>(
+      `SELECT message_id, fingerprint FROM "${schema}".inbox WHERE consumer = $1 AND message_id = ANY($2::text[])`,
+      [consumer, taken.map((i) => i.envelope.messageId)],
+    );
+    const recorded = new Map(before.map((r) => [r.message_id, r.fingerprint]));
+    for (const i of taken) {
+      const f = recorded.get(i.envelope.messageId);
+      if (f !== null && f !== undefined && f !== i.fingerprint) reused.add(i.envelope.messageId);
+    }
+  }
+  return { fresh, reused };
 }
 
 /** Ids already in the inbox (committed), read outside a transaction. */

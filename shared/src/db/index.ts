@@ -8,3 +8,4 @@ export * from './outbox-relay';
 export * from './outbox-parking';
 export * from './outbox-round';
 export * from './relay-lease';
+export * from './identity';

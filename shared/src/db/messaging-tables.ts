@@ -127,3 +127,31 @@ export function inboxSequenceSessionMigration(schema: string, prefix: string, ti
     }
   };
 }
+
+/**
+ * What deduplication needs beyond the message id:
+ * - inbox.fingerprint: the type and payload a message id was first applied with. The same id
+ *   with another type or payload is not a duplicate but a reuse, dead-lettered (id_reused)
+ *   instead of acked without a word. NULL on rows from before.
+ * - meta ('identity'): a random token drawn when the schema is made. It keys the child ids the
+ *   worker gives its own messages (unpredictable, so nobody upstream can take one first) and,
+ *   with the database's own identity, the Redis duplicate filter's keys (a Redis that outlived
+ *   its database cannot vouch for ids the database never applied).
+ */
+export function dedupIdentityMigration(schema: string, prefix: string, timestamp: number): new () => MigrationInterface {
+  const name = `${prefix}DedupIdentity${timestamp}`;
+  return class implements MigrationInterface {
+    name = name;
+
+    async up(q: QueryRunner): Promise<void> {
+      await q.query(`ALTER TABLE "${schema}".inbox ADD COLUMN IF NOT EXISTS fingerprint text`);
+      await q.query(`CREATE TABLE IF NOT EXISTS "${schema}".meta (key text PRIMARY KEY, value text NOT NULL)`);
+      await q.query(`INSERT INTO "${schema}".meta (key, value) VALUES ('identity', replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')) ON CONFLICT (key) DO NOTHING`);
+    }
+
+    async down(q: QueryRunner): Promise<void> {
+      await q.query(`DROP TABLE IF EXISTS "${schema}".meta`);
+      await q.query(`ALTER TABLE "${schema}".inbox DROP COLUMN IF EXISTS fingerprint`);
+    }
+  };
+}

@@ -9,6 +9,7 @@ export class WorkerMetrics {
   readonly registry = new Registry();
   readonly processed: Counter<'type' | 'outcome'>;
   readonly duplicates: Counter<'type' | 'via'>;
+  readonly idReused: Counter<'type'>;
   readonly deadLettered: Counter<'reason'>;
   readonly redeliveries: Counter;
   readonly sequenceGaps: Counter;
@@ -45,6 +46,7 @@ export class WorkerMetrics {
     const r = [this.registry];
     this.processed = new Counter({ name: 'stockflow_messages_total', help: 'Messages handled, by type and outcome (applied, duplicate, dead_lettered)', labelNames: ['type', 'outcome'], registers: r });
     this.duplicates = new Counter({ name: 'stockflow_duplicates_total', help: 'Duplicates absorbed, by where they were caught (redis fast path or inbox)', labelNames: ['type', 'via'], registers: r });
+    this.idReused = new Counter({ name: 'stockflow_id_reused_total', help: 'Messages whose id was applied before as another message (another type or payload): dead-lettered as id_reused, not acked as duplicates', labelNames: ['type'], registers: r });
     this.deadLettered = new Counter({ name: 'stockflow_dead_lettered_total', help: 'Messages sent to a dead queue by the worker, by reason', labelNames: ['reason'], registers: r });
     this.redeliveries = new Counter({ name: 'stockflow_redeliveries_total', help: 'Deliveries flagged redelivered by the broker', registers: r });
     this.sequenceGaps = new Counter({ name: 'stockflow_sequence_gaps_total', help: 'Messages applied although the previous sequence number of their key never arrived within SEQUENCE_GAP_WAIT_MS', registers: r });

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { redisReady } from './client';
 
-const REMEMBER = `for _, k in ipairs(KEYS) do redis.call('SET', k, '1', 'EX', ARGV[1]) end`;
+/** KEYS: the ids' keys; ARGV: the TTL, then each id's fingerprint in KEYS' order. */
+const REMEMBER = `for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[i + 1], 'EX', ARGV[1]) end`;
 
 /**
  * Committed ids wait this long for a lookup to travel with before they go on their own. Below
@@ -11,38 +12,47 @@ const REMEMBER_WAIT_MS = 20;
 
 /**
  * Fast path for duplicates: ids whose transaction committed are remembered in Redis for a
- * while, so a re-delivery can be acked without touching Postgres. Only committed ids are
- * written (after COMMIT), so a hit is always a true duplicate; a miss proves nothing and the
- * inbox decides. An empty or flushed Redis only costs speed, never correctness.
+ * while, with the fingerprint they were applied with, so a re-delivery can be acked without
+ * touching Postgres. Only committed ids are written (after COMMIT), so a hit is a true
+ * duplicate: the caller counts one only when the fingerprint matches (the same id with another
+ * payload goes to the inbox, which refuses it as a reuse). A miss proves nothing and the inbox
+ * decides. An empty or flushed Redis only costs speed, never correctness.
+ *
+ * Keys carry the database's identity scope (db/identity.ts): a Redis that outlived its
+ * database (dropped and made again, restored, failed over, or a namespace reused by another
+ * deployment) holds keys under another scope, which this worker never reads, so it cannot
+ * vouch for ids this database never applied.
  */
 export class DedupFilter {
   /** Lookups asked for while one is on its way; they go together in the next MGET. */
-  private waiting: { ids: string[]; resolve(hits: Set<string>): void }[] = [];
+  private waiting: { ids: string[]; resolve(hits: Map<string, string>): void }[] = [];
   private looking = false;
-  /** Committed ids not yet sent (see remember). */
-  private unsent: string[] = [];
+  /** Committed ids' keys and fingerprints not yet sent (see remember). */
+  private unsent: { key: string; fingerprint: string }[] = [];
   private unsentTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: Redis | undefined,
     private readonly consumer: string,
     private readonly ttlS: number,
+    /** The database's identity scope (DatabaseIdentity.scope). */
+    private readonly scope: string,
   ) {}
 
   private key(id: string): string {
-    return `dedup:${this.consumer}:${id}`;
+    return `dedup:${this.scope}:${this.consumer}:${id}`;
   }
 
   /**
-   * The ids of `ids` that Redis knows as committed. Every partition batch asks before it joins a
+   * The ids of `ids` that Redis knows as committed, with the fingerprint each was applied with. Every partition batch asks before it joins a
    * transaction, and below full load a batch is a message or two: one MGET each was a socket
    * write and a reply per batch (a tenth of the worker's time at half load). A lookup asked for
    * while another is on its way waits for it and then goes with all others that came meanwhile,
    * in one MGET: no wait when the worker is quiet, one round trip at most when it is busy.
    * Never rejects: a failure is a miss.
    */
-  seen(ids: string[]): Promise<Set<string>> {
-    if (ids.length === 0 || !redisReady(this.redis)) return Promise.resolve(new Set());
+  seen(ids: string[]): Promise<Map<string, string>> {
+    if (ids.length === 0 || !redisReady(this.redis)) return Promise.resolve(new Map<string, string>());
     return new Promise((resolve) => {
       this.waiting.push({ ids, resolve });
       if (!this.looking) void this.lookUp(this.redis!);
@@ -61,7 +71,7 @@ export class DedupFilter {
         if (remembered.length === 0) values = await redis.mget(...keys);
         else {
           // One write: the ids committed lately, then the lookup (which so sees them too).
-          const replies = await redis.pipeline().eval(REMEMBER, remembered.length, ...remembered, this.ttlS).mget(...keys).exec();
+          const replies = await redis.pipeline().eval(REMEMBER, remembered.length, ...rememberArgs(remembered, this.ttlS)).mget(...keys).exec();
           values = (replies?.[1]?.[1] as (string | null)[] | undefined) ?? [];
         }
       } catch {
@@ -69,8 +79,11 @@ export class DedupFilter {
       }
       let i = 0;
       for (const g of group) {
-        const hits = new Set<string>();
-        for (const id of g.ids) if ((values[i++] ?? null) !== null) hits.add(id);
+        const hits = new Map<string, string>();
+        for (const id of g.ids) {
+          const v = values[i++] ?? null;
+          if (v !== null) hits.set(id, v);
+        }
         g.resolve(hits);
       }
     }
@@ -83,24 +96,29 @@ export class DedupFilter {
    * write and a reply each, about one in seven of the worker's writes below full load. Never
    * throws; a lost write only makes the fast path miss.
    */
-  remember(ids: string[]): void {
-    if (ids.length === 0 || !redisReady(this.redis)) return;
-    for (const id of ids) this.unsent.push(this.key(id));
+  remember(applied: { id: string; fingerprint: string }[]): void {
+    if (applied.length === 0 || !redisReady(this.redis)) return;
+    for (const a of applied) this.unsent.push({ key: this.key(a.id), fingerprint: a.fingerprint });
     this.unsentTimer ??= setTimeout(() => void this.flush(), REMEMBER_WAIT_MS).unref();
   }
 
   /** Sends what waits to be remembered now (on stop: the timer would find Redis closed). */
   async flush(): Promise<void> {
     const keys = this.takeUnsent();
-    if (keys.length > 0 && redisReady(this.redis)) await this.redis.eval(REMEMBER, keys.length, ...keys, this.ttlS).catch(() => undefined);
+    if (keys.length > 0 && redisReady(this.redis)) await this.redis.eval(REMEMBER, keys.length, ...rememberArgs(keys, this.ttlS)).catch(() => undefined);
   }
 
   /** The keys waiting to be remembered, now taken by whoever sends them. */
-  private takeUnsent(): string[] {
+  private takeUnsent(): { key: string; fingerprint: string }[] {
     const keys = this.unsent;
     this.unsent = [];
     clearTimeout(this.unsentTimer);
     this.unsentTimer = undefined;
     return keys;
   }
+}
+
+/** EVAL arguments of REMEMBER: the keys, the TTL, then the fingerprints. */
+function rememberArgs(entries: { key: string; fingerprint: string }[], ttlS: number): (string | number)[] {
+  return [...entries.map((e) => e.key), ttlS, ...entries.map((e) => e.fingerprint)];
 }

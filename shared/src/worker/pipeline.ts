@@ -49,9 +49,11 @@ interface TxPart {
   afterCommit: AfterCommit[];
 }
 
-/** What one transaction did: the ids it claimed fresh, and when it ran (performance.now()). */
+/** What one transaction did: the ids it claimed fresh, the ids it found reused, and when it ran (performance.now()). */
 interface Committed {
   fresh: Set<string>;
+  /** Ids claimed before with another type or payload: dead-lettered (id_reused), not acked as duplicates. */
+  reused: Set<string>;
   began: number;
   committed: number;
 }
@@ -82,8 +84,8 @@ function reasonOf(err: unknown): DeadLetterReason {
  */
 export class MessagePipeline<U extends UnitOfWork> {
   private readonly group: GroupCommit<TxPart, Committed> | undefined;
-  /** The Redis duplicate lookup each delivery got when it arrived (lookAhead). */
-  private readonly lookups = new WeakMap<Delivery, Promise<Set<string>>>();
+  /** The Redis duplicate lookup each delivery got when it arrived (lookAhead): id → fingerprint applied. */
+  private readonly lookups = new WeakMap<Delivery, Promise<Map<string, string>>>();
   /** Arrived in this turn of the event loop; looked up together. */
   private arriving: Delivery[] = [];
   /** After-commit steps of committed batches still running (see process()). */
@@ -123,7 +125,7 @@ export class MessagePipeline<U extends UnitOfWork> {
         if (!this.def.handlers[decoded.envelope.type as MessageType]) {
           throw new PermanentMessageError('unknown_type', `${this.def.name} has no handler for ${decoded.envelope.type}`);
         }
-        const item: WorkItem = { envelope: decoded.envelope, payload: decoded.payload, raw: decoded.raw, headers: decoded.headers };
+        const item: WorkItem = { envelope: decoded.envelope, payload: decoded.payload, raw: decoded.raw, headers: decoded.headers, fingerprint: decoded.fingerprint };
         this.handlerOf(item.envelope).check?.(item);
         entries.push({ d, item });
       } catch (err) {
@@ -146,6 +148,13 @@ export class MessagePipeline<U extends UnitOfWork> {
     const ready = performance.now();
     const result = await this.apply(todo.filter((e) => !acked.has(e.d)), ctl, partition, queue, acked);
     if (result === 'abandoned') return;
+    for (const e of todo) {
+      if (acked.has(e.d) || !result.reused.has(e.item.envelope.messageId) || result.fresh.has(e.item.envelope.messageId)) continue;
+      this.rt.metrics.idReused.inc({ type: e.item.envelope.type });
+      const error = `message id ${e.item.envelope.messageId} was applied before as another message (type or payload differ); refused, not dropped as a duplicate`;
+      if (!(await this.dead.publish(e.d, ctl, { reason: 'id_reused', error, queue, partition }))) return;
+      acked.add(e.d);
+    }
     if (this.hooks.afterCommit) await this.hooks.afterCommit(todo.filter((e) => result.fresh.has(e.item.envelope.messageId)).map((e) => e.item));
 
     const last = [...batch].reverse().find((d) => !acked.has(d));
@@ -222,10 +231,14 @@ export class MessagePipeline<U extends UnitOfWork> {
     for (const d of arrived) this.lookups.set(d, lookup);
   }
 
-  /** Ids of the batch Redis knows as committed: the arrival lookups, and one now for the rest. */
+  /**
+   * Ids of the batch Redis knows as committed with the same fingerprint: the arrival lookups,
+   * and one now for the rest. An id remembered with another fingerprint is no duplicate: the
+   * inbox decides (and refuses the reuse).
+   */
   private async seen(entries: Entry[]): Promise<Set<string>> {
     this.lookUpArrived();
-    const pending = new Set<Promise<Set<string>>>();
+    const pending = new Set<Promise<Map<string, string>>>();
     const rest: string[] = [];
     for (const e of entries) {
       const early = this.lookups.get(e.d);
@@ -233,9 +246,9 @@ export class MessagePipeline<U extends UnitOfWork> {
       else rest.push(e.item.envelope.messageId);
     }
     if (rest.length > 0) pending.add(this.dedup.seen(rest));
-    const seen = new Set<string>();
-    for (const hits of await Promise.all(pending)) for (const id of hits) seen.add(id);
-    return seen;
+    const remembered = new Map<string, string>();
+    for (const hits of await Promise.all(pending)) for (const [id, fingerprint] of hits) remembered.set(id, fingerprint);
+    return new Set(entries.filter((e) => remembered.get(e.item.envelope.messageId) === e.item.fingerprint).map((e) => e.item.envelope.messageId));
   }
 
   /**
@@ -338,7 +351,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     acked: Set<Delivery>,
     mergeable = true,
   ): Promise<'abandoned' | Applied> {
-    const none = (): Applied => ({ fresh: new Set(), afterCommit: [], began: performance.now(), committed: performance.now() });
+    const none = (): Applied => ({ fresh: new Set(), reused: new Set(), afterCommit: [], began: performance.now(), committed: performance.now() });
     if (entries.length === 0) return none();
     let merge = mergeable && this.group !== undefined;
     for (let attempt = 0; ; attempt++) {
@@ -375,6 +388,7 @@ export class MessagePipeline<U extends UnitOfWork> {
             const r = await this.apply([e], ctl, partition, queue, acked, false);
             if (r === 'abandoned') return r;
             r.fresh.forEach((id) => one.fresh.add(id));
+            r.reused.forEach((id) => one.reused.add(id));
             one.afterCommit.push(...r.afterCommit);
             one.began = Math.min(one.began, r.began);
             one.committed = r.committed;
@@ -399,7 +413,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     for (const p of parts) for (const i of p.items) partOf.set(i, p);
     // Set once the transaction has its connection: waiting for the pool is transaction_queue.
     let began = 0;
-    const fresh = await db.transaction(async (tx) => {
+    const outcome = await db.transaction(async (tx) => {
       began = performance.now();
       // The claim and the first statements of load() go to Postgres in one round trip: rows
       // are declared for every message before the claim has told duplicates apart. A
@@ -408,18 +422,24 @@ export class MessagePipeline<U extends UnitOfWork> {
       const uow = this.def.createUnitOfWork(tx, this.rt);
       for (const item of items) this.handlerOf(item.envelope).declare?.(uow, item.payload as never);
       const lockStart = process.hrtime.bigint();
-      const claiming = sabotage.noInbox ? Promise.resolve(new Set(items.map((i) => i.envelope.messageId))) : claimInbox(tx, db.schema, this.consumer, items.map((i) => i.envelope));
+      const claiming = sabotage.noInbox ? Promise.resolve({ fresh: new Set(items.map((i) => i.envelope.messageId)), reused: new Set<string>() }) : claimInbox(tx, db.schema, this.consumer, items);
       const loading = uow.load();
       loading.catch(() => undefined);
       const claimed = await claiming;
       await loading;
       metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStart) / 1e9);
       const work: WorkItem[] = [];
-      const taken = new Set<string>();
+      /** Fingerprint of each id claimed by this transaction: a copy later in the batch must match it. */
+      const taken = new Map<string, string>();
       for (const item of items) {
         const id = item.envelope.messageId;
-        if (!claimed.has(id) || (taken.has(id) && !sabotage.noInbox)) continue;
-        taken.add(id);
+        if (!claimed.fresh.has(id)) continue;
+        const first = taken.get(id);
+        if (first !== undefined && !sabotage.noInbox) {
+          if (first !== item.fingerprint) claimed.reused.add(id);
+          continue;
+        }
+        taken.set(id, item.fingerprint);
         work.push(item);
       }
       if (work.length === 0) await uow.flush();
@@ -446,14 +466,14 @@ export class MessagePipeline<U extends UnitOfWork> {
         );
       }
       await this.hooks.beforeCommit?.(work, attempt);
-      return taken;
+      return { fresh: new Set(taken.keys()), reused: claimed.reused };
     });
     // Every id of a committed transaction is in the inbox now: claimed here, or by the
     // transaction a copy was waiting for. Sent with the next lookup, not per partition batch
     // (at half load a transaction merges about twenty), and never waited for: the ack must not
     // wait for the fast path, which a lost write only makes slower.
-    this.dedup.remember(items.map((i) => i.envelope.messageId));
-    return { fresh, began, committed: performance.now() };
+    this.dedup.remember(items.filter((i) => !outcome.reused.has(i.envelope.messageId)).map((i) => ({ id: i.envelope.messageId, fingerprint: i.fingerprint })));
+    return { ...outcome, began, committed: performance.now() };
   }
 
   private handlerOf(env: Envelope): Handler<U> {
@@ -470,7 +490,7 @@ export class MessagePipeline<U extends UnitOfWork> {
       const partitionKey = contracts[type].partitionKey(payload as never);
       const route = routeOf(rt.topology, type, partitionKey);
       const envelope: Envelope = {
-        messageId: childMessageId(parent.messageId, outbox.length),
+        messageId: childMessageId(parent.messageId, outbox.length, rt.identity.token),
         type,
         version: contracts[type].version,
         occurredAt: new Date().toISOString(),

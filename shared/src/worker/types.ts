@@ -5,6 +5,7 @@ import type { TopologyOptions } from '../amqp/topology';
 import type { CommonConfig } from '../config';
 import type { CommandType, Envelope, EventType, MessageType, Payload, WorkerKind } from '../contracts';
 import type { Database, Tx } from '../db/database';
+import type { DatabaseIdentity } from '../db/identity';
 import type { WorkerMetrics } from '../http/metrics';
 import type { HttpRoute } from '../http/server';
 import type { Logger } from '../logger';
@@ -17,6 +18,8 @@ export interface WorkItem {
   /** Raw body and headers, for handlers that verify signatures. */
   raw: Buffer;
   headers: Record<string, unknown>;
+  /** What the message id stands for (type and payload, hashed): a reuse of the id with another one is refused. */
+  fingerprint: string;
   /** Result of the handler's prepare() step, when it has one. */
   prepared?: unknown;
 }
@@ -123,6 +126,8 @@ export interface Runtime {
   readonly sabotage: Sabotage;
   /** The one retry policy (classification, backoff, budgets): retry/policy.ts. */
   readonly policy: RetryPolicy;
+  /** The service database's identity (child message ids, the Redis duplicate filter's keys). */
+  readonly identity: DatabaseIdentity;
   /**
    * Declares the whole topology again (at most once per few seconds, concurrent calls share
    * one): a publish that came back unroutable, or closed its channel, may have met a queue,

@@ -6,6 +6,7 @@ import { declareTopology, partitionQueue, TopologyRepair, type TopologyOptions }
 import { validateCommon, type CommonConfig } from '../config';
 import { WORKER_KINDS } from '../contracts';
 import { Database } from '../db/database';
+import { databaseIdentity } from '../db/identity';
 import { appliedSequences, purgeInbox } from '../db/inbox';
 import { OutboxRelay } from '../db/outbox-relay';
 import { WorkerMetrics } from '../http/metrics';
@@ -156,6 +157,7 @@ export class Worker<U extends UnitOfWork> {
     this.stack.push({ name: 'database', stop: () => db.close() });
     next('migrations');
     await db.migrate();
+    const identity = await databaseIdentity((sql, p) => db.query(sql, p), def.schema);
     next('deployment check');
     // Before any queue is declared: a worker with another N must not touch the topology.
     await checkPartitionCount((sql, p) => db.query(sql, p), config.namespace, config.partitions);
@@ -191,7 +193,7 @@ export class Worker<U extends UnitOfWork> {
       log.warn('topology declared again after a publish met a missing queue, binding or exchange');
     });
     const policy = new RetryPolicy(config.retryBaseMs, config.retryMaxMs);
-    this.rt = { config, log, db, redis, publisher, topology, metrics, sabotage, policy, repairTopology: () => topologyRepair.repair() };
+    this.rt = { config, log, db, redis, publisher, topology, metrics, sabotage, policy, identity, repairTopology: () => topologyRepair.repair() };
     redis = undefined;
 
     this.relay = new OutboxRelay({
@@ -225,7 +227,7 @@ export class Worker<U extends UnitOfWork> {
     this.stack.push({ name: 'outbox relay', stop: () => relay.stop() });
 
     const hooks = this.opts.hooks ?? exitAfterCommitHook(config.exitAfterCommit, config.allowSabotage === 'i-know-this-breaks-things');
-    const dedup = new DedupFilter(this.rt.redis, def.name, config.dedupTtlS);
+    const dedup = new DedupFilter(this.rt.redis, def.name, config.dedupTtlS, identity.scope);
     // Stopped after the consumers (the stack unwinds in reverse) and before Redis closes.
     this.stack.push({ name: 'duplicate filter', stop: () => dedup.flush() });
     this.pipeline = new MessagePipeline(def, this.rt, dedup, hooks, relay);

@@ -78,12 +78,12 @@ describe('duplicate fast path (Redis)', () => {
     const redis = createRedis(e.redisUrl, e.namespace, e.log, 'dedup-pipeline-test');
     try {
       await redis.connect();
-      const filter = new DedupFilter(redis, 'inventory-worker', 60);
-      filter.remember(['p-1', 'p-2']);
+      const filter = new DedupFilter(redis, 'inventory-worker', 60, 'scope1');
+      filter.remember([{ id: 'p-1', fingerprint: 'f1' }, { id: 'p-2', fingerprint: 'f2' }]);
       // Sent with this MGET, before it: no timer has fired yet.
-      expect(await filter.seen(['p-1', 'p-2', 'p-3'])).toEqual(new Set(['p-1', 'p-2']));
-      expect(await e.redis.exists('dedup:inventory-worker:p-1')).toBe(1);
-      expect(await e.redis.ttl('dedup:inventory-worker:p-2')).toBeGreaterThan(50);
+      expect(await filter.seen(['p-1', 'p-2', 'p-3'])).toEqual(new Map([['p-1', 'f1'], ['p-2', 'f2']]));
+      expect(await e.redis.get('dedup:scope1:inventory-worker:p-1')).toBe('f1');
+      expect(await e.redis.ttl('dedup:scope1:inventory-worker:p-2')).toBeGreaterThan(50);
     } finally {
       redis.disconnect();
       await mergeEnv.cleanup();
@@ -145,7 +145,7 @@ describe('duplicate fast path (Redis)', () => {
       await eventually(async () => expect(remembered().slice(before).flat().sort()).toEqual(['gate', ...merged].sort()));
       // Two transactions, the gate's, then one for every other partition's batch: one call
       // each, not one per partition batch...
-      const calls = rememberCalls.mock.calls.slice(callsBefore).map(([ids]) => [...ids].sort());
+      const calls = rememberCalls.mock.calls.slice(callsBefore).map(([applied]) => applied.map((a) => a.id).sort());
       expect(calls).toEqual([['gate'], merged]);
       // ...and in Redis at most one command each, the merged one's ids together.
       const commands = remembered().slice(before);
@@ -162,7 +162,7 @@ describe('duplicate fast path (Redis)', () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
     let held = false;
-    await startInventory(e, { HTTP_PORT: 0 }, {
+    const worker = await startInventory(e, { HTTP_PORT: 0 }, {
       hooks: {
         async beforeCommit(items) {
           if (!items.some((i) => i.envelope.messageId === 'gate')) return;
@@ -193,7 +193,7 @@ describe('duplicate fast path (Redis)', () => {
           .map((k) => k.slice(k.lastIndexOf(':') + 1));
       // Same partition, so they wait behind the gate's batch; their lookups do not.
       await eventually(async () => expect(looked()).toEqual(expect.arrayContaining(behind)));
-      expect(await e.redis.exists('dedup:inventory-worker:gate')).toBe(0);
+      expect(await e.redis.exists(`dedup:${worker.runtime.identity.scope}:inventory-worker:gate`)).toBe(0);
       release();
       await tap.waitForCount('StockReceived', 5, 30_000);
       // One lookup each: the batch used what was looked up on arrival.

@@ -44,7 +44,7 @@ export interface TestEnvOptions {
  * cleanup of all three.
  */
 export class TestEnv {
-  readonly pg: Pool;
+  pg: Pool;
   readonly redis: Redis;
   readonly log: Logger;
   private publishers: Publisher[] = [];
@@ -61,10 +61,7 @@ export class TestEnv {
     readonly redisUrl: string,
     readonly topology: TopologyOptions,
   ) {
-    this.pg = new Pool({ connectionString: databaseUrl, max: 4 });
-    // An idle client whose session ends (DROP DATABASE … WITH (FORCE) at cleanup, a chaos
-    // test's pg_terminate_backend) must not become an unhandled 'error' that fails the test.
-    this.pg.on('error', (err) => this.log.warn({ err: err.message }, 'idle test pool client lost its session'));
+    this.pg = this.newPool();
     this.redis = new Redis(redisUrl, { keyPrefix: `${namespace}:`, lazyConnect: false, maxRetriesPerRequest: 2 });
     mkdirSync(TEST_LOG_DIR, { recursive: true });
     this.log = pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination({ dest: join(TEST_LOG_DIR, `${namespace}.log`), sync: false, mkdir: true }));
@@ -87,6 +84,19 @@ export class TestEnv {
       process.env.REDIS_URL ?? LOCAL_DEFAULTS.REDIS_URL,
       { namespace, partitions: opts.partitions ?? 4, deliveryLimit: opts.deliveryLimit ?? 20 },
     );
+  }
+
+  private newPool(): Pool {
+    const pool = new Pool({ connectionString: this.databaseUrl, max: 4 });
+    // An idle client whose session ends (DROP DATABASE … WITH (FORCE) at cleanup, a chaos
+    // test's pg_terminate_backend) must not become an unhandled 'error' that fails the test.
+    pool.on('error', (err) => this.log.warn({ err: err.message }, 'idle test pool client lost its session'));
+    return pool;
+  }
+
+  /** A new pool for the test's queries, after the test ended the old one (e.g. to drop and make the database again). */
+  reconnectPg(): void {
+    this.pg = this.newPool();
   }
 
   /** Environment for a worker (in-process config or a child process). */
