@@ -55,6 +55,12 @@ export const ExpireReservation = z.object({ reservationId: Id });
 
 // ---- events (from inventory-worker) ------------------------------------------------------
 
+/**
+ * Most units one product+warehouse can hold (inventory.stock.on_hand is a Postgres integer).
+ * A move that would go past it is refused with reason capacity_exceeded, as a business refusal.
+ */
+export const MAX_ON_HAND = 2_147_483_647;
+
 const RejectReason = z.enum([
   'insufficient_stock',
   'unknown_item',
@@ -63,11 +69,13 @@ const RejectReason = z.enum([
   'reservation_exists',
   'reservation_closed',
 ]);
+/** Refusals of moves that add stock to a row: also capacity_exceeded (past MAX_ON_HAND). */
+const AddRejectReason = z.enum([...RejectReason.options, 'capacity_exceeded']);
 
 export const WarehouseRegistered = z.object({ warehouseId: Id, name: z.string() });
 
 export const StockReceived = z.object({ productId: Id, warehouseId: Id, quantity: Quantity }).extend(StockLevels.shape);
-export const StockReceiptRejected = z.object({ productId: Id, warehouseId: Id, quantity: Quantity, reason: RejectReason });
+export const StockReceiptRejected = z.object({ productId: Id, warehouseId: Id, quantity: Quantity, reason: AddRejectReason });
 
 export const StockAdjusted = z
   .object({ productId: Id, warehouseId: Id, mode: z.enum(['delta', 'set']), delta: z.number().int(), reason: Reason })
@@ -76,7 +84,7 @@ export const StockAdjustmentRejected = z.object({
   productId: Id,
   warehouseId: Id,
   mode: z.enum(['delta', 'set']),
-  reason: RejectReason,
+  reason: AddRejectReason,
   currentVersion: z.number().int(),
   onHand: z.number().int(),
   reserved: z.number().int(),
@@ -88,7 +96,7 @@ export const StockTransferRejected = z.object({
   fromWarehouseId: Id,
   toWarehouseId: Id,
   quantity: Quantity,
-  reason: RejectReason,
+  reason: AddRejectReason,
   available: z.number().int(),
 });
 

@@ -1,4 +1,4 @@
-import { commandExchange, HEADER, partitionLabel, partitionOf, propertiesOf, ValidationError } from '@stockflow/shared';
+import { commandExchange, HEADER, inventory, partitionLabel, partitionOf, propertiesOf, ValidationError } from '@stockflow/shared';
 import { eventually } from '../support';
 import { invariantViolations, stockOf } from './invariants';
 import { command, InventoryRig } from './rig';
@@ -147,6 +147,29 @@ describe('inventory bad input', () => {
     expect(await rig.env.query(`SELECT product_id, warehouse_id FROM inventory.stock WHERE warehouse_id = 'wh-ghost' OR product_id = 'sku-never'`)).toEqual([]);
     expect(await rig.env.query(`SELECT id FROM inventory.reservation WHERE id <> 'b-held'`)).toEqual([]);
     expect(await rig.env.query('SELECT message_id FROM inventory.inbox WHERE message_id = ANY($1::text[])', [RAW.map((c) => c.id)])).toEqual([]);
+    expect(await invariantViolations(rig.env)).toEqual([]);
+  });
+
+  it('a move past the most a row can hold is refused with capacity_exceeded (an event), never dead-lettered', async () => {
+    // A row near on_hand's limit, with the ledger row that explains it (invariants hold).
+    const full = { productId: 'sku-full', warehouseId: 'wh-1' };
+    const near = inventory.MAX_ON_HAND - 10;
+    await rig.env.query(`INSERT INTO inventory.stock (product_id, warehouse_id, on_hand, reserved, version) VALUES ($1, $2, $3, 0, 1)`, [full.productId, full.warehouseId, near]);
+    await rig.env.query(`INSERT INTO inventory.ledger (product_id, warehouse_id, delta_on_hand, delta_reserved, kind, message_id) VALUES ($1, $2, $3, 0, 'receipt', 'seed-full')`, [full.productId, full.warehouseId, near]);
+    await rig.stockUp([{ productId: 'sku-full', warehouseId: 'wh-2', quantity: 100 }], 'full-source');
+    const answers = await rig.run([
+      command('ReceiveStock', { ...full, quantity: 11 }, 'full-receipt'),
+      command('AdjustStock', { mode: 'delta', ...full, delta: 20, reason: 'found some' }, 'full-adjust'),
+      command('TransferStock', { productId: 'sku-full', fromWarehouseId: 'wh-2', toWarehouseId: 'wh-1', quantity: 50 }, 'full-transfer'),
+      command('ReceiveStock', { ...full, quantity: 10 }, 'full-to-the-brim'),
+    ]);
+    const reasonOf = (id: string) => answers.get(id)!.map((e) => [e.type, e.payload.reason]);
+    expect(reasonOf('full-receipt')).toEqual([['StockReceiptRejected', 'capacity_exceeded']]);
+    expect(reasonOf('full-adjust')).toEqual([['StockAdjustmentRejected', 'capacity_exceeded']]);
+    expect(reasonOf('full-transfer')).toEqual([['StockTransferRejected', 'capacity_exceeded']]);
+    expect(answers.get('full-to-the-brim')!.map((e) => e.type)).toContain('StockReceived');
+    expect(await stockOf(rig.env, 'sku-full', 'wh-1')).toMatchObject({ on_hand: inventory.MAX_ON_HAND });
+    expect((await rig.deadLetters()).filter((d) => d.messageId?.startsWith('full-'))).toEqual([]);
     expect(await invariantViolations(rig.env)).toEqual([]);
   });
 });

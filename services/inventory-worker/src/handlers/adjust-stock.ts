@@ -1,4 +1,4 @@
-import type { Handler } from '@stockflow/shared';
+import { inventory, type Handler } from '@stockflow/shared';
 import type { InventoryUnitOfWork } from '../unit-of-work';
 import { emitLevels } from './levels';
 
@@ -13,7 +13,7 @@ export const adjustStock: Handler<InventoryUnitOfWork, 'AdjustStock'> = {
   async handle(ctx, p) {
     const { uow } = ctx;
     const row = uow.warehouseKnown(p.warehouseId) ? uow.stock(p.productId, p.warehouseId) : undefined;
-    const reject = (reason: 'unknown_warehouse' | 'version_conflict' | 'insufficient_stock') =>
+    const reject = (reason: 'unknown_warehouse' | 'version_conflict' | 'insufficient_stock' | 'capacity_exceeded') =>
       ctx.emit('StockAdjustmentRejected', {
         productId: p.productId,
         warehouseId: p.warehouseId,
@@ -27,6 +27,7 @@ export const adjustStock: Handler<InventoryUnitOfWork, 'AdjustStock'> = {
     if (p.mode === 'set' && row.version !== p.expectedVersion) return reject('version_conflict');
     const delta = p.mode === 'delta' ? p.delta : p.count - row.onHand;
     if (row.onHand + delta < row.reserved) return reject('insufficient_stock');
+    if (row.onHand + delta > inventory.MAX_ON_HAND) return reject('capacity_exceeded');
     uow.change(row, { onHand: delta, reserved: 0 }, 'adjustment', ctx.envelope.messageId);
     ctx.emit('StockAdjusted', { productId: p.productId, warehouseId: p.warehouseId, mode: p.mode, delta, reason: p.reason, onHand: row.onHand, reserved: row.reserved, version: row.version });
     emitLevels(ctx, row);

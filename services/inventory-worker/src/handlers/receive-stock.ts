@@ -1,4 +1,4 @@
-import type { Handler } from '@stockflow/shared';
+import { inventory, type Handler } from '@stockflow/shared';
 import type { InventoryUnitOfWork } from '../unit-of-work';
 import { emitLevels } from './levels';
 
@@ -10,6 +10,10 @@ export const receiveStock: Handler<InventoryUnitOfWork, 'ReceiveStock'> = {
     const row = uow.warehouseKnown(p.warehouseId) ? uow.stock(p.productId, p.warehouseId) : undefined;
     if (!row) {
       ctx.emit('StockReceiptRejected', { productId: p.productId, warehouseId: p.warehouseId, quantity: p.quantity, reason: 'unknown_warehouse' });
+      return;
+    }
+    if (row.onHand + p.quantity > inventory.MAX_ON_HAND) {
+      ctx.emit('StockReceiptRejected', { productId: p.productId, warehouseId: p.warehouseId, quantity: p.quantity, reason: 'capacity_exceeded' });
       return;
     }
     uow.change(row, { onHand: p.quantity, reserved: 0 }, 'receipt', ctx.envelope.messageId);

@@ -1,4 +1,4 @@
-import type { Handler } from '@stockflow/shared';
+import { inventory, type Handler } from '@stockflow/shared';
 import type { InventoryUnitOfWork } from '../unit-of-work';
 import { available, emitLevels } from './levels';
 
@@ -19,7 +19,9 @@ export const transferStock: Handler<InventoryUnitOfWork, 'TransferStock'> = {
         ? 'unknown_item'
         : available(from) < p.quantity
           ? 'insufficient_stock'
-          : undefined;
+          : to && to.onHand + p.quantity > inventory.MAX_ON_HAND
+            ? 'capacity_exceeded'
+            : undefined;
     if (reason || !from || !to) {
       ctx.emit('StockTransferRejected', { ...p, reason: reason ?? 'unknown_warehouse', available: available(from) });
       return;
