@@ -61,6 +61,37 @@ export function isMandatory(type: MessageType): boolean {
   return contract.kind === 'command' || contract.consumers.length > 0;
 }
 
+/** Where the workers themselves deliver a message (outbox relay, sweeps, the webhook gateway). */
+export interface DeliveryRoute {
+  exchange: string;
+  routingKey: string;
+  mandatory: boolean;
+  partition: number;
+  /** Events only: the copy for watchers on the events exchange (never mandatory). */
+  watch?: { exchange: string; routingKey: string };
+}
+
+/**
+ * The workers' own route for a message: straight to its consumer's partition queue through the
+ * default exchange (mandatory), and for an event a second copy to the events exchange for
+ * whoever watches it. Not through a binding: with a watcher bound to the events exchange ('#',
+ * the flood's tap, a monitoring queue), an event whose consumer binding was deleted would still
+ * be routed to the watcher, the broker would confirm it without a return, and the consumer
+ * would never get it. The default exchange has no bindings to delete: the only way to miss is a
+ * deleted queue, which a mandatory publish detects (and the relay declares it again). Upstream
+ * publishers keep using routeOf (the command exchanges by partition label).
+ */
+export function deliveryOf(opts: Pick<TopologyOptions, 'namespace' | 'partitions'>, type: MessageType, partitionKey: string): DeliveryRoute {
+  const contract: Contract = contracts[type];
+  const partition = partitionOf(partitionKey, opts.partitions);
+  if (contract.kind === 'command') return { exchange: '', routingKey: partitionQueue(opts.namespace, contract.worker, partition, opts.partitions), mandatory: true, partition };
+  const watch = { exchange: eventsExchange(opts.namespace), routingKey: `${type}.${partitionLabel(partition, opts.partitions)}` };
+  const [consumer, ...more] = contract.consumers;
+  if (more.length > 0) throw new Error(`${type}: one consumer kind per event (the outbox delivers one direct copy)`);
+  if (!consumer) return { ...watch, mandatory: false, partition };
+  return { exchange: '', routingKey: partitionQueue(opts.namespace, consumer, partition, opts.partitions), mandatory: true, partition, watch };
+}
+
 export function partitionQueueArguments(opts: TopologyOptions, queue: string): Record<string, unknown> {
   return {
     'x-queue-type': 'quorum',
@@ -84,9 +115,12 @@ export function exchangesOf(ns: string): ExchangeSpec[] {
   ];
 }
 
-/** Partition queues of one worker kind and their dead queues. */
+/**
+ * Partition queues of one worker kind and their dead queues. A partition queue is bound to its
+ * command exchange only (upstream publishers route by partition label); the events it consumes
+ * come straight from the producing worker's relay (deliveryOf).
+ */
 export function queuesOf(opts: TopologyOptions, worker: WorkerKind): QueueSpec[] {
-  const events = inputsOf(worker).filter((t) => contracts[t].kind === 'event');
   const specs: QueueSpec[] = [];
   for (let p = 0; p < opts.partitions; p++) {
     const name = partitionQueue(opts.namespace, worker, p, opts.partitions);
@@ -94,10 +128,7 @@ export function queuesOf(opts: TopologyOptions, worker: WorkerKind): QueueSpec[]
     specs.push({
       name,
       options: { durable: true, arguments: partitionQueueArguments(opts, name) },
-      bindings: [
-        { exchange: commandExchange(opts.namespace, worker), routingKey: label },
-        ...events.map((t) => ({ exchange: eventsExchange(opts.namespace), routingKey: `${t}.${label}` })),
-      ],
+      bindings: [{ exchange: commandExchange(opts.namespace, worker), routingKey: label }],
     });
     specs.push({
       name: deadQueue(name),
@@ -106,6 +137,14 @@ export function queuesOf(opts: TopologyOptions, worker: WorkerKind): QueueSpec[]
     });
   }
   return specs;
+}
+
+/** The event bindings partition queues had before events were delivered straight to them. */
+function legacyEventBindings(opts: TopologyOptions, worker: WorkerKind): { queue: string; exchange: string; routingKey: string }[] {
+  const events = inputsOf(worker).filter((t) => contracts[t].kind === 'event');
+  return Array.from({ length: opts.partitions }, (_, p) => p).flatMap((p) =>
+    events.map((t) => ({ queue: partitionQueue(opts.namespace, worker, p, opts.partitions), exchange: eventsExchange(opts.namespace), routingKey: `${t}.${partitionLabel(p, opts.partitions)}` })),
+  );
 }
 
 const INEQUIVALENT = /inequivalent arg '([^']+)' for (queue|exchange) '([^']+)'[^:]*: (.*)$/;
@@ -137,6 +176,9 @@ export async function declareTopology(
     const queues = workers.flatMap((w) => queuesOf(opts, w));
     await Promise.all(queues.map((q) => ch.assertQueue(q.name, q.options)));
     await Promise.all(queues.flatMap((q) => q.bindings.map((b) => ch.bindQueue(q.name, b.exchange, b.routingKey))));
+    // Partition queues were once bound to the events they consume: a queue keeping such a
+    // binding would get every such event twice (once straight from the relay).
+    await Promise.all(workers.flatMap((w) => legacyEventBindings(opts, w).map((b) => ch.unbindQueue(b.queue, b.exchange, b.routingKey))));
     await ch.close();
   } catch (err) {
     throw asTopologyError(failure ?? err);

@@ -1,11 +1,11 @@
 import type { Envelope } from '../contracts';
 import type { Tx } from './database';
 
-/** What a claim found: the ids this transaction claimed, and the ids claimed before with another fingerprint. */
-export interface Claimed {
+/** What a claim found: the ids this transaction claimed, and the items whose id was claimed before with another fingerprint. */
+export interface Claimed<I> {
   fresh: Set<string>;
-  /** Not duplicates: the same id with another type or payload (dead-lettered as id_reused). */
-  reused: Set<string>;
+  /** Not duplicates: the same id with another type or payload (dead-lettered as id_reused). Per item: a copy of the same id beside it is a duplicate. */
+  reused: Set<I>;
 }
 
 /**
@@ -20,7 +20,7 @@ export interface Claimed {
  * order, to rule out deadlocks between transactions claiming copies of the same ids, broke
  * that record; such a deadlock is transient and retried).
  */
-export async function claimInbox(tx: Tx, schema: string, consumer: string, items: { envelope: Envelope; fingerprint: string }[]): Promise<Claimed> {
+export async function claimInbox<I extends { envelope: Envelope; fingerprint: string }>(tx: Tx, schema: string, consumer: string, items: I[]): Promise<Claimed<I>> {
   if (items.length === 0) return { fresh: new Set(), reused: new Set() };
   const rows = await tx.query<{ message_id: string }>(
     `INSERT INTO "${schema}".inbox (consumer, message_id, type, partition_key, sequence, sequence_session, fingerprint)
@@ -39,7 +39,7 @@ export async function claimInbox(tx: Tx, schema: string, consumer: string, items
     ],
   );
   const fresh = new Set(rows.map((r) => r.message_id));
-  const reused = new Set<string>();
+  const reused = new Set<I>();
   const taken = items.filter((i) => !fresh.has(i.envelope.messageId));
   if (taken.length > 0) {
     // Only for ids claimed before (duplicates are rare past the Redis fast path); a statement
@@ -51,7 +51,7 @@ export async function claimInbox(tx: Tx, schema: string, consumer: string, items
     const recorded = new Map(before.map((r) => [r.message_id, r.fingerprint]));
     for (const i of taken) {
       const f = recorded.get(i.envelope.messageId);
-      if (f !== null && f !== undefined && f !== i.fingerprint) reused.add(i.envelope.messageId);
+      if (f !== null && f !== undefined && f !== i.fingerprint) reused.add(i);
     }
   }
   return { fresh, reused };

@@ -56,7 +56,7 @@ export function inboxSequenceIndexMigration(schema: string, prefix: string, time
 }
 
 /**
- * The outbox relay's own tables, the same in every service schema:
+ * The outbox relay's own tables (and the outbox's watch-copy columns), the same in every service schema:
  * - relay_lease: which instance's relay publishes this schema's outbox, until when. A lease
  *   that expires, not a lock held by a session: a paused or hung leader keeps an idle session
  *   (and a session lock) alive for ever, a lease it cannot renew for LEASE_TTL_MS passes on.
@@ -71,6 +71,9 @@ export function relayTablesMigration(schema: string, prefix: string, timestamp: 
     name = name;
 
     async up(q: QueryRunner): Promise<void> {
+      // An event's copy for watchers on the events exchange, published beside its direct copy
+      // to the consumer's partition queue (deliveryOf in amqp/topology.ts).
+      await q.query(`ALTER TABLE "${schema}".outbox ADD COLUMN IF NOT EXISTS watch_exchange text, ADD COLUMN IF NOT EXISTS watch_routing_key text`);
       await q.query(`CREATE TABLE IF NOT EXISTS "${schema}".relay_lease (
         name        text        PRIMARY KEY,
         holder      text        NOT NULL,
@@ -86,6 +89,8 @@ export function relayTablesMigration(schema: string, prefix: string, timestamp: 
         properties    jsonb       NOT NULL,
         payload       text        NOT NULL,
         created_at    timestamptz NOT NULL,
+        watch_exchange    text,
+        watch_routing_key text,
         partition_key text        NOT NULL,
         -- why the key's head row was parked; its followers say behind_parked
         reason        text        NOT NULL,
@@ -100,6 +105,7 @@ export function relayTablesMigration(schema: string, prefix: string, timestamp: 
     async down(q: QueryRunner): Promise<void> {
       await q.query(`DROP TABLE IF EXISTS "${schema}".outbox_parked`);
       await q.query(`DROP TABLE IF EXISTS "${schema}".relay_lease`);
+      await q.query(`ALTER TABLE "${schema}".outbox DROP COLUMN IF EXISTS watch_exchange, DROP COLUMN IF EXISTS watch_routing_key`);
     }
   };
 }

@@ -9,7 +9,7 @@ import type { Client } from 'pg';
 /** A row's partition key in SQL, as rowKey() reads it in JavaScript. */
 export const ROW_KEY_SQL = `COALESCE(properties->'headers'->>'x-partition-key', 'message:' || message_id)`;
 
-const COLUMNS = 'id, message_id, type, exchange, routing_key, mandatory, properties, payload, created_at';
+const COLUMNS = 'id, message_id, type, exchange, routing_key, mandatory, properties, payload, created_at, watch_exchange, watch_routing_key';
 
 export interface ParkedHead {
   id: string;
@@ -20,6 +20,8 @@ export interface ParkedHead {
   mandatory: boolean;
   properties: Record<string, unknown>;
   payload: string;
+  watchExchange: string | null;
+  watchRoutingKey: string | null;
   partitionKey: string;
   attempts: number;
   ageMs: number;
@@ -63,15 +65,15 @@ export async function parkedKeys(client: Client, schema: string): Promise<Set<st
 
 /** Each parked key's head (its lowest id) whose retry is due, oldest first. */
 export async function dueParkedHeads(client: Client, schema: string, limit: number): Promise<ParkedHead[]> {
-  const res = await client.query<{ id: string; message_id: string; type: string; exchange: string; routing_key: string; mandatory: boolean; properties: Record<string, unknown>; payload: string; partition_key: string; attempts: number; age_ms: number }>(
+  const res = await client.query<{ id: string; message_id: string; type: string; exchange: string; routing_key: string; mandatory: boolean; properties: Record<string, unknown>; payload: string; watch_exchange: string | null; watch_routing_key: string | null; partition_key: string; attempts: number; age_ms: number }>(
     `SELECT * FROM (
-       SELECT DISTINCT ON (partition_key) id, message_id, type, exchange, routing_key, mandatory, properties, payload, partition_key, attempts, retry_at,
+       SELECT DISTINCT ON (partition_key) id, message_id, type, exchange, routing_key, mandatory, properties, payload, watch_exchange, watch_routing_key, partition_key, attempts, retry_at,
               (extract(epoch FROM now() - created_at) * 1000)::float8 AS age_ms
        FROM "${schema}".outbox_parked ORDER BY partition_key, id
      ) heads WHERE retry_at IS NULL OR retry_at <= now() ORDER BY id LIMIT $1`,
     [limit],
   );
-  return res.rows.map((r) => ({ id: r.id, messageId: r.message_id, type: r.type, exchange: r.exchange, routingKey: r.routing_key, mandatory: r.mandatory, properties: r.properties, payload: r.payload, partitionKey: r.partition_key, attempts: r.attempts, ageMs: r.age_ms }));
+  return res.rows.map((r) => ({ id: r.id, messageId: r.message_id, type: r.type, exchange: r.exchange, routingKey: r.routing_key, mandatory: r.mandatory, properties: r.properties, payload: r.payload, watchExchange: r.watch_exchange, watchRoutingKey: r.watch_routing_key, partitionKey: r.partition_key, attempts: r.attempts, ageMs: r.age_ms }));
 }
 
 /**
@@ -81,8 +83,8 @@ export async function dueParkedHeads(client: Client, schema: string, limit: numb
 export async function unparkAfterHead(client: Client, schema: string, key: string, headId: string): Promise<number> {
   const res = await client.query(
     `WITH gone AS (DELETE FROM "${schema}".outbox_parked WHERE partition_key = $1 RETURNING ${COLUMNS})
-     INSERT INTO "${schema}".outbox (message_id, type, exchange, routing_key, mandatory, properties, payload, created_at)
-     SELECT message_id, type, exchange, routing_key, mandatory, properties, payload, created_at FROM gone WHERE id <> $2::bigint ORDER BY id`,
+     INSERT INTO "${schema}".outbox (message_id, type, exchange, routing_key, mandatory, properties, payload, created_at, watch_exchange, watch_routing_key)
+     SELECT message_id, type, exchange, routing_key, mandatory, properties, payload, created_at, watch_exchange, watch_routing_key FROM gone WHERE id <> $2::bigint ORDER BY id`,
     [key, headId],
   );
   return res.rowCount ?? 0;

@@ -52,6 +52,8 @@ interface Row {
   mandatory: boolean;
   properties: Record<string, unknown>;
   payload: string;
+  watch_exchange: string | null;
+  watch_routing_key: string | null;
   age_ms: number;
 }
 
@@ -373,7 +375,7 @@ export class OutboxRelay implements LocalRelay {
       where.push(`(NOT (${ROW_KEY_SQL} = ANY($${params.length - 1}::text[])) OR id = ANY($${params.length}::bigint[]))`);
     }
     const { rows } = await client.query<Row>(
-      `SELECT id, message_id, type, exchange, routing_key, mandatory, properties, payload,
+      `SELECT id, message_id, type, exchange, routing_key, mandatory, properties, payload, watch_exchange, watch_routing_key,
               (extract(epoch FROM now() - created_at) * 1000)::float8 AS age_ms
        FROM "${this.opts.schema}".outbox
        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
@@ -395,20 +397,25 @@ export class OutboxRelay implements LocalRelay {
     // A full page: there may be more; read again next round rather than trust the hand-offs.
     if (rows.length >= this.opts.batch) this.mustRead = true;
     return this.publish(
-      rows.map((r) => ({ id: r.id, messageId: r.message_id, type: r.type, exchange: r.exchange, routingKey: r.routing_key, mandatory: r.mandatory, properties: r.properties, payload: r.payload, ageMs: r.age_ms })),
+      rows.map((r) => ({ id: r.id, messageId: r.message_id, type: r.type, exchange: r.exchange, routingKey: r.routing_key, mandatory: r.mandatory, properties: r.properties, payload: r.payload, watchExchange: r.watch_exchange, watchRoutingKey: r.watch_routing_key, ageMs: r.age_ms })),
       'table',
     );
   }
 
-  /** Sends one row with confirms, if the lease is still ours by our own clock. */
+  /**
+   * Sends one row with confirms, if the lease is still ours by our own clock: its copy for the
+   * consumer and, for an event with one, then its copy for watchers. The watchers' copy waits
+   * for the consumer's confirm: sent beside it, it went out again with every retry of a refused
+   * consumer copy.
+   */
   private send(r: OutboxRecord): Promise<void> {
     if (!this.lease.held) return Promise.reject(new RelayLeaseLost(`relay lease of ${this.opts.schema} ran out before publishing`));
-    return this.opts.publisher.publish(r.exchange, r.routingKey, Buffer.from(r.payload), {
-      ...r.properties,
-      messageId: r.messageId,
-      type: r.type,
-      mandatory: r.mandatory,
-    });
+    const body = Buffer.from(r.payload);
+    const props = { ...r.properties, messageId: r.messageId, type: r.type };
+    const main = this.opts.publisher.publish(r.exchange, r.routingKey, body, { ...props, mandatory: r.mandatory });
+    const { watchExchange, watchRoutingKey } = r;
+    if (!watchExchange || !watchRoutingKey) return main;
+    return main.then(() => this.opts.publisher.publish(watchExchange, watchRoutingKey, body, { ...props, mandatory: false }));
   }
 
   /** Publishes a round (outbox-round.ts), records what the broker confirmed, and deals with what it refused. */

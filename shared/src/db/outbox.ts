@@ -8,6 +8,9 @@ export interface OutboxRow {
   mandatory: boolean;
   properties: Record<string, unknown>;
   payload: string;
+  /** Events with a consumer: the second, non-mandatory copy for watchers (events exchange); null otherwise. */
+  watchExchange: string | null;
+  watchRoutingKey: string | null;
 }
 
 export function outboxChannel(schema: string): string {
@@ -52,9 +55,9 @@ export function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[], local?: {
   // json_to_recordset filling the jsonb `properties` column cost Postgres 15 about 30 µs
   // per row (measured: 29.5 against 5.1 µs per row parsed, 7.7 reading it as text and casting).
   tx.write(
-    `INSERT INTO "${schema}".outbox (message_id, type, exchange, routing_key, mandatory, properties, payload)
+    `INSERT INTO "${schema}".outbox (message_id, type, exchange, routing_key, mandatory, properties, payload, watch_exchange, watch_routing_key)
      SELECT * FROM jsonb_to_recordset($1::jsonb)
-       AS r("messageId" text, type text, exchange text, "routingKey" text, mandatory boolean, properties jsonb, payload text)${local ? ' RETURNING id, message_id' : ''}`,
+       AS r("messageId" text, type text, exchange text, "routingKey" text, mandatory boolean, properties jsonb, payload text, "watchExchange" text, "watchRoutingKey" text)${local ? ' RETURNING id, message_id' : ''}`,
     [JSON.stringify(rows)],
     local
       ? (returned) => {

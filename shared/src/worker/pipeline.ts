@@ -1,6 +1,6 @@
 import type { BatchControl, Delivery } from '../amqp/partition-consumer';
 import { decode, propertiesOf } from '../amqp/codec';
-import { isMandatory, routeOf } from '../amqp/topology';
+import { deliveryOf } from '../amqp/topology';
 import { childMessageId, contracts, MESSAGE_ID_PATTERN, type Envelope, type MessageType } from '../contracts';
 import { claimInbox, processedIds } from '../db/inbox';
 import { writeOutbox, type LocalRelay, type OutboxRow } from '../db/outbox';
@@ -52,8 +52,8 @@ interface TxPart {
 /** What one transaction did: the ids it claimed fresh, the ids it found reused, and when it ran (performance.now()). */
 interface Committed {
   fresh: Set<string>;
-  /** Ids claimed before with another type or payload: dead-lettered (id_reused), not acked as duplicates. */
-  reused: Set<string>;
+  /** Items whose id was claimed before with another type or payload: dead-lettered (id_reused), not acked as duplicates. */
+  reused: Set<WorkItem>;
   began: number;
   committed: number;
 }
@@ -135,10 +135,10 @@ export class MessagePipeline<U extends UnitOfWork> {
       }
     }
 
-    const seen = this.rt.config.dedupFastPath ? await this.seen(entries) : new Set<string>();
-    const todo = entries.filter((e) => !seen.has(e.item.envelope.messageId));
+    const seen = this.rt.config.dedupFastPath ? await this.seen(entries) : new Set<Entry>();
+    const todo = entries.filter((e) => !seen.has(e));
     for (const e of entries) {
-      if (seen.has(e.item.envelope.messageId)) {
+      if (seen.has(e)) {
         this.rt.metrics.duplicates.inc({ type: e.item.envelope.type, via: 'redis' });
         this.rt.metrics.processed.inc({ type: e.item.envelope.type, outcome: 'duplicate' });
       }
@@ -149,7 +149,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     const result = await this.apply(todo.filter((e) => !acked.has(e.d)), ctl, partition, queue, acked);
     if (result === 'abandoned') return;
     for (const e of todo) {
-      if (acked.has(e.d) || !result.reused.has(e.item.envelope.messageId) || result.fresh.has(e.item.envelope.messageId)) continue;
+      if (acked.has(e.d) || !result.reused.has(e.item)) continue;
       this.rt.metrics.idReused.inc({ type: e.item.envelope.type });
       const error = `message id ${e.item.envelope.messageId} was applied before as another message (type or payload differ); refused, not dropped as a duplicate`;
       if (!(await this.dead.publish(e.d, ctl, { reason: 'id_reused', error, queue, partition }))) return;
@@ -232,11 +232,11 @@ export class MessagePipeline<U extends UnitOfWork> {
   }
 
   /**
-   * Ids of the batch Redis knows as committed with the same fingerprint: the arrival lookups,
-   * and one now for the rest. An id remembered with another fingerprint is no duplicate: the
-   * inbox decides (and refuses the reuse).
+   * Entries of the batch whose id Redis knows as committed with their own fingerprint: the
+   * arrival lookups, and one now for the rest. Per entry, not per id: a copy and a reuse of one
+   * id may share a batch, and only the copy is a duplicate (the inbox refuses the reuse).
    */
-  private async seen(entries: Entry[]): Promise<Set<string>> {
+  private async seen(entries: Entry[]): Promise<Set<Entry>> {
     this.lookUpArrived();
     const pending = new Set<Promise<Map<string, string>>>();
     const rest: string[] = [];
@@ -248,7 +248,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     if (rest.length > 0) pending.add(this.dedup.seen(rest));
     const remembered = new Map<string, string>();
     for (const hits of await Promise.all(pending)) for (const [id, fingerprint] of hits) remembered.set(id, fingerprint);
-    return new Set(entries.filter((e) => remembered.get(e.item.envelope.messageId) === e.item.fingerprint).map((e) => e.item.envelope.messageId));
+    return new Set(entries.filter((e) => remembered.get(e.item.envelope.messageId) === e.item.fingerprint));
   }
 
   /**
@@ -422,7 +422,7 @@ export class MessagePipeline<U extends UnitOfWork> {
       const uow = this.def.createUnitOfWork(tx, this.rt);
       for (const item of items) this.handlerOf(item.envelope).declare?.(uow, item.payload as never);
       const lockStart = process.hrtime.bigint();
-      const claiming = sabotage.noInbox ? Promise.resolve({ fresh: new Set(items.map((i) => i.envelope.messageId)), reused: new Set<string>() }) : claimInbox(tx, db.schema, this.consumer, items);
+      const claiming = sabotage.noInbox ? Promise.resolve({ fresh: new Set(items.map((i) => i.envelope.messageId)), reused: new Set<WorkItem>() }) : claimInbox(tx, db.schema, this.consumer, items);
       const loading = uow.load();
       loading.catch(() => undefined);
       const claimed = await claiming;
@@ -436,7 +436,7 @@ export class MessagePipeline<U extends UnitOfWork> {
         if (!claimed.fresh.has(id)) continue;
         const first = taken.get(id);
         if (first !== undefined && !sabotage.noInbox) {
-          if (first !== item.fingerprint) claimed.reused.add(id);
+          if (first !== item.fingerprint) claimed.reused.add(item);
           continue;
         }
         taken.set(id, item.fingerprint);
@@ -472,7 +472,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     // transaction a copy was waiting for. Sent with the next lookup, not per partition batch
     // (at half load a transaction merges about twenty), and never waited for: the ack must not
     // wait for the fast path, which a lost write only makes slower.
-    this.dedup.remember(items.filter((i) => !outcome.reused.has(i.envelope.messageId)).map((i) => ({ id: i.envelope.messageId, fingerprint: i.fingerprint })));
+    this.dedup.remember(items.filter((i) => !outcome.reused.has(i)).map((i) => ({ id: i.envelope.messageId, fingerprint: i.fingerprint })));
     return { ...outcome, began, committed: performance.now() };
   }
 
@@ -488,7 +488,7 @@ export class MessagePipeline<U extends UnitOfWork> {
       const parsed = contracts[type].schema.safeParse(payload);
       if (!parsed.success) throw new Error(`handler built an invalid ${type}: ${parsed.error.message}`);
       const partitionKey = contracts[type].partitionKey(payload as never);
-      const route = routeOf(rt.topology, type, partitionKey);
+      const route = deliveryOf(rt.topology, type, partitionKey);
       const envelope: Envelope = {
         messageId: childMessageId(parent.messageId, outbox.length, rt.identity.token),
         type,
@@ -503,9 +503,11 @@ export class MessagePipeline<U extends UnitOfWork> {
         type,
         exchange: route.exchange,
         routingKey: route.routingKey,
-        mandatory: isMandatory(type),
+        mandatory: route.mandatory,
         properties: { ...propertiesOf(envelope) },
         payload: JSON.stringify(payload),
+        watchExchange: route.watch?.exchange ?? null,
+        watchRoutingKey: route.watch?.routingKey ?? null,
       });
     };
     return {

@@ -1,12 +1,12 @@
 import { propertiesOf } from '../amqp/codec';
-import { routeOf } from '../amqp/topology';
+import { deliveryOf } from '../amqp/topology';
 import { contracts, type CommandType, type Envelope, type Payload } from '../contracts';
 import type { Runtime } from './types';
 
 /**
  * Publishes a command a worker makes itself (the expiry and pending-charge sweeps) through its
- * confirm channel, to the partition of the command's key, so it queues behind that key's other
- * messages like any upstream command.
+ * confirm channel, straight to the partition queue of the command's key (deliveryOf), so it
+ * queues behind that key's other messages like any upstream command.
  */
 export async function sendCommand<T extends CommandType>(
   rt: Pick<Runtime, 'topology' | 'publisher'>,
@@ -15,7 +15,7 @@ export async function sendCommand<T extends CommandType>(
   opts: { messageId: string; correlationId: string },
 ): Promise<void> {
   const partitionKey = (contracts[type].partitionKey as (p: Payload<T>) => string)(payload);
-  const route = routeOf(rt.topology, type, partitionKey);
+  const route = deliveryOf(rt.topology, type, partitionKey);
   const envelope: Envelope = { messageId: opts.messageId, type, version: contracts[type].version, occurredAt: new Date().toISOString(), correlationId: opts.correlationId, partitionKey };
   await rt.publisher.publish(route.exchange, route.routingKey, Buffer.from(JSON.stringify(payload)), propertiesOf(envelope));
 }

@@ -57,16 +57,28 @@ describe('message ids reused', () => {
     expect(await workerMetric(worker, 'stockflow_duplicates_total')).toBe(2);
   });
 
-  it('two messages with one id in the same batch: the first applies, the other is refused', async () => {
+  it('one batch holding an id twice: a copy beside a reuse is a duplicate, a reuse beside the first is refused', async () => {
     await worker.stop();
     const pub = await env.publisher();
+    // Applied one at a time while the new subscription is on probation; the rest come in one batch.
+    await pub.send('ReceiveStock', { ...key, quantity: 1 }, { messageId: 'warm-up' });
     await pub.send('ReceiveStock', { ...key, quantity: 2 }, { messageId: 'same-batch' });
     await pub.send('ReceiveStock', { ...key, quantity: 3 }, { messageId: 'same-batch' });
-    worker = await startInventory(env, { HTTP_PORT: 0, BATCH_SIZE: 10 });
-    const d = await dead(1);
-    expect(d.map((m) => [m.messageId, m.headers[HEADER.reason], (JSON.parse(m.body) as { quantity: number }).quantity])).toEqual([['same-batch', 'id_reused', 3]]);
+    // reuse-1 was applied with quantity 1 (and Redis remembers it): its copy and a reuse, together.
+    await pub.send('ReceiveStock', { ...key, quantity: 1 }, { messageId: 'reuse-1' });
+    await pub.send('ReceiveStock', { ...key, quantity: 9 }, { messageId: 'reuse-1' });
+    const before = { onHand: (await totals(env)).onHand };
+    worker = await startInventory(env, { HTTP_PORT: 0, BATCH_SIZE: 10, BATCH_WAIT_MS: 300 });
+    const d = await dead(2);
+    expect(d.map((m) => [m.messageId, m.headers[HEADER.reason], (JSON.parse(m.body) as { quantity: number }).quantity]).sort()).toEqual([
+      ['reuse-1', 'id_reused', 9],
+      ['same-batch', 'id_reused', 3],
+    ]);
     await env.drainDeadQueues('inventory');
-    expect((await totals(env)).onHand).toBe(3);
+    expect((await totals(env)).onHand).toBe(before.onHand + 1 + 2);
+    expect(await workerMetric(worker, 'stockflow_id_reused_total')).toBe(2);
+    expect(await workerMetric(worker, 'stockflow_messages_total', { outcome: 'duplicate' })).toBe(1);
+    expect(await workerMetric(worker, 'stockflow_batch_size_count')).toBeGreaterThan(0);
   });
 
   it('a Redis that outlived its database cannot make a fresh command vanish', async () => {

@@ -112,7 +112,7 @@ describe('outbox hand-off', () => {
          SELECT $1 || lpad(g::text, 3, '0'), 'StockChanged', 'x', 'StockChanged.x', false, '{}', '{}' FROM generate_series(1, $2) g ORDER BY g RETURNING id, message_id`,
         [prefix, n],
       );
-      return rows.map((r) => ({ id: r.id, messageId: r.message_id, type: 'StockChanged', exchange: 'x', routingKey: 'StockChanged.x', mandatory: false, properties: {}, payload: '{}' }));
+      return rows.map((r) => ({ id: r.id, messageId: r.message_id, type: 'StockChanged', exchange: 'x', routingKey: 'StockChanged.x', mandatory: false, properties: {}, payload: '{}', watchExchange: null, watchRoutingKey: null }));
     };
     const emptied = () => eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 5_000);
     return { relay, via, order, commit, emptied };

@@ -2,22 +2,24 @@ import type { Channel } from 'amqplib';
 import {
   ConfirmPublisher,
   declareTopology,
+  deliveryOf,
   eventsExchange,
   OutboxRelay,
-  partitionLabel,
   partitionOf,
   partitionQueue,
   RetryPolicy,
   TopologyRepair,
   WORKER_KINDS,
   type AmqpConnection,
+  type MessageType,
 } from '@stockflow/shared';
 import { ops } from '../ops/run-ops';
 import { eventually, TestEnv } from '../support';
 
 /**
- * Outbox rows the broker refuses, against the real broker: a row whose binding was deleted is
- * retried after the topology is declared again, without a row of its key overtaking it and
+ * Outbox rows the broker refuses, against the real broker: an event whose consumer queue was
+ * deleted is retried after the topology is declared again (a watcher bound to the events
+ * exchange does not make it look delivered), without a row of its key overtaking it and
  * without anything confirmed being published twice; a row that stays unroutable is parked with
  * the rest of its key while every other key flows, and comes back, in order, once an operator
  * has fixed the route and asked for a retry.
@@ -61,18 +63,19 @@ describe('outbox rows the broker refuses', () => {
   afterAll(async () => env?.cleanup());
 
   const partitions = () => env.topology.partitions;
-  const label = (key: string) => partitionLabel(partitionOf(key, partitions()), partitions());
   const ordersQueue = (key: string) => partitionQueue(env.namespace, 'orders', partitionOf(key, partitions()), partitions());
   /** Keys on two different partitions. */
   const twoKeys = (prefix: string): [string, string] => {
     const a = `${prefix}-a`;
     for (let i = 0; ; i++) if (partitionOf(`${prefix}-${i}`, partitions()) !== partitionOf(a, partitions())) return [a, `${prefix}-${i}`];
   };
-  async function write(rows: { id: string; type: string; key: string; routingKey?: string }[]): Promise<void> {
+  /** Outbox rows as the pipeline writes them (deliveryOf), or to a hand-made route. */
+  async function write(rows: { id: string; type: MessageType; key: string; to?: string }[]): Promise<void> {
     for (const r of rows) {
+      const route = deliveryOf(env.topology, r.type, r.key);
       await env.query(
-        `INSERT INTO inventory.outbox (message_id, type, exchange, routing_key, mandatory, properties, payload) VALUES ($1, $2, $3, $4, true, $5, $6)`,
-        [r.id, r.type, eventsExchange(env.namespace), r.routingKey ?? `${r.type}.${label(r.key)}`, JSON.stringify({ headers: { 'x-partition-key': r.key } }), JSON.stringify({ reservationId: r.key })],
+        `INSERT INTO inventory.outbox (message_id, type, exchange, routing_key, mandatory, properties, payload, watch_exchange, watch_routing_key) VALUES ($1, $2, $3, $4, true, $5, $6, $7, $8)`,
+        [r.id, r.type, route.exchange, r.to ?? route.routingKey, JSON.stringify({ headers: { 'x-partition-key': r.key } }), JSON.stringify({ reservationId: r.key }), route.watch?.exchange ?? null, route.watch?.routingKey ?? null],
       );
     }
   }
@@ -92,34 +95,41 @@ describe('outbox rows the broker refuses', () => {
     return ids;
   }
 
-  it('a row whose binding was deleted waits, with its key behind it, for the topology to be declared again; nothing overtakes it, nothing goes twice', async () => {
-    const [a, b] = twoKeys('bind');
-    await admin.unbindQueue(ordersQueue(a), eventsExchange(env.namespace), `StockReserved.${label(a)}`);
+  it('with a watcher on the events exchange, an event whose consumer queue was deleted waits for the topology to be declared again; nothing is lost to the watcher, nothing goes twice', async () => {
+    const [a, b] = twoKeys('gone');
+    // A watcher: through a binding, an event would still have been routed (to it) and confirmed.
+    const watcher = `${env.namespace}.watcher`;
+    await admin.assertQueue(watcher, { durable: false });
+    await admin.bindQueue(watcher, eventsExchange(env.namespace), '#');
+    await admin.deleteQueue(ordersQueue(a));
     await write([
-      { id: 'r1', type: 'ReservationReleased', key: a },
-      { id: 'r2', type: 'StockReserved', key: a },
-      { id: 'r3', type: 'ReservationCommitted', key: a },
-      { id: 'r4', type: 'ReservationReleased', key: b },
-      { id: 'r5', type: 'ReservationCommitted', key: b },
+      { id: 'r1', type: 'StockReserved', key: a },
+      { id: 'r2', type: 'ReservationCommitted', key: a },
+      { id: 'r3', type: 'ReservationReleased', key: b },
     ]);
     await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 20_000);
     expect(refused).toContain('unroutable');
-    expect(await take(ordersQueue(a))).toEqual(['r1', 'r2', 'r3']);
-    expect(await take(ordersQueue(b))).toEqual(['r4', 'r5']);
+    expect(await take(ordersQueue(a))).toEqual(['r1', 'r2']);
+    expect(await take(ordersQueue(b))).toEqual(['r3']);
+    expect((await take(watcher)).sort()).toEqual(['r1', 'r2', 'r3']);
     expect(await env.query('SELECT id FROM inventory.outbox_parked')).toEqual([]);
   });
 
   it('a row that stays unroutable is parked with the later rows of its key, other keys flow, and an operator\'s retry after the fix publishes them in order', async () => {
     const [c, d] = twoKeys('park');
-    // No binding will ever exist for this routing key, whatever is declared again.
+    // A queue no topology declares: whatever is declared again, nothing routes there.
+    const nowhere = `${env.namespace}.nowhere`;
     await write([
-      { id: 'c1', type: 'StockReserved', key: c, routingKey: 'StockReserved.nowhere' },
+      { id: 'c1', type: 'StockReserved', key: c, to: nowhere },
       { id: 'c2', type: 'ReservationReleased', key: c },
       { id: 'd1', type: 'ReservationReleased', key: d },
       { id: 'd2', type: 'ReservationCommitted', key: d },
     ]);
     await eventually(async () => expect((await env.query<{ message_id: string }>('SELECT message_id FROM inventory.outbox_parked ORDER BY id')).map((r) => r.message_id)).toEqual(['c1', 'c2']), 20_000);
-    await write([{ id: 'c3', type: 'ReservationCommitted', key: c }, { id: 'd3', type: 'ReservationReleased', key: d }]);
+    await write([
+      { id: 'c3', type: 'ReservationCommitted', key: c },
+      { id: 'd3', type: 'ReservationReleased', key: d },
+    ]);
     await eventually(async () => expect((await env.query<{ message_id: string }>('SELECT message_id FROM inventory.outbox_parked ORDER BY id')).map((r) => r.message_id)).toEqual(['c1', 'c2', 'c3']), 20_000);
     await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 20_000);
     expect(await take(ordersQueue(d))).toEqual(['d1', 'd2', 'd3']);
@@ -131,9 +141,8 @@ describe('outbox rows the broker refuses', () => {
     ]);
     expect((await ops(env, ['status'])).out).toMatch(/inventory-worker: 3 outbox row\(s\) parked/);
 
-    // The fix: something consumes that routing key now. Then the operator asks for a retry.
-    const { queue: fixed } = await admin.assertQueue(`${env.namespace}.fixed-route`, { durable: false, autoDelete: true });
-    await admin.bindQueue(fixed, eventsExchange(env.namespace), 'StockReserved.nowhere');
+    // The fix: the queue exists now. Then the operator asks for a retry.
+    const { queue: fixed } = await admin.assertQueue(nowhere, { durable: false, autoDelete: true });
     expect(await ops(env, ['outbox', 'retry', 'inventory', '--key', c])).toMatchObject({ code: 0, out: expect.stringContaining('retry 1 parked key') });
     await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox_parked')).toEqual([]), 20_000);
     await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 20_000);

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import {
   deadLetterExchange,
+  deliveryOf,
   deleteTopology,
   partitionOf,
   partitionQueue,
@@ -73,9 +74,10 @@ describe('ops repartition', () => {
     expect(busy).toMatchObject({ code: 1, err: expect.stringContaining('workers are still running') });
     await first.stop();
 
-    // Wave 1 waits in 4 queues; an outbox row waits with a route for 4.
+    // Wave 1 waits in 4 queues; an outbox row waits with a route for 4 (as the relay delivers it).
     await backlog(4, 0);
-    const { envelope, route, body } = pub.prepare('ReceiveStock', { ...keys[0]!, quantity: 1 }, { messageId: 'outbox-rp' });
+    const { envelope, body } = pub.prepare('ReceiveStock', { ...keys[0]!, quantity: 1 }, { messageId: 'outbox-rp' });
+    const route = deliveryOf(env.topology, 'ReceiveStock', envelope.partitionKey);
     await env.query(
       `INSERT INTO inventory.outbox (message_id, type, exchange, routing_key, mandatory, properties, payload) VALUES ($1, $2, $3, $4, true, $5, $6)`,
       [envelope.messageId, envelope.type, route.exchange, route.routingKey, JSON.stringify(propertiesOf(envelope)), body.toString()],
@@ -87,7 +89,7 @@ describe('ops repartition', () => {
     expect(up.out).toContain('done: 6 partitions recorded');
     expect(await readDeployment((sql, p) => env.query(sql, p), env.namespace)).toMatchObject({ partitions: 6, state: 'active', targetPartitions: null });
     const [outboxRow] = await env.query<{ routing_key: string }>(`SELECT routing_key FROM inventory.outbox WHERE message_id = 'outbox-rp'`);
-    expect(outboxRow!.routing_key).toBe(String(partitionOf(stockKey(keys[0]!.productId, 'wh-1'), 6)).padStart(2, '0'));
+    expect(outboxRow!.routing_key).toBe(partitionQueue(env.namespace, 'inventory', partitionOf(stockKey(keys[0]!.productId, 'wh-1'), 6), 6));
 
     // Workers with the old count refuse to start, and so they do while a repartition runs.
     await expect(startInventory(env, { INSTANCE_ID: 'rp-old' })).rejects.toThrow(/PARTITIONS=4 but deployment '.*' has 6 partitions/);

@@ -8,7 +8,7 @@ import {
   partitionLabel,
   partitionOf,
   partitionQueue,
-  routeOf,
+  deliveryOf,
   WORKER_KINDS,
   writeDeployment,
   type MessageType,
@@ -143,14 +143,20 @@ async function queueExists(ctx: OpsContext, name: string): Promise<{ messages: n
 async function rerouteOutboxes(ctx: OpsContext, to: number): Promise<number> {
   let n = 0;
   for (const w of OPS_WORKERS) {
-    const rows = await ctx.query<{ id: string; type: string; exchange: string; routing_key: string; key: string | null }>(
-      `SELECT id, type, exchange, routing_key, properties->'headers'->>'${HEADER.partitionKey}' AS key FROM "${w.schema}".outbox ORDER BY id`,
+    const rows = await ctx.query<{ id: string; type: string; exchange: string; routing_key: string; watch_routing_key: string | null; key: string | null }>(
+      `SELECT id, type, exchange, routing_key, watch_routing_key, properties->'headers'->>'${HEADER.partitionKey}' AS key FROM "${w.schema}".outbox ORDER BY id`,
     );
     for (const r of rows) {
       if (r.key === null || !contracts[r.type as MessageType]) continue;
-      const route = routeOf(ctx.topology(to), r.type as MessageType, r.key);
-      if (route.exchange === r.exchange && route.routingKey === r.routing_key) continue;
-      await ctx.query(`UPDATE "${w.schema}".outbox SET exchange = $2, routing_key = $3 WHERE id = $1`, [r.id, route.exchange, route.routingKey]);
+      const route = deliveryOf(ctx.topology(to), r.type as MessageType, r.key);
+      if (route.exchange === r.exchange && route.routingKey === r.routing_key && (route.watch?.routingKey ?? null) === r.watch_routing_key) continue;
+      await ctx.query(`UPDATE "${w.schema}".outbox SET exchange = $2, routing_key = $3, watch_exchange = $4, watch_routing_key = $5 WHERE id = $1`, [
+        r.id,
+        route.exchange,
+        route.routingKey,
+        route.watch?.exchange ?? null,
+        route.watch?.routingKey ?? null,
+      ]);
       n++;
     }
   }

@@ -1,10 +1,9 @@
 import {
   contracts,
+  deliveryOf,
   HEADER,
-  isMandatory,
   MESSAGE_ID_PATTERN,
   propertiesOf,
-  routeOf,
   type Envelope,
   type HttpRoute,
   type Runtime,
@@ -70,11 +69,11 @@ export function webhookRoute(rt: Runtime, opts: { secret: string; now?: () => nu
         correlationId: `order-${data.orderId}`.slice(0, 200),
         partitionKey: data.orderId,
       };
-      const route = routeOf(rt.topology, 'ProviderWebhook', data.orderId);
+      const route = deliveryOf(rt.topology, 'ProviderWebhook', data.orderId);
       try {
         await rt.publisher.publish(route.exchange, route.routingKey, req.body, {
           ...propertiesOf(envelope, { [HEADER.signature]: signature }),
-          mandatory: isMandatory('ProviderWebhook'),
+          mandatory: route.mandatory,
         });
       } catch (err) {
         rt.log.warn({ err: (err as Error).message, eventId: id }, 'webhook not accepted: publish failed');
