@@ -1,6 +1,6 @@
 import { resolveServices } from './services';
 import { removeStaleNamespaces } from './stale-namespaces';
-import { createTemplate } from './template-db';
+import { createTemplate, removeStaleTemplates } from './template-db';
 
 /** Runs once per jest run: finds the services and builds the migrated template database. */
 export default async function globalSetup(): Promise<void> {
@@ -12,6 +12,8 @@ export default async function globalSetup(): Promise<void> {
   if (services.source === 'local') {
     const removed = await removeStaleNamespaces(services.urls.REDIS_URL, services.urls.DATABASE_URL).catch(() => []);
     if (removed.length > 0) process.stdout.write(`[stockflow tests] removed ${removed.length} namespaces left behind by killed runs\n`);
+    const templates = await removeStaleTemplates(services.urls.DATABASE_URL).catch(() => []);
+    if (templates.length > 0) process.stdout.write(`[stockflow tests] removed ${templates.length} template databases left behind by killed runs\n`);
   }
   (globalThis as { __stockflowServices?: unknown }).__stockflowServices = services;
   process.stdout.write(`\n[stockflow tests] services from ${services.source}; template database ${template}\n`);

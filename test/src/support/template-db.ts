@@ -40,3 +40,30 @@ export async function createTemplate(serverUrl: string, name: string): Promise<v
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   await adminQuery(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
 }
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Template databases of jest runs that were killed before their teardown (named after the dead run's pid). */
+export async function removeStaleTemplates(serverUrl: string): Promise<string[]> {
+  const client = new Client({ connectionString: withDatabase(serverUrl, 'postgres') });
+  await client.connect();
+  let names: string[];
+  try {
+    names = (await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'sf\\_tmpl\\_%'")).rows.map((r) => r.datname);
+  } finally {
+    await client.end();
+  }
+  const stale = names.filter((n) => {
+    const pid = Number(n.slice('sf_tmpl_'.length));
+    return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid);
+  });
+  for (const n of stale) await dropDatabase(serverUrl, n);
+  return stale;
+}
