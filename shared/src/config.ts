@@ -219,7 +219,7 @@ export const commonSettings = {
   ownership: oneOf('OWNERSHIP', 'leases', 'How instances of one worker kind share partitions: leases (Redis heartbeat leases, partitions spread evenly over live instances) or all (every instance subscribes to every partition; single active consumer makes one of them do all the work)', ['leases', 'all'] as const),
   leaseTtlMs: integer('LEASE_TTL_MS', 5 * SECOND, 'Partition-ownership and outbox-relay leases: an instance that misses heartbeats this long loses its partitions, and its relay the right to publish (another instance\'s relay takes over)', { min: 500, max: 600_000 }),
   heartbeatMs: integer('HEARTBEAT_MS', 1 * SECOND, 'How often an instance renews its leases and re-evaluates ownership', { min: 50, max: 60_000 }),
-  sabotage: list('STOCKFLOW_SABOTAGE', [], 'TEST ONLY: guarantees to break on purpose (no-inbox, no-locks) so tests can prove they are needed', ['no-inbox', 'no-locks'] as const),
+  sabotage: list('STOCKFLOW_SABOTAGE', [], 'TEST ONLY: guarantees to break on purpose (no-inbox, no-locks, no-fingerprint, trust-webhooks, untrimmed-dead-letters) so tests can prove they are needed', ['no-inbox', 'no-locks', 'no-fingerprint', 'trust-webhooks', 'untrimmed-dead-letters'] as const),
   exitAfterCommit: text('STOCKFLOW_TEST_EXIT_AFTER_COMMIT', '', 'TEST ONLY: SIGKILL this process right after committing a message of this type, before the ack (needs STOCKFLOW_ALLOW_SABOTAGE)'),
   allowSabotage: text('STOCKFLOW_ALLOW_SABOTAGE', '', 'Must be i-know-this-breaks-things for STOCKFLOW_SABOTAGE to be accepted'),
   shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', 15 * SECOND, 'SIGTERM: time to finish in-flight work before forcing exit', { min: 0, max: 600_000 }),

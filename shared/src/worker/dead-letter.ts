@@ -63,7 +63,7 @@ export class DeadLetterPublisher {
     const messageId = typeof p.messageId === 'string' && p.messageId ? p.messageId : `unidentified-${dead.queue}-${Date.now()}-${d.msg.fields.deliveryTag}`;
     const type = typeof p.type === 'string' ? p.type : undefined;
     const log = this.rt.log.child({ messageId, type: type ?? '(none)', partition: dead.partition, correlationId: typeof p.correlationId === 'string' ? p.correlationId : messageId });
-    const { kept, dropped } = fitHeaders(p.headers ?? {});
+    const { kept, dropped } = this.rt.sabotage.untrimmedDeadLetters ? { kept: p.headers ?? {}, dropped: [] } : fitHeaders(p.headers ?? {});
     const headers: Record<string, unknown> = {
       ...kept,
       ...dead.headers,

@@ -248,7 +248,8 @@ export class MessagePipeline<U extends UnitOfWork> {
     if (rest.length > 0) pending.add(this.dedup.seen(rest));
     const remembered = new Map<string, string>();
     for (const hits of await Promise.all(pending)) for (const [id, fingerprint] of hits) remembered.set(id, fingerprint);
-    return new Set(entries.filter((e) => remembered.get(e.item.envelope.messageId) === e.item.fingerprint));
+    const same = (e: Entry) => remembered.has(e.item.envelope.messageId) && (this.rt.sabotage.noFingerprint || remembered.get(e.item.envelope.messageId) === e.item.fingerprint);
+    return new Set(entries.filter(same));
   }
 
   /**
@@ -422,7 +423,9 @@ export class MessagePipeline<U extends UnitOfWork> {
       const uow = this.def.createUnitOfWork(tx, this.rt);
       for (const item of items) this.handlerOf(item.envelope).declare?.(uow, item.payload as never);
       const lockStart = process.hrtime.bigint();
-      const claiming = sabotage.noInbox ? Promise.resolve({ fresh: new Set(items.map((i) => i.envelope.messageId)), reused: new Set<WorkItem>() }) : claimInbox(tx, db.schema, this.consumer, items);
+      const claiming = sabotage.noInbox
+        ? Promise.resolve({ fresh: new Set(items.map((i) => i.envelope.messageId)), reused: new Set<WorkItem>() })
+        : claimInbox(tx, db.schema, this.consumer, sabotage.noFingerprint ? items.map((i) => ({ ...i, fingerprint: '' })) : items);
       const loading = uow.load();
       loading.catch(() => undefined);
       const claimed = await claiming;
@@ -436,7 +439,7 @@ export class MessagePipeline<U extends UnitOfWork> {
         if (!claimed.fresh.has(id)) continue;
         const first = taken.get(id);
         if (first !== undefined && !sabotage.noInbox) {
-          if (first !== item.fingerprint) claimed.reused.add(item);
+          if (first !== item.fingerprint && !sabotage.noFingerprint) claimed.reused.add(item);
           continue;
         }
         taken.set(id, item.fingerprint);

@@ -146,4 +146,10 @@ export interface Sabotage {
   noInbox: boolean;
   /** Read rows without FOR UPDATE. */
   noLocks: boolean;
+  /** Take every copy of a claimed id for a duplicate, whatever its type or payload. */
+  noFingerprint: boolean;
+  /** The webhook gateway publishes webhooks without checking their signature. */
+  trustWebhooks: boolean;
+  /** Dead-lettered copies keep every original header, however big. */
+  untrimmedDeadLetters: boolean;
 }

@@ -129,7 +129,13 @@ export class Worker<U extends UnitOfWork> {
   private async doStart(): Promise<void> {
     this._state = WorkerState.starting;
     const { config, def, log } = this;
-    const sabotage: Sabotage = { noInbox: config.sabotage.includes('no-inbox'), noLocks: config.sabotage.includes('no-locks') };
+    const sabotage: Sabotage = {
+      noInbox: config.sabotage.includes('no-inbox'),
+      noLocks: config.sabotage.includes('no-locks'),
+      noFingerprint: config.sabotage.includes('no-fingerprint'),
+      trustWebhooks: config.sabotage.includes('trust-webhooks'),
+      untrimmedDeadLetters: config.sabotage.includes('untrimmed-dead-letters'),
+    };
     if (config.sabotage.length > 0) log.warn({ sabotage: config.sabotage }, 'SABOTAGE ACTIVE: guarantees are deliberately broken (test only)');
     const appName = `stockflow:${def.name}:${config.instanceId}`.slice(0, 63);
     // Where a slow start spends its time (a loaded broker, a held migration lock) is otherwise

@@ -39,7 +39,7 @@ export function webhookRoute(rt: Runtime, opts: { secret: string; now?: () => nu
       const given = req.headers[HEADER.signature];
       const signature = Array.isArray(given) ? given[0] : given;
       const verdict = verifyWebhook(opts.secret, req.body, signature, { nowS: Math.floor(now() / 1000), toleranceS: WEBHOOK_TOLERANCE_S });
-      if (!verdict.ok) {
+      if (!verdict.ok && !rt.sabotage.trustWebhooks) {
         count(`signature_${verdict.reason}`);
         return reply(401, `signature ${verdict.reason}`);
       }
@@ -72,7 +72,7 @@ export function webhookRoute(rt: Runtime, opts: { secret: string; now?: () => nu
       const route = deliveryOf(rt.topology, 'ProviderWebhook', data.orderId);
       try {
         await rt.publisher.publish(route.exchange, route.routingKey, req.body, {
-          ...propertiesOf(envelope, { [HEADER.signature]: signature }),
+          ...propertiesOf(envelope, signature === undefined ? {} : { [HEADER.signature]: signature }),
           mandatory: route.mandatory,
         });
       } catch (err) {
