@@ -61,6 +61,8 @@ export class FloodCancelled extends Error {
 }
 
 const HEAL_TIMEOUT_MS = 120_000;
+/** The workers' LEASE_TTL_MS unless --worker-env sets it (relay-failover's bound). */
+const DEFAULT_LEASE_TTL_MS = 5_000;
 
 /**
  * One flood, start to finish: environment → provider → workers → tap → setup → publish under
@@ -138,6 +140,8 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
 
   let fleet: Fleet;
   let provider: ProviderHandle;
+  /** Where the run's webhooks go (owned runs: the relay to the live payment gateways). */
+  let gateway: { url: string; secret: string } | undefined;
   if (opts.attach) {
     const remote = new RemoteProvider(opts.providerUrl);
     await remote.check().catch((err: unknown) => {
@@ -162,6 +166,7 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
       (p, { hurry }) => p.stop(hurry ? 0 : undefined),
     );
     provider = local;
+    gateway = { url: relay.url, secret: local.webhookSecret };
     const processFleet = new ProcessFleet({
       tag: env.tag,
       instances: opts.instances,
@@ -219,7 +224,20 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
   // Whichever bound comes first decides how far along the flood is (and when counted faults fire).
   const progress = () => Math.max(limit !== Infinity ? generated / limit : 0, deadline !== Infinity ? (Date.now() - tPublish) / (deadline - tPublish) : 0);
   const injector = new FaultInjector(
-    { namespace: env.namespace, databaseUrl: env.databaseUrl, redisUrl: opts.redisUrl, redisFlushAll: opts.redisFlushAll, fleet, broker, rabbitmqctl, rng: Rng.derive(opts.seed, 'fault-targets'), stopMs: opts.stopMs, brokerDownMs: 3000, log: say },
+    {
+      namespace: env.namespace,
+      databaseUrl: env.databaseUrl,
+      redisUrl: opts.redisUrl,
+      redisFlushAll: opts.redisFlushAll,
+      fleet,
+      broker,
+      rabbitmqctl,
+      rng: Rng.derive(opts.seed, 'fault-targets'),
+      stopMs: opts.stopMs,
+      brokerDownMs: 3000,
+      edge: { tag: env.tag, topology: env.topology, amqp: env.amqp, pool: env.pool, history, publisher, sequences: flood, gateway, leaseTtlMs: Number(opts.workerEnv.LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS) },
+      log: say,
+    },
     planFaults(opts.faults, opts.seed, limit === Infinity ? opts.durationMs : undefined),
   );
   // Not a heal: the workers are stopped next, so only what outlives the run is put right.
@@ -258,7 +276,7 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
   const deadLetters = await peekDeadLetters(env.amqp, env.topology);
   const ledger = await provider.ledger();
   await hooks.beforeCheck?.({ env, history });
-  const checked = await check({ tag: env.tag, history, deadLetters, provider: ledger, db: dbOf(env.pool) });
+  const checked = await check({ tag: env.tag, history, deadLetters, provider: ledger, db: dbOf(env.pool), faults: injector.records });
   const tChecked = Date.now();
 
   const { report, series } = await buildReport({

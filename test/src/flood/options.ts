@@ -16,7 +16,9 @@ export interface OptionDef {
   doc: string;
 }
 
-const defaultFaults = (['kill', 'conn', 'pg', 'redis', 'stop'] as const).map((k) => `${k}=${DEFAULT_FAULT_COUNTS[k]}`).join(',');
+/** Every kind but broker (a RabbitMQ restart disturbs everything else on the broker). */
+export const DEFAULT_FAULT_KINDS = FAULT_KINDS.filter((k) => k !== 'broker');
+const defaultFaults = DEFAULT_FAULT_KINDS.map((k) => `${k}=${DEFAULT_FAULT_COUNTS[k]}`).join(',');
 
 export const OPTION_DEFS: OptionDef[] = [
   { name: 'seed', value: 'S', default: 'random (printed)', doc: 'Seed of the workload, duplicates, reordering and fault schedule: the same seed replays the same flood' },

@@ -41,7 +41,7 @@ describe('bounded retries', () => {
     try {
       const ch = await conn.createConfirmChannel();
       const headers: Record<string, unknown> = { ...propertiesOf(envelope('big-headers')).headers };
-      for (let i = 0; i < 63; i++) headers[`x-upstream-${i}`] = 'h'.repeat(1000);
+      for (let i = 0; i < 64; i++) headers[`x-upstream-${i}`] = 'h'.repeat(1000);
       await new Promise<void>((resolve, reject) =>
         ch.publish(route().exchange, route().routingKey, Buffer.from(JSON.stringify({ ...key, quantity: -1 })), { ...propertiesOf(envelope('big-headers')), headers }, (err) => (err ? reject(err as Error) : resolve())),
       );

@@ -1,5 +1,8 @@
 import { Catalogue } from '../workload/catalogue';
 import { checkConservation } from './conservation';
+import { checkDeadLetters } from './dead-letters';
+import { checkForgedWebhooks, checkRelayFailover } from './fault-measures';
+import { checkIdReuse } from './id-reuse';
 import { checkExactlyOnce } from './exactly-once';
 import { checkNothingLost } from './nothing-lost';
 import { checkOrders } from './orders';
@@ -16,7 +19,8 @@ export interface CheckReport {
 
 /**
  * Proves ARCHITECTURE.md's six invariants for one run from its history, the database and
- * the provider's ledger. Pure reads: it can run against a live flood's database or one a
+ * the provider's ledger, and four more about the edges (reused ids, dead letters and parked
+ * rows, forged webhooks, relay failover), from the same and the faults' own measures. Pure reads: it can run against a live flood's database or one a
  * test prepared (and corrupted) by hand.
  */
 export async function check(input: CheckInput): Promise<CheckReport> {
@@ -28,6 +32,10 @@ export async function check(input: CheckInput): Promise<CheckReport> {
     await checkNothingLost(ctx),
     await checkOrders(ctx),
     await checkPerKeyOrder(ctx),
+    await checkIdReuse(ctx),
+    await checkDeadLetters(ctx),
+    checkForgedWebhooks(ctx),
+    checkRelayFailover(ctx),
   ];
   return { ok: invariants.every((i) => i.ok), invariants };
 }

@@ -6,6 +6,9 @@ interface OrderRow {
   id: string;
   status: string;
   amount: string;
+  currency: string | null;
+  captured_amount: string | null;
+  captured_currency: string | null;
   stock_status: string;
   payment_status: string;
 }
@@ -15,7 +18,8 @@ interface OrderRow {
  * reservation (reservationId = orderId) and the provider's own ledger.
  * - every order of the run is terminal;
  * - CONFIRMED ⇔ exactly one charge at the provider, captured, not refunded, of the order's
- *   amount, and a committed reservation;
+ *   amount in its currency, and a committed reservation; and the order itself recorded a
+ *   capture of exactly its amount and currency;
  * - REJECTED / CANCELLED / EXPIRED ⇒ its reservation is not held and the provider kept no
  *   money for it (captured − refunded = 0);
  * - money kept for an order id the run never confirmed is a violation too;
@@ -29,7 +33,7 @@ export async function checkOrders(ctx: CheckContext): Promise<InvariantResult> {
     }
   }
   const orders = new Map(
-    (await ctx.db.query<OrderRow>(`SELECT id, status, amount, stock_status, payment_status FROM orders.orders WHERE id LIKE $1 || '%'`, [ctx.prefix.order])).map((o) => [o.id, o]),
+    (await ctx.db.query<OrderRow>(`SELECT id, status, amount, currency, captured_amount, captured_currency, stock_status, payment_status FROM orders.orders WHERE id LIKE $1 || '%'`, [ctx.prefix.order])).map((o) => [o.id, o]),
   );
   const reservations = await ctx.db.query<{ id: string; status: string; overdue: boolean; expires_at: Date }>(
     `SELECT id, status, expires_at, (status = 'held' AND expires_at < now() - interval '2 seconds') AS overdue
@@ -66,9 +70,12 @@ export async function checkOrders(ctx: CheckContext): Promise<InvariantResult> {
       continue;
     }
     if (o.status === 'CONFIRMED') {
-      const kept = cs.filter((c) => c.status === 'captured' && c.refunded === 0 && c.amount === Number(o.amount));
+      const kept = cs.filter((c) => c.status === 'captured' && c.refunded === 0 && c.amount === Number(o.amount) && c.currency === o.currency);
       if (cs.length !== 1 || kept.length !== 1 || hold !== 'committed') {
-        offenders.push(`${id}: CONFIRMED but provider has ${cs.map((c) => `${c.status} ${c.amount} refunded ${c.refunded}`).join(', ') || 'no charge'} (order amount ${o.amount}), reservation ${hold}`);
+        offenders.push(`${id}: CONFIRMED but provider has ${cs.map((c) => `${c.status} ${c.amount} ${c.currency} refunded ${c.refunded}`).join(', ') || 'no charge'} (order amount ${o.amount} ${o.currency}), reservation ${hold}`);
+      }
+      if (Number(o.captured_amount) !== Number(o.amount) || o.captured_currency !== o.currency) {
+        offenders.push(`${id}: CONFIRMED on a capture of ${o.captured_amount} ${o.captured_currency}, not its total ${o.amount} ${o.currency}`);
       }
     } else {
       if (hold === 'held') offenders.push(`${id}: ${o.status} but its reservation is still held`);

@@ -1,9 +1,10 @@
 import type { Pool, PoolClient } from 'pg';
+import type { FaultRecord } from '../faults/injector';
 import type { History } from '../history/history';
 import type { ProviderLedgerSnapshot } from '../provider/provider-handle';
 import { Catalogue } from '../workload/catalogue';
 
-export const INVARIANTS = ['stock-levels', 'conservation', 'exactly-once', 'nothing-lost', 'orders', 'per-key-order'] as const;
+export const INVARIANTS = ['stock-levels', 'conservation', 'exactly-once', 'nothing-lost', 'orders', 'per-key-order', 'id-reuse', 'dead-letters', 'forged-webhooks', 'relay-failover'] as const;
 export type InvariantName = (typeof INVARIANTS)[number];
 
 /** ARCHITECTURE.md's wording of each invariant, numbered as there. */
@@ -12,8 +13,12 @@ export const INVARIANT_TITLES: Record<InvariantName, string> = {
   conservation: '2. conservation: Σ on_hand = initial + receipts − shipments − commits ± adjustments (transfers net 0)',
   'exactly-once': '3. exactly-once: one inbox row and at most one set of effects per command id; duplicates have none',
   'nothing-lost': '4. nothing lost: every published command is in an inbox or a dead-letter queue',
-  orders: '5. every order terminal; CONFIRMED ⇔ one captured, unrefunded charge and a committed reservation; otherwise no held stock and net charge 0',
-  'per-key-order': '6. per-key order: the commands of one key took effect in publish order',
+  orders: '5. every order terminal; CONFIRMED ⇔ one captured, unrefunded charge of its amount in its currency and a committed reservation; otherwise no held stock and net charge 0',
+  'per-key-order': '6. per-key order: the commands of one key took effect in publish order (within each publisher session)',
+  'id-reuse': '7. a message id reused for another message is refused (dead-lettered id_reused) and its first message took effect once, as published',
+  'dead-letters': '8. every dead letter and parked outbox row is accounted for: each has a reason, each malformed message is dead-lettered with its own, nothing is left parked',
+  'forged-webhooks': '9. no forged, tampered, unsigned or replayed webhook is accepted by the gateway',
+  'relay-failover': '10. a paused outbox relay leader loses the lead to another instance within LEASE_TTL_MS and a few seconds',
 };
 
 export interface InvariantResult {
@@ -52,6 +57,8 @@ export interface CheckInput {
   deadLetters: DeadLetter[];
   provider: ProviderLedgerSnapshot;
   db: Db;
+  /** The faults injected (their measures: failovers, forged webhooks accepted). */
+  faults?: FaultRecord[];
 }
 
 export interface CheckContext extends CheckInput {

@@ -7,6 +7,7 @@ import { ProcessFleet } from '../supervisor/fleet';
 import type { WorkerProcess } from '../supervisor/worker-process';
 import type { BrokerAdmin, BrokerConnection } from './broker-admin';
 import { restartBrokerApp } from './rabbitmqctl';
+import { EDGE_ACTIONS, type EdgeContext } from './edge-actions';
 import type { FaultKind } from './plan';
 
 export interface FaultContext {
@@ -25,12 +26,16 @@ export interface FaultContext {
   /** How long a stopped worker stays stopped. */
   stopMs: number;
   brokerDownMs: number;
+  /** What the faults at the edges (edge-actions.ts) need; absent in unit tests of the others. */
+  edge?: EdgeContext;
   log(line: string): void;
 }
 
 export interface FaultOutcome {
   target: string;
   detail: string;
+  /** Figures an invariant reads (relay-failover, forged-webhooks). */
+  measure?: Record<string, number>;
 }
 
 export class FaultSkipped extends Error {}
@@ -140,4 +145,4 @@ async function broker(ctx: FaultContext): Promise<FaultOutcome> {
   return { target: 'rabbitmq', detail: `stop_app, ${ctx.brokerDownMs} ms down, start_app` };
 }
 
-export const FAULT_ACTIONS: Record<FaultKind, (ctx: FaultContext) => Promise<FaultOutcome>> = { kill, conn, pg, redis, stop, broker };
+export const FAULT_ACTIONS: Record<FaultKind, (ctx: FaultContext) => Promise<FaultOutcome>> = { kill, conn, pg, redis, stop, broker, ...EDGE_ACTIONS };

@@ -9,6 +9,8 @@ export interface FaultRecord {
   detail: string;
   /** false: skipped or failed (then `detail` says why); it is not counted as injected. */
   ok: boolean;
+  /** Figures an invariant reads (relay-failover, forged-webhooks). */
+  measure?: Record<string, number>;
 }
 
 /**
@@ -59,7 +61,7 @@ export class FaultInjector {
     let record: FaultRecord;
     try {
       const out = await FAULT_ACTIONS[kind](this.ctx);
-      record = { t, kind, target: out.target, detail: out.detail, ok: true };
+      record = { t, kind, target: out.target, detail: out.detail, ok: true, ...(out.measure ? { measure: out.measure } : {}) };
     } catch (err) {
       record = { t, kind, target: '-', detail: err instanceof FaultSkipped ? err.message : `failed: ${(err as Error).message}`, ok: false };
     }

@@ -1,6 +1,6 @@
 import { Rng } from '../rng';
 
-export const FAULT_KINDS = ['kill', 'conn', 'pg', 'redis', 'stop', 'broker'] as const;
+export const FAULT_KINDS = ['kill', 'conn', 'pg', 'redis', 'stop', 'broker', 'publisher-restart', 'leader-stop', 'unroutable', 'forged-webhooks', 'id-reuse', 'big-headers'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** What each kind does, for --help and the docs. */
@@ -11,9 +11,28 @@ export const FAULT_DOCS: Record<FaultKind, string> = {
   redis: 'Redis data loss: delete every key of the run\'s namespace (FLUSHALL only with --redis-flushall)',
   stop: 'SIGSTOP a worker that actively consumes, long enough for the broker to hand its partitions over, then SIGCONT: a stale partition owner',
   broker: 'rabbitmqctl stop_app / start_app: a RabbitMQ restart (never part of the defaults: it disturbs everything else on the broker)',
+  'publisher-restart': 'the flood\'s publisher restarts: a new sequence session, every key numbered from 1 again mid-key (workers order each session on its own)',
+  'leader-stop': 'SIGSTOP the outbox relay leader of one service (its relay_lease holder) for --stop-ms, then SIGCONT; another instance must take the lead within LEASE_TTL_MS and a few seconds (relay-failover)',
+  unroutable: 'unbind one event routing key from its consumer\'s partition queue for 5 s, then bind it again: the relay\'s publishes come back unroutable (retried after the topology is declared again, or parked)',
+  'forged-webhooks': 'a storm of 200 webhooks to the payment gateway: unsigned, signed with another secret, tampered after signing, replayed an hour late; every one must be refused (forged-webhooks)',
+  'id-reuse': 'publishes 20 messages reusing ids: of commands already applied (another payload) and of events the workers emitted (another type); each must be dead-lettered as id_reused (id-reuse)',
+  'big-headers': 'publishes 5 invalid messages whose header tables nearly fill 64 KiB; each must reach its dead queue as invalid_schema while its partition goes on (dead-letters)',
 };
 
-export const DEFAULT_FAULT_COUNTS: Record<FaultKind, number> = { kill: 6, conn: 6, pg: 6, redis: 3, stop: 3, broker: 1 };
+export const DEFAULT_FAULT_COUNTS: Record<FaultKind, number> = {
+  kill: 6,
+  conn: 6,
+  pg: 6,
+  redis: 3,
+  stop: 3,
+  broker: 1,
+  'publisher-restart': 2,
+  'leader-stop': 2,
+  unroutable: 2,
+  'forged-webhooks': 2,
+  'id-reuse': 2,
+  'big-headers': 2,
+};
 
 export type FaultSpec = { kind: FaultKind; count: number } | { kind: FaultKind; everyMs: number; perPeriod: number };
 

@@ -11,6 +11,8 @@ export interface PublishRecord {
   type: string;
   key: string;
   sequence: number;
+  /** The publisher session the sequence belongs to (a publisher-restart fault starts a new one). */
+  session: string;
   /** Not false for a re-publish: the id is the original's. */
   dup: DuplicateKind;
   setup?: boolean;
@@ -21,6 +23,18 @@ export interface PublishRecord {
   attempts: number;
   /** The payload as published (kept for originals only; set adjustments are completed at publish time). */
   payload?: unknown;
+}
+
+/**
+ * A message the flood sent to be refused, not applied: an id reused for another message
+ * (expect id_reused) or a malformed one (expect invalid_schema). Kept apart from the commands.
+ */
+export interface AdversarialRecord {
+  id: string;
+  type: string;
+  kind: 'reuse' | 'bad';
+  expect: 'id_reused' | 'invalid_schema';
+  t: number;
 }
 
 /** Inventory effects the conservation check sums, in compact form. */
@@ -54,6 +68,8 @@ export interface Levels {
  */
 export class History {
   readonly publishes: PublishRecord[] = [];
+  /** Messages sent to be refused (id reuse, malformed): see AdversarialRecord. */
+  readonly adversarial: AdversarialRecord[] = [];
   readonly events = new Map<string, EventRecord>();
   /** Event copies seen again (relay republish, tap redelivery). */
   eventRepeats = 0;
@@ -68,6 +84,10 @@ export class History {
   recordPublish(r: PublishRecord): void {
     this.publishes.push(r);
     if (!r.dup && !this.originals.has(r.id)) this.originals.set(r.id, r);
+  }
+
+  recordAdversarial(r: AdversarialRecord): void {
+    this.adversarial.push(r);
   }
 
   /** Called when a publish settles, to keep the file history complete. */

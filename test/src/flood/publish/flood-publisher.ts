@@ -1,4 +1,4 @@
-import { isMandatory, propertiesOf, type Payload, type Publisher } from '@stockflow/shared';
+import { isMandatory, newSequenceSession, propertiesOf, type Payload, type Publisher } from '@stockflow/shared';
 import type { History, PublishRecord } from '../history/history';
 import type { ProviderHandle } from '../provider/provider-handle';
 import type { PlannedCommand, ProviderPlan, ScheduledPublish } from '../workload/types';
@@ -10,6 +10,7 @@ interface Prepared {
   body: Buffer;
   properties: OutgoingMessage['properties'];
   sequence: number;
+  session: string;
   payload: unknown;
   /** Copies still to come; the prepared message is dropped after the last. */
   copiesLeft: number;
@@ -27,6 +28,8 @@ const CHUNK = 256;
  */
 export class FloodPublisher {
   private readonly sequences = new Map<string, number>();
+  /** The numbering the sequences belong to; a publisher-restart fault starts a new one. */
+  private session = newSequenceSession();
   private readonly prepared = new Map<string, Prepared>();
   private index = 0;
   /** Provider plans (declines, timeouts, async captures) that could not be set in time. */
@@ -59,6 +62,16 @@ export class FloodPublisher {
     await flush();
   }
 
+  /**
+   * What a restarted upstream publisher does: a new session, and every key numbered from 1
+   * again. Returns the new session.
+   */
+  restartSession(): string {
+    this.session = newSequenceSession();
+    this.sequences.clear();
+    return this.session;
+  }
+
   /** Waits until the broker confirmed everything published so far. */
   confirmed(): Promise<void> {
     return this.deps.ordered.idle();
@@ -74,7 +87,7 @@ export class FloodPublisher {
     } else if (--p.copiesLeft <= 0) {
       this.prepared.delete(c.messageId);
     }
-    const record: PublishRecord = { i: this.index++, id: c.messageId, type: c.type, key: c.key, sequence: p.sequence, dup: s.duplicate, t: Date.now(), attempts: 0 };
+    const record: PublishRecord = { i: this.index++, id: c.messageId, type: c.type, key: c.key, sequence: p.sequence, session: p.session, dup: s.duplicate, t: Date.now(), attempts: 0 };
     if (c.setup) record.setup = true;
     if (!s.duplicate) record.payload = p.payload;
     this.deps.history.recordPublish(record);
@@ -100,9 +113,10 @@ export class FloodPublisher {
     const payload = c.payload ?? this.completeSetAdjustment(c);
     const sequence = (this.sequences.get(c.key) ?? 0) + 1;
     this.sequences.set(c.key, sequence);
-    const { envelope, route, body } = this.deps.publisher.prepare(c.type, payload, { messageId: c.messageId, sequence });
+    const session = this.session;
+    const { envelope, route, body } = this.deps.publisher.prepare(c.type, payload, { messageId: c.messageId, sequence, sequenceSession: session });
     if (envelope.partitionKey !== c.key) throw new Error(`${c.messageId}: planned key ${c.key} but the contract says ${envelope.partitionKey}`);
-    return { exchange: route.exchange, routingKey: route.routingKey, body, properties: { ...propertiesOf(envelope), mandatory: isMandatory(c.type) }, sequence, payload, copiesLeft: copies };
+    return { exchange: route.exchange, routingKey: route.routingKey, body, properties: { ...propertiesOf(envelope), mandatory: isMandatory(c.type) }, sequence, session, payload, copiesLeft: copies };
   }
 
   /** An operator's recount: the count they see, off by the seeded amount, against the version they saw. */

@@ -2,6 +2,10 @@ import type { ConfirmChannel, Options } from 'amqplib';
 import type { AmqpConnection, Logger } from '@stockflow/shared';
 
 const PUB_HEADER = 'x-flood-pub';
+/** A message returned unroutable is sent again after this long (its partition's binding may come back)... */
+const UNROUTABLE_RETRY_MS = 1_000;
+/** ...until it has been unroutable this long. */
+const UNROUTABLE_GIVE_UP_MS = 60_000;
 
 export interface OutgoingMessage {
   /** Publish index: retries go out again in this order. */
@@ -12,13 +16,15 @@ export interface OutgoingMessage {
   properties: Options.Publish & { messageId: string };
   onSent(attempt: number): void;
   onConfirmed(): void;
-  /** Gave up for good (unroutable: the topology is missing). */
+  /** Gave up for good (unroutable for longer than UNROUTABLE_GIVE_UP_MS: the topology is missing). */
   onFailed(reason: string): void;
 }
 
 interface InFlight {
   msg: OutgoingMessage;
   attempt: number;
+  /** When it first came back unroutable. */
+  unroutableSince?: number;
 }
 
 export interface OrderedPublisherOptions {
@@ -53,6 +59,8 @@ export class OrderedPublisher {
   sent = 0;
   confirmed = 0;
   retried = 0;
+  /** Messages waiting to be sent again after coming back unroutable. */
+  private readonly later = new Set<InFlight>();
 
   constructor(private readonly opts: OrderedPublisherOptions) {}
 
@@ -81,7 +89,7 @@ export class OrderedPublisher {
   }
 
   get pending(): number {
-    return this.queue.length + this.inFlight.size;
+    return this.queue.length + this.inFlight.size + this.later.size;
   }
 
   push(msg: OutgoingMessage): void {
@@ -134,7 +142,20 @@ export class OrderedPublisher {
     this.inFlight.delete(item.msg.i);
     const wasReturned = this.returned.delete(item.msg.i);
     if (wasReturned) {
-      item.msg.onFailed('unroutable');
+      // As a careful upstream does: a binding somebody removed may come back (or be declared
+      // again); the resequencer puts a key's messages back in order if others went meanwhile.
+      item.unroutableSince ??= Date.now();
+      if (Date.now() - item.unroutableSince > UNROUTABLE_GIVE_UP_MS) item.msg.onFailed('unroutable');
+      else {
+        this.later.add(item);
+        setTimeout(() => {
+          this.later.delete(item);
+          if (this.closed) return;
+          this.requeue([item]);
+          this.pump();
+        }, UNROUTABLE_RETRY_MS).unref();
+        return;
+      }
     } else if (err) {
       // A nack: send it again right away, ahead of everything not yet sent.
       this.requeue([item]);

@@ -4,7 +4,20 @@ import { logHistogram, perBucket } from './stats';
 import { barChart, esc, lineChart, type Marker, type Series } from './svg';
 import type { FloodReport, ReportSeries } from './types';
 
-const FAULT_COLORS: Record<FaultKind, string> = { kill: '#cc3311', conn: '#ee7733', pg: '#009988', redis: '#aa3377', stop: '#0077bb', broker: '#000000' };
+const FAULT_COLORS: Record<FaultKind, string> = {
+  kill: '#cc3311',
+  conn: '#ee7733',
+  pg: '#009988',
+  redis: '#aa3377',
+  stop: '#0077bb',
+  broker: '#000000',
+  'publisher-restart': '#33bbee',
+  'leader-stop': '#0044aa',
+  unroutable: '#bbbb00',
+  'forged-webhooks': '#882255',
+  'id-reuse': '#117733',
+  'big-headers': '#999933',
+};
 
 /** A self-contained page: inline CSS and SVG, no scripts, nothing fetched. */
 export function htmlReport(r: FloodReport, s: ReportSeries): string {

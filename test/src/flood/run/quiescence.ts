@@ -34,7 +34,7 @@ export interface QuiescenceLimits {
  * Quiescence: nothing left that could still change the state the checker reads.
  *   - every partition queue empty: nothing ready (exact, over AMQP) and nothing unacked (from
  *     the management API or rabbitmqctl when either is there);
- *   - every outbox empty, and the event tap has recorded every event;
+ *   - every outbox empty, nothing parked, and the event tap has recorded every event;
  *   - no order of the run open, none waiting for a stock, payment or refund answer;
  *   - no reservation of the run still held (each hold in a flood ends: orders finish, direct
  *     holds expire within seconds; this is stricter than "none overdue" on purpose);
@@ -89,8 +89,12 @@ async function pendingWork(deps: QuiescenceDeps): Promise<string[]> {
     await ch.close().catch(() => undefined);
   }
 
-  const { rows: outbox } = await deps.pool.query<{ n: string }>(`SELECT (SELECT count(*) FROM inventory.outbox) + (SELECT count(*) FROM orders.outbox) + (SELECT count(*) FROM payments.outbox) AS n`);
+  const { rows: outbox } = await deps.pool.query<{ n: string; parked: string }>(
+    `SELECT (SELECT count(*) FROM inventory.outbox) + (SELECT count(*) FROM orders.outbox) + (SELECT count(*) FROM payments.outbox) AS n,
+            (SELECT count(*) FROM inventory.outbox_parked) + (SELECT count(*) FROM orders.outbox_parked) + (SELECT count(*) FROM payments.outbox_parked) AS parked`,
+  );
   if (Number(outbox[0]?.n ?? 0) > 0) out.push(`${outbox[0]!.n} outbox rows`);
+  if (Number(outbox[0]?.parked ?? 0) > 0) out.push(`${outbox[0]!.parked} outbox rows parked (retried by their relay)`);
 
   const prefix = Catalogue.prefixes(deps.tag);
   const { rows: orders } = await deps.pool.query<{ open: string; moving: string }>(

@@ -73,7 +73,7 @@ export class World {
   /** A confirmed publish in the history. */
   publish(id: string, type: string, key: string, sequence: number, payload: unknown, extra: Partial<PublishRecord> = {}): void {
     const t = Date.now();
-    this.history.recordPublish({ i: this.i++, id, type, key, sequence, dup: false, t, confirmedAt: t, attempts: 1, payload, ...extra });
+    this.history.recordPublish({ i: this.i++, id, type, key, sequence, session: '', dup: false, t, confirmedAt: t, attempts: 1, payload, ...extra });
   }
 
   event(id: string, type: string, cause: string, payload: Record<string, unknown>): void {
@@ -81,12 +81,12 @@ export class World {
   }
 
   /** One message applied: its inbox claim and ledger rows, in one transaction (one xmin). */
-  async applyInventory(messageId: string, type: string, key: string, sequence: number | null, ledger: [typeof A, number, number, string, string | null][]): Promise<void> {
+  async applyInventory(messageId: string, type: string, key: string, sequence: number | null, ledger: [typeof A, number, number, string, string | null][], session = ''): Promise<void> {
     const rows = ledger.map((_, n) => `($${n * 6 + 1}, $${n * 6 + 2}, $${n * 6 + 3}::int, $${n * 6 + 4}::int, $${n * 6 + 5}, $${n * 6 + 6}, '${messageId}')`).join(', ');
     const params = ledger.flatMap(([k, dOn, dRes, kind, res]) => [k.productId, k.warehouseId, dOn, dRes, kind, res]);
     const ledgerSql = ledger.length > 0 ? `, l AS (INSERT INTO inventory.ledger (product_id, warehouse_id, delta_on_hand, delta_reserved, kind, reservation_id, message_id) VALUES ${rows} RETURNING 1)` : '';
     await this.sql(
-      `WITH i AS (INSERT INTO inventory.inbox (consumer, message_id, type, partition_key, sequence) VALUES ('inventory-worker', '${messageId}', '${type}', '${key}', ${sequence ?? 'NULL'}) RETURNING 1)${ledgerSql} SELECT 1`,
+      `WITH i AS (INSERT INTO inventory.inbox (consumer, message_id, type, partition_key, sequence, sequence_session) VALUES ('inventory-worker', '${messageId}', '${type}', '${key}', ${sequence ?? 'NULL'}, '${session}') RETURNING 1)${ledgerSql} SELECT 1`,
       params,
     );
   }
@@ -117,7 +117,7 @@ export class World {
       this.event(`e-${id}`, 'StockReceived', id, { ...k, quantity: 100 });
     }
     this.publish('c-fx-0', 'ReceiveStock', KEY_A, 2, { ...A, quantity: 10 });
-    this.history.recordPublish({ i: this.i++, id: 'c-fx-0', type: 'ReceiveStock', key: KEY_A, sequence: 2, dup: 'concurrent', t: Date.now(), confirmedAt: Date.now(), attempts: 1 });
+    this.history.recordPublish({ i: this.i++, id: 'c-fx-0', type: 'ReceiveStock', key: KEY_A, sequence: 2, session: '', dup: 'concurrent', t: Date.now(), confirmedAt: Date.now(), attempts: 1 });
     await this.applyInventory('c-fx-0', 'ReceiveStock', KEY_A, 2, [[A, 10, 0, 'receipt', null]]);
     this.event('e-c-fx-0', 'StockReceived', 'c-fx-0', { ...A, quantity: 10 });
 
