@@ -27,6 +27,18 @@ interface InFlight {
   unroutableSince?: number;
 }
 
+/** A route (exchange and routing key) whose returned messages wait to be sent again. */
+interface Stall {
+  /** Its returned messages waiting for their retry. */
+  returned: number;
+  /** Its messages queued behind them, in publish order. */
+  held: InFlight[];
+}
+
+function routeOf(msg: OutgoingMessage): string {
+  return `${msg.exchange}\u0000${msg.routingKey}`;
+}
+
 export interface OrderedPublisherOptions {
   conn: AmqpConnection;
   log: Logger;
@@ -42,7 +54,9 @@ export interface OrderedPublisherOptions {
  * without waiting for each confirm: on one channel the broker enqueues a key's messages (one
  * key, one queue) in publish order, and a message can only have been enqueued if every
  * earlier one of its key was. When the channel dies, everything unconfirmed is sent again in
- * its original order: at worst a duplicate (absorbed by the inbox), never an overtaking.
+ * its original order: at worst a duplicate (absorbed by the inbox), never an overtaking. A
+ * message returned unroutable stalls its route: the route's later messages are held until the
+ * returned ones go out again, so none of them overtakes it once the binding is back.
  */
 export class OrderedPublisher {
   private ch: ConfirmChannel | undefined;
@@ -61,6 +75,7 @@ export class OrderedPublisher {
   retried = 0;
   /** Messages waiting to be sent again after coming back unroutable. */
   private readonly later = new Set<InFlight>();
+  private readonly stalled = new Map<string, Stall>();
 
   constructor(private readonly opts: OrderedPublisherOptions) {}
 
@@ -89,7 +104,9 @@ export class OrderedPublisher {
   }
 
   get pending(): number {
-    return this.queue.length + this.inFlight.size + this.later.size;
+    let held = 0;
+    for (const st of this.stalled.values()) held += st.held.length;
+    return this.queue.length + this.inFlight.size + this.later.size + held;
   }
 
   push(msg: OutgoingMessage): void {
@@ -117,6 +134,11 @@ export class OrderedPublisher {
   private pump(): void {
     const ch = this.ch;
     while (ch && !this.waitingDrain && this.queue.length > 0 && this.inFlight.size < this.opts.maxInFlight && !this.closed) {
+      const stall = this.stalled.get(routeOf(this.queue[0]!.msg));
+      if (stall) {
+        stall.held.push(this.queue.shift()!);
+        continue;
+      }
       if (!this.takeToken()) return;
       const item = this.queue.shift()!;
       const { msg } = item;
@@ -143,15 +165,21 @@ export class OrderedPublisher {
     const wasReturned = this.returned.delete(item.msg.i);
     if (wasReturned) {
       // As a careful upstream does: a binding somebody removed may come back (or be declared
-      // again); the resequencer puts a key's messages back in order if others went meanwhile.
+      // again), and until the message went out again nothing after it on its route may go.
       item.unroutableSince ??= Date.now();
       if (Date.now() - item.unroutableSince > UNROUTABLE_GIVE_UP_MS) item.msg.onFailed('unroutable');
       else {
+        const route = routeOf(item.msg);
+        const stall = this.stalled.get(route) ?? { returned: 0, held: [] };
+        this.stalled.set(route, stall);
+        stall.returned++;
         this.later.add(item);
         setTimeout(() => {
           this.later.delete(item);
-          if (this.closed) return;
-          this.requeue([item]);
+          stall.held.push(item);
+          if (--stall.returned > 0 || this.closed) return;
+          this.stalled.delete(route);
+          this.requeue(stall.held);
           this.pump();
         }, UNROUTABLE_RETRY_MS).unref();
         return;
@@ -178,7 +206,7 @@ export class OrderedPublisher {
 
   private requeue(items: InFlight[]): void {
     if (items.length === 0) return;
-    this.retried += items.length;
+    this.retried += items.filter((i) => i.attempt > 0).length;
     const merged = [...items, ...this.queue].sort((a, b) => a.msg.i - b.msg.i);
     this.queue.splice(0, this.queue.length, ...merged);
   }
