@@ -1,5 +1,5 @@
-import { check, type InvariantName } from './checker';
-import { KEY_A, World } from './testing/world';
+import { check, forgedWebhookPrefix, type InvariantName } from './checker';
+import { KEY_A, TAG, World } from './testing/world';
 
 /**
  * A checker that cannot fail is worthless. Against a prepared world in which everything holds,
@@ -117,5 +117,13 @@ describe('flood checker on a prepared database', () => {
     const v = await violated();
     expect(v.names).toEqual(['per-key-order']);
     expect(v.examples['per-key-order']).toEqual([expect.stringMatching(new RegExp(`^key ${KEY_A} \\(inventory-worker\\): c-fx-10 seq 1 took effect after c-fx-2 seq 4`))]);
+  });
+
+  it('9 forged-webhooks: a forged webhook that reached the payment worker, though its answer was lost', async () => {
+    const id = `${forgedWebhookPrefix(TAG)}1-0`;
+    await world.sql(`INSERT INTO payments.inbox (consumer, message_id, type, partition_key) VALUES ('payment-worker', '${id}', 'ProviderWebhook', 'o-fx-0')`);
+    const v = await violated();
+    expect(v.names).toEqual(['forged-webhooks']);
+    expect(v.examples['forged-webhooks']).toEqual([`1 forged webhooks were applied by the payment worker (inbox rows ${forgedWebhookPrefix(TAG)}*)`]);
   });
 });

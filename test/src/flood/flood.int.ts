@@ -9,14 +9,18 @@ import { summaryText } from './report/summary';
 const COMMANDS = Number(process.env.FLOOD_COMMANDS ?? 20_000);
 
 /**
- * The bounded flood `npm test` runs (issue 5): 20k commands of every kind with 30 % exact
- * duplicates (half concurrent, half late), reordered across keys, two worker processes per
- * kind, SIGKILLs (half of them landing between a commit and its ack) and broker-side
- * connection drops, then quiescence and the six invariants. Budget: 5 minutes on the 2-core
- * machine; the report and the worker logs of a failure stay in the test log directory.
+ * The bounded flood `npm test` runs: 20k commands of every kind with 30 % exact duplicates
+ * (half concurrent, half late), reordered across keys, two worker processes per kind, SIGKILLs
+ * (half of them landing between a commit and its ack), broker-side connection drops and one of
+ * each fault at the edges (a publisher restart, a paused relay leader, an unroutable partition,
+ * forged webhooks, reused ids, oversized headers), then quiescence and every invariant. Budget:
+ * 5 minutes on the 2-core machine; the report and the worker logs of a failure stay in the test
+ * log directory.
  */
+const EDGE_FAULTS = ['publisher-restart', 'leader-stop', 'unroutable', 'forged-webhooks', 'id-reuse', 'big-headers'] as const;
+
 describe('bounded chaos flood', () => {
-  it(`${COMMANDS} commands, 30 % duplicates, kills and connection drops: every invariant holds`, async () => {
+  it(`${COMMANDS} commands, 30 % duplicates, kills, connection drops and edge faults: every invariant holds`, async () => {
     // Progress goes to the log as it happens: a run cut off by the test timeout still tells
     // how far it got.
     mkdirSync(TEST_LOG_DIR, { recursive: true });
@@ -26,7 +30,7 @@ describe('bounded chaos flood', () => {
       seed: process.env.FLOOD_SEED ?? '5',
       commands: COMMANDS,
       duplicates: 0.3,
-      faults: parseFaults('kill=3,conn=3'),
+      faults: parseFaults(['kill=3', 'conn=3', ...EDGE_FAULTS.map((k) => `${k}=1`)].join(',')),
       quiet: true,
       quiesceTimeoutMs: 90_000,
       drainMaxMs: 300_000,
@@ -39,7 +43,7 @@ describe('bounded chaos flood', () => {
     expect(report.commands).toBe(COMMANDS);
     expect(report.duplicates).toBeGreaterThan(COMMANDS * 0.25);
     expect(report.duplicatesAbsorbed).toBe(report.duplicates);
-    expect(report.faults).toMatchObject({ kill: 3, conn: 3 });
+    expect(report.faults).toMatchObject({ kill: 3, conn: 3, ...Object.fromEntries(EDGE_FAULTS.map((k) => [k, 1])) });
     expect(report.ok).toBe(true);
     // 5 minutes is the budget on a quiet machine; the margin is for a CI machine under load.
   }, 480_000);

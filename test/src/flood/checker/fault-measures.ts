@@ -1,12 +1,22 @@
-import { result, type CheckContext, type InvariantResult } from './types';
+import { forgedWebhookPrefix, result, type CheckContext, type InvariantResult } from './types';
 
 /** Slack beyond LEASE_TTL_MS for a lead to move: the next ask of a follower (1 s), a poll, a busy host. */
 const FAILOVER_SLACK_MS = 5_000;
 
-/** 9. Every forged-webhooks storm was refused: no forged, tampered, unsigned or replayed webhook accepted. */
-export function checkForgedWebhooks(ctx: CheckContext): InvariantResult {
+/**
+ * 9. Every forged-webhooks storm was refused: the gateway answered none of its webhooks with a
+ * 2xx, and none of them (ids FORGED_WEBHOOK_PREFIX) reached the payment worker's inbox or a
+ * dead-letter queue, which also catches one whose answer was lost (a timeout) while it went in.
+ */
+export async function checkForgedWebhooks(ctx: CheckContext): Promise<InvariantResult> {
   const storms = (ctx.faults ?? []).filter((f) => f.ok && f.kind === 'forged-webhooks');
   const offenders = storms.filter((f) => (f.measure?.accepted ?? 0) > 0).map((f) => `storm at ${new Date(f.t).toISOString()}: ${f.measure?.accepted} of ${f.measure?.sent} forged webhooks accepted by ${f.target}`);
+  const prefix = forgedWebhookPrefix(ctx.tag);
+  const inbox = await ctx.db.query<{ n: string }>(`SELECT count(*) AS n FROM payments.inbox WHERE message_id LIKE $1 || '%'`, [prefix]);
+  const reached = Number(inbox[0]?.n ?? 0);
+  if (reached > 0) offenders.push(`${reached} forged webhooks were applied by the payment worker (inbox rows ${prefix}*)`);
+  const dead = ctx.deadLetters.filter((d) => d.messageId?.startsWith(prefix));
+  if (dead.length > 0) offenders.push(`${dead.length} forged webhooks were published into the system and dead-lettered there (${[...new Set(dead.map((d) => d.reason ?? '(none)'))].join(', ')})`);
   return result('forged-webhooks', offenders, storms.reduce((s, f) => s + (f.measure?.sent ?? 0), 0));
 }
 

@@ -18,10 +18,10 @@ export interface CheckReport {
 }
 
 /**
- * Proves ARCHITECTURE.md's six invariants for one run from its history, the database and
- * the provider's ledger, and four more about the edges (reused ids, dead letters and parked
- * rows, forged webhooks, relay failover), from the same and the faults' own measures. Pure reads: it can run against a live flood's database or one a
- * test prepared (and corrupted) by hand.
+ * Proves ARCHITECTURE.md's six invariants for one run from its history, the database and the
+ * provider's ledger, and four more about the edges (reused ids, dead letters and parked rows,
+ * forged webhooks, relay failover) from the same and the faults' own measures. Pure reads: it
+ * can run against a live flood's database or one a test prepared (and corrupted) by hand.
  */
 export async function check(input: CheckInput): Promise<CheckReport> {
   const ctx = { ...input, prefix: Catalogue.prefixes(input.tag) };
@@ -34,7 +34,7 @@ export async function check(input: CheckInput): Promise<CheckReport> {
     await checkPerKeyOrder(ctx),
     await checkIdReuse(ctx),
     await checkDeadLetters(ctx),
-    checkForgedWebhooks(ctx),
+    await checkForgedWebhooks(ctx),
     checkRelayFailover(ctx),
   ];
   return { ok: invariants.every((i) => i.ok), invariants };

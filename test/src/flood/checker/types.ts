@@ -67,6 +67,11 @@ export interface CheckContext extends CheckInput {
 
 export const MAX_EXAMPLES = 10;
 
+/** The event ids of the forged-webhooks fault's webhooks in a run. */
+export function forgedWebhookPrefix(tag: string): string {
+  return `evt-forged-${tag}-`;
+}
+
 export function result(name: InvariantName, offenders: string[], checked: number, details?: InvariantResult['details']): InvariantResult {
   return { name, title: INVARIANT_TITLES[name], ok: offenders.length === 0, violations: offenders.length, examples: offenders.slice(0, MAX_EXAMPLES), checked, ...(details ? { details } : {}) };
 }
