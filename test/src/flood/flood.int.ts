@@ -29,6 +29,10 @@ describe('bounded chaos flood', () => {
       ...defaultOptions(),
       seed: process.env.FLOOD_SEED ?? '5',
       commands: COMMANDS,
+      // Faults fire one at a time while commands are published, and the edge faults take
+      // seconds each (a storm, a five-second unbinding, a paused leader): unlimited, the
+      // publishing would end before the last of them fired.
+      rate: 350,
       duplicates: 0.3,
       faults: parseFaults(['kill=3', 'conn=3', ...EDGE_FAULTS.map((k) => `${k}=1`)].join(',')),
       quiet: true,

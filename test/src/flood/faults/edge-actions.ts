@@ -27,12 +27,12 @@ export interface EdgeContext {
 }
 
 const UNROUTABLE_MS = 5_000;
-const FORGED_PER_STORM = 200;
+const FORGED_PER_STORM = 100;
 /**
  * Forged webhooks in flight at once, each given FORGED_ANSWER_MS: on a saturated 2-core host
- * the gateway answers a few dozen a second, and 200 at once would time out before being read.
+ * the gateway answers a few dozen a second, and a whole storm at once would time out unread.
  */
-const FORGED_CONCURRENCY = 20;
+const FORGED_CONCURRENCY = 25;
 const FORGED_ANSWER_MS = 30_000;
 const REUSES = 20;
 const BIG_HEADER_MESSAGES = 5;

@@ -14,7 +14,7 @@ export const FAULT_DOCS: Record<FaultKind, string> = {
   'publisher-restart': 'the flood\'s publisher restarts: a new sequence session, every key numbered from 1 again mid-key (workers order each session on its own)',
   'leader-stop': 'SIGSTOP the outbox relay leader of one service (its relay_lease holder) for --stop-ms, then SIGCONT; another instance must take the lead within LEASE_TTL_MS and a few seconds (relay-failover)',
   unroutable: 'unbind the command-exchange binding of the busiest recent key\'s partition for 5 s, then bind it again: the flood\'s publishes to it come back unroutable and are sent again, nothing later of their route before them (nothing-lost, per-key-order)',
-  'forged-webhooks': 'a storm of 200 webhooks to the payment gateway: unsigned, signed with another secret, tampered after signing, replayed an hour late; every one must be refused (forged-webhooks)',
+  'forged-webhooks': 'a storm of 100 webhooks to the payment gateway: unsigned, signed with another secret, tampered after signing, replayed an hour late; every one must be refused (forged-webhooks)',
   'id-reuse': 'publishes 20 messages reusing ids: of commands already applied (another payload) and of events the workers emitted (another type); each must be dead-lettered as id_reused (id-reuse)',
   'big-headers': 'publishes 5 invalid messages whose header tables nearly fill 64 KiB; each must reach its dead queue as invalid_schema while its partition goes on (dead-letters)',
 };
