@@ -228,15 +228,9 @@ export class PartitionConsumer {
    * quorum queue delivers returned messages before the rest.
    */
   private async endProbation(): Promise<void> {
-    const ch = this.ch;
-    const connGen = this.chConnGen;
     this.probation = false;
-    if (!ch) return;
-    this.ch = undefined;
-    this.gen++;
-    this.buffer = [];
-    await closeWithin(ch);
-    if (this.state !== 'running') return;
+    const connGen = await this.closeChannel();
+    if (connGen === undefined) return;
     this.widening = true;
     try {
       await this.subscribe(connGen);
@@ -247,6 +241,22 @@ export class PartitionConsumer {
     } finally {
       this.widening = false;
     }
+  }
+
+  /**
+   * Closes our channel (the broker takes back every delivery we hold, in order) and forgets its
+   * deliveries; the connection generation to subscribe on again, or undefined when there was no
+   * channel or the consumer is stopping.
+   */
+  private async closeChannel(): Promise<number | undefined> {
+    const ch = this.ch;
+    const connGen = this.chConnGen;
+    if (!ch) return undefined;
+    this.ch = undefined;
+    this.gen++;
+    this.buffer = [];
+    await closeWithin(ch);
+    return this.state === 'running' ? connGen : undefined;
   }
 
   private onChannelClosed(ch: Channel): void {
@@ -298,14 +308,8 @@ export class PartitionConsumer {
 
   /** Closes the channel (the broker takes back what we hold, in order) and subscribes anew, with probation. */
   private async giveBack(): Promise<void> {
-    const ch = this.ch;
-    const connGen = this.chConnGen;
-    if (!ch) return;
-    this.ch = undefined;
-    this.gen++;
-    this.buffer = [];
-    await closeWithin(ch);
-    if (this.state !== 'running') return;
+    const connGen = await this.closeChannel();
+    if (connGen === undefined) return;
     try {
       await this.subscribe(connGen);
     } catch (err) {

@@ -1,4 +1,5 @@
 import type { Client } from 'pg';
+import type { OutboxRow } from './outbox';
 
 /**
  * The SQL of parked outbox rows (`<schema>.outbox_parked`, see relayTablesMigration). Only the
@@ -11,17 +12,8 @@ export const ROW_KEY_SQL = `COALESCE(properties->'headers'->>'x-partition-key', 
 
 const COLUMNS = 'id, message_id, type, exchange, routing_key, mandatory, properties, payload, created_at, watch_exchange, watch_routing_key';
 
-export interface ParkedHead {
+export interface ParkedHead extends OutboxRow {
   id: string;
-  messageId: string;
-  type: string;
-  exchange: string;
-  routingKey: string;
-  mandatory: boolean;
-  properties: Record<string, unknown>;
-  payload: string;
-  watchExchange: string | null;
-  watchRoutingKey: string | null;
   partitionKey: string;
   attempts: number;
   ageMs: number;
