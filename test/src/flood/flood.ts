@@ -67,7 +67,7 @@ const DEFAULT_LEASE_TTL_MS = 5_000;
 /**
  * One flood, start to finish: environment → provider → workers → tap → setup → publish under
  * faults → heal → quiescence → check → report. Each step is a module of its own (workload,
- * publish, supervisor, faults, sampling, checker, report), so a soak (issue 8) composes the
+ * publish, supervisor, faults, sampling, checker, report), so a soak composes the
  * same parts with a different stop condition and more probes.
  *
  * Whatever the steps create registers its undo with the run's Teardown as it is created, and
@@ -140,8 +140,8 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
 
   let fleet: Fleet;
   let provider: ProviderHandle;
-  /** Where the run's webhooks go (owned runs: the relay to the live payment gateways). */
-  let gateway: { url: string; secret: string } | undefined;
+  /** The live payment gateways of an owned run and the provider's secret (the forged-webhooks fault). */
+  let gateway: { urls: () => string[]; secret: string } | undefined;
   if (opts.attach) {
     const remote = new RemoteProvider(opts.providerUrl);
     await remote.check().catch((err: unknown) => {
@@ -166,7 +166,7 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
       (p, { hurry }) => p.stop(hurry ? 0 : undefined),
     );
     provider = local;
-    gateway = { url: relay.url, secret: local.webhookSecret };
+    gateway = { urls: () => started.fleet?.webhookTargets() ?? [], secret: local.webhookSecret };
     const processFleet = new ProcessFleet({
       tag: env.tag,
       instances: opts.instances,

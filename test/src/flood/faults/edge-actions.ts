@@ -20,8 +20,11 @@ export interface EdgeContext {
   publisher: Publisher;
   /** The flood's numbering of per-key sequences: a restart starts a new session. */
   sequences: { restartSession(): string };
-  /** The payment gateway (the webhook relay of an owned run) and the provider's real secret. */
-  gateway: { url: string; secret: string } | undefined;
+  /**
+   * The live payment gateways of an owned run, addressed directly (the webhook relay shares the
+   * busy flood process and would measure that), and the provider's real secret.
+   */
+  gateway: { urls: () => string[]; secret: string } | undefined;
   /** The workers' LEASE_TTL_MS: how long a paused relay leader may keep the lead. */
   leaseTtlMs: number;
 }
@@ -54,18 +57,26 @@ async function leaderStop(ctx: FaultContext): Promise<FaultOutcome> {
   const e = edge(ctx);
   const processes = ctx.fleet.processes();
   if (ctx.fleet.mode !== 'owned') throw new FaultSkipped('leader-stop: needs worker processes the flood started (not available with --attach)');
-  const schema = ctx.rng.pick(['inventory', 'orders', 'payments']);
-  // Right after a kill the lease still names the dead instance until it expires.
-  let holder: string | undefined;
-  let leader: (typeof processes)[number] | undefined;
-  for (const deadline = Date.now() + 3 * e.leaseTtlMs; !leader && Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
-    holder = await leaseHolder(e.pool, schema);
-    leader = processes.find((p) => p.instanceId === holder?.split(':')[0] && p.state === 'running');
+  // A service whose leader runs and has a running peer to hand over to. Right after a kill the
+  // lease still names the dead instance until it expires, so this looks for a while.
+  const schemas = ['inventory', 'orders', 'payments'];
+  const start = ctx.rng.int(0, schemas.length - 1);
+  let found: { schema: string; leader: (typeof processes)[number] } | undefined;
+  const seen: string[] = [];
+  for (const deadline = Date.now() + 3 * e.leaseTtlMs; !found && Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+    seen.length = 0;
+    for (let k = 0; k < schemas.length && !found; k++) {
+      const schema = schemas[(start + k) % schemas.length]!;
+      const holder = await leaseHolder(e.pool, schema);
+      const leader = processes.find((p) => p.instanceId === holder?.split(':')[0] && p.state === 'running');
+      const peers = leader ? processes.filter((p) => p.kind === leader.kind && p !== leader && p.state === 'running').length : 0;
+      if (leader && peers > 0) found = { schema, leader };
+      else seen.push(`${schema}: ${!holder ? 'nobody leads' : !leader ? `${holder} is not running` : 'no running peer'}`);
+    }
   }
-  if (!leader) throw new FaultSkipped(`leader-stop: ${schema} has no running relay leader (${holder ?? 'nobody leads'})`);
+  if (!found) throw new FaultSkipped(`leader-stop: no relay leader with a running peer (${seen.join('; ')})`);
+  const { schema, leader } = found;
   const instance = leader.instanceId;
-  const others = processes.filter((p) => p.kind === leader.kind && p !== leader && p.state === 'running');
-  if (others.length === 0) throw new FaultSkipped(`leader-stop: no other ${leader.kind} instance could take the lead`);
   leader.signal('SIGSTOP');
   const stoppedAt = Date.now();
   const incarnation = leader.incarnation;
@@ -139,6 +150,8 @@ async function forgedWebhooks(ctx: FaultContext): Promise<FaultOutcome> {
   const sender = new WebhookSender(() => e.gateway!.secret);
   const modes: SignatureMode[] = ['unsigned', 'forged', 'tampered', 'stale'];
   const send = async (i: number): Promise<string> => {
+    const urls = e.gateway!.urls();
+    if (urls.length === 0) return 'no gateway running';
     const orderId = ctx.rng.pick(orders);
     const event: WebhookEvent = {
       id: `${forgedWebhookPrefix(e.tag)}${Date.now()}-${i}`,
@@ -148,7 +161,7 @@ async function forgedWebhooks(ctx: FaultContext): Promise<FaultOutcome> {
     };
     const { body, signature } = sender.signature(sender.body(event), modes[i % modes.length]!);
     try {
-      const res = await fetch(e.gateway!.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(signature ? { 'x-signature': signature } : {}) }, body, signal: AbortSignal.timeout(FORGED_ANSWER_MS) });
+      const res = await fetch(urls[i % urls.length]!, { method: 'POST', headers: { 'content-type': 'application/json', ...(signature ? { 'x-signature': signature } : {}) }, body, signal: AbortSignal.timeout(FORGED_ANSWER_MS) });
       await res.arrayBuffer();
       return String(res.status);
     } catch (err) {
@@ -167,7 +180,7 @@ async function forgedWebhooks(ctx: FaultContext): Promise<FaultOutcome> {
   const accepted = statuses.filter((s) => /^2\d\d$/.test(s)).length;
   const refused = answers.get('401') ?? 0;
   const breakdown = [...answers].map(([s, n]) => `${n} × ${s}`).join(', ');
-  return { target: `payment gateway ${e.gateway.url}`, detail: `${FORGED_PER_STORM} forged webhooks: ${refused} refused (401), ${accepted} accepted (answers: ${breakdown})`, measure: { sent: FORGED_PER_STORM, accepted, refused } };
+  return { target: `payment gateways ${e.gateway.urls().join(' ')}`, detail: `${FORGED_PER_STORM} forged webhooks: ${refused} refused (401), ${accepted} accepted (answers: ${breakdown})`, measure: { sent: FORGED_PER_STORM, accepted, refused } };
 }
 
 /**

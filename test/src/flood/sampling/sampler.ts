@@ -16,7 +16,7 @@ export interface Probe {
 
 /**
  * Reads every probe each `intervalMs` (never two rounds at once) and keeps the series for the
- * progress line and the report's charts. The soak (issue 8) adds probes (RSS, Postgres
+ * progress line and the report's charts. The soak adds probes (RSS, Postgres
  * connections, lock waits, table sizes) and a trend check over the same series.
  */
 export class Sampler {

@@ -13,7 +13,7 @@ export interface Preset {
 }
 
 /**
- * Named workloads for soaks (issue 8). Each stresses one thing the invariants alone do not
+ * Named workloads for soaks. Each stresses one thing the invariants alone do not
  * show: readers beside writers (read model latency, lock waits they cause), stock moves
  * without the order saga (raw write throughput, outbox volume), and contention on a few rows
  * (lock waits, per-partition lag, since one hot key lives on one partition).

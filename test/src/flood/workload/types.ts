@@ -45,7 +45,7 @@ export interface ScheduledPublish {
   copies?: number;
 }
 
-/** Relative weights of command kinds; a profile (issue 8) is a named Mix. */
+/** Relative weights of command kinds; a profile is a named Mix. */
 export interface Mix {
   receive: number;
   adjustDelta: number;
