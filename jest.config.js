@@ -9,12 +9,14 @@
 const base = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  roots: ['<rootDir>/shared/src', '<rootDir>/services', '<rootDir>/test/src'],
+  roots: ['<rootDir>/packages/client/src', '<rootDir>/shared/src', '<rootDir>/services', '<rootDir>/test/src'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   // A flood a timed-out test abandoned is cancelled and removed before the next test.
   setupFilesAfterEnv: ['<rootDir>/test/src/support/abandoned-floods.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
   moduleNameMapper: {
+    '^@stockflow/client$': '<rootDir>/packages/client/src',
+    '^@stockflow/client/internal$': '<rootDir>/packages/client/src/internal',
     '^@stockflow/(shared|test)$': '<rootDir>/$1/src',
     '^@stockflow/(shared|test)/(.*)$': '<rootDir>/$1/src/$2',
     '^@stockflow/(inventory-worker|order-worker|payment-worker)$': '<rootDir>/services/$1/src',

@@ -1,26 +1,84 @@
-// `npm run send -- <MessageType> '<json payload>' [messageId]`: publishes one message the way
-// an upstream service would (validated, partitioned, confirmed). Same messageId twice = one effect.
+// `npm run send -- <Type> '<json payload>' [messageId]`: publishes one command the way an
+// upstream service would, through @stockflow/client (validated, partitioned, confirmed).
+// Same messageId twice = one effect. Exit codes: 0 confirmed, 1 not sent (broker), 2 usage or
+// a message the workers would refuse (nothing was sent).
 'use strict';
-const pino = require('pino');
-const { commonSettings, loadConfig, Publisher, contracts } = require('@stockflow/shared');
+const { parseArgs } = require('node:util');
+const { contracts, Publisher, ValidationError } = require('@stockflow/client');
+const { commonSettings, loadConfig } = require('@stockflow/shared');
+
+/** A CLI fails fast; workers keep retrying, a person at a terminal should not wait. */
+const CONNECT_TIMEOUT_MS = 5000;
+const SEND_TIMEOUT_MS = 5000;
+
+const commands = Object.keys(contracts).filter((t) => contracts[t].kind === 'command');
+const USAGE = `usage: npm run send -- <Type> '<json payload>' [messageId]
+  Publishes one command to the deployment in AMQP_URL / STOCKFLOW_NAMESPACE / PARTITIONS and
+  waits for the broker's confirm. Without messageId a random one is used (re-sending it is then
+  not deduplicated).
+types: ${commands.join(', ')}`;
+
+class UsageError extends Error {}
+
+function parse(argv) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(err.message);
+  }
+  if (parsed.values.help) return { help: true };
+  const [type, json, messageId, ...rest] = parsed.positionals;
+  if (!type || json === undefined) throw new UsageError('a message type and a JSON payload are required');
+  if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
+  if (!(type in contracts)) throw new UsageError(`unknown type ${type} (known: ${commands.join(', ')})`);
+  if (contracts[type].kind !== 'command') throw new UsageError(`${type} is an event, published by stockflow's workers; send one of: ${commands.join(', ')}`);
+  let payload;
+  try {
+    payload = JSON.parse(json);
+  } catch (err) {
+    throw new UsageError(`the payload is not JSON: ${err.message}`);
+  }
+  return { type, payload, messageId };
+}
 
 async function main() {
-  const [type, json, messageId] = process.argv.slice(2);
-  if (!type || !json || !(type in contracts)) {
-    process.stderr.write(`usage: npm run send -- <type> '<json>' [messageId]\ntypes: ${Object.keys(contracts).filter((t) => contracts[t].kind === 'command').join(', ')}\n`);
-    process.exit(2);
+  const args = parse(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
   }
   const config = loadConfig(commonSettings);
-  const pub = await Publisher.connect({ amqpUrl: config.amqpUrl, namespace: config.namespace, partitions: config.partitions, log: pino({ level: 'warn' }), name: 'stockflow:send' });
+  const pub = await Publisher.connect({
+    url: config.amqpUrl,
+    namespace: config.namespace,
+    partitions: config.partitions,
+    maxMessageBytes: config.maxMessageBytes,
+    name: 'stockflow:send',
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    sendTimeoutMs: SEND_TIMEOUT_MS,
+  });
   try {
-    const r = await pub.send(type, JSON.parse(json), messageId ? { messageId } : {});
-    process.stdout.write(`${type} ${r.messageId} -> ${r.exchange} partition ${r.partition} (confirmed)\n`);
+    const r = await pub.send(args.type, args.payload, args.messageId ? { messageId: args.messageId } : {});
+    process.stdout.write(`${args.type} ${r.messageId} -> ${r.exchange} partition ${r.partition} (confirmed)\n`);
+    return 0;
   } finally {
     await pub.close();
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`send failed: ${err.message}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`send: ${err.message}\n${USAGE}\n`);
+      process.exit(2);
+    }
+    if (err instanceof ValidationError) {
+      process.stderr.write(`send: not sent, ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`send failed: ${err.message}\n`);
+    process.exit(1);
+  },
+);

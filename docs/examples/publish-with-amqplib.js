@@ -7,7 +7,7 @@ const amqp = require('amqplib');
 const NAMESPACE = process.env.STOCKFLOW_NAMESPACE || 'stockflow';
 const PARTITIONS = Number(process.env.PARTITIONS || 16); // the deployment's partition count
 
-// partition = fmix32(fnv1a32(utf8(key))) mod N -- must match shared/src/amqp/partitioner.ts
+// partition = fmix32(fnv1a32(utf8(key))) mod N -- must match packages/client/src/wire/partitioner.ts
 function fnv1a32(key) {
   let h = 0x811c9dc5;
   for (const byte of Buffer.from(key, 'utf8')) {

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { redactUrl } from '@stockflow/client/internal';
 import { ConfigError } from './errors';
 
 /**
@@ -111,15 +112,8 @@ export function secret(env: string, developmentDefault: string, doc: string, pat
 }
 
 /** A URL as an error message may show it: without the password of its user part. */
-export function redactUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    if (u.password) u.password = '***';
-    return JSON.stringify(u.toString());
-  } catch {
-    // Not a URL: userinfo is whatever sits between '//' and the last '@' before the path.
-    return JSON.stringify(raw.replace(/\/\/([^/@]*?):[^/]*@/, '//$1:***@'));
-  }
+function echoUrl(raw: string): string {
+  return JSON.stringify(redactUrl(raw));
 }
 
 export function url(env: string, def: string, doc: string, protocols: string[]): Setting<string> {
@@ -127,7 +121,7 @@ export function url(env: string, def: string, doc: string, protocols: string[]):
     env,
     default: def,
     doc,
-    echo: redactUrl,
+    echo: echoUrl,
     parse(raw) {
       let parsed: URL;
       try {

@@ -1,13 +1,13 @@
+export * from '@stockflow/client/internal';
 export * from './amqp';
 export * from './config';
-export * from './contracts';
 export * from './db';
 export * from './errors';
 export * from './http/metrics';
 export * from './http/server';
-export * from './logger';
+// Explicit, so it is pino's Logger that shared exports, not the client's minimal one.
+export { createLogger, messageLogger, type Logger, type MessageLogFields } from './logger';
 export * from './redis';
-export * from './util/time';
 export * from './worker';
 export * from './util/resend-backoff';
 export * from './retry/policy';

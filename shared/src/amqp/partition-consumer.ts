@@ -1,7 +1,6 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logger';
-import { closeWithin, sleep } from '../util/time';
-import type { AmqpConnection } from './connection';
+import { type AmqpConnection, closeWithin, sleep } from '@stockflow/client/internal';
 
 export interface Delivery {
   readonly msg: ConsumeMessage;

@@ -1,7 +1,6 @@
 import type { Channel, Options } from 'amqplib';
-import { contracts, inputsOf, type Contract, type MessageType, type WorkerKind, WORKER_KINDS } from '../contracts';
+import { commandExchange, contracts, deadLetterExchange, deadQueue, eventsExchange, inputsOf, partitionLabel, partitionOf, partitionQueue, type Contract, type MessageType, type WorkerKind, WORKER_KINDS } from '@stockflow/client';
 import { TopologyMismatchError } from '../errors';
-import { partitionLabel, partitionOf } from './partitioner';
 
 /**
  * Names and arguments of every exchange and queue, derived from the contract registry.
@@ -22,43 +21,6 @@ export interface QueueSpec {
 export interface ExchangeSpec {
   name: string;
   type: 'direct' | 'topic';
-}
-
-export function commandExchange(ns: string, worker: WorkerKind): string {
-  return `${ns}.commands.${worker}`;
-}
-export function eventsExchange(ns: string): string {
-  return `${ns}.events`;
-}
-export function deadLetterExchange(ns: string): string {
-  return `${ns}.dlx`;
-}
-export function partitionQueue(ns: string, worker: WorkerKind, partition: number, partitions: number): string {
-  return `${ns}.${worker}.p${partitionLabel(partition, partitions)}`;
-}
-export function deadQueue(queue: string): string {
-  return `${queue}.dead`;
-}
-
-/** Where a message of this type with this partition key is published. */
-export function routeOf(opts: Pick<TopologyOptions, 'namespace' | 'partitions'>, type: MessageType, partitionKey: string) {
-  const contract: Contract = contracts[type];
-  const partition = partitionOf(partitionKey, opts.partitions);
-  const label = partitionLabel(partition, opts.partitions);
-  if (contract.kind === 'command') {
-    return { exchange: commandExchange(opts.namespace, contract.worker), routingKey: label, partition };
-  }
-  return { exchange: eventsExchange(opts.namespace), routingKey: `${type}.${label}`, partition };
-}
-
-/**
- * Commands and events somebody consumes are published `mandatory`: unroutable means the
- * topology is missing and the publish must fail. Events nobody consumes (StockChanged) may
- * be unroutable; that is pub/sub, not loss.
- */
-export function isMandatory(type: MessageType): boolean {
-  const contract: Contract = contracts[type];
-  return contract.kind === 'command' || contract.consumers.length > 0;
 }
 
 /** Where the workers themselves deliver a message (outbox relay, sweeps, the webhook gateway). */

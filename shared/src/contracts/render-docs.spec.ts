@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { contracts } from './registry';
+import { contracts } from '@stockflow/client';
 import { MESSAGES_DOC, renderMessagesDoc } from './render-docs';
 
 describe('docs/messages.md', () => {

@@ -1,4 +1,4 @@
-import type { Envelope } from '../contracts';
+import type { Envelope } from '@stockflow/client/internal';
 import type { Tx } from './database';
 
 /** What a claim found: the ids this transaction claimed, and the items whose id was claimed before with another fingerprint. */

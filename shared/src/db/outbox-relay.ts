@@ -1,9 +1,8 @@
 import { Client } from 'pg';
-import type { ConfirmPublisher } from '../amqp/confirm-publisher';
+import { type ConfirmPublisher, sleep } from '@stockflow/client/internal';
 import { PublishError, StockflowError } from '../errors';
 import type { Logger } from '../logger';
 import { BUDGETS, classify, type RetryPolicy } from '../retry/policy';
-import { sleep } from '../util/time';
 import { SESSION_OPTIONS } from './database';
 import { outboxChannel, type LocalRelay, type OutboxRecord } from './outbox';
 import { dueParkedHeads, deferParkedHead, parkedKeys, parkFollowers, parkKey, ROW_KEY_SQL, unparkAfterHead } from './outbox-parking';

@@ -1,4 +1,4 @@
-import { HEADER } from '../contracts';
+import { HEADER } from '@stockflow/client/internal';
 import type { OutboxRecord } from './outbox';
 
 export type RowOutcome<R> = { row: R; status: 'confirmed' } | { row: R; status: 'failed'; error: unknown } | { row: R; status: 'blocked' };

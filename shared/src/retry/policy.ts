@@ -1,3 +1,4 @@
+import { backoffDelay } from '@stockflow/client/internal';
 import { isConstraintViolation, isTransientDbError } from '../db/errors';
 import { PermanentMessageError, PublishError, TransientError, ValidationError } from '../errors';
 
@@ -59,11 +60,8 @@ export function classify(err: unknown): FailureKind {
 /** What to do after a failure: try again after `delayMs`, or stop (the budget is spent, or retrying cannot help). */
 export type Decision = { retry: true; kind: FailureKind; delayMs: number } | { retry: false; kind: FailureKind };
 
-/** Exponential backoff with ±25 % jitter, capped (the cap includes the jitter). */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
-  const exp = Math.min(maxMs / 1.25, baseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(exp * (0.75 + Math.random() * 0.5));
-}
+/** The backoff formula lives with the client, whose connection retries with it too. */
+export { backoffDelay };
 
 export class RetryPolicy {
   constructor(

@@ -1,9 +1,7 @@
 import type { BatchControl, Delivery } from '../amqp/partition-consumer';
-import { deadLetterExchange } from '../amqp/topology';
-import { contracts, HEADER, type MessageType } from '../contracts';
+import { contracts, deadLetterExchange, HEADER, type MessageType, sleep } from '@stockflow/client/internal';
 import type { DeadLetterReason } from '../errors';
 import { BUDGETS, RetryPolicy } from '../retry/policy';
-import { sleep } from '../util/time';
 import type { Runtime } from './types';
 
 /**

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import type { WorkerKind } from '../contracts';
+import type { WorkerKind } from '@stockflow/client/internal';
 import type { Logger } from '../logger';
 import { redisReady } from '../redis/client';
 import type { PartitionAssigner } from './assignment';

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { WorkerKind } from '../contracts';
+import type { WorkerKind } from '@stockflow/client/internal';
 
 /**
  * Redis layout of partition ownership (every key under the client's `<namespace>:` prefix):

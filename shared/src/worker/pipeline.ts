@@ -1,14 +1,12 @@
 import type { BatchControl, Delivery } from '../amqp/partition-consumer';
-import { decode, propertiesOf } from '../amqp/codec';
+import { childMessageId, contracts, decode, type Envelope, MESSAGE_ID_PATTERN, type MessageType, propertiesOf, settledWithin, sleep } from '@stockflow/client/internal';
 import { deliveryOf } from '../amqp/topology';
-import { childMessageId, contracts, MESSAGE_ID_PATTERN, type Envelope, type MessageType } from '../contracts';
 import { claimInbox, processedIds } from '../db/inbox';
 import { writeOutbox, type LocalRelay, type OutboxRow } from '../db/outbox';
 import { PermanentMessageError, type DeadLetterReason } from '../errors';
 import { messageLogger, type Logger } from '../logger';
 import type { DedupFilter } from '../redis/dedup-filter';
 import { BUDGETS } from '../retry/policy';
-import { settledWithin, sleep } from '../util/time';
 import { DEAD_LETTER_HEADERS, DeadLetterPublisher } from './dead-letter';
 import { GroupCommit, MergedTransactionFailed } from './group-commit';
 import type { Handler, HandlerContext, PrepareContext, Runtime, ServiceDefinition, UnitOfWork, WorkItem } from './types';

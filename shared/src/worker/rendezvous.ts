@@ -1,4 +1,4 @@
-import { fmix32, fnv1a32 } from '../amqp/partitioner';
+import { fmix32, fnv1a32 } from '@stockflow/client/internal';
 
 /** How much `member` wants `partition`: highest random weight (rendezvous) hashing. */
 export function rendezvousScore(member: string, partition: number): number {

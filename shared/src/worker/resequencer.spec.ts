@@ -1,7 +1,7 @@
 import type { ConsumeMessage } from 'amqplib';
 import pino from 'pino';
 import type { Delivery } from '../amqp/partition-consumer';
-import { HEADER } from '../contracts';
+import { HEADER } from '@stockflow/client/internal';
 import { streamId } from '../db/inbox';
 import { Resequencer } from './resequencer';
 

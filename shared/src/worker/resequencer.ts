@@ -1,5 +1,5 @@
 import type { Delivery, DeliveryOrder, Selection } from '../amqp/partition-consumer';
-import { HEADER } from '../contracts';
+import { HEADER } from '@stockflow/client/internal';
 import { streamId, type SequenceStream } from '../db/inbox';
 import type { Logger } from '../logger';
 

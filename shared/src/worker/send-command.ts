@@ -1,6 +1,5 @@
-import { propertiesOf } from '../amqp/codec';
+import { type CommandType, contracts, type Envelope, type Payload, propertiesOf } from '@stockflow/client/internal';
 import { deliveryOf } from '../amqp/topology';
-import { contracts, type CommandType, type Envelope, type Payload } from '../contracts';
 import type { Runtime } from './types';
 
 /**

@@ -1,9 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { EntitySchema, MigrationInterface } from 'typeorm';
-import type { ConfirmPublisher } from '../amqp/confirm-publisher';
+import { type CommandType, type ConfirmPublisher, type Envelope, type EventType, type MessageType, type Payload, type WorkerKind } from '@stockflow/client/internal';
 import type { TopologyOptions } from '../amqp/topology';
 import type { CommonConfig } from '../config';
-import type { CommandType, Envelope, EventType, MessageType, Payload, WorkerKind } from '../contracts';
 import type { Database, Tx } from '../db/database';
 import type { DatabaseIdentity } from '../db/identity';
 import type { WorkerMetrics } from '../http/metrics';

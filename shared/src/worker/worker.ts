@@ -1,10 +1,8 @@
 import type { Redis } from 'ioredis';
-import { AmqpConnection } from '../amqp/connection';
-import { ConfirmPublisher } from '../amqp/confirm-publisher';
+import { AmqpConnection, ConfirmPublisher, partitionQueue, WORKER_KINDS } from '@stockflow/client/internal';
 import { PartitionConsumer } from '../amqp/partition-consumer';
-import { declareTopology, partitionQueue, TopologyRepair, type TopologyOptions } from '../amqp/topology';
+import { declareTopology, TopologyRepair, type TopologyOptions } from '../amqp/topology';
 import { validateCommon, type CommonConfig } from '../config';
-import { WORKER_KINDS } from '../contracts';
 import { Database } from '../db/database';
 import { databaseIdentity } from '../db/identity';
 import { appliedSequences, purgeInbox } from '../db/inbox';

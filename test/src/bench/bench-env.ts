@@ -46,6 +46,6 @@ export async function createBenchEnv(partitions: number, teardown: Teardown): Pr
   // Before anything is declared; undone after the workers (registered later) are stopped.
   teardown.defer(`namespace ${namespace}`, () => deleteNamespace({ amqpUrl, redisUrl, topology, queues: Object.values(queues) }));
   const log = pino({ level: 'warn' });
-  const publisher = await teardown.create('publisher', () => Publisher.connect({ amqpUrl, namespace, partitions, log, name: `${namespace}-publisher` }), (p) => p.close());
+  const publisher = await teardown.create('publisher', () => Publisher.connect({ url: amqpUrl, namespace, partitions, autoSequence: false, log, name: `${namespace}-publisher` }), (p) => p.close());
   return { id, namespace, database, databaseUrl: withDatabase(serverUrl, database), serverUrl, amqpUrl, redisUrl, topology, queues, log, publisher };
 }

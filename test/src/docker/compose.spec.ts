@@ -34,6 +34,25 @@ const envNames = (settings: Record<string, Setting<unknown>>) => new Set(Object.
 const pinned = (image: string) => /^[a-z0-9./-]+:\d+\.\d+(\.\d+)?[-a-z0-9.]*$/.test(image) && !image.includes('latest');
 const seconds = (d: string) => Number(/^(\d+)s$/.exec(d)?.[1] ?? NaN);
 
+/** Directories of the workspace packages `dir` runs on (its @stockflow dependencies, transitively). */
+function workspaceClosure(dir: string): string[] {
+  const workspaces = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
+  const dirOf = new Map(workspaces.map((w) => [(JSON.parse(readFileSync(join(ROOT, w, 'package.json'), 'utf8')) as { name: string }).name, w]));
+  const seen = new Set<string>();
+  const visit = (d: string) => {
+    const deps = Object.keys((JSON.parse(readFileSync(join(ROOT, d, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {});
+    for (const name of deps) {
+      const w = dirOf.get(name);
+      if (w && !seen.has(w)) {
+        seen.add(w);
+        visit(w);
+      }
+    }
+  };
+  visit(dir);
+  return [...seen].sort();
+}
+
 /** The Dockerfile's instructions, continuation lines joined. */
 function dockerfile(path: string): { instruction: string; args: string }[] {
   return readFileSync(join(ROOT, path), 'utf8')
@@ -115,6 +134,19 @@ describe('docker-compose.yml', () => {
       const cmd = JSON.parse(final.find((l) => l.instruction === 'CMD')!.args) as string[];
       expect(cmd).toEqual(['node', `services/${name}/dist/main.js`]);
       expect(existsSync(join(ROOT, 'services', name, 'src', 'main.ts'))).toBe(true);
+    });
+
+    it('builds and copies every workspace package the worker runs on into its image', () => {
+      const lines = dockerfile(svc.build!.dockerfile);
+      const final = lines.slice(lines.map((l) => l.instruction).lastIndexOf('FROM'));
+      const copies = (stage: typeof lines) => stage.filter((l) => l.instruction === 'COPY').map((l) => l.args);
+      const needed = workspaceClosure(`services/${name}`);
+      expect(needed).toEqual(expect.arrayContaining(['packages/client', 'shared']));
+      for (const ws of needed) {
+        expect(copies(lines)).toContain(`${ws}/ ${ws}/`);
+        expect(copies(final)).toContain(`${ws}/package.json ${ws}/`);
+        expect(copies(final)).toContain(`--from=build /app/${ws}/dist ${ws}/dist`);
+      }
     });
   });
 

@@ -184,7 +184,7 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
 
   const publisher = await teardown.create(
     'publisher',
-    () => Publisher.connect({ amqpUrl: opts.amqpUrl, namespace: env.namespace, partitions: opts.partitions, log: env.log, name: `stockflow-flood:${env.tag}:publisher` }),
+    () => Publisher.connect({ url: opts.amqpUrl, namespace: env.namespace, partitions: opts.partitions, autoSequence: false, log: env.log, name: `stockflow-flood:${env.tag}:publisher` }),
     (p) => p.close(),
   );
   const ordered = new OrderedPublisher({ conn: publisher.connection, log: env.log, maxInFlight: opts.maxInFlight, rate: opts.rate });

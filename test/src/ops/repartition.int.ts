@@ -38,7 +38,7 @@ describe('ops repartition', () => {
 
   /** Publishes with `partitions` (as an upstream publisher configured for that count would). */
   async function backlog(partitions: number, wave: number): Promise<void> {
-    const pub = await Publisher.connect({ amqpUrl: env.amqpUrl, namespace: env.namespace, partitions, log: pino({ level: 'silent' }), name: `${env.namespace}-rp${partitions}` });
+    const pub = await Publisher.connect({ url: env.amqpUrl, namespace: env.namespace, partitions, autoSequence: false, log: pino({ level: 'silent' }), name: `${env.namespace}-rp${partitions}` });
     pubs.push(pub);
     for (let i = 0; i < PER_KEY; i++) {
       const sequence = wave * PER_KEY + i + 1;

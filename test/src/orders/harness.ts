@@ -80,7 +80,7 @@ export class Saga {
   }
 
   cancelOrder(orderId: string, messageId = `cancel-${orderId}`) {
-    return this.pub.send('CancelOrder', { orderId, reason: 'customer changed their mind' }, { messageId });
+    return this.pub.send('CancelOrder', { orderId, reason: 'customer_request', note: 'customer changed their mind' }, { messageId });
   }
 
   async orders(ids?: string[]): Promise<OrderView[]> {

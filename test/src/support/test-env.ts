@@ -135,7 +135,7 @@ export class TestEnv {
   }
 
   async publisher(opts: { autoSequence?: boolean } = {}): Promise<Publisher> {
-    const p = await Publisher.connect({ amqpUrl: this.amqpUrl, namespace: this.namespace, partitions: this.topology.partitions, log: this.log, name: `${this.namespace}-publisher`, autoSequence: opts.autoSequence });
+    const p = await Publisher.connect({ url: this.amqpUrl, namespace: this.namespace, partitions: this.topology.partitions, log: this.log, name: `${this.namespace}-publisher`, autoSequence: opts.autoSequence ?? false });
     this.publishers.push(p);
     return p;
   }

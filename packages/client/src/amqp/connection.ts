@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events';
 import * as amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import type { Logger } from '../logger';
-import { backoffDelay } from '../retry/policy';
+import { backoffDelay } from '../util/backoff';
 import { closeWithin, sleep } from '../util/time';
-import { TopologyMismatchError } from '../errors';
+import { ConnectError, TopologyMismatchError } from '../errors';
 import { coalesceFrameWrites } from './coalesce-writes';
 
 /**
@@ -21,7 +21,25 @@ export interface AmqpConnectionOptions {
   heartbeatS: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  /**
+   * start() gives up with a ConnectError when the first connection is not made within this
+   * time (a CLI, a publisher that must fail fast). Without it start() retries until close().
+   * Reconnects after a lost connection always go on until close().
+   */
+  connectTimeoutMs?: number;
   log: Logger;
+}
+
+/** A URL with its password replaced by ***, for messages and logs. */
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    // Not a URL: userinfo is whatever sits between '//' and the last '@' before the path.
+    return raw.replace(/\/\/([^/@]*?):[^/]*@/, '//$1:***@');
+  }
 }
 
 function withHeartbeat(url: string, heartbeatS: number): string {
@@ -29,6 +47,10 @@ function withHeartbeat(url: string, heartbeatS: number): string {
   u.searchParams.set('heartbeat', String(heartbeatS));
   return u.toString();
 }
+
+/** How long one TCP + AMQP handshake may take; less when start()'s deadline is nearer. */
+const SOCKET_TIMEOUT_MS = 10_000;
+const MIN_SOCKET_TIMEOUT_MS = 500;
 
 export type Setup = (conn: ChannelModel, generation: number) => Promise<void>;
 
@@ -61,7 +83,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
   /** Connects (retrying with backoff) and runs every registered setup. */
   async start(): Promise<void> {
     this.closing = false;
-    await this.ensureConnected();
+    await this.ensureConnected(this.opts.connectTimeoutMs);
   }
 
   /** Registers a setup; runs it at once when connected. Returns the unregister function. */
@@ -119,19 +141,19 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     return this.conn;
   }
 
-  private ensureConnected(): Promise<void> {
-    this.connecting ??= this.connectLoop().finally(() => {
+  private ensureConnected(timeoutMs?: number): Promise<void> {
+    this.connecting ??= this.connectLoop(timeoutMs === undefined ? Infinity : Date.now() + timeoutMs).finally(() => {
       this.connecting = undefined;
     });
     return this.connecting;
   }
 
-  private async connectLoop(): Promise<void> {
+  private async connectLoop(deadline: number): Promise<void> {
     while (!this.closing) {
       try {
         const conn = await amqp.connect(withHeartbeat(this.opts.url, this.opts.heartbeatS), {
           clientProperties: { connection_name: this.opts.name },
-          timeout: 10_000,
+          timeout: Math.max(MIN_SOCKET_TIMEOUT_MS, Math.min(SOCKET_TIMEOUT_MS, deadline - Date.now())),
           // amqplib leaves Nagle's algorithm on: a small write (a publish, an ack) may then wait
           // for the broker to acknowledge the previous one, which its delayed ACK holds back.
           // Plain amqplib publishing and consuming on one connection saw a 20-25 ms median
@@ -166,6 +188,10 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
         this.conn = undefined;
         await closeWithin(stale);
         const delay = backoffDelay(this.attempt++, this.opts.retryBaseMs, this.opts.retryMaxMs);
+        if (Date.now() + delay > deadline) {
+          this.closing = true;
+          throw new ConnectError(`cannot connect to the broker at ${redactUrl(this.opts.url)}: ${(err as Error).message}`, { cause: err });
+        }
         this.opts.log.warn({ err: (err as Error).message, retryInMs: delay }, 'amqp connect failed');
         await sleep(delay);
       }

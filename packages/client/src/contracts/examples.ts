@@ -64,7 +64,7 @@ export const examples: { readonly [T in MessageType]: Payload<T> } = {
     lines: [{ productId: 'sku-42', warehouseId: 'wh-main', quantity: 2, unitPrice: 1999 }],
     reservationTtlMs: 900_000,
   },
-  CancelOrder: { orderId: 'o-1001', reason: 'changed my mind' },
+  CancelOrder: { orderId: 'o-1001', reason: 'customer_request', note: 'changed my mind' },
   OrderPlaced: { orderId: 'o-1001', customerId: 'cust-7', amount: 3998, currency: 'EUR' },
   OrderConfirmed: { orderId: 'o-1001', amount: 3998, currency: 'EUR' },
   OrderRejected: { orderId: 'o-1002', reason: 'insufficient_stock', detail: { lines: [{ productId: 'sku-42', warehouseId: 'wh-main', quantity: 200, available: 96 }] } },

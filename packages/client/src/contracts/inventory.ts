@@ -3,9 +3,9 @@ import { Id, Quantity, Reason, StockLevels, StockLine } from './common';
 
 // ---- commands (to inventory-worker) ------------------------------------------------------
 
-export const RegisterWarehouse = z.object({ warehouseId: Id, name: z.string().min(1).max(200) });
+export const RegisterWarehouse = z.strictObject({ warehouseId: Id, name: z.string().min(1).max(200) });
 
-export const ReceiveStock = z.object({
+export const ReceiveStock = z.strictObject({
   productId: Id,
   warehouseId: Id,
   quantity: Quantity,
@@ -13,14 +13,14 @@ export const ReceiveStock = z.object({
 });
 
 export const AdjustStock = z.discriminatedUnion('mode', [
-  z.object({
+  z.strictObject({
     mode: z.literal('delta'),
     productId: Id,
     warehouseId: Id,
     delta: z.number().int().min(-1_000_000).max(1_000_000).refine((d) => d !== 0, 'delta must not be 0'),
     reason: Reason,
   }),
-  z.object({
+  z.strictObject({
     mode: z.literal('set'),
     productId: Id,
     warehouseId: Id,
@@ -34,7 +34,7 @@ export const TransferStock = z
   .object({ productId: Id, fromWarehouseId: Id, toWarehouseId: Id, quantity: Quantity })
   .refine((t) => t.fromWarehouseId !== t.toWarehouseId, 'fromWarehouseId and toWarehouseId must differ');
 
-export const ShipStock = z.object({ productId: Id, warehouseId: Id, quantity: Quantity, reference: Reason.optional() });
+export const ShipStock = z.strictObject({ productId: Id, warehouseId: Id, quantity: Quantity, reference: Reason.optional() });
 
 export const ReserveStock = z
   .object({
@@ -49,9 +49,9 @@ export const ReserveStock = z
     'each product+warehouse may appear once per reservation',
   );
 
-export const ReleaseReservation = z.object({ reservationId: Id, reason: Reason.optional() });
-export const CommitReservation = z.object({ reservationId: Id });
-export const ExpireReservation = z.object({ reservationId: Id });
+export const ReleaseReservation = z.strictObject({ reservationId: Id, reason: Reason.optional() });
+export const CommitReservation = z.strictObject({ reservationId: Id });
+export const ExpireReservation = z.strictObject({ reservationId: Id });
 
 // ---- events (from inventory-worker) ------------------------------------------------------
 
@@ -72,15 +72,15 @@ const RejectReason = z.enum([
 /** Refusals of moves that add stock to a row: also capacity_exceeded (past MAX_ON_HAND). */
 const AddRejectReason = z.enum([...RejectReason.options, 'capacity_exceeded']);
 
-export const WarehouseRegistered = z.object({ warehouseId: Id, name: z.string() });
+export const WarehouseRegistered = z.strictObject({ warehouseId: Id, name: z.string() });
 
-export const StockReceived = z.object({ productId: Id, warehouseId: Id, quantity: Quantity }).extend(StockLevels.shape);
-export const StockReceiptRejected = z.object({ productId: Id, warehouseId: Id, quantity: Quantity, reason: AddRejectReason });
+export const StockReceived = z.strictObject({ productId: Id, warehouseId: Id, quantity: Quantity }).extend(StockLevels.shape);
+export const StockReceiptRejected = z.strictObject({ productId: Id, warehouseId: Id, quantity: Quantity, reason: AddRejectReason });
 
 export const StockAdjusted = z
   .object({ productId: Id, warehouseId: Id, mode: z.enum(['delta', 'set']), delta: z.number().int(), reason: Reason })
   .extend(StockLevels.shape);
-export const StockAdjustmentRejected = z.object({
+export const StockAdjustmentRejected = z.strictObject({
   productId: Id,
   warehouseId: Id,
   mode: z.enum(['delta', 'set']),
@@ -90,8 +90,8 @@ export const StockAdjustmentRejected = z.object({
   reserved: z.number().int(),
 });
 
-export const StockTransferred = z.object({ productId: Id, fromWarehouseId: Id, toWarehouseId: Id, quantity: Quantity });
-export const StockTransferRejected = z.object({
+export const StockTransferred = z.strictObject({ productId: Id, fromWarehouseId: Id, toWarehouseId: Id, quantity: Quantity });
+export const StockTransferRejected = z.strictObject({
   productId: Id,
   fromWarehouseId: Id,
   toWarehouseId: Id,
@@ -100,8 +100,8 @@ export const StockTransferRejected = z.object({
   available: z.number().int(),
 });
 
-export const StockShipped = z.object({ productId: Id, warehouseId: Id, quantity: Quantity });
-export const StockShipmentRejected = z.object({
+export const StockShipped = z.strictObject({ productId: Id, warehouseId: Id, quantity: Quantity });
+export const StockShipmentRejected = z.strictObject({
   productId: Id,
   warehouseId: Id,
   quantity: Quantity,
@@ -109,26 +109,26 @@ export const StockShipmentRejected = z.object({
   available: z.number().int(),
 });
 
-export const StockReserved = z.object({
+export const StockReserved = z.strictObject({
   reservationId: Id,
   orderId: Id.optional(),
   lines: z.array(StockLine),
   expiresAt: z.string(),
 });
-export const StockReservationRejected = z.object({
+export const StockReservationRejected = z.strictObject({
   reservationId: Id,
   orderId: Id.optional(),
   reason: RejectReason,
   lines: z.array(StockLine.extend({ available: z.number().int() })),
 });
 
-const ReservationOutcome = z.object({ reservationId: Id, orderId: Id.optional(), lines: z.array(StockLine) });
+const ReservationOutcome = z.strictObject({ reservationId: Id, orderId: Id.optional(), lines: z.array(StockLine) });
 export const ReservationReleased = ReservationOutcome.extend({ reason: Reason.optional() });
 export const ReservationCommitted = ReservationOutcome;
 export const ReservationExpired = ReservationOutcome;
 
 /** A release/commit/expire the reservation's state no longer allows: answered, never retried. */
-export const ReservationTransitionRejected = z.object({
+export const ReservationTransitionRejected = z.strictObject({
   reservationId: Id,
   orderId: Id.optional(),
   attempted: z.enum(['release', 'commit', 'expire']),

@@ -10,23 +10,25 @@ export function refundKey(orderId: string): string {
   return `order-${orderId}-refund`;
 }
 
-export const RequestPayment = z.object({ orderId: Id, amount: Money, currency: Currency });
+export const RequestPayment = z.strictObject({ orderId: Id, amount: Money, currency: Currency });
 
 /**
  * Sent by payment-worker's own sweep for a charge the provider answered `pending` long ago
  * and whose webhook has not come: look the charge up by its idempotency key and settle it.
  */
-export const ReconcilePayment = z.object({ orderId: Id });
+export const ReconcilePayment = z.strictObject({ orderId: Id });
 
 /**
  * A provider webhook as the HTTP gateway received it: the AMQP body is the provider's raw
- * JSON and the `x-signature` header its HMAC-SHA256 (hex) over exactly those bytes.
+ * JSON and the `x-signature` header its HMAC-SHA256 (hex) over exactly those bytes. The one
+ * payload whose unknown fields are ignored, not refused: its format is the provider's, and
+ * providers add fields without asking (the signature already vouches for the bytes).
  */
-export const ProviderWebhook = z.object({
+export const ProviderWebhook = z.looseObject({
   id: z.string().min(1).max(128),
   type: z.enum(['payment.captured', 'payment.failed', 'refund.succeeded']),
   createdAt: z.string(),
-  data: z.object({
+  data: z.looseObject({
     idempotencyKey: z.string().min(1).max(200),
     orderId: Id,
     chargeId: z.string().min(1).max(128),
@@ -38,6 +40,6 @@ export const ProviderWebhook = z.object({
   }),
 });
 
-export const PaymentCaptured = z.object({ orderId: Id, amount: Money, currency: Currency, providerRef: z.string() });
-export const PaymentFailed = z.object({ orderId: Id, reason: Reason });
-export const PaymentRefunded = z.object({ orderId: Id, amount: Money, currency: Currency, providerRef: z.string() });
+export const PaymentCaptured = z.strictObject({ orderId: Id, amount: Money, currency: Currency, providerRef: z.string() });
+export const PaymentFailed = z.strictObject({ orderId: Id, reason: Reason });
+export const PaymentRefunded = z.strictObject({ orderId: Id, amount: Money, currency: Currency, providerRef: z.string() });

@@ -11,9 +11,28 @@ import * as pay from './payments';
 export const WORKER_KINDS = ['inventory', 'orders', 'payments'] as const;
 export type WorkerKind = (typeof WORKER_KINDS)[number];
 
+/**
+ * How a payload of an older version of a message becomes one of the next version: validated
+ * with the schema it had then, then rewritten. A worker that moved a message to a new version
+ * still applies the copies of the old one that are in flight (queued, dead-lettered and
+ * replayed, sent by a publisher not upgraded yet).
+ */
+export interface Upcaster {
+  readonly from: number;
+  readonly schema: z.ZodType;
+  readonly upcast: (payload: never) => unknown;
+}
+
+export function upcaster<S extends z.ZodType>(from: number, schema: S, upcast: (payload: z.infer<S>) => unknown): Upcaster {
+  return { from, schema, upcast };
+}
+
 interface Base<S extends z.ZodType> {
   readonly schema: S;
+  /** The version publishers send (x-version); older ones are accepted through `upcasters`. */
   readonly version: number;
+  /** One per older version still accepted, oldest first, each to the version after it. */
+  readonly upcasters: readonly Upcaster[];
   /** Messages with equal keys land on the same partition and are applied in publish order. */
   partitionKey(payload: z.infer<S>): string;
   readonly summary: string;
@@ -31,11 +50,17 @@ export interface EventContract<S extends z.ZodType = z.ZodType> extends Base<S> 
 }
 export type Contract = CommandContract | EventContract;
 
-function command<S extends z.ZodType>(worker: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string): CommandContract<S> {
-  return { kind: 'command', worker, schema, partitionKey, version: 1, summary };
+interface Versions {
+  version: number;
+  upcasters: readonly Upcaster[];
+}
+const FIRST: Versions = { version: 1, upcasters: [] };
+
+function command<S extends z.ZodType>(worker: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string, versions: Versions = FIRST): CommandContract<S> {
+  return { kind: 'command', worker, schema, partitionKey, summary, ...versions };
 }
 function event<S extends z.ZodType>(source: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string, consumers: WorkerKind[] = []): EventContract<S> {
-  return { kind: 'event', source, schema, partitionKey, version: 1, consumers, summary };
+  return { kind: 'event', source, schema, partitionKey, version: 1, upcasters: [], consumers, summary };
 }
 
 type Line = { productId: string; warehouseId: string };
@@ -77,7 +102,10 @@ export const contracts = {
   StockChanged: event('inventory', inv.StockChanged, byStock, 'New levels of one product+warehouse after any effect.'),
   // order commands and events
   PlaceOrder: command('orders', ord.PlaceOrder, byOrder, 'Start the order saga: reserve, pay, commit.'),
-  CancelOrder: command('orders', ord.CancelOrder, byOrder, 'Cancel an order that is not confirmed yet; releases stock, refunds captured money.'),
+  CancelOrder: command('orders', ord.CancelOrder, byOrder, 'Cancel an order that is not confirmed yet; releases stock, refunds captured money.', {
+    version: 2,
+    upcasters: [upcaster(1, ord.CancelOrderV1, ord.cancelOrderFromV1)],
+  }),
   OrderPlaced: event('orders', ord.OrderPlaced, byOrder, 'The order was accepted and stock is being reserved.'),
   OrderConfirmed: event('orders', ord.OrderConfirmed, byOrder, 'Paid and stock committed: terminal.'),
   OrderRejected: event('orders', ord.OrderRejected, byOrder, 'Refused (stock or payment), with the reason: terminal.'),
@@ -115,6 +143,11 @@ export function inputsOf(worker: WorkerKind): MessageType[] {
     const c: Contract = contracts[t];
     return c.kind === 'command' ? c.worker === worker : c.consumers.includes(worker);
   });
+}
+
+/** The oldest version of a message a worker still applies (its newest is `version`). */
+export function oldestVersion(c: Contract): number {
+  return c.upcasters[0]?.from ?? c.version;
 }
 
 export function partitionKeyOf<T extends MessageType>(type: T, payload: Payload<T>): string {

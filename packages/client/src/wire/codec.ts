@@ -1,6 +1,7 @@
 import type { ConsumeMessage, Options } from 'amqplib';
 import { contractOf, HEADER, MESSAGE_ID_PATTERN, messageFingerprint, SEQUENCE_SESSION_PATTERN, type Envelope } from '../contracts';
 import { PermanentMessageError } from '../errors';
+import { toCurrentVersion } from './versions';
 
 /** AMQP properties for an envelope. The body is the payload JSON alone (see contracts/envelope.ts). */
 export function propertiesOf(env: Envelope, extraHeaders?: Record<string, unknown>): Options.Publish & { messageId: string } {
@@ -57,7 +58,6 @@ export function decode(msg: ConsumeMessage, maxBytes: number): Decoded {
   const contract = contractOf(type);
   if (!contract) throw new PermanentMessageError('unknown_type', `unknown message type '${type}'`);
   const version = Number(headerString(headers, HEADER.version) ?? 1);
-  if (version !== contract.version) throw new PermanentMessageError('unsupported_version', `${type} v${version} not supported (v${contract.version} is)`);
 
   let json: unknown;
   try {
@@ -65,12 +65,8 @@ export function decode(msg: ConsumeMessage, maxBytes: number): Decoded {
   } catch (err) {
     throw new PermanentMessageError('malformed_json', `body is not JSON: ${(err as Error).message}`);
   }
-  const parsed = contract.schema.safeParse(json);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
-    throw new PermanentMessageError('invalid_schema', `${type}: ${issues.join('; ')}`);
-  }
-  const partitionKey = contract.partitionKey(parsed.data);
+  const payload = toCurrentVersion(type, contract, version, json);
+  const partitionKey = contract.partitionKey(payload);
   const seqRaw = headerString(headers, HEADER.sequence);
   const sequence = seqRaw === undefined ? undefined : Number(seqRaw);
   const occurredAt = headerString(headers, HEADER.occurredAt) ?? (p.timestamp ? new Date(Number(p.timestamp) * 1000).toISOString() : new Date().toISOString());
@@ -90,5 +86,5 @@ export function decode(msg: ConsumeMessage, maxBytes: number): Decoded {
     if (!SEQUENCE_SESSION_PATTERN.test(session)) throw new PermanentMessageError('invalid_envelope', `${HEADER.sequenceSession} must be 1-64 of [A-Za-z0-9._:-]`);
     envelope.sequenceSession = session;
   }
-  return { envelope, payload: parsed.data, raw, headers, fingerprint: messageFingerprint(type, parsed.data) };
+  return { envelope, payload, raw, headers, fingerprint: messageFingerprint(type, payload) };
 }

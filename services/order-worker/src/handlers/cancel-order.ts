@@ -14,7 +14,7 @@ export const cancelOrder: Handler<OrderUnitOfWork, 'CancelOrder'> = {
   declare: (uow, p) => uow.needOrder(p.orderId),
   async handle(ctx, p) {
     const o = ctx.uow.order(p.orderId);
-    const reason = p.reason ?? 'cancelled';
+    const reason = p.note === undefined ? p.reason : `${p.reason}: ${p.note}`;
     if (!o) {
       ctx.uow.create(
         { id: p.orderId, customerId: null, currency: null, amount: 0, lines: [], status: 'CANCELLED', reason, reservationTtlMs: null, stock: 'none', payment: 'none', capturedAmount: null, capturedCurrency: null, providerRef: null, refund: 'none' },

@@ -207,7 +207,7 @@ async function idReuse(ctx: FaultContext): Promise<FaultOutcome> {
       sent++;
     } else if (events.length > 0) {
       const ev = ctx.rng.pick(events);
-      await e.publisher.send('CancelOrder', { orderId: ev.orderId!, reason: 'reused id' }, { messageId: ev.id });
+      await e.publisher.send('CancelOrder', { orderId: ev.orderId!, reason: 'other', note: 'reused id' }, { messageId: ev.id });
       e.history.recordAdversarial({ id: ev.id, type: 'CancelOrder', kind: 'reuse', expect: 'id_reused', t: Date.now() });
       sent++;
     }

@@ -148,9 +148,9 @@ export class WorkloadGenerator {
     if (this.recentOrders.length === 0 || rng.chance(this.opts.cancelFirstShare)) {
       // Names the order that will be placed next: its cancel travels first on its key.
       const orderId = `o-${this.opts.tag}-${this.nextOrder}`;
-      return this.planned(n, 'CancelOrder', { orderId, reason: 'cancelled before it was placed' });
+      return this.planned(n, 'CancelOrder', { orderId, reason: 'customer_request', note: 'cancelled before it was placed' });
     }
-    return this.planned(n, 'CancelOrder', { orderId: rng.pick(this.recentOrders), reason: 'customer changed their mind' });
+    return this.planned(n, 'CancelOrder', { orderId: rng.pick(this.recentOrders), reason: 'customer_request', note: 'customer changed their mind' });
   }
 
   /** A direct hold with a short TTL: most are left to expire, some released or committed later. */
