@@ -11,3 +11,5 @@ export * from './redis';
 export * from './worker';
 export * from './util/resend-backoff';
 export * from './retry/policy';
+export * from './tracing';
+export { payloadJsonSchema } from './contracts/field-table';

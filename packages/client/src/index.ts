@@ -13,6 +13,7 @@ export {
   inventory,
   isMessageType,
   MESSAGE_ID_PATTERN,
+  oldestVersion,
   newMessageId,
   orders,
   partitionKeyOf,
@@ -35,6 +36,7 @@ export {
   type MessageType,
   type Payload,
   type TypedEnvelope,
+  type Upcaster,
   type WorkerKind,
 } from './contracts';
 export { decode, propertiesOf, type Decoded } from './wire/codec';

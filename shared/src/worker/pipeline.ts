@@ -1,4 +1,6 @@
 import type { BatchControl, Delivery } from '../amqp/partition-consumer';
+import type { Span } from '@opentelemetry/api';
+import { startMessageSpan, traceHeaders } from '../tracing/message-spans';
 import { childMessageId, contracts, decode, type Envelope, MESSAGE_ID_PATTERN, type MessageType, propertiesOf, settledWithin, sleep } from '@stockflow/client/internal';
 import { deliveryOf } from '../amqp/topology';
 import { claimInbox, processedIds } from '../db/inbox';
@@ -112,6 +114,15 @@ export class MessagePipeline<U extends UnitOfWork> {
   }
 
   async process(batch: Delivery[], ctl: BatchControl, partition: number, queue: string): Promise<void> {
+    const spans: Span[] = [];
+    try {
+      await this.processTraced(batch, ctl, partition, queue, spans);
+    } finally {
+      for (const span of spans) span.end();
+    }
+  }
+
+  private async processTraced(batch: Delivery[], ctl: BatchControl, partition: number, queue: string, spans: Span[]): Promise<void> {
     const startedAt = Date.now();
     const started = performance.now();
     const acked = new Set<Delivery>();
@@ -123,7 +134,9 @@ export class MessagePipeline<U extends UnitOfWork> {
         if (!this.def.handlers[decoded.envelope.type as MessageType]) {
           throw new PermanentMessageError('unknown_type', `${this.def.name} has no handler for ${decoded.envelope.type}`);
         }
-        const item: WorkItem = { envelope: decoded.envelope, payload: decoded.payload, raw: decoded.raw, headers: decoded.headers, fingerprint: decoded.fingerprint };
+        const span = startMessageSpan(decoded.envelope, decoded.headers, this.def.name, partition);
+        spans.push(span);
+        const item: WorkItem = { envelope: decoded.envelope, payload: decoded.payload, raw: decoded.raw, headers: decoded.headers, fingerprint: decoded.fingerprint, span };
         this.handlerOf(item.envelope).check?.(item);
         entries.push({ d, item });
       } catch (err) {
@@ -505,7 +518,7 @@ export class MessagePipeline<U extends UnitOfWork> {
         exchange: route.exchange,
         routingKey: route.routingKey,
         mandatory: route.mandatory,
-        properties: { ...propertiesOf(envelope) },
+        properties: { ...propertiesOf(envelope, traceHeaders(item.span)) },
         payload: JSON.stringify(payload),
         watchExchange: route.watch?.exchange ?? null,
         watchRoutingKey: route.watch?.routingKey ?? null,

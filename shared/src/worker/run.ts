@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors';
+import { startTracing } from '../tracing/sdk';
 import type { Logger } from '../logger';
 import { Worker } from './worker';
 import type { UnitOfWork } from './types';
@@ -9,6 +10,9 @@ import type { UnitOfWork } from './types';
  * a second signal (or the grace period running out) forces exit 1.
  */
 export async function runWorker<U extends UnitOfWork>(worker: Worker<U>, log: Logger, graceMs: number): Promise<void> {
+  const stopTracing = startTracing(worker.def.name);
+  if (stopTracing) log.info('tracing: spans exported over OTLP (OTEL_* variables)');
+  const flushTraces = () => (stopTracing ? stopTracing().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'tracing: flush failed')) : Promise.resolve());
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -24,7 +28,7 @@ export async function runWorker<U extends UnitOfWork>(worker: Worker<U>, log: Lo
     }, graceMs);
     force.unref();
     worker.stop().then(
-      () => process.exit(0),
+      () => flushTraces().then(() => process.exit(0)),
       (err: unknown) => {
         log.error({ err }, 'stop failed');
         process.exit(1);

@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import type { EntitySchema, MigrationInterface } from 'typeorm';
 import { type CommandType, type ConfirmPublisher, type Envelope, type EventType, type MessageType, type Payload, type WorkerKind } from '@stockflow/client/internal';
@@ -21,6 +22,8 @@ export interface WorkItem {
   fingerprint: string;
   /** Result of the handler's prepare() step, when it has one. */
   prepared?: unknown;
+  /** The message's trace span: what it emits carries its traceparent. */
+  span?: Span;
 }
 
 export interface HandlerContext<U> {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Parser } from '@asyncapi/parser';
+import Ajv from 'ajv';
 import { parse } from 'yaml';
 import { contracts, examples, type MessageType } from '@stockflow/shared';
 import { ASYNCAPI_DOC, renderAsyncApi } from './render-asyncapi';
@@ -25,5 +26,26 @@ describe('docs/asyncapi.yaml', () => {
       expect(m!.examples[0]!.payload).toEqual(examples[type]);
       expect(contracts[type].schema.safeParse(m!.examples[0]!.payload).success).toBe(true);
     }
+  });
+
+  it('reads the same in YAML 1.1: timestamps stay strings', () => {
+    const doc = parse(text, { version: '1.1' }) as { components: { messages: Record<string, { examples: { payload: unknown }[] }> } };
+    for (const type of Object.keys(contracts) as MessageType[]) expect(doc.components.messages[type]!.examples[0]!.payload).toEqual(examples[type]);
+  });
+
+  it('agrees with the runtime schemas on unknown fields: refused everywhere but in ProviderWebhook', () => {
+    const doc = parse(text) as { components: { messages: Record<string, { payload: object; examples: { payload: Record<string, unknown> }[] }> } };
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    for (const type of Object.keys(contracts) as MessageType[]) {
+      const m = doc.components.messages[type]!;
+      const asyncapi = ajv.compile(m.payload);
+      const example = m.examples[0]!.payload;
+      expect([type, asyncapi(example), contracts[type].schema.safeParse(example).success]).toEqual([type, true, true]);
+      const extra = { ...example, unexpectedField: 1 };
+      const open = type === 'ProviderWebhook';
+      expect([type, asyncapi(extra), contracts[type].schema.safeParse(extra).success]).toEqual([type, open, open]);
+    }
+    const misspelt = { ...examples.PlaceOrder, reservationTTLms: 60_000 };
+    expect(contracts.PlaceOrder.schema.safeParse(misspelt).error?.issues[0]).toMatchObject({ code: 'unrecognized_keys', keys: ['reservationTTLms'] });
   });
 });

@@ -21,3 +21,12 @@ export const StockLevels = z.strictObject({
 export function stockKey(productId: string, warehouseId: string): string {
   return `${productId}:${warehouseId}`;
 }
+
+/**
+ * A check across fields (or beyond what a type says), with its message also kept as the schema's
+ * `x-rules` metadata, so the JSON Schema and docs/messages.md list the rule the check enforces.
+ */
+export function rule<S extends z.ZodType>(schema: S, check: (value: z.infer<S>) => boolean, message: string): S {
+  const rules = [...((schema.meta()?.['x-rules'] as string[] | undefined) ?? []), message];
+  return schema.refine(check, message).meta({ ...schema.meta(), 'x-rules': rules });
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Id, Quantity, Reason, StockLevels, StockLine } from './common';
+import { Id, Quantity, Reason, rule, StockLevels, StockLine } from './common';
 
 // ---- commands (to inventory-worker) ------------------------------------------------------
 
@@ -17,7 +17,7 @@ export const AdjustStock = z.discriminatedUnion('mode', [
     mode: z.literal('delta'),
     productId: Id,
     warehouseId: Id,
-    delta: z.number().int().min(-1_000_000).max(1_000_000).refine((d) => d !== 0, 'delta must not be 0'),
+    delta: rule(z.number().int().min(-1_000_000).max(1_000_000), (d) => d !== 0, 'must not be 0'),
     reason: Reason,
   }),
   z.strictObject({
@@ -30,24 +30,25 @@ export const AdjustStock = z.discriminatedUnion('mode', [
   }),
 ]);
 
-export const TransferStock = z
-  .object({ productId: Id, fromWarehouseId: Id, toWarehouseId: Id, quantity: Quantity })
-  .refine((t) => t.fromWarehouseId !== t.toWarehouseId, 'fromWarehouseId and toWarehouseId must differ');
+export const TransferStock = rule(
+  z.strictObject({ productId: Id, fromWarehouseId: Id, toWarehouseId: Id, quantity: Quantity }),
+  (t) => t.fromWarehouseId !== t.toWarehouseId,
+  'fromWarehouseId and toWarehouseId must differ',
+);
 
 export const ShipStock = z.strictObject({ productId: Id, warehouseId: Id, quantity: Quantity, reference: Reason.optional() });
 
-export const ReserveStock = z
-  .object({
+export const ReserveStock = rule(
+  z.strictObject({
     reservationId: Id,
     orderId: Id.optional(),
     lines: z.array(StockLine).min(1).max(50),
     /** Hold time; the worker's RESERVATION_TTL_MS when absent. */
     ttlMs: z.number().int().min(100).max(7 * 86_400_000).optional(),
-  })
-  .refine(
-    (r) => new Set(r.lines.map((l) => `${l.productId}:${l.warehouseId}`)).size === r.lines.length,
-    'each product+warehouse may appear once per reservation',
-  );
+  }),
+  (r) => new Set(r.lines.map((l) => `${l.productId}:${l.warehouseId}`)).size === r.lines.length,
+  'each product+warehouse may appear once per reservation',
+);
 
 export const ReleaseReservation = z.strictObject({ reservationId: Id, reason: Reason.optional() });
 export const CommitReservation = z.strictObject({ reservationId: Id });
@@ -78,7 +79,7 @@ export const StockReceived = z.strictObject({ productId: Id, warehouseId: Id, qu
 export const StockReceiptRejected = z.strictObject({ productId: Id, warehouseId: Id, quantity: Quantity, reason: AddRejectReason });
 
 export const StockAdjusted = z
-  .object({ productId: Id, warehouseId: Id, mode: z.enum(['delta', 'set']), delta: z.number().int(), reason: Reason })
+  .strictObject({ productId: Id, warehouseId: Id, mode: z.enum(['delta', 'set']), delta: z.number().int(), reason: Reason })
   .extend(StockLevels.shape);
 export const StockAdjustmentRejected = z.strictObject({
   productId: Id,
@@ -136,5 +137,5 @@ export const ReservationTransitionRejected = z.strictObject({
 });
 
 export const StockChanged = z
-  .object({ productId: Id, warehouseId: Id, available: z.number().int() })
+  .strictObject({ productId: Id, warehouseId: Id, available: z.number().int() })
   .extend(StockLevels.shape);

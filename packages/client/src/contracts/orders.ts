@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Id, Quantity, Reason } from './common';
+import { Id, Quantity, Reason, rule } from './common';
 
 export const Currency = z.string().regex(/^[A-Z]{3}$/, 'ISO 4217 code');
 /** Money in minor units (cents): integers only, so sums are exact. */
@@ -13,22 +13,23 @@ export function orderAmount(lines: readonly { quantity: number; unitPrice: numbe
   return lines.reduce((sum, l) => sum + l.quantity * l.unitPrice, 0);
 }
 
-export const PlaceOrder = z
-  .object({
-    orderId: Id,
-    customerId: Id,
-    currency: Currency,
-    lines: z.array(OrderLine).min(1).max(50),
-    /** How long stock is held waiting for payment; inventory's default when absent. */
-    reservationTtlMs: z.number().int().min(100).max(7 * 86_400_000).optional(),
-  })
-  .refine(
+export const PlaceOrder = rule(
+  rule(
+    z.strictObject({
+      orderId: Id,
+      customerId: Id,
+      currency: Currency,
+      lines: z.array(OrderLine).min(1).max(50),
+      /** How long stock is held waiting for payment; inventory's default when absent. */
+      reservationTtlMs: z.number().int().min(100).max(7 * 86_400_000).optional(),
+    }),
     (o) => new Set(o.lines.map((l) => `${l.productId}:${l.warehouseId}`)).size === o.lines.length,
     'each product+warehouse may appear once per order',
-  )
-  .refine((o) => Money.safeParse(orderAmount(o.lines)).success, 'the order total must fit in Money');
+  ),
+  (o) => Money.safeParse(orderAmount(o.lines)).success,
+  'the order total (sum of quantity x unitPrice) must fit in Money',
+);
 
-/** Why a customer-facing system cancels an order; `note` carries the words, `reason` the category to report on. */
 export const CancelReason = z.enum(['customer_request', 'payment_problem', 'out_of_stock', 'fraud_suspected', 'other']);
 
 export const CancelOrder = z.strictObject({ orderId: Id, reason: CancelReason, note: Reason.optional() });
