@@ -2,6 +2,7 @@ import { configOrExit, createLogger, dedupIdentityMigration, inboxSequenceIndexM
 import { loadPaymentConfig, type PaymentConfig } from './config';
 import { entities } from './db/entities';
 import { PaymentsSchema1732200000000 } from './db/migrations/1732200000000-payments-schema';
+import { PaymentsTraceParent1733400000000 } from './db/migrations/1733400000000-payments-trace-parent';
 import { PaymentsPendingIndex1732201000000 } from './db/migrations/1732201000000-payments-pending-index';
 import { paymentHandlers } from './handlers';
 import { ProviderClient } from './provider/provider-client';
@@ -10,7 +11,7 @@ import { webhookRoute } from './provider/webhook-gateway';
 import { PaymentUnitOfWork } from './unit-of-work';
 
 export const PAYMENTS_SCHEMA = 'payments';
-export const paymentMigrations = [PaymentsSchema1732200000000, inboxSequenceIndexMigration('payments', 'Payments', 1732200900000), PaymentsPendingIndex1732201000000, relayTablesMigration('payments', 'Payments', 1733100000000), inboxSequenceSessionMigration('payments', 'Payments', 1733200000000), dedupIdentityMigration('payments', 'Payments', 1733300000000)];
+export const paymentMigrations = [PaymentsSchema1732200000000, inboxSequenceIndexMigration('payments', 'Payments', 1732200900000), PaymentsPendingIndex1732201000000, relayTablesMigration('payments', 'Payments', 1733100000000), inboxSequenceSessionMigration('payments', 'Payments', 1733200000000), dedupIdentityMigration('payments', 'Payments', 1733300000000), PaymentsTraceParent1733400000000];
 
 /** Builds the payment worker: idempotent charges and refunds, signed webhooks and their gateway. */
 export function createPaymentWorker(config: PaymentConfig, opts: WorkerOptions = {}): Worker<PaymentUnitOfWork> {

@@ -1,4 +1,4 @@
-import { payments, type HandlerContext } from '@stockflow/shared';
+import { payments, traceParentOf, type HandlerContext } from '@stockflow/shared';
 import type { PaymentRow, PaymentUnitOfWork } from './unit-of-work';
 
 export type PaymentContext = HandlerContext<PaymentUnitOfWork>;
@@ -28,7 +28,7 @@ function rowFor(ctx: PaymentContext, o: Pick<Outcome, 'orderId' | 'amount' | 'cu
       failureReason: null,
       refundRef: null,
       source,
-    })
+    }, traceParentOf(ctx.item.span))
   );
 }
 

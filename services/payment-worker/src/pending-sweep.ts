@@ -50,8 +50,8 @@ export class PendingSweep implements Component {
 
   /** One page of long-pending payments; returns how many it sent a ReconcilePayment for. */
   async sweep(): Promise<number> {
-    const rows = await this.rt.db.query<{ order_id: string; updated_at: Date }>(
-      `SELECT order_id, updated_at FROM payments.payment
+    const rows = await this.rt.db.query<{ order_id: string; updated_at: Date; trace_parent: string | null }>(
+      `SELECT order_id, updated_at, trace_parent FROM payments.payment
        WHERE status = 'pending' AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
          AND ($2::timestamptz IS NULL OR (updated_at, order_id) > ($2::timestamptz, $3::text))
        ORDER BY updated_at, order_id LIMIT ${SWEEP_PAGE}`,
@@ -64,7 +64,7 @@ export class PendingSweep implements Component {
     let sent = 0;
     for (const r of rows) {
       if (!this.resend.due(r.order_id, now)) continue;
-      await sendCommand(this.rt, 'ReconcilePayment', { orderId: r.order_id }, { messageId: `reconcile-${newMessageId()}-${r.order_id}`.slice(0, 200), correlationId: `order-${r.order_id}`.slice(0, 200) });
+      await sendCommand(this.rt, 'ReconcilePayment', { orderId: r.order_id }, { messageId: `reconcile-${newMessageId()}-${r.order_id}`.slice(0, 200), correlationId: `order-${r.order_id}`.slice(0, 200), traceParent: r.trace_parent });
       this.rt.metrics.paymentReconciliations.inc();
       this.resend.record(r.order_id, now);
       sent++;

@@ -2,7 +2,7 @@ import { lockInOrder, TransientError, type Runtime, type Tx, type UnitOfWork } f
 import type { PaymentEntity, PaymentStatus } from './db/entities';
 
 /** The hot path's view of a payment row: the amount as a number, timestamps left to SQL. */
-export type PaymentRow = Omit<PaymentEntity, 'amount' | 'createdAt' | 'updatedAt'> & { amount: number };
+export type PaymentRow = Omit<PaymentEntity, 'amount' | 'createdAt' | 'updatedAt' | 'traceParent'> & { amount: number };
 
 interface WebhookEventRow {
   eventId: string;
@@ -39,6 +39,7 @@ export class PaymentUnitOfWork implements UnitOfWork {
   private readonly payments = new Map<string, PaymentRow>();
   private readonly loadedVersion = new Map<string, number>();
   private readonly created = new Set<string>();
+  private readonly traceParents = new Map<string, string>();
   private readonly dirty = new Set<string>();
   private readonly seenEvents = new Set<string>();
   private readonly newEvents = new Map<string, WebhookEventRow>();
@@ -104,10 +105,12 @@ export class PaymentUnitOfWork implements UnitOfWork {
     this.newEvents.set(e.eventId, e);
   }
 
-  create(row: Omit<PaymentRow, 'version'>): PaymentRow {
+  /** A new payment row; `traceParent` is the trace its webhook will continue (written once, never read here). */
+  create(row: Omit<PaymentRow, 'version'>, traceParent?: string): PaymentRow {
     const full = { ...row, version: 0 };
     this.payments.set(row.orderId, full);
     this.created.add(row.orderId);
+    if (traceParent !== undefined) this.traceParents.set(row.orderId, traceParent);
     return full;
   }
 
@@ -119,8 +122,8 @@ export class PaymentUnitOfWork implements UnitOfWork {
     const created = [...this.created].sort().map((id) => this.payments.get(id)!);
     if (created.length > 0) {
       const inserted = await this.tx.query<{ order_id: string }>(
-        `INSERT INTO payments.payment (order_id, idempotency_key, amount, currency, status, provider_ref, failure_reason, refund_ref, source)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+        `INSERT INTO payments.payment (order_id, idempotency_key, amount, currency, status, provider_ref, failure_reason, refund_ref, source, trace_parent)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
          ON CONFLICT DO NOTHING
          RETURNING order_id`,
         [
@@ -133,6 +136,7 @@ export class PaymentUnitOfWork implements UnitOfWork {
           created.map((r) => r.failureReason),
           created.map((r) => r.refundRef),
           created.map((r) => r.source),
+          created.map((r) => this.traceParents.get(r.orderId) ?? null),
         ],
       );
       if (inserted.length !== created.length) throw new TransientError('a payment was created concurrently by another consumer; retrying to apply on top of it');

@@ -44,3 +44,9 @@ export function traceHeaders(span: Span | undefined): Record<string, unknown> {
   if (span) propagation.inject(trace.setSpan(context.active(), span), headers);
   return headers;
 }
+
+/** The W3C traceparent of a span, for a trace to be continued later by something that will not carry it (a provider's webhook). */
+export function traceParentOf(span: Span | undefined): string | undefined {
+  const v = traceHeaders(span).traceparent;
+  return typeof v === 'string' ? v : undefined;
+}

@@ -79,20 +79,12 @@ export class OpsContext {
 
   async amqp(): Promise<AmqpConnection> {
     if (this.conn) return this.conn;
-    const conn = new AmqpConnection({ url: this.config.amqpUrl, name: 'stockflow:ops', heartbeatS: 10, retryBaseMs: 200, retryMaxMs: 1000, log: this.log });
-    let timer: NodeJS.Timeout | undefined;
+    const conn = new AmqpConnection({ url: this.config.amqpUrl, name: 'stockflow:ops', heartbeatS: 10, retryBaseMs: 200, retryMaxMs: 1000, connectTimeoutMs: CONNECT_TIMEOUT_MS, log: this.log });
     try {
-      await Promise.race([
-        conn.start(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no connection within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
-        }),
-      ]);
+      await conn.start();
     } catch (err) {
       await conn.close();
       throw new ServiceUnreachableError('RabbitMQ', redact(this.config.amqpUrl), err);
-    } finally {
-      clearTimeout(timer);
     }
     this.conn = conn;
     return conn;

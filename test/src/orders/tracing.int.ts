@@ -22,7 +22,7 @@ describe('tracing an order across the three workers', () => {
   });
 
   it('gives one PlaceOrder one trace whose spans cover inventory, order and payment workers', async () => {
-    saga = await Saga.start('tracing');
+    saga = await Saga.start('tracing', { provider: { asyncCaptureOrders: ['o-async'], asyncCaptureDelayMs: 200 } });
     await saga.stockUp(5);
     await saga.placeOrder('o-trace');
     await saga.waitForStatus('o-trace', 'CONFIRMED');
@@ -43,5 +43,21 @@ describe('tracing an order across the three workers', () => {
     for (const s of spans.inTrace.filter((x) => x.name.startsWith('process '))) {
       expect(s.attributes['messaging.message.conversation_id']).toBe('place-o-trace');
     }
+  });
+
+  it("keeps an asynchronous capture in the order's trace: the webhook continues the charge's trace", async () => {
+    await saga.placeOrder('o-async');
+    await saga.waitForStatus('o-async', 'CONFIRMED');
+    const expected = ['process PlaceOrder', 'process RequestPayment', 'process ProviderWebhook', 'process PaymentCaptured', 'process CommitReservation'];
+    const spans = await eventually(() => {
+      const root = exporter.getFinishedSpans().find((s) => s.name === 'send PlaceOrder' && s.attributes['messaging.message.id'] === 'place-o-async');
+      expect(root).toBeDefined();
+      const inTrace = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === root!.spanContext().traceId);
+      expect(inTrace.map((s) => s.name)).toEqual(expect.arrayContaining(expected));
+      return inTrace;
+    });
+    const webhook = spans.find((s) => s.name === 'process ProviderWebhook')!;
+    const charge = spans.find((s) => s.name === 'process RequestPayment')!;
+    expect(webhook.parentSpanContext?.spanId).toBe(charge.spanContext().spanId);
   });
 });

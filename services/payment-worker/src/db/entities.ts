@@ -14,6 +14,8 @@ export interface PaymentEntity {
   refundRef: string | null;
   source: 'request' | 'webhook' | 'refund';
   version: number;
+  /** W3C traceparent of the message that created the row: the provider's webhook continues its trace. */
+  traceParent: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -40,6 +42,7 @@ export const Payment = new EntitySchema<PaymentEntity>({
     refundRef: { type: 'text', name: 'refund_ref', nullable: true },
     source: { type: 'text' },
     version: { type: 'integer' },
+    traceParent: { type: 'text', name: 'trace_parent', nullable: true },
     createdAt: { type: 'timestamptz', name: 'created_at' },
     updatedAt: { type: 'timestamptz', name: 'updated_at' },
   },

@@ -70,9 +70,10 @@ export function webhookRoute(rt: Runtime, opts: { secret: string; now?: () => nu
         partitionKey: data.orderId,
       };
       const route = deliveryOf(rt.topology, 'ProviderWebhook', data.orderId);
+      const traceParent = await chargeTraceParent(rt, data.orderId);
       try {
         await rt.publisher.publish(route.exchange, route.routingKey, req.body, {
-          ...propertiesOf(envelope, signature === undefined ? {} : { [HEADER.signature]: signature }),
+          ...propertiesOf(envelope, { ...(signature === undefined ? {} : { [HEADER.signature]: signature }), ...(traceParent ? { traceparent: traceParent } : {}) }),
           mandatory: route.mandatory,
         });
       } catch (err) {
@@ -85,6 +86,20 @@ export function webhookRoute(rt: Runtime, opts: { secret: string; now?: () => nu
       return reply(202, 'accepted', id);
     },
   };
+}
+
+/**
+ * The trace of the order's charge, which the webhook continues. Tracing only: when the look-up
+ * fails the webhook goes out without it.
+ */
+async function chargeTraceParent(rt: Runtime, orderId: string): Promise<string | undefined> {
+  try {
+    const rows = await rt.db.query<{ trace_parent: string | null }>('SELECT trace_parent FROM payments.payment WHERE order_id = $1', [orderId]);
+    return rows[0]?.trace_parent ?? undefined;
+  } catch (err) {
+    rt.log.debug({ err: (err as Error).message, orderId }, 'webhook: no trace parent (look-up failed)');
+    return undefined;
+  }
 }
 
 function reply(status: number, message: string, eventId?: string) {
