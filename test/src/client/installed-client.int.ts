@@ -8,6 +8,8 @@ import { Saga } from '../orders/harness';
 const run = promisify(execFile);
 const CLIENT_DIR = resolve(__dirname, '../../../packages/client');
 const README = join(CLIENT_DIR, 'README.md');
+const ROOT = resolve(__dirname, '../../..');
+const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
 /** The README's example: its one ```js block, run as written. */
 function readmeExample(): string {
@@ -42,6 +44,19 @@ describe('@stockflow/client installed from its tarball', () => {
     expect(Object.keys(installed.dependencies).sort()).toEqual(['amqplib', 'zod']);
     const { stdout: tree } = await run('npm', ['ls', '--all', '--parseable'], { cwd: app });
     expect(tree).not.toMatch(/node_modules\/(typeorm|pg|ioredis|pino|@stockflow\/shared)(\n|$)/);
+
+    // TypeScript users get the payload types: a correct order compiles, a misspelt field does not.
+    const typed = (field: string) => `import { Publisher, type Payload } from '@stockflow/client';
+const order: Payload<'PlaceOrder'> = { orderId: 'o-1', customerId: 'c-1', currency: 'EUR', lines: [{ productId: 'p', warehouseId: 'w', quantity: 1, unitPrice: 100 }], ${field}: 60000 };
+export async function place(publisher: Publisher): Promise<number> {
+  return (await publisher.send('PlaceOrder', order, { messageId: 'place-o-1' })).partition;
+}
+`;
+    const tsc = (file: string) => run(process.execPath, [TSC, '--noEmit', '--strict', '--target', 'es2022', '--module', 'node16', '--moduleResolution', 'node16', '--typeRoots', join(ROOT, 'node_modules/@types'), '--types', 'node', file], { cwd: app });
+    writeFileSync(join(app, 'typed.ts'), typed('reservationTtlMs'));
+    await tsc('typed.ts');
+    writeFileSync(join(app, 'misspelt.ts'), typed('reservationTTLms'));
+    await expect(tsc('misspelt.ts')).rejects.toMatchObject({ stdout: expect.stringContaining("'reservationTTLms' does not exist in type") });
 
     saga = await Saga.start('client-pack');
     await saga.pub.send('RegisterWarehouse', { warehouseId: 'wh-main', name: 'Main' }, { messageId: 'wh-main' });
