@@ -1,17 +1,23 @@
+import { parseArgs } from 'node:util';
 import { ConfigError } from '@stockflow/shared';
 import { OpsContext } from './context';
 import { dlqList, dlqReplay } from './dlq';
 import { inboxPurge, parseDuration } from './inbox-purge';
 import { outboxDiscard, outboxParked, outboxRetry } from './outbox';
+import { healthLine, healthOf } from './health';
 import { renderStatus, table } from './render';
 import { repartition } from './repartition';
-import { status } from './status';
+import { status, type StatusReport } from './status';
+import { OPS_WORKERS, workerNamed } from './worker-kinds';
 
 export const USAGE = `npm run ops -- <command>
 
-  status [--json]                          partitions with owner and active consumer, depth, unacked,
+  status [--worker <w>] [--json]           partitions with owner and active consumer, depth, unacked,
                                            consumers, redeliveries and dead letters per queue,
-                                           outbox backlog per worker
+                                           outbox backlog per worker; first line and exit code are
+                                           the health verdict: 0 healthy, 1 degraded (why, in one
+                                           line: an unowned partition, dead letters, parked rows, an
+                                           unreachable service)
   dlq list <worker|queue> [--json]         dead letters with reason, error and time (left in place)
   dlq replay <worker|queue> [--id <id>]…   re-publish dead letters (all, or the given ids) to their
                                            partition; deduplication still applies
@@ -22,6 +28,7 @@ export const USAGE = `npm run ops -- <command>
   inbox purge --older-than <7d|12h|30m>    delete old inbox rows [--worker <name>] [--dry-run]
   repartition --to <N>                     change the partition count of a stopped deployment
 
+Exit codes: 0 ok (status: healthy), 1 failed (status: degraded), 2 usage.
 Connects with the workers' variables (DATABASE_URL, AMQP_URL, REDIS_URL, STOCKFLOW_NAMESPACE,
 PARTITIONS, DELIVERY_LIMIT) and MANAGEMENT_URL (default http://<AMQP host>:15672).`;
 
@@ -30,33 +37,26 @@ export interface OpsIo {
   err(text: string): void;
 }
 
-interface Args {
-  positional: string[];
-  flags: Map<string, string[]>;
-}
-
-function parse(argv: string[]): Args {
-  const positional: string[] = [];
-  const flags = new Map<string, string[]>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) {
-      positional.push(a);
-      continue;
-    }
-    const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
-    const boolean = ['json', 'dry-run', 'help', 'all'].includes(name);
-    const value = inline ?? (boolean ? 'true' : argv[++i]);
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    flags.set(name, [...(flags.get(name) ?? []), value]);
-  }
-  return { positional, flags };
-}
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  all: { type: 'boolean' },
+  id: { type: 'string', multiple: true },
+  key: { type: 'string', multiple: true },
+  worker: { type: 'string' },
+  'older-than': { type: 'string' },
+  to: { type: 'string' },
+} as const;
 
 class UsageError extends Error {}
 
-function one(args: Args, name: string): string | undefined {
-  return args.flags.get(name)?.at(-1);
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /**
@@ -66,18 +66,22 @@ function one(args: Args, name: string): string | undefined {
 export async function runOps(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo): Promise<number> {
   let ctx: OpsContext | undefined;
   try {
-    const args = parse(argv);
-    const [command, sub, target] = args.positional;
-    if (!command || args.flags.has('help') || command === 'help') {
+    const { values: flags, positionals } = parse(argv);
+    const [command, sub, target] = positionals;
+    if (flags.help || command === 'help') {
       io.out(USAGE + '\n');
-      return command ? 0 : 2;
+      return 0;
     }
+    if (!command) throw new UsageError('a command is required');
     ctx = new OpsContext(env);
-    const json = args.flags.has('json');
+    const json = flags.json === true;
     if (command === 'status') {
-      const report = await status(ctx);
-      io.out(json ? JSON.stringify(report, null, 2) + '\n' : renderStatus(report));
-      return report.problems.length > 0 ? 1 : 0;
+      const only = flags.worker === undefined ? undefined : workerNamed(flags.worker);
+      if (flags.worker !== undefined && !only) throw new UsageError(`--worker ${flags.worker}: one of ${OPS_WORKERS.map((w) => w.kind).join(', ')}`);
+      const report = onlyWorker(await status(ctx), only?.service);
+      const health = healthOf(report);
+      io.out(json ? JSON.stringify({ ...report, health }, null, 2) + '\n' : `${healthLine(health)}\n\n${renderStatus(report)}`);
+      return health.verdict === 'healthy' ? 0 : 1;
     }
     if (command === 'dlq' && sub === 'list' && target) {
       const letters = await dlqList(ctx, target);
@@ -86,7 +90,7 @@ export async function runOps(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo):
       return 0;
     }
     if (command === 'dlq' && sub === 'replay' && target) {
-      const r = await dlqReplay(ctx, target, args.flags.get('id') ?? []);
+      const r = await dlqReplay(ctx, target, flags.id ?? []);
       if (json) io.out(JSON.stringify(r, null, 2) + '\n');
       else {
         io.out(`replayed ${r.replayed.length} message(s)${r.replayed.length > 0 ? ':\n' + table(['message id', 'type', 'to'], r.replayed.map((x) => [x.messageId, x.type, x.to])).replace(/^/gm, '  ') : ''}\n`);
@@ -102,27 +106,27 @@ export async function runOps(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo):
       return 0;
     }
     if (command === 'outbox' && (sub === 'retry' || sub === 'discard') && target) {
-      const keys = args.flags.has('all') ? 'all' : args.flags.get('key');
+      const keys = flags.all ? 'all' : flags.key;
       if (!keys || (keys !== 'all' && keys.length === 0)) throw new UsageError(`outbox ${sub} needs --key <partition key> (repeatable) or --all`);
       if (sub === 'retry') {
         io.out(`asked the relay to retry ${await outboxRetry(ctx, target, keys)} parked key(s) on its next poll\n`);
         return 0;
       }
-      const dryRun = args.flags.has('dry-run');
+      const dryRun = flags['dry-run'] === true;
       const n = await outboxDiscard(ctx, target, keys, dryRun);
       io.out(dryRun ? `would discard ${n} parked row(s)\n` : `discarded ${n} parked row(s)\n`);
       return 0;
     }
     if (command === 'inbox' && sub === 'purge') {
-      const olderThan = one(args, 'older-than');
+      const olderThan = flags['older-than'];
       if (!olderThan) throw new UsageError('inbox purge needs --older-than (e.g. 7d)');
-      const dryRun = args.flags.has('dry-run');
-      const results = await inboxPurge(ctx, parseDuration(olderThan), { worker: one(args, 'worker'), dryRun });
+      const dryRun = flags['dry-run'] === true;
+      const results = await inboxPurge(ctx, parseDuration(olderThan), { worker: flags.worker, dryRun });
       io.out(table(['worker', dryRun ? 'rows older than ' + olderThan : 'rows deleted'], results.map((r) => [r.service, r.rows])) + '\n');
       return 0;
     }
     if (command === 'repartition') {
-      const to = one(args, 'to');
+      const to = flags.to;
       if (!to || !/^\d+$/.test(to)) throw new UsageError('repartition needs --to <N>');
       const r = await repartition(ctx, Number(to), (line) => io.out(line + '\n'));
       if (json) io.out(JSON.stringify(r, null, 2) + '\n');
@@ -139,6 +143,13 @@ export async function runOps(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo):
   } finally {
     await ctx?.close();
   }
+}
+
+/** The report of one worker kind: its rows, and the problems that are not another worker's. */
+function onlyWorker(report: StatusReport, service: string | undefined): StatusReport {
+  if (!service) return report;
+  const others = OPS_WORKERS.map((w) => w.service).filter((s) => s !== service);
+  return { ...report, workers: report.workers.filter((w) => w.service === service), problems: report.problems.filter((p) => !others.some((o) => p.startsWith(`${o}:`))) };
 }
 
 if (require.main === module) {

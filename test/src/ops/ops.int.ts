@@ -3,6 +3,7 @@ import { deadLetterExchange, partitionOf, partitionQueue, PermanentMessageError,
 import { eventually, startInventory, TestEnv } from '../support';
 import type { DeadLetter } from './dlq';
 import { ops, opsProcess } from './run-ops';
+import type { Health } from './health';
 import type { StatusReport } from './status';
 import { warehouseReady } from '../scaling/traffic';
 
@@ -41,8 +42,8 @@ describe('ops CLI', () => {
 
   it('status: owners, active consumers, depths and outbox per worker', async () => {
     const run = await ops(env, ['status', '--json']);
-    expect(run).toMatchObject({ code: 0, err: '' });
-    const report = JSON.parse(run.out) as StatusReport;
+    expect(run).toMatchObject({ code: 1, err: '' });
+    const report = JSON.parse(run.out) as StatusReport & { health: Health };
     expect(report).toMatchObject({ namespace: env.namespace, partitions: P, recorded: { state: 'active', targetPartitions: null }, problems: [] });
     const inv = report.workers.find((w) => w.service === 'inventory-worker')!;
     expect(inv.members).toEqual([expect.objectContaining({ instance: 'ops-inv', owned: [0, 1, 2, 3] })]);
@@ -53,6 +54,12 @@ describe('ops CLI', () => {
         [0, 1, 2, 3].map((p) => [`p0${p}`, ['ops-inv'], 'ops-inv', 1]),
       );
     }, 20_000, 500);
+    // Only the inventory worker runs: the deployment is degraded, and says why.
+    const health = (JSON.parse((await ops(env, ['status', '--json'])).out) as { health: Health }).health;
+    expect(health).toEqual({
+      verdict: 'degraded',
+      reasons: [`order-worker: no instance owns any of its ${P} partitions (nothing consumes them)`, `payment-worker: no instance owns any of its ${P} partitions (nothing consumes them)`],
+    });
     expect(report.workers.map((w) => w.outbox)).toEqual([
       expect.objectContaining({ rows: expect.any(Number), parked: 0, relay: { holder: expect.stringMatching(/^ops-inv:/), expiresInMs: expect.any(Number) } }),
       { rows: 0, oldestAgeS: 0, parked: 0, relay: null },
@@ -60,11 +67,28 @@ describe('ops CLI', () => {
     ]);
 
     const text = await opsProcess(env, ['status']);
-    expect(text.code).toBe(0);
+    expect(text.code).toBe(1);
+    expect(text.out.split('\n')[0]).toBe(`degraded: order-worker: no instance owns any of its ${P} partitions (nothing consumes them); payment-worker: no instance owns any of its ${P} partitions (nothing consumes them)`);
     expect(text.out).toContain(`namespace '${env.namespace}': ${P} partitions per worker (recorded in Postgres, active)`);
     expect(text.out).toMatch(/inventory-worker — 1 live instance: ops-inv \(owns 4, lease/);
     expect(text.out).toMatch(/outbox: \d+ rows waiting \(oldest [\d.]+ s\), 0 parked; relay: ops-inv:[0-9a-f]{8} \(lease [\d.]+ s\)/);
     expect(text.out).toMatch(/order-worker — no live instance/);
+
+    const inventoryOnly = await opsProcess(env, ['status', '--worker', 'inventory']);
+    expect(inventoryOnly.code).toBe(0);
+    expect(inventoryOnly.out.split('\n')[0]).toBe('healthy');
+    expect(inventoryOnly.out).not.toContain('order-worker');
+  });
+
+  it('answers --help with exit 0 and an unknown flag or worker with exit 2, touching nothing', async () => {
+    const help = await opsProcess(env, ['--help'], { AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' });
+    expect(help).toMatchObject({ code: 0 });
+    expect(help.out).toMatch(/^npm run ops -- <command>/);
+    const flag = await opsProcess(env, ['status', '--bogus']);
+    expect(flag.code).toBe(2);
+    expect(flag.err).toMatch(/^Unknown option '--bogus'/);
+    expect((await opsProcess(env, ['status', '--worker', 'shipping'])).err).toMatch(/^--worker shipping: one of inventory, orders, payments/);
+    expect((await opsProcess(env, [])).code).toBe(2);
   });
 
   it('status: says which service is unreachable and shows the rest', async () => {
@@ -93,6 +117,11 @@ describe('ops CLI', () => {
     expect(await deadList()).toHaveLength(2);
     const text = await ops(env, ['dlq', 'list', letters[0]!.queue]);
     expect(text.out).toMatch(/fixme-1\s+ReceiveStock\s+handler_error/);
+    // The management API counts queues every few seconds.
+    await eventually(async () => {
+      const health = await ops(env, ['status', '--worker', 'inventory']);
+      expect([health.code, health.out.split('\n')[0]]).toEqual([1, 'degraded: inventory-worker: 2 dead letters waiting (npm run ops -- dlq list inventory-worker)']);
+    }, 20_000, 500);
     expect(await stock('sku-fix')).toBe(5);
   });
 

@@ -19,10 +19,10 @@ export async function ops(env: TestEnv, args: string[], overrides: Record<string
 }
 
 /** The same through the compiled CLI, as an operator runs it (needs `npx tsc -b`). */
-export async function opsProcess(env: TestEnv, args: string[]): Promise<OpsRun> {
+export async function opsProcess(env: TestEnv, args: string[], overrides: Record<string, string> = {}): Promise<OpsRun> {
   const cli = join(__dirname, '../../dist/ops/cli.js');
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...args], { env: env.env(), timeout: 60_000 });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...args], { env: env.env(overrides), timeout: 60_000 });
     return { code: 0, out: stdout, err: stderr };
   } catch (e) {
     const x = e as { code?: number; stdout?: string; stderr?: string };
