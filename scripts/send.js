@@ -5,13 +5,14 @@
 'use strict';
 const { parseArgs } = require('node:util');
 const { contracts, Publisher, ValidationError } = require('@stockflow/client');
-const { commonSettings, loadConfig } = require('@stockflow/shared');
+const { commonSettings, ConfigError, loadConfig } = require('@stockflow/shared');
 
 /** A CLI fails fast; workers keep retrying, a person at a terminal should not wait. */
 const CONNECT_TIMEOUT_MS = 5000;
 const SEND_TIMEOUT_MS = 5000;
 
-const commands = Object.keys(contracts).filter((t) => contracts[t].kind === 'command');
+// ProviderWebhook is the provider's signed webhook: it comes in through the payment worker's gateway.
+const commands = Object.keys(contracts).filter((t) => contracts[t].kind === 'command' && !contracts[t].requiredHeaders);
 const USAGE = `usage: npm run send -- <Type> '<json payload>' [messageId]
   Publishes one command to the deployment in AMQP_URL / STOCKFLOW_NAMESPACE / PARTITIONS and
   waits for the broker's confirm. Without messageId a random one is used (re-sending it is then
@@ -31,8 +32,10 @@ function parse(argv) {
   const [type, json, messageId, ...rest] = parsed.positionals;
   if (!type || json === undefined) throw new UsageError('a message type and a JSON payload are required');
   if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
-  if (!(type in contracts)) throw new UsageError(`unknown type ${type} (known: ${commands.join(', ')})`);
+  if (!Object.hasOwn(contracts, type)) throw new UsageError(`unknown type ${type} (known: ${commands.join(', ')})`);
   if (contracts[type].kind !== 'command') throw new UsageError(`${type} is an event, published by stockflow's workers; send one of: ${commands.join(', ')}`);
+  if (!commands.includes(type)) throw new UsageError(`${type} is the payment provider's signed webhook: POST it to the payment worker's /webhooks/provider`);
+  if (messageId === '') throw new UsageError('the messageId must not be empty (leave it out for a random one)');
   let payload;
   try {
     payload = JSON.parse(json);
@@ -48,7 +51,13 @@ async function main() {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const config = loadConfig(commonSettings);
+  let config;
+  try {
+    config = loadConfig(commonSettings);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
   const pub = await Publisher.connect({
     url: config.amqpUrl,
     namespace: config.namespace,

@@ -10,5 +10,6 @@ export { childMessageId, messageFingerprint, newSequenceSession } from './contra
 export { applyPartitionKeyRule } from './contracts/partition-key-rules';
 export { injectTraceContext } from './tracing';
 export { backoffDelay } from './util/backoff';
+export { sameFingerprint } from './wire/codec';
 export { fmix32, fnv1a32 } from './wire/partitioner';
 export { closeWithin, settledWithin, sleep } from './util/time';

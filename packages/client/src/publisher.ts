@@ -1,6 +1,7 @@
 import type { ConsumeMessage } from 'amqplib';
-import { contractOf, contracts, isMessageType, newMessageId, newSequenceSession, type Envelope, type MessageType, type Payload } from './contracts';
-import { PermanentMessageError, ValidationError } from './errors';
+import { contractOf, contracts, isMessageType, newMessageId, type Contract, type Envelope, type MessageType, type Payload } from './contracts';
+import { KeySequences } from './key-sequences';
+import { PermanentMessageError, PublishError, ValidationError } from './errors';
 import { AmqpConnection } from './amqp/connection';
 import { ConfirmPublisher, type PublishProperties } from './amqp/confirm-publisher';
 import { silentLogger, type Logger } from './logger';
@@ -55,13 +56,6 @@ export interface PublisherOptions {
   heartbeatS?: number;
 }
 
-/**
- * How many recent message ids a publisher remembers the sequence number of: sending a message
- * again (a retry after a timeout) must carry the number it had, or the worker would wait for a
- * number that only the duplicate, already dropped, ever carried.
- */
-const REMEMBERED_SEQUENCES = 10_000;
-
 const DEFAULTS = { namespace: 'stockflow', partitions: 16, maxMessageBytes: 256 * 1024, connectTimeoutMs: 10_000, sendTimeoutMs: 30_000, heartbeatS: 10 };
 const RECONNECT = { baseMs: 100, maxMs: 3000 };
 
@@ -81,10 +75,7 @@ export interface Prepared {
  * confirmed the message (routed to its queue and persisted).
  */
 export class Publisher {
-  private readonly sequences = new Map<string, number>();
-  private readonly sequenceOfId = new Map<string, number>();
-  /** This publisher's numbering: workers order a key's messages within it. */
-  readonly sequenceSession = newSequenceSession();
+  private readonly sequences = new KeySequences();
   private readonly opts: typeof DEFAULTS & { autoSequence: boolean };
 
   private constructor(
@@ -119,18 +110,30 @@ export class Publisher {
     return new Publisher(opts, conn, confirm);
   }
 
+  /** This publisher's numbering: workers order a key's messages within it. */
+  get sequenceSession(): string {
+    return this.sequences.session;
+  }
+
   /**
    * The message a send would publish, checked the way the consuming worker checks it, without
-   * sending it (the outbox and tests use it too). Throws ValidationError.
+   * sending it and without using up a sequence number. Throws ValidationError.
    */
   prepare<T extends MessageType>(type: T, payload: Payload<T>, options: SendOptions = {}): Prepared {
+    return this.build(type, payload, options, false);
+  }
+
+  private build<T extends MessageType>(type: T, payload: Payload<T>, options: SendOptions, take: boolean): Prepared {
     if (!isMessageType(type)) throw new ValidationError(String(type), [`type: unknown type ${String(type)} (known: ${Object.keys(contracts).join(', ')})`]);
     const parsed = contracts[type].schema.safeParse(payload);
     if (!parsed.success) throw new ValidationError(type, parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`));
     const partitionKey = contractOf(type)!.partitionKey(parsed.data);
     const messageId = options.messageId ?? newMessageId();
-    const numbered = options.sequence === undefined && this.opts.autoSequence;
-    const sequence = numbered ? (this.sequenceOfId.get(`${partitionKey}\n${messageId}`) ?? (this.sequences.get(partitionKey) ?? 0) + 1) : options.sequence;
+    const required = Object.entries((contracts[type] as Contract).requiredHeaders ?? {});
+    const missing = required.filter(([h]) => options.headers?.[h] === undefined);
+    if (missing.length > 0) throw new ValidationError(type, missing.map(([h, why]) => `${h}: required, ${why}`));
+    const auto = options.sequence === undefined && this.opts.autoSequence ? this.sequences.number(partitionKey, messageId, options.sequenceSession, take) : undefined;
+    const sequence = auto?.sequence ?? options.sequence;
     const envelope: Envelope = {
       messageId,
       type,
@@ -142,27 +145,18 @@ export class Publisher {
     if (options.causationId !== undefined) envelope.causationId = options.causationId;
     if (sequence !== undefined) {
       envelope.sequence = sequence;
-      envelope.sequenceSession = options.sequenceSession ?? this.sequenceSession;
+      envelope.sequenceSession = auto?.session ?? options.sequenceSession ?? this.sequences.session;
     }
     const body = Buffer.from(JSON.stringify(payload));
     const properties = propertiesOf(envelope, injectTraceContext({ ...options.headers }));
     checkAsWorker(type, body, properties, this.opts.maxMessageBytes);
-    if (numbered) this.remember(partitionKey, messageId, sequence!);
     return { envelope, route: routeOf(this.opts, type, partitionKey), body, properties };
-  }
-
-  private remember(partitionKey: string, messageId: string, sequence: number): void {
-    if (sequence > (this.sequences.get(partitionKey) ?? 0)) this.sequences.set(partitionKey, sequence);
-    const id = `${partitionKey}\n${messageId}`;
-    this.sequenceOfId.delete(id);
-    this.sequenceOfId.set(id, sequence);
-    if (this.sequenceOfId.size > REMEMBERED_SEQUENCES) this.sequenceOfId.delete(this.sequenceOfId.keys().next().value!);
   }
 
   async send<T extends MessageType>(type: T, payload: Payload<T>, options: SendOptions = {}): Promise<SendResult> {
     return inSendSpan(type, options.messageId, async () => {
-      const { envelope, route, body, properties } = this.prepare(type, payload, options);
-      await this.confirm.publish(route.exchange, route.routingKey, body, { ...properties, mandatory: isMandatory(type) });
+      const { envelope, route, body, properties } = this.build(type, payload, options, true);
+      await withinMs(this.confirm.publish(route.exchange, route.routingKey, body, { ...properties, mandatory: isMandatory(type) }), this.opts.sendTimeoutMs, () => new PublishError(`no confirm from the broker within ${this.opts.sendTimeoutMs} ms (it may still take the message: send it again with the same messageId)`, 'timeout'));
       return resultOf(envelope, route);
     });
   }
@@ -198,6 +192,16 @@ function checkAsWorker(type: string, content: Buffer, properties: PublishPropert
   } catch (err) {
     if (!(err instanceof PermanentMessageError)) throw err;
     throw new ValidationError(type, [`${err.reason}: ${err.message}`]);
+  }
+}
+
+/** `work`, or `timeout()` thrown once `ms` passed without it settling. */
+async function withinMs<R>(work: Promise<R>, ms: number, timeout: () => Error): Promise<R> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(timeout()), ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,5 +1,6 @@
 // The config module alone: the package index would load amqplib, ioredis, pino and prom-client
 // too, seconds of start-up on a busy machine for a one-query CLI.
+import { parseArgs } from 'node:util';
 import { commonSettings, loadConfig } from '@stockflow/shared/dist/config';
 import { formatProduct, formatReservation, formatStock } from './cli-format';
 import { InventoryReadModel } from './read-model';
@@ -25,11 +26,22 @@ export interface CliIo {
 
 /** Parses argv (without node and script), runs one query, prints, returns the exit status. */
 export async function runStockCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
-  const json = argv.includes('--json');
-  const args = argv.filter((a) => a !== '--json');
-  if (args.length === 0 || args.some((a) => a === '--help' || a === '-h')) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    io.err(`${(err as Error).message}\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const json = parsed.values.json === true;
+  const args = parsed.positionals;
+  if (parsed.values.help) {
     io.out(USAGE);
-    return args.length === 0 ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
+  }
+  if (args.length === 0) {
+    io.err(USAGE);
+    return EXIT.usage;
   }
   const [verb, ...rest] = args[0] === 'stock' || args[0] === 'reservation' ? [args[0], ...args.slice(1)] : ['stock', ...args];
   if ((verb === 'stock' && (rest.length < 1 || rest.length > 2)) || (verb === 'reservation' && rest.length !== 1)) {

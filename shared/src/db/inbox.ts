@@ -1,4 +1,4 @@
-import type { Envelope } from '@stockflow/client/internal';
+import { sameFingerprint, type Envelope } from '@stockflow/client/internal';
 import type { Tx } from './database';
 
 /** What a claim found: the ids this transaction claimed, and the items whose id was claimed before with another fingerprint. */
@@ -20,7 +20,7 @@ export interface Claimed<I> {
  * order, to rule out deadlocks between transactions claiming copies of the same ids, broke
  * that record; such a deadlock is transient and retried).
  */
-export async function claimInbox<I extends { envelope: Envelope; fingerprint: string }>(tx: Tx, schema: string, consumer: string, items: I[]): Promise<Claimed<I>> {
+export async function claimInbox<I extends { envelope: Envelope; fingerprint: string; earlierFingerprints?: readonly string[] }>(tx: Tx, schema: string, consumer: string, items: I[]): Promise<Claimed<I>> {
   if (items.length === 0) return { fresh: new Set(), reused: new Set() };
   const rows = await tx.query<{ message_id: string }>(
     `INSERT INTO "${schema}".inbox (consumer, message_id, type, partition_key, sequence, sequence_session, fingerprint)
@@ -51,7 +51,7 @@ export async function claimInbox<I extends { envelope: Envelope; fingerprint: st
     const recorded = new Map(before.map((r) => [r.message_id, r.fingerprint]));
     for (const i of taken) {
       const f = recorded.get(i.envelope.messageId);
-      if (f !== null && f !== undefined && f !== i.fingerprint) reused.add(i);
+      if (f !== null && f !== undefined && !sameFingerprint(i, f)) reused.add(i);
     }
   }
   return { fresh, reused };

@@ -50,3 +50,8 @@ export function traceParentOf(span: Span | undefined): string | undefined {
   const v = traceHeaders(span).traceparent;
   return typeof v === 'string' ? v : undefined;
 }
+
+/** Whether an OpenTelemetry SDK registered a propagator: without one, trace context is never read or written. */
+export function tracingEnabled(): boolean {
+  return propagation.fields().length > 0;
+}

@@ -1,7 +1,7 @@
 import type { BatchControl, Delivery } from '../amqp/partition-consumer';
 import type { Span } from '@opentelemetry/api';
 import { startMessageSpan, traceHeaders } from '../tracing/message-spans';
-import { childMessageId, contracts, decode, type Envelope, MESSAGE_ID_PATTERN, type MessageType, propertiesOf, settledWithin, sleep } from '@stockflow/client/internal';
+import { childMessageId, contracts, sameFingerprint, decode, type Envelope, MESSAGE_ID_PATTERN, type MessageType, propertiesOf, settledWithin, sleep } from '@stockflow/client/internal';
 import { deliveryOf } from '../amqp/topology';
 import { claimInbox, processedIds } from '../db/inbox';
 import { writeOutbox, type LocalRelay, type OutboxRow } from '../db/outbox';
@@ -136,7 +136,7 @@ export class MessagePipeline<U extends UnitOfWork> {
         }
         const span = startMessageSpan(decoded.envelope, decoded.headers, this.def.name, partition);
         spans.push(span);
-        const item: WorkItem = { envelope: decoded.envelope, payload: decoded.payload, raw: decoded.raw, headers: decoded.headers, fingerprint: decoded.fingerprint, span };
+        const item: WorkItem = { envelope: decoded.envelope, payload: decoded.payload, raw: decoded.raw, headers: decoded.headers, fingerprint: decoded.fingerprint, earlierFingerprints: decoded.earlierFingerprints, span };
         this.handlerOf(item.envelope).check?.(item);
         entries.push({ d, item });
       } catch (err) {
@@ -259,7 +259,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     if (rest.length > 0) pending.add(this.dedup.seen(rest));
     const remembered = new Map<string, string>();
     for (const hits of await Promise.all(pending)) for (const [id, fingerprint] of hits) remembered.set(id, fingerprint);
-    const same = (e: Entry) => remembered.has(e.item.envelope.messageId) && (this.rt.sabotage.noFingerprint || remembered.get(e.item.envelope.messageId) === e.item.fingerprint);
+    const same = (e: Entry) => remembered.has(e.item.envelope.messageId) && (this.rt.sabotage.noFingerprint || sameFingerprint(e.item, remembered.get(e.item.envelope.messageId)!));
     return new Set(entries.filter(same));
   }
 
@@ -443,17 +443,17 @@ export class MessagePipeline<U extends UnitOfWork> {
       await loading;
       metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStart) / 1e9);
       const work: WorkItem[] = [];
-      /** Fingerprint of each id claimed by this transaction: a copy later in the batch must match it. */
-      const taken = new Map<string, string>();
+      /** The item that claimed each id in this transaction: a copy later in the batch must be the same message. */
+      const taken = new Map<string, WorkItem>();
       for (const item of items) {
         const id = item.envelope.messageId;
         if (!claimed.fresh.has(id)) continue;
         const first = taken.get(id);
         if (first !== undefined && !sabotage.noInbox) {
-          if (first !== item.fingerprint && !sabotage.noFingerprint) claimed.reused.add(item);
+          if (!sameFingerprint(item, first.fingerprint) && !sameFingerprint(first, item.fingerprint) && !sabotage.noFingerprint) claimed.reused.add(item);
           continue;
         }
-        taken.set(id, item.fingerprint);
+        taken.set(id, item);
         work.push(item);
       }
       if (work.length === 0) await uow.flush();

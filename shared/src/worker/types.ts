@@ -20,6 +20,8 @@ export interface WorkItem {
   headers: Record<string, unknown>;
   /** What the message id stands for (type and payload, hashed): a reuse of the id with another one is refused. */
   fingerprint: string;
+  /** Its fingerprint in the older version it was sent as, which a worker of that version recorded. */
+  earlierFingerprints?: readonly string[];
   /** Result of the handler's prepare() step, when it has one. */
   prepared?: unknown;
   /** The message's trace span: what it emits carries its traceparent. */

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { barChart } from '../flood/report/svg';
 import { Teardown } from '../support/teardown';
@@ -12,7 +13,9 @@ import { round } from './stats';
 import { bucketPercentile, meanBatchBetween, readMetrics, stageMeansBetween, startWorkers } from './workers';
 
 const USAGE = 'Usage: npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--partitions N] [--paced N] [--loads 0.1,0.25] [--rates 1200] [--json FILE] [--svg FILE] [--from FILE]';
-const FLAGS = ['messages', 'workers', 'only', 'partitions', 'paced', 'loads', 'rates', 'json', 'svg', 'from'];
+const text = { type: 'string' } as const;
+const OPTIONS = { help: { type: 'boolean', short: 'h' }, messages: text, workers: text, only: text, partitions: text, paced: text, loads: text, rates: text, json: text, svg: text, from: text } as const;
+type Flag = Exclude<keyof typeof OPTIONS, 'help'>;
 
 /**
  * `npm run bench -- [options]` (USAGE): measures, in one run on this machine, the raw limits of
@@ -73,20 +76,15 @@ interface LoadPoint {
   to_event_p99_ms?: number;
 }
 
-/** --help, a usage error, or nothing to say when every argument is a known flag with its value. */
-function checkArgs(argv: string[]): { help: true } | { error: string } | undefined {
-  if (argv.includes('--help') || argv.includes('-h')) return { help: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--') || !FLAGS.includes(a.slice(2))) return { error: `unknown argument '${a}'` };
-    i++;
+/** The options, strictly: --help, or an error naming an unknown flag, a missing value or a stray argument. */
+function checkArgs(argv: string[]): { help: true } | { error: string } | { values: Partial<Record<Flag, string>> } {
+  try {
+    const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+    if (values.help) return { help: true };
+    return { values };
+  } catch (err) {
+    return { error: (err as Error).message };
   }
-  return undefined;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 
 /** Counts per transaction of the run, e.g. "2.1 WAL flushes and 6.3 worker write calls per transaction". */
@@ -128,14 +126,15 @@ function reportCleanupFailures(): void {
 
 async function main(): Promise<number> {
   const args = checkArgs(process.argv.slice(2));
-  if (args && 'help' in args) {
+  if ('help' in args) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (args) {
+  if ('error' in args) {
     process.stderr.write(`${args.error}\n${USAGE}\n`);
     return 2;
   }
+  const arg = (name: Flag, fallback: string): string => args.values[name] || fallback;
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
   const messages = Number(arg('messages', '20000'));

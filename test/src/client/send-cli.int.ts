@@ -47,10 +47,14 @@ describe('npm run send', () => {
     const flag = await send(['--force', 'ReceiveStock', '{}'], deployment);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toMatch(/^send: Unknown option '--force'/);
+    const webhook = await send(['ProviderWebhook', '{}'], deployment);
+    expect(webhook.code).toBe(2);
+    expect(webhook.stderr).toMatch(/^send: ProviderWebhook is the payment provider's signed webhook/);
+    expect((await send(['toString', '{}'], deployment)).stderr).toMatch(/^send: unknown type toString/);
     const json = await send(['ReceiveStock', '{nope'], deployment);
     expect(json.code).toBe(2);
     expect(json.stderr).toMatch(/^send: the payload is not JSON/);
-    expect(unknown.stdout + flag.stdout + json.stdout).toBe('');
+    expect(unknown.stdout + flag.stdout + json.stdout + webhook.stdout).toBe('');
   });
 
   it('refuses what the worker would dead-letter (an invalid id, a bad field) and publishes nothing', async () => {
@@ -73,6 +77,10 @@ describe('npm run send', () => {
       expect(r.stderr).toMatch(/^send failed: cannot connect to the broker at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:\d+.*\n$/);
       expect(r.stderr).not.toContain('wrong-password');
     }
+    const slash = await send(['RegisterWarehouse', '{"warehouseId":"wh-1","name":"Main"}', 'wh-1'], { ...deployment, AMQP_URL: 'amqp://svc:hunter/2@127.0.0.1:5672' });
+    expect(slash.code).toBe(2);
+    expect(slash.stderr).toContain('amqp://svc:***@127.0.0.1:5672');
+    expect(slash.stderr).not.toContain('hunter');
   });
 
   it('publishes a command the worker applies, once however often it is sent', async () => {

@@ -81,8 +81,11 @@ describe('stock CLI', () => {
   it('exits 1 for unknown rows and reservations, 2 for bad usage', async () => {
     expect(await stock('sku-none', 'wh-1')).toMatchObject({ code: 1, stderr: expect.stringContaining('no stock row for sku-none @ wh-1') });
     expect(await stock('reservation', 'r-none')).toMatchObject({ code: 1, stderr: expect.stringContaining('no reservation r-none') });
-    expect(await stock()).toMatchObject({ code: 2, stdout: expect.stringContaining('Usage:') });
+    expect(await stock()).toMatchObject({ code: 2, stderr: expect.stringContaining('Usage:') });
     expect(await stock('reservation')).toMatchObject({ code: 2, stderr: expect.stringContaining('Usage:') });
+    expect(await stock('--help')).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: npm run stock/) });
+    const unknown = await stock('sku-cli', '--bogus');
+    expect(unknown).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^Unknown option '--bogus'/) });
   });
 
   it('exits 3 when a row no longer agrees with its ledger (a write that bypassed the worker)', async () => {

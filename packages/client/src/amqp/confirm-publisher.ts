@@ -25,6 +25,7 @@ export class ConfirmPublisher {
   private returned = new Set<string>();
   private drained: Promise<unknown> | undefined;
   private unregister: (() => void) | undefined;
+  private stopped = false;
 
   constructor(
     private readonly conn: AmqpConnection,
@@ -33,6 +34,7 @@ export class ConfirmPublisher {
   ) {}
 
   async start(): Promise<void> {
+    this.stopped = false;
     this.unregister ??= await this.conn.register((_conn, generation) => this.open(generation));
   }
 
@@ -91,6 +93,7 @@ export class ConfirmPublisher {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.unregister?.();
     this.unregister = undefined;
     const ch = this.ch;
@@ -101,6 +104,7 @@ export class ConfirmPublisher {
   private async channel(): Promise<ConfirmChannel> {
     const deadline = Date.now() + this.waitForChannelMs;
     while (!this.ch) {
+      if (this.stopped) throw new PublishError('publisher closed', 'channel_closed');
       if (Date.now() > deadline) throw new PublishError('no confirm channel (broker unreachable)', 'timeout');
       await new Promise((r) => setTimeout(r, 20));
     }

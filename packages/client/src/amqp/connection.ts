@@ -30,16 +30,12 @@ export interface AmqpConnectionOptions {
   log: Logger;
 }
 
-/** A URL with its password replaced by ***, for messages and logs. */
+/**
+ * A URL with its password replaced by ***, for messages and logs. Done on the text, not through
+ * URL parsing: a password with a '/' in it is not a URL's password to the parser, but it is one.
+ */
 export function redactUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    // Not a URL: userinfo is whatever sits between '//' and the last '@' before the path.
-    return raw.replace(/\/\/([^/@]*?):[^/]*@/, '//$1:***@');
-  }
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):[^@]*@/i, '$1:***@');
 }
 
 function withHeartbeat(url: string, heartbeatS: number): string {
@@ -51,6 +47,11 @@ function withHeartbeat(url: string, heartbeatS: number): string {
 /** How long one TCP + AMQP handshake may take; less when start()'s deadline is nearer. */
 const SOCKET_TIMEOUT_MS = 10_000;
 const MIN_SOCKET_TIMEOUT_MS = 500;
+
+/** The URL itself is wrong (Node's URL parser, or amqplib's protocol check): no retry can help. */
+function isBadUrl(err: unknown): boolean {
+  return (err as { code?: unknown }).code === 'ERR_INVALID_URL' || /^Expected amqps?: or amqps?: as the protocol/.test((err as Error).message);
+}
 
 export type Setup = (conn: ChannelModel, generation: number) => Promise<void>;
 
@@ -67,9 +68,11 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
   private setups = new Set<Setup>();
   private connecting: Promise<void> | undefined;
   private attempt = 0;
+  private closed = new AbortController();
 
   constructor(private readonly opts: AmqpConnectionOptions) {
     super();
+    if (opts.connectTimeoutMs !== undefined && !(opts.connectTimeoutMs > 0)) throw new RangeError(`connectTimeoutMs must be a positive number of ms, got ${opts.connectTimeoutMs}`);
   }
 
   get generation(): number {
@@ -83,7 +86,9 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
   /** Connects (retrying with backoff) and runs every registered setup. */
   async start(): Promise<void> {
     this.closing = false;
+    if (this.closed.signal.aborted) this.closed = new AbortController();
     await this.ensureConnected(this.opts.connectTimeoutMs);
+    if (!this.conn) throw new ConnectError(`closed before a connection to ${redactUrl(this.opts.url)} was made`);
   }
 
   /** Registers a setup; runs it at once when connected. Returns the unregister function. */
@@ -131,6 +136,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.closed.abort();
     const conn = this.conn;
     this.conn = undefined;
     await closeWithin(conn);
@@ -188,12 +194,13 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
         this.conn = undefined;
         await closeWithin(stale);
         const delay = backoffDelay(this.attempt++, this.opts.retryBaseMs, this.opts.retryMaxMs);
-        if (Date.now() + delay > deadline) {
+        // A URL that does not parse never will; anything else may pass (broker starting, network).
+        if (isBadUrl(err) || Date.now() + delay > deadline) {
           this.closing = true;
-          throw new ConnectError(`cannot connect to the broker at ${redactUrl(this.opts.url)}: ${(err as Error).message}`, { cause: err });
+          throw new ConnectError(`cannot connect to the broker at ${redactUrl(this.opts.url)}: ${redactUrl((err as Error).message)}`);
         }
-        this.opts.log.warn({ err: (err as Error).message, retryInMs: delay }, 'amqp connect failed');
-        await sleep(delay);
+        this.opts.log.warn({ err: redactUrl((err as Error).message), retryInMs: delay }, 'amqp connect failed');
+        await sleep(delay, this.closed.signal);
       }
     }
   }

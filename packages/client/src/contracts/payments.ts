@@ -24,21 +24,28 @@ export const ReconcilePayment = z.strictObject({ orderId: Id });
  * payload whose unknown fields are ignored, not refused: its format is the provider's, and
  * providers add fields without asking (the signature already vouches for the bytes).
  */
-export const ProviderWebhook = z.looseObject({
+const webhookData = {
+  idempotencyKey: z.string().min(1).max(200),
+  orderId: Id,
+  chargeId: z.string().min(1).max(128),
+  amount: Money,
+  currency: Currency,
+  reason: Reason.optional(),
+  /** refund.succeeded only: the provider's id of the refund (chargeId is the refunded charge). */
+  refundId: z.string().min(1).max(128).optional(),
+};
+const webhookEvent = {
   id: z.string().min(1).max(128),
   type: z.enum(['payment.captured', 'payment.failed', 'refund.succeeded']),
   createdAt: z.string(),
-  data: z.looseObject({
-    idempotencyKey: z.string().min(1).max(200),
-    orderId: Id,
-    chargeId: z.string().min(1).max(128),
-    amount: Money,
-    currency: Currency,
-    reason: Reason.optional(),
-    /** refund.succeeded only: the provider's id of the refund (chargeId is the refunded charge). */
-    refundId: z.string().min(1).max(128).optional(),
-  }),
-});
+};
+export const ProviderWebhook = z.looseObject({ ...webhookEvent, data: z.looseObject(webhookData) });
+
+/**
+ * What a webhook's event id stands for: the fields we know, not the ones the provider adds, so
+ * the same event delivered again with a field more or less (an attempt counter) is a duplicate.
+ */
+export const ProviderWebhookIdentity = z.object({ ...webhookEvent, data: z.object(webhookData) });
 
 export const PaymentCaptured = z.strictObject({ orderId: Id, amount: Money, currency: Currency, providerRef: z.string() });
 export const PaymentFailed = z.strictObject({ orderId: Id, reason: Reason });

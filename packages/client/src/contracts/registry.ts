@@ -33,6 +33,10 @@ interface Base<S extends z.ZodType> {
   readonly version: number;
   /** One per older version still accepted, oldest first, each to the version after it. */
   readonly upcasters: readonly Upcaster[];
+  /** The part of the payload its message id stands for (its fingerprint), when not all of it. */
+  readonly identity?: z.ZodType;
+  /** Headers a publisher must set, and why (a typed publisher cannot make them up). */
+  readonly requiredHeaders?: Readonly<Record<string, string>>;
   /** Messages with equal keys land on the same partition and are applied in publish order. */
   partitionKey(payload: z.infer<S>): string;
   readonly summary: string;
@@ -50,14 +54,15 @@ export interface EventContract<S extends z.ZodType = z.ZodType> extends Base<S> 
 }
 export type Contract = CommandContract | EventContract;
 
-interface Versions {
-  version: number;
-  upcasters: readonly Upcaster[];
+interface Extras {
+  version?: number;
+  upcasters?: readonly Upcaster[];
+  identity?: z.ZodType;
+  requiredHeaders?: Readonly<Record<string, string>>;
 }
-const FIRST: Versions = { version: 1, upcasters: [] };
 
-function command<S extends z.ZodType>(worker: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string, versions: Versions = FIRST): CommandContract<S> {
-  return { kind: 'command', worker, schema, partitionKey, summary, ...versions };
+function command<S extends z.ZodType>(worker: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string, extras: Extras = {}): CommandContract<S> {
+  return { kind: 'command', worker, schema, partitionKey, summary, version: 1, upcasters: [], ...extras };
 }
 function event<S extends z.ZodType>(source: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string, consumers: WorkerKind[] = []): EventContract<S> {
   return { kind: 'event', source, schema, partitionKey, version: 1, upcasters: [], consumers, summary };
@@ -117,7 +122,10 @@ export const contracts = {
   // payment commands and events
   RequestPayment: command('payments', pay.RequestPayment, byOrder, 'Charge the order amount at the provider with Idempotency-Key order-{orderId}-payment.'),
   ReconcilePayment: command('payments', pay.ReconcilePayment, byOrder, 'Sent by the pending-charge sweep: ask the provider about a charge still pending and settle it as its webhook would.'),
-  ProviderWebhook: command('payments', pay.ProviderWebhook, (p) => p.data.orderId, 'A signed provider webhook (payment.captured, payment.failed, refund.succeeded).'),
+  ProviderWebhook: command('payments', pay.ProviderWebhook, (p) => p.data.orderId, 'A signed provider webhook (payment.captured, payment.failed, refund.succeeded).', {
+    identity: pay.ProviderWebhookIdentity,
+    requiredHeaders: { 'x-signature': "the provider's HMAC over the raw body: POST the provider's webhook to the payment worker's /webhooks/provider, or publish its raw bytes with sendRaw" },
+  }),
   PaymentCaptured: event('payments', pay.PaymentCaptured, byOrder, 'The provider captured the charge.', ['orders']),
   PaymentFailed: event('payments', pay.PaymentFailed, byOrder, 'The provider declined the charge.', ['orders']),
   PaymentRefunded: event('payments', pay.PaymentRefunded, byOrder, 'The provider refunded the charge.', ['orders']),

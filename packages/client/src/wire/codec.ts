@@ -5,15 +5,20 @@ import { toCurrentVersion } from './versions';
 
 /** AMQP properties for an envelope. The body is the payload JSON alone (see contracts/envelope.ts). */
 export function propertiesOf(env: Envelope, extraHeaders?: Record<string, unknown>): Options.Publish & { messageId: string } {
+  // The envelope's own headers win over extra ones of the same name: a caller's header table
+  // cannot make the message say another version, key or sequence than its envelope.
   const headers: Record<string, unknown> = {
+    ...extraHeaders,
     [HEADER.version]: env.version,
     [HEADER.occurredAt]: env.occurredAt,
     [HEADER.partitionKey]: env.partitionKey,
-    ...extraHeaders,
   };
   if (env.causationId !== undefined) headers[HEADER.causationId] = env.causationId;
+  else delete headers[HEADER.causationId];
   if (env.sequence !== undefined) headers[HEADER.sequence] = env.sequence;
+  else delete headers[HEADER.sequence];
   if (env.sequenceSession !== undefined) headers[HEADER.sequenceSession] = env.sequenceSession;
+  else delete headers[HEADER.sequenceSession];
   return {
     messageId: env.messageId,
     type: env.type,
@@ -32,6 +37,25 @@ export interface Decoded {
   headers: Record<string, unknown>;
   /** Type and payload, hashed (messageFingerprint): what the message id stands for. */
   fingerprint: string;
+  /** The fingerprint the same message had in the older version it was sent as (none when current). */
+  earlierFingerprints: readonly string[];
+}
+
+/** The same message: one's fingerprint is the other's, in any version either was sent as. */
+export function sameFingerprint(a: { fingerprint: string; earlierFingerprints?: readonly string[] }, fingerprint: string): boolean {
+  return a.fingerprint === fingerprint || (a.earlierFingerprints?.includes(fingerprint) ?? false);
+}
+
+/**
+ * A header that must be a whole number from 1 (x-version, x-sequence): an AMQP integer or its
+ * decimal digits. Anything else (2.5, "2.0", " 7", "1e3", true) is refused, not guessed at.
+ */
+function positiveInteger(value: unknown, name: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const text = Buffer.isBuffer(value) ? value.toString('utf8') : value;
+  const n = typeof text === 'number' ? text : typeof text === 'string' && /^[1-9][0-9]{0,15}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new PermanentMessageError('invalid_envelope', `${name} must be a whole number from 1, got ${JSON.stringify(Buffer.isBuffer(value) ? text : value)}`);
+  return n;
 }
 
 function headerString(headers: Record<string, unknown>, name: string): string | undefined {
@@ -57,7 +81,7 @@ export function decode(msg: ConsumeMessage, maxBytes: number): Decoded {
   if (!type) throw new PermanentMessageError('invalid_envelope', 'type property missing');
   const contract = contractOf(type);
   if (!contract) throw new PermanentMessageError('unknown_type', `unknown message type '${type}'`);
-  const version = Number(headerString(headers, HEADER.version) ?? 1);
+  const version = positiveInteger(headers[HEADER.version], HEADER.version) ?? 1;
 
   let json: unknown;
   try {
@@ -65,10 +89,9 @@ export function decode(msg: ConsumeMessage, maxBytes: number): Decoded {
   } catch (err) {
     throw new PermanentMessageError('malformed_json', `body is not JSON: ${(err as Error).message}`);
   }
-  const payload = toCurrentVersion(type, contract, version, json);
+  const { payload, asSent } = toCurrentVersion(type, contract, version, json);
   const partitionKey = contract.partitionKey(payload);
-  const seqRaw = headerString(headers, HEADER.sequence);
-  const sequence = seqRaw === undefined ? undefined : Number(seqRaw);
+  const sequence = positiveInteger(headers[HEADER.sequence], HEADER.sequence);
   const occurredAt = headerString(headers, HEADER.occurredAt) ?? (p.timestamp ? new Date(Number(p.timestamp) * 1000).toISOString() : new Date().toISOString());
   const envelope: Envelope = {
     messageId,
@@ -80,11 +103,15 @@ export function decode(msg: ConsumeMessage, maxBytes: number): Decoded {
   };
   const causationId = headerString(headers, HEADER.causationId);
   if (causationId !== undefined) envelope.causationId = causationId;
-  if (sequence !== undefined && Number.isSafeInteger(sequence)) envelope.sequence = sequence;
+  if (sequence !== undefined) envelope.sequence = sequence;
   const session = headerString(headers, HEADER.sequenceSession);
   if (session !== undefined) {
     if (!SEQUENCE_SESSION_PATTERN.test(session)) throw new PermanentMessageError('invalid_envelope', `${HEADER.sequenceSession} must be 1-64 of [A-Za-z0-9._:-]`);
     envelope.sequenceSession = session;
   }
-  return { envelope, payload, raw, headers, fingerprint: messageFingerprint(type, payload) };
+  const fingerprint = messageFingerprint(type, contract.identity ? contract.identity.parse(payload) : payload);
+  // A copy sent as an older version that a worker of that version applied was recorded with the
+  // fingerprint of that form: it is the same message.
+  const earlier = version < contract.version ? [messageFingerprint(type, asSent)] : [];
+  return { envelope, payload, raw, headers, fingerprint, earlierFingerprints: earlier };
 }

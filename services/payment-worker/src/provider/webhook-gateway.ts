@@ -4,6 +4,8 @@ import {
   HEADER,
   MESSAGE_ID_PATTERN,
   propertiesOf,
+  settledWithin,
+  tracingEnabled,
   type Envelope,
   type HttpRoute,
   type Runtime,
@@ -88,18 +90,19 @@ export function webhookRoute(rt: Runtime, opts: { secret: string; now?: () => nu
   };
 }
 
+/** A webhook never waits longer than this for the trace it continues. */
+const TRACE_LOOKUP_MS = 250;
+
 /**
- * The trace of the order's charge, which the webhook continues. Tracing only: when the look-up
- * fails the webhook goes out without it.
+ * The trace of the order's charge, which the webhook continues. Tracing only: skipped when no
+ * SDK traces, and when the look-up fails or is slow the webhook goes out without it.
  */
 async function chargeTraceParent(rt: Runtime, orderId: string): Promise<string | undefined> {
-  try {
-    const rows = await rt.db.query<{ trace_parent: string | null }>('SELECT trace_parent FROM payments.payment WHERE order_id = $1', [orderId]);
-    return rows[0]?.trace_parent ?? undefined;
-  } catch (err) {
-    rt.log.debug({ err: (err as Error).message, orderId }, 'webhook: no trace parent (look-up failed)');
-    return undefined;
-  }
+  if (!tracingEnabled()) return undefined;
+  const lookup = rt.db.query<{ trace_parent: string | null }>('SELECT trace_parent FROM payments.payment WHERE order_id = $1', [orderId]);
+  lookup.catch((err: unknown) => rt.log.debug({ err: (err as Error).message, orderId }, 'webhook: no trace parent (look-up failed)'));
+  if (!(await settledWithin(lookup, TRACE_LOOKUP_MS))) return undefined;
+  return (await lookup.catch(() => []))[0]?.trace_parent ?? undefined;
 }
 
 function reply(status: number, message: string, eventId?: string) {
