@@ -4,14 +4,15 @@
 FROM node:20.19.5-alpine3.22 AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json tsconfig.json ./
+COPY packages/client/package.json packages/client/
 COPY shared/package.json shared/
 COPY services/inventory-worker/package.json services/inventory-worker/
 COPY services/order-worker/package.json services/order-worker/
 COPY services/payment-worker/package.json services/payment-worker/
 COPY test/package.json test/
-# npm ci first; npm 11 rejects this lockfile (it leaves out other platforms' optional bindings
-# of a dev tool), in which case install resolves the same locked versions.
-RUN npm ci --no-audit --no-fund --ignore-scripts || npm install --no-audit --no-fund --ignore-scripts --no-save
+# npm ci: exactly the lockfile, or the build fails (a drifted lockfile must not pass unseen).
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY packages/client/ packages/client/
 COPY shared/ shared/
 COPY services/payment-worker/ services/payment-worker/
 COPY test/src/provider-simulator/ test/src/provider-simulator/
@@ -24,14 +25,15 @@ FROM node:20.19.5-alpine3.22 AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/client/package.json packages/client/
 COPY shared/package.json shared/
 COPY services/inventory-worker/package.json services/inventory-worker/
 COPY services/order-worker/package.json services/order-worker/
 COPY services/payment-worker/package.json services/payment-worker/
 COPY test/package.json test/
-RUN (npm ci --omit=dev --no-audit --no-fund --ignore-scripts --workspace services/payment-worker \
-      || npm install --omit=dev --no-audit --no-fund --ignore-scripts --no-save --workspace services/payment-worker) \
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts --workspace services/payment-worker \
     && npm cache clean --force
+COPY --from=build /app/packages/client/dist packages/client/dist
 COPY --from=build /app/shared/dist shared/dist
 COPY --from=build /app/services/payment-worker/dist services/payment-worker/dist
 COPY --from=build /app/test/dist/provider-simulator test/dist/provider-simulator

@@ -14,11 +14,18 @@ export interface HttpRoute {
 export interface ReadinessCheck {
   name: string;
   check(): Promise<boolean>;
+  /**
+   * False for what the worker does its job without (Redis: a cache and a schedule, never the
+   * truth): failing, it makes the worker `degraded`, still ready.
+   */
+  required?: boolean;
 }
 
 /**
  * /livez: the process runs its event loop (a wedged or fatally failed worker says 503).
- * /readyz: broker, Postgres and Redis reachable and at least one partition owned.
+ * /readyz: 200 when every required check passes (broker, Postgres, partitions owned), `status`
+ *   `ready`, or `degraded` when an optional one fails (Redis); 503 `not ready` otherwise. The
+ *   body names each check.
  * /metrics: Prometheus text format.
  */
 export class HealthServer {
@@ -100,8 +107,9 @@ export class HealthServer {
       const results = await Promise.all(
         this.checks.map(async (c) => [c.name, await withTimeout(c.check(), 2000).catch(() => false)] as const),
       );
-      const ok = results.every(([, r]) => r);
-      return { status: ok ? 200 : 503, body: JSON.stringify(Object.fromEntries(results)) + '\n', type: 'application/json' };
+      const failed = this.checks.filter((_, i) => !results[i]![1]);
+      const status = failed.some((c) => c.required !== false) ? 'not ready' : failed.length > 0 ? 'degraded' : 'ready';
+      return { status: status === 'not ready' ? 503 : 200, body: JSON.stringify({ status, ...Object.fromEntries(results) }) + '\n', type: 'application/json' };
     }
     if (path === '/metrics') {
       return { status: 200, body: await this.registry.metrics(), type: this.registry.contentType };

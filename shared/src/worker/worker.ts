@@ -367,7 +367,7 @@ export class Worker<U extends UnitOfWork> {
     this.http = new HealthServer(port, rt.metrics.registry, () => this.fatal === undefined && this._state !== WorkerState.failed, [
       { name: 'amqp', check: async () => this.amqp?.isConnected === true },
       { name: 'postgres', check: async () => (await rt.db.query('SELECT 1 AS ok')).length === 1 },
-      { name: 'redis', check: async () => redisReady(rt.redis) && (await rt.redis.ping()) === 'PONG' },
+      { name: 'redis', check: async () => redisReady(rt.redis) && (await rt.redis.ping()) === 'PONG', required: false },
       { name: 'partitions', check: async () => this.partitionsReady() },
     ], this.def.httpRoutes?.(rt) ?? [], rt.config.maxMessageBytes, this.log);
     await this.http.start();

@@ -16,6 +16,7 @@ interface Service {
   ports?: string[];
   expose?: string[];
   container_name?: string;
+  hostname?: string;
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
   stop_grace_period?: string;
@@ -157,6 +158,24 @@ describe('docker-compose.yml', () => {
     expect(new URL(pay.providerUrl).port).toBe(sim.environment!.PROVIDER_PORT);
     expect(sim.environment!.WEBHOOK_URL).toBe(`http://payment-worker:${pay.httpPort}/webhooks/provider`);
     expect(existsSync(join(ROOT, sim.build!.dockerfile))).toBe(true);
+  });
+
+  it('installs exactly the lockfile in every image (npm ci, no fallback to npm install)', () => {
+    for (const file of [...WORKERS.map((w) => `services/${w.name}/Dockerfile`), 'test/provider-simulator.Dockerfile']) {
+      const runs = dockerfile(file).filter((l) => l.instruction === 'RUN' && /\bnpm\b/.test(l.args)).map((l) => l.args);
+      expect(runs.filter((r) => /\bnpm ci\b/.test(r))).toHaveLength(2);
+      expect(runs.filter((r) => /\bnpm install\b/.test(r))).toEqual([]);
+    }
+  });
+
+  it('gives RabbitMQ a fixed hostname, since its data lives under its node name', () => {
+    expect(compose.services.rabbitmq!.hostname).toBe('rabbitmq');
+  });
+
+  it('ships a LICENSE that says what package.json says', () => {
+    const license = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { license: string }).license;
+    expect(license).toBe('MIT');
+    for (const dir of ['.', 'packages/client']) expect(readFileSync(join(ROOT, dir, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n/);
   });
 
   it('keeps host builds out of the build context', () => {

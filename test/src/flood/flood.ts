@@ -127,6 +127,7 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
   if (writer) teardown.defer('history files', () => writer.close());
   const env = (state.env = await RunEnvironment.prepare(opts, teardown, () => opts.keep || !state.ok));
   const history = new History(writer);
+  for (const note of opts.notes) say(note);
   say(`seed ${opts.seed}, ${opts.commands || '∞'} commands${opts.durationMs ? ` or ${opts.durationMs / 1000} s` : ''}, duplicates ${opts.duplicates}, faults ${formatFaults(opts.faults)}, namespace ${env.namespace}, run dir ${env.runDir}`);
   const broker = await brokerAdmin(opts.amqpUrl);
   const rabbitmqctl = opts.faults.some((f) => f.kind === 'broker') && (await rabbitmqctlAvailable(opts.amqpUrl));

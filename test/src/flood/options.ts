@@ -51,7 +51,7 @@ export const OPTION_DEFS: OptionDef[] = [
   { name: 'instances', value: 'N|K=N,…', default: 'inventory=2,orders=2,payments=2', doc: 'Worker processes per kind' },
   { name: 'partitions', value: 'N', default: '16', doc: 'Partition queues per worker kind (attach: must match the running deployment)' },
   { name: 'worker-env', value: 'K=V', default: 'none', doc: 'Extra environment for every worker the flood starts (repeatable), e.g. BATCH_SIZE=20' },
-  { name: 'attach', default: 'off', doc: 'Use workers that are already running (e.g. `npm start`) instead of starting them: no kill or stop faults' },
+  { name: 'attach', default: 'off', doc: 'Use workers that are already running (e.g. `npm start`) instead of starting them: the default faults then leave out kill, stop and leader-stop (and say so)' },
   { name: 'namespace', value: 'NS', default: 'fl-<tag> (attach: $STOCKFLOW_NAMESPACE or stockflow)', doc: 'Exchange/queue/Redis prefix; owned runs make their own' },
   { name: 'provider-url', value: 'URL', default: 'http://127.0.0.1:4100 (attach only)', doc: 'Payment provider simulator of an attached deployment (driven through its /admin API)' },
   { name: 'quiesce-timeout', value: 'T', default: '120s', doc: 'After publishing, give up waiting for quiescence when nothing moved (inbox, outboxes, queues) for this long; the run then checks anyway and fails' },
@@ -92,6 +92,8 @@ export interface FloodOptions {
   shortHoldRate: number;
   cancelFirstShare: number;
   faults: FaultSpec[];
+  /** What parsing decided for the user, said at the start of the run. */
+  notes: string[];
   redisFlushAll: boolean;
   stopMs: number;
   instances: Record<WorkerKind, number>;
@@ -141,6 +143,7 @@ export function defaultOptions(env: NodeJS.ProcessEnv = process.env): FloodOptio
     shortHoldRate: 0.1,
     cancelFirstShare: 0.1,
     faults: parseFaults(defaultFaults),
+    notes: [],
     redisFlushAll: false,
     stopMs: 10_000,
     instances: { inventory: 2, orders: 2, payments: 2 },
@@ -195,6 +198,9 @@ function pairs(name: string, raw: string): Record<string, string> {
 
 export class UsageError extends Error {}
 
+/** Faults that kill or pause worker processes: only for workers the flood started itself. */
+const PROCESS_FAULTS: readonly string[] = ['kill', 'stop', 'leader-stop'];
+
 /** Parses argv (without node and the script); throws UsageError with a message for the user. */
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): FloodOptions | 'help' {
   const o = defaultOptions(env);
@@ -230,8 +236,15 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   // A soak is bounded by time: a command limit it did not ask for would end it early.
   if (o.durationMs !== undefined && !given.has('commands')) o.commands = 0;
   if (o.commands === 0 && o.durationMs === undefined) throw new UsageError('--commands 0 needs a --duration');
-  if (o.attach && o.faults.some((f) => f.kind === 'kill' || f.kind === 'stop')) {
-    throw new UsageError('--attach cannot kill or stop processes the flood did not start: pass --faults without kill and stop (e.g. --faults conn,pg,redis)');
+  if (o.attach) {
+    const needProcesses = o.faults.filter((f) => PROCESS_FAULTS.includes(f.kind));
+    if (needProcesses.length > 0 && given.has('faults')) {
+      throw new UsageError(`--attach cannot ${needProcesses.map((f) => f.kind).join(', ')}: those faults need worker processes the flood started; pass --faults without them (e.g. --faults conn,pg,redis)`);
+    }
+    if (needProcesses.length > 0) {
+      o.faults = o.faults.filter((f) => !PROCESS_FAULTS.includes(f.kind));
+      o.notes.push(`--attach: default faults ${needProcesses.map((f) => f.kind).join(', ')} left out (they need worker processes the flood started)`);
+    }
   }
   return o;
 }
@@ -318,7 +331,7 @@ function apply(o: FloodOptions, name: string, v: string, negated: boolean): void
 }
 
 export function helpText(): string {
-  const lines = ['Usage: npm run flood -- [options]', '', 'Floods the workers with a seeded workload under faults, waits for quiescence and proves every invariant of ARCHITECTURE.md.', 'Exit code 0 only when every invariant held (and, with --duration, no trend showed a leak). Services: DATABASE_URL, AMQP_URL, REDIS_URL (default: the local ones).', '', 'Options:'];
+  const lines = ['Usage: npm run flood -- [options]', '', 'Floods the workers with a seeded workload under faults, waits for quiescence and proves every invariant of docs/concurrent-testing.md.', 'Exit code 0 only when every invariant held (and, with --duration, no trend showed a leak). Services: DATABASE_URL, AMQP_URL, REDIS_URL (default: the local ones).', '', 'Options:'];
   for (const d of OPTION_DEFS) {
     const head = `  --${d.name}${d.value ? ` ${d.value}` : ''}`;
     lines.push(`${head.padEnd(30)} ${d.doc}${d.default ? ` [default: ${d.default}]` : ''}`);

@@ -46,7 +46,7 @@ describe('health endpoints and metrics', () => {
     expect(await get(worker, '/livez')).toEqual({ status: 200, body: 'ok\n' });
     const ready = await get(worker, '/readyz');
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.body)).toEqual({ amqp: true, postgres: true, redis: true, partitions: true });
+    expect(JSON.parse(ready.body)).toEqual({ status: 'ready', amqp: true, postgres: true, redis: true, partitions: true });
     expect(await metric(worker, 'stockflow_partitions_owned')).toBe(P);
     expect(await metric(worker, 'stockflow_lease_members')).toBe(1);
     expect(await metric(worker, 'stockflow_rebalances_total')).toBeGreaterThanOrEqual(1);
@@ -130,7 +130,7 @@ describe('health endpoints and metrics', () => {
     await eventually(async () => expect(await metric(worker, 'stockflow_messages_total', { type: 'ExpireReservation', outcome: 'applied' })).toBeGreaterThanOrEqual(1), 30_000);
   });
 
-  it('/readyz turns 503 when Redis is cut off, and back to 200 when it returns', async () => {
+  it('/readyz turns 503 when Redis is cut off under leases (the worker loses its partitions), and back to 200 when it returns', async () => {
     proxy = await TcpProxy.start(Number(new URL(env.redisUrl).port || 6379));
     const cut = await startInventory(env, { HTTP_PORT: 0, LEASE_TTL_MS: 1000, HEARTBEAT_MS: 100, REDIS_URL: proxy.url(env.redisUrl) });
     await eventually(async () => expect((await get(cut, '/readyz')).status).toBe(200), 10_000);
@@ -138,12 +138,24 @@ describe('health endpoints and metrics', () => {
     await eventually(async () => {
       const r = await get(cut, '/readyz');
       expect(r.status).toBe(503);
-      expect(JSON.parse(r.body)).toMatchObject({ amqp: true, postgres: true, redis: false, partitions: false });
+      expect(JSON.parse(r.body)).toMatchObject({ status: 'not ready', amqp: true, postgres: true, redis: false, partitions: false });
     }, 10_000);
     expect((await get(cut, '/livez')).status).toBe(200);
     expect(await metric(cut, 'stockflow_lease_heartbeat_failures_total')).toBeGreaterThanOrEqual(1);
     proxy.restore();
     await eventually(async () => expect((await get(cut, '/readyz')).status).toBe(200), 15_000);
+    await cut.stop();
+  });
+
+  it('/readyz stays 200, degraded, when Redis is cut off from a worker that keeps its partitions (OWNERSHIP=all)', async () => {
+    const cut = await startInventory(env, { HTTP_PORT: 0, OWNERSHIP: 'all', REDIS_URL: proxy!.url(env.redisUrl) });
+    await eventually(async () => expect(JSON.parse((await get(cut, '/readyz')).body)).toMatchObject({ status: 'ready' }), 10_000);
+    proxy!.cut();
+    await eventually(async () => {
+      const r = await get(cut, '/readyz');
+      expect([r.status, JSON.parse(r.body)]).toEqual([200, { status: 'degraded', amqp: true, postgres: true, redis: false, partitions: true }]);
+    }, 10_000);
+    proxy!.restore();
     await cut.stop();
   });
 

@@ -18,9 +18,10 @@ export interface CheckReport {
 }
 
 /**
- * Proves ARCHITECTURE.md's six invariants for one run from its history, the database and the
- * provider's ledger, and four more about the edges (reused ids, dead letters and parked rows,
- * forged webhooks, relay failover) from the same and the faults' own measures. Pure reads: it
+ * Proves the invariants of docs/concurrent-testing.md (What the checker proves) for one run: six
+ * from its history, the database and the provider's ledger, four about the edges (reused ids,
+ * dead letters and parked rows, forged webhooks, relay failover) from the same and the faults'
+ * own measures. Pure reads: it
  * can run against a live flood's database or one a test prepared (and corrupted) by hand.
  */
 export async function check(input: CheckInput): Promise<CheckReport> {

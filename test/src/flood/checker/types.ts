@@ -7,7 +7,7 @@ import { Catalogue } from '../workload/catalogue';
 export const INVARIANTS = ['stock-levels', 'conservation', 'exactly-once', 'nothing-lost', 'orders', 'per-key-order', 'id-reuse', 'dead-letters', 'forged-webhooks', 'relay-failover'] as const;
 export type InvariantName = (typeof INVARIANTS)[number];
 
-/** ARCHITECTURE.md's wording of each invariant, numbered as there. */
+/** Each invariant's wording, numbered as in docs/concurrent-testing.md (What the checker proves). */
 export const INVARIANT_TITLES: Record<InvariantName, string> = {
   'stock-levels': '1. per product+warehouse: on_hand = Σ ledger, on_hand ≥ 0, 0 ≤ reserved ≤ on_hand, reserved = Σ held reservations',
   conservation: '2. conservation: Σ on_hand = initial + receipts − shipments − commits ± adjustments (transfers net 0)',
