@@ -29,6 +29,7 @@ export class WorkerMetrics {
   readonly outboxParked: Gauge;
   readonly outboxRefused: Counter<'kind'>;
   readonly outboxParkedTotal: Counter;
+  readonly partitions: Gauge;
   readonly partitionsOwned: Gauge;
   readonly leaseMembers: Gauge;
   readonly rebalances: Counter;
@@ -40,9 +41,15 @@ export class WorkerMetrics {
   private outboxSource: (() => Promise<{ rows: number; oldestAgeS: number; parked: number }>) | undefined;
   private outboxRead: { at: number; value: Promise<{ rows: number; oldestAgeS: number; parked: number } | undefined> } | undefined;
 
-  constructor(labels: { service: string; instance: string }) {
-    this.registry.setDefaultLabels(labels);
-    collectDefaultMetrics({ register: this.registry, prefix: 'stockflow_process_' });
+  /**
+   * `instance_id`, not `instance`: Prometheus sets `instance` (host:port) on every scraped
+   * series, and a label of ours by that name would be renamed `exported_instance`. Process and
+   * Node.js metrics keep their conventional names (process_cpu_seconds_total,
+   * nodejs_eventloop_lag_seconds …) so off-the-shelf Node.js dashboards work.
+   */
+  constructor(labels: { service: string; instanceId: string }) {
+    this.registry.setDefaultLabels({ service: labels.service, instance_id: labels.instanceId });
+    collectDefaultMetrics({ register: this.registry });
     const r = [this.registry];
     this.processed = new Counter({ name: 'stockflow_messages_total', help: 'Messages handled, by type and outcome (applied, duplicate, dead_lettered)', labelNames: ['type', 'outcome'], registers: r });
     this.duplicates = new Counter({ name: 'stockflow_duplicates_total', help: 'Duplicates absorbed, by where they were caught (redis fast path or inbox)', labelNames: ['type', 'via'], registers: r });
@@ -51,7 +58,7 @@ export class WorkerMetrics {
     this.redeliveries = new Counter({ name: 'stockflow_redeliveries_total', help: 'Deliveries flagged redelivered by the broker', registers: r });
     this.sequenceGaps = new Counter({ name: 'stockflow_sequence_gaps_total', help: 'Messages applied although the previous sequence number of their key never arrived within SEQUENCE_GAP_WAIT_MS', registers: r });
     this.latency = new Histogram({ name: 'stockflow_processing_seconds', help: 'From delivery to commit, per message', labelNames: ['type'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r });
-    this.batchSize = new Histogram({ name: 'stockflow_batch_size', help: 'Messages applied per transaction', buckets: [1, 2, 5, 10, 20, 50, 100, 200], registers: r });
+    this.batchSize = new Histogram({ name: 'stockflow_batch_messages', help: 'Messages applied per transaction', buckets: [1, 2, 5, 10, 20, 50, 100, 200], registers: r });
     this.mergedBatches = new Histogram({ name: 'stockflow_merged_batches', help: 'Partition batches per transaction (group commit; 1 = not merged)', buckets: [1, 2, 4, 8, 16, 32], registers: r });
     this.lockWait = new Histogram({ name: 'stockflow_lock_wait_seconds', help: 'Time spent claiming the messages of a transaction in the inbox and taking its sorted row locks', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: r });
     this.stage = new Histogram({
@@ -87,6 +94,7 @@ export class WorkerMetrics {
     } });
     this.outboxRefused = new Counter({ name: 'stockflow_outbox_refused_total', help: 'Outbox rows the broker refused when this instance\'s relay published them, by kind (unroutable, nack, channel_closed, timeout, unencodable); each is retried, then parked', labelNames: ['kind'], registers: r });
     this.outboxParkedTotal = new Counter({ name: 'stockflow_outbox_parked_total', help: 'Outbox rows this instance\'s relay parked (a refused head past its budget and the rows of its key behind it)', registers: r });
+    this.partitions = new Gauge({ name: 'stockflow_partitions', help: 'Partition queues of this worker kind in the deployment (PARTITIONS): sum(stockflow_partitions_owned) below it is a partition nobody consumes', registers: r });
     this.partitionsOwned = new Gauge({ name: 'stockflow_partitions_owned', help: 'Partition queues this instance consumes', registers: r });
     this.leaseMembers = new Gauge({ name: 'stockflow_lease_members', help: 'Live instances of this worker kind in the lease set, as of the last heartbeat', registers: r });
     this.rebalances = new Counter({ name: 'stockflow_rebalances_total', help: 'Partition ownership changes applied by this instance', registers: r });

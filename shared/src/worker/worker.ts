@@ -191,7 +191,8 @@ export class Worker<U extends UnitOfWork> {
     await publisher.start();
     this.stack.push({ name: 'publisher', stop: () => publisher.stop() });
 
-    const metrics = new WorkerMetrics({ service: def.name, instance: config.instanceId });
+    const metrics = new WorkerMetrics({ service: def.name, instanceId: config.instanceId });
+    metrics.partitions.set(config.partitions);
     const topologyRepair = new TopologyRepair(async () => {
       await declareTopology(() => amqp.createChannel(), topology, WORKER_KINDS);
       log.warn('topology declared again after a publish met a missing queue, binding or exchange');

@@ -86,7 +86,7 @@ export function sampleRss(workers: BenchWorker[]): void {
 export interface MetricsReading {
   /** stockflow_messages_total: applied + duplicate + dead_lettered. */
   handled: number;
-  /** stockflow_batch_size histogram: messages applied and transactions. */
+  /** stockflow_batch_messages histogram: messages applied and transactions. */
   batchSum: number;
   batchCount: number;
   /** Cumulative stockflow_processing_seconds buckets (delivery → commit) by upper bound. */
@@ -100,8 +100,8 @@ export async function readMetrics(workers: BenchWorker[]): Promise<MetricsReadin
   for (const w of workers) {
     const text = await (await fetch(`http://127.0.0.1:${w.httpPort}/metrics`)).text();
     r.handled += sumSamples(text, 'stockflow_messages_total');
-    r.batchSum += sumSamples(text, 'stockflow_batch_size_sum');
-    r.batchCount += sumSamples(text, 'stockflow_batch_size_count');
+    r.batchSum += sumSamples(text, 'stockflow_batch_messages_sum');
+    r.batchCount += sumSamples(text, 'stockflow_batch_messages_count');
     for (const m of text.matchAll(/^stockflow_processing_seconds_bucket\{le="([^"]+)"[^}]*\} (\d+)/gm)) {
       const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
       r.buckets.set(le, (r.buckets.get(le) ?? 0) + Number(m[2]));

@@ -78,7 +78,7 @@ describe('message ids reused', () => {
     expect((await totals(env)).onHand).toBe(before.onHand + 1 + 2);
     expect(await workerMetric(worker, 'stockflow_id_reused_total')).toBe(2);
     expect(await workerMetric(worker, 'stockflow_messages_total', { outcome: 'duplicate' })).toBe(1);
-    expect(await workerMetric(worker, 'stockflow_batch_size_count')).toBeGreaterThan(0);
+    expect(await workerMetric(worker, 'stockflow_batch_messages_count')).toBeGreaterThan(0);
   });
 
   it('a Redis that outlived its database cannot make a fresh command vanish', async () => {

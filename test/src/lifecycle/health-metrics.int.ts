@@ -59,7 +59,7 @@ describe('health endpoints and metrics', () => {
     await eventually(async () => expect(await metric(worker, 'stockflow_messages_total', { type: 'ReceiveStock', outcome: 'applied' })).toBe(N), 30_000);
     expect(await metric(worker, 'stockflow_processing_seconds_count', { type: 'ReceiveStock' })).toBe(N);
     expect(await metric(worker, 'stockflow_lock_wait_seconds_count')).toBeGreaterThanOrEqual(1);
-    expect(await metric(worker, 'stockflow_batch_size_sum')).toBeGreaterThanOrEqual(N);
+    expect(await metric(worker, 'stockflow_batch_messages_sum')).toBeGreaterThanOrEqual(N);
 
     // The same ten ids again: absorbed (Redis fast path: their transactions committed).
     await Promise.all(Array.from({ length: 10 }, (_, i) => pub.send('ReceiveStock', { ...keys[i % keys.length]!, quantity: 1 }, { messageId: `m-${i}` })));

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '@stockflow/shared';
 import { OpsContext } from './context';
-import { dlqList, dlqReplay } from './dlq';
+import { dlqDiscard, dlqList, dlqReplay, type DeadLetter, type DeadLetterFilter } from './dlq';
 import { inboxPurge, parseDuration } from './inbox-purge';
 import { outboxDiscard, outboxParked, outboxRetry } from './outbox';
 import { healthLine, healthOf } from './health';
@@ -18,9 +18,13 @@ export const USAGE = `npm run ops -- <command>
                                            the health verdict: 0 healthy, 1 degraded (why, in one
                                            line: an unowned partition, dead letters, parked rows, an
                                            unreachable service)
-  dlq list <worker|queue> [--json]         dead letters with reason, error and time (left in place)
-  dlq replay <worker|queue> [--id <id>]…   re-publish dead letters (all, or the given ids) to their
-                                           partition; deduplication still applies
+  dlq list <worker|queue> [filters] [--json]
+                                           dead letters with reason, error and time (left in place)
+  dlq replay <worker|queue> [filters]      re-publish dead letters to their partition; deduplication
+                                           still applies
+  dlq discard <worker|queue> <filters|--all> [--dry-run]
+                                           remove dead letters for good (say which with --dry-run)
+     filters: --id <id>… --reason <r>… --type <T>… --limit <n> (all given must match)
   outbox parked [<worker>] [--json]         outbox rows the broker kept refusing, per partition key,
                                            with the rows of the key waiting behind them
   outbox retry <worker> --key <k>…|--all   have the relay try those parked keys now (after a fix)
@@ -43,6 +47,9 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   all: { type: 'boolean' },
   id: { type: 'string', multiple: true },
+  reason: { type: 'string', multiple: true },
+  type: { type: 'string', multiple: true },
+  limit: { type: 'string' },
   key: { type: 'string', multiple: true },
   worker: { type: 'string' },
   'older-than': { type: 'string' },
@@ -84,13 +91,13 @@ export async function runOps(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo):
       return health.verdict === 'healthy' ? 0 : 1;
     }
     if (command === 'dlq' && sub === 'list' && target) {
-      const letters = await dlqList(ctx, target);
+      const letters = await dlqList(ctx, target, filterOf(flags));
       if (json) io.out(JSON.stringify(letters, null, 2) + '\n');
-      else io.out((letters.length === 0 ? 'no dead letters' : table(['queue', 'message id', 'type', 'reason', 'dead at', 'error'], letters.map((d) => [d.queue, d.messageId, d.type, d.reason, d.deadAt, (d.error ?? '').slice(0, 80)]))) + '\n');
+      else io.out((letters.length === 0 ? 'no dead letters' : deadTable(letters)) + '\n');
       return 0;
     }
     if (command === 'dlq' && sub === 'replay' && target) {
-      const r = await dlqReplay(ctx, target, flags.id ?? []);
+      const r = await dlqReplay(ctx, target, filterOf(flags));
       if (json) io.out(JSON.stringify(r, null, 2) + '\n');
       else {
         io.out(`replayed ${r.replayed.length} message(s)${r.replayed.length > 0 ? ':\n' + table(['message id', 'type', 'to'], r.replayed.map((x) => [x.messageId, x.type, x.to])).replace(/^/gm, '  ') : ''}\n`);
@@ -98,6 +105,15 @@ export async function runOps(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo):
         if (r.notFound.length > 0) io.err(`not found in ${target}: ${r.notFound.join(', ')}\n`);
       }
       return r.failed.length > 0 || r.notFound.length > 0 ? 1 : 0;
+    }
+    if (command === 'dlq' && sub === 'discard' && target) {
+      const filter = filterOf(flags);
+      if (!flags.all && !filter.ids && !filter.reasons && !filter.types && filter.limit === undefined) throw new UsageError('dlq discard needs a filter (--id, --reason, --type, --limit) or --all');
+      const dryRun = flags['dry-run'] === true;
+      const gone = await dlqDiscard(ctx, target, filter, dryRun);
+      if (json) io.out(JSON.stringify(gone, null, 2) + '\n');
+      else io.out(`${dryRun ? 'would discard' : 'discarded'} ${gone.length} dead letter(s)${gone.length > 0 ? ':\n' + deadTable(gone).replace(/^/gm, '  ') : ''}\n`);
+      return 0;
     }
     if (command === 'outbox' && sub === 'parked') {
       const parked = await outboxParked(ctx, target);
@@ -143,6 +159,15 @@ export async function runOps(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo):
   } finally {
     await ctx?.close();
   }
+}
+
+function filterOf(flags: { id?: string[]; reason?: string[]; type?: string[]; limit?: string }): DeadLetterFilter {
+  if (flags.limit !== undefined && !/^[1-9][0-9]*$/.test(flags.limit)) throw new UsageError(`--limit ${flags.limit}: a whole number from 1`);
+  return { ids: flags.id, reasons: flags.reason, types: flags.type, limit: flags.limit === undefined ? undefined : Number(flags.limit) };
+}
+
+function deadTable(letters: DeadLetter[]): string {
+  return table(['queue', 'message id', 'type', 'reason', 'dead at', 'error'], letters.map((d) => [d.queue, d.messageId, d.type, d.reason, d.deadAt, (d.error ?? '').slice(0, 80)]));
 }
 
 /** The report of one worker kind: its rows, and the problems that are not another worker's. */

@@ -56,16 +56,6 @@ export async function deadQueuesOf(ctx: OpsContext, target: string): Promise<str
   return [queue];
 }
 
-/** Gets every message of `queue` without acking; closing the channel puts them back in order. */
-async function takeAll(ch: Channel, queue: string): Promise<GetMessage[]> {
-  const out: GetMessage[] = [];
-  for (;;) {
-    const m = await ch.get(queue, { noAck: false });
-    if (!m) return out;
-    out.push(m);
-  }
-}
-
 async function openOn(ctx: OpsContext, queue: string): Promise<Channel> {
   const conn = await ctx.amqp();
   const probe = await conn.createChannel();
@@ -78,14 +68,67 @@ async function openOn(ctx: OpsContext, queue: string): Promise<Channel> {
   return conn.createChannel();
 }
 
-/** Lists dead letters without removing them. */
-export async function dlqList(ctx: OpsContext, target: string): Promise<DeadLetter[]> {
-  const out: DeadLetter[] = [];
+/** Which dead letters a command acts on: all of them, or those matching every given filter, at most `limit`. */
+export interface DeadLetterFilter {
+  ids?: string[];
+  reasons?: string[];
+  types?: string[];
+  limit?: number;
+}
+
+function matches(d: DeadLetter, f: DeadLetterFilter): boolean {
+  if (f.ids?.length && !(d.messageId && f.ids.includes(d.messageId))) return false;
+  if (f.reasons?.length && !f.reasons.includes(d.reason)) return false;
+  if (f.types?.length && !(d.type && f.types.includes(d.type))) return false;
+  return true;
+}
+
+/**
+ * Calls `act` for each dead letter of `target` that passes the filter, in queue order, until
+ * `limit` of them. Messages are fetched one at a time and held unacked: what `act` does not ack
+ * goes back in order when the channel closes, and reading stops at the limit instead of holding
+ * the whole dead queue.
+ */
+async function walk(ctx: OpsContext, target: string, filter: DeadLetterFilter, act: (ch: Channel, queue: string, m: GetMessage, d: DeadLetter) => Promise<void>): Promise<void> {
+  let left = filter.limit ?? Infinity;
   for (const queue of await deadQueuesOf(ctx, target)) {
+    if (left <= 0) return;
     const ch = await openOn(ctx, queue);
-    out.push(...(await takeAll(ch, queue)).map((m) => describe(queue, m)));
-    await ch.close();
+    let acted = false;
+    try {
+      while (left > 0) {
+        const m = await ch.get(queue, { noAck: false });
+        if (!m) break;
+        const d = describe(queue, m);
+        if (!matches(d, filter)) continue;
+        left--;
+        acted = true;
+        await act(ch, queue, m, d);
+      }
+      // RabbitMQ 3.10 quorum queues apply acks at low priority: closing the channel right after
+      // acking was seen to put the last acked messages back. Give the acks a moment first.
+      if (acted) await new Promise((r) => setTimeout(r, SETTLE_MS));
+    } finally {
+      // Whatever was not acked goes back to the dead queue, in order.
+      await ch.close();
+    }
   }
+}
+
+/** Lists dead letters without removing them. */
+export async function dlqList(ctx: OpsContext, target: string, filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+  const out: DeadLetter[] = [];
+  await walk(ctx, target, filter, async (_ch, _q, _m, d) => void out.push(d));
+  return out;
+}
+
+/** Removes dead letters for good (or, dry, says which it would). */
+export async function dlqDiscard(ctx: OpsContext, target: string, filter: DeadLetterFilter, dryRun: boolean): Promise<DeadLetter[]> {
+  const out: DeadLetter[] = [];
+  await walk(ctx, target, filter, async (ch, _q, m, d) => {
+    if (!dryRun) ch.ack(m);
+    out.push(d);
+  });
   return out;
 }
 
@@ -103,42 +146,31 @@ export interface ReplayResult {
  * had in fact been applied finds its inbox row and changes nothing. Acked in the dead queue
  * only after the broker confirmed the copy.
  */
-export async function dlqReplay(ctx: OpsContext, target: string, ids: string[] = []): Promise<ReplayResult> {
+export async function dlqReplay(ctx: OpsContext, target: string, filter: DeadLetterFilter = {}): Promise<ReplayResult> {
   const result: ReplayResult = { replayed: [], failed: [], notFound: [] };
-  const wanted = new Set(ids);
   const found = new Set<string>();
   const { partitions } = await ctx.deployment();
   const pub = await ctx.publisher();
-  for (const queue of await deadQueuesOf(ctx, target)) {
+  await walk(ctx, target, filter, async (ch, queue, m, d) => {
     const worker = workerOfQueue(ctx.namespace, queue)!;
-    const ch = await openOn(ctx, queue);
-    for (const m of await takeAll(ch, queue)) {
-      const d = describe(queue, m);
-      if (wanted.size > 0 && !(d.messageId && wanted.has(d.messageId))) continue;
-      if (d.messageId) found.add(d.messageId);
-      const to = d.partitionKey !== null ? partitionQueue(ctx.namespace, worker.kind, partitionOf(d.partitionKey, partitions), partitions) : d.from!;
-      const headers = Object.fromEntries(Object.entries((m.properties.headers ?? {}) as Record<string, unknown>).filter(([k]) => !DEATH_HEADERS.includes(k)));
-      try {
-        await pub.publish('', to, m.content, {
-          messageId: d.messageId ?? `replayed-${Date.now()}-${m.fields.deliveryTag}`,
-          type: d.type ?? undefined,
-          correlationId: str(m.properties.correlationId) ?? undefined,
-          timestamp: m.properties.timestamp as number | undefined,
-          contentType: str(m.properties.contentType) ?? 'application/json',
-          headers: { ...headers, 'x-stockflow-replayed-from': queue, 'x-stockflow-replayed-at': new Date().toISOString() },
-        });
-        ch.ack(m);
-        result.replayed.push({ messageId: d.messageId, type: d.type, to });
-      } catch (err) {
-        result.failed.push({ messageId: d.messageId, error: (err as Error).message });
-      }
+    if (d.messageId) found.add(d.messageId);
+    const to = d.partitionKey !== null ? partitionQueue(ctx.namespace, worker.kind, partitionOf(d.partitionKey, partitions), partitions) : d.from!;
+    const headers = Object.fromEntries(Object.entries((m.properties.headers ?? {}) as Record<string, unknown>).filter(([k]) => !DEATH_HEADERS.includes(k)));
+    try {
+      await pub.publish('', to, m.content, {
+        messageId: d.messageId ?? `replayed-${Date.now()}-${m.fields.deliveryTag}`,
+        type: d.type ?? undefined,
+        correlationId: str(m.properties.correlationId) ?? undefined,
+        timestamp: m.properties.timestamp as number | undefined,
+        contentType: str(m.properties.contentType) ?? 'application/json',
+        headers: { ...headers, 'x-stockflow-replayed-from': queue, 'x-stockflow-replayed-at': new Date().toISOString() },
+      });
+      ch.ack(m);
+      result.replayed.push({ messageId: d.messageId, type: d.type, to });
+    } catch (err) {
+      result.failed.push({ messageId: d.messageId, error: (err as Error).message });
     }
-    // RabbitMQ 3.10 quorum queues apply acks at low priority: closing the channel right after
-    // acking was seen to put the last acked messages back. Give the acks a moment first.
-    if (result.replayed.length > 0) await new Promise((r) => setTimeout(r, SETTLE_MS));
-    // Whatever was not replayed goes back to the dead queue, in order.
-    await ch.close();
-  }
-  result.notFound = ids.filter((id) => !found.has(id));
+  });
+  result.notFound = (filter.ids ?? []).filter((id) => !found.has(id));
   return result;
 }

@@ -27,8 +27,8 @@ describe('ops CLI', () => {
     worker = await startInventory(env, { INSTANCE_ID: 'ops-inv', BATCH_SIZE: 1 }, {
       hooks: {
         beforeCommit(items) {
-          const bad = items.find((i) => broken.has(i.envelope.messageId));
-          if (bad && !bugFixed) throw new PermanentMessageError('handler_error', `simulated bug on ${bad.envelope.messageId}`);
+          const bad = items.find((i) => broken.has(i.envelope.messageId) || i.envelope.messageId.startsWith('unfixable-'));
+          if (bad && (!bugFixed || bad.envelope.messageId.startsWith('unfixable-'))) throw new PermanentMessageError('handler_error', `simulated bug on ${bad.envelope.messageId}`);
         },
       },
     });
@@ -149,6 +149,26 @@ describe('ops CLI', () => {
     expect(await stock('sku-fix')).toBe(12);
     const [ledger] = await env.query<{ n: string }>(`SELECT count(*) AS n FROM inventory.ledger WHERE message_id = 'fixme-1'`);
     expect(Number(ledger!.n)).toBe(1);
+  });
+
+  it('dlq list, replay and discard take filters and a limit; discard needs one (or --all) and has a dry run', async () => {
+    for (const [i, q] of [[1, 1], [2, 2]] as const) await pub.send('ReceiveStock', { productId: 'sku-unfixable', warehouseId: 'wh-1', quantity: q }, { messageId: `unfixable-${i}` });
+    await eventually(async () => expect((await deadList()).map((d) => d.messageId).sort()).toEqual(['unfixable-1', 'unfixable-2']), 30_000);
+    const list = async (...args: string[]) => (JSON.parse((await ops(env, ['dlq', 'list', 'inventory', '--json', ...args])).out) as DeadLetter[]).map((d) => d.messageId).sort();
+    expect(await list('--limit', '1')).toHaveLength(1);
+    expect(await list('--reason', 'handler_error', '--type', 'ReceiveStock')).toEqual(['unfixable-1', 'unfixable-2']);
+    expect(await list('--reason', 'oversized')).toEqual([]);
+    expect(await list('--id', 'unfixable-2')).toEqual(['unfixable-2']);
+    expect(await ops(env, ['dlq', 'list', 'inventory', '--limit', 'many'])).toMatchObject({ code: 2, err: expect.stringContaining('--limit many') });
+
+    expect(await ops(env, ['dlq', 'discard', 'inventory'])).toMatchObject({ code: 2, err: expect.stringContaining('needs a filter') });
+    expect(await ops(env, ['dlq', 'discard', 'inventory', '--id', 'unfixable-1', '--dry-run'])).toMatchObject({ code: 0, out: expect.stringContaining('would discard 1 dead letter(s)') });
+    expect(await list()).toEqual(['unfixable-1', 'unfixable-2']);
+    expect(await ops(env, ['dlq', 'discard', 'inventory', '--id', 'unfixable-1'])).toMatchObject({ code: 0, out: expect.stringContaining('discarded 1 dead letter(s)') });
+    expect(await list()).toEqual(['unfixable-2']);
+    expect(await ops(env, ['dlq', 'discard', 'inventory', '--all'])).toMatchObject({ code: 0, out: expect.stringContaining('discarded 1 dead letter(s)') });
+    expect(await list()).toEqual([]);
+    expect(await stock('sku-unfixable')).toBe(0);
   });
 
   it('inbox purge --older-than deletes only old rows (with a dry run first)', async () => {
