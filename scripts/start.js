@@ -13,17 +13,31 @@ const LEVELS = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR'
 const LEVEL_COLOR = { trace: 90, debug: 90, info: 32, warn: 33, error: 31, fatal: 41 };
 const HIDDEN = new Set(['level', 'time', 'msg', 'service', 'instance', 'pid', 'hostname']);
 
+// Each worker listens on its own HTTP port (8081, 8082, 8083 by default). HTTP_PORT names one
+// port, so for `npm start` each worker has a variable of its own.
 const children = [
   { name: 'provider ', color: 35, cmd: 'test/dist/provider-simulator/main.js', external: !!process.env.PROVIDER_URL },
-  { name: 'inventory', color: 36, cmd: 'services/inventory-worker/dist/main.js', ready: 'inventory-worker ready' },
-  { name: 'orders   ', color: 34, cmd: 'services/order-worker/dist/main.js', ready: 'order-worker ready' },
-  { name: 'payments ', color: 33, cmd: 'services/payment-worker/dist/main.js', ready: 'payment-worker ready' },
+  { name: 'inventory', color: 36, cmd: 'services/inventory-worker/dist/main.js', ready: 'inventory-worker ready', portVar: 'INVENTORY_HTTP_PORT', port: 8081 },
+  { name: 'orders   ', color: 34, cmd: 'services/order-worker/dist/main.js', ready: 'order-worker ready', portVar: 'ORDER_HTTP_PORT', port: 8082 },
+  { name: 'payments ', color: 33, cmd: 'services/payment-worker/dist/main.js', ready: 'payment-worker ready', portVar: 'PAYMENT_HTTP_PORT', port: 8083 },
 ].filter((c) => !c.external);
 
 // `npm start` is the local development stack: the provider simulator signs webhooks with the
 // public development secret, which the workers accept only in development. A deployment sets
 // STOCKFLOW_ENV itself (and its own WEBHOOK_SECRET).
 const ENV = { STOCKFLOW_ENV: 'development', ...process.env };
+if (ENV.HTTP_PORT !== undefined) {
+  process.stdout.write(`HTTP_PORT would give all three workers one port: ignored; set ${children.filter((c) => c.portVar).map((c) => c.portVar).join(', ')} instead\n`);
+  delete ENV.HTTP_PORT;
+}
+for (const c of children) if (c.portVar && ENV[c.portVar] !== undefined) c.port = Number(ENV[c.portVar]);
+const paymentsPort = children.find((c) => c.portVar === 'PAYMENT_HTTP_PORT')?.port ?? 8083;
+ENV.WEBHOOK_URL ??= `http://127.0.0.1:${paymentsPort}/webhooks/provider`;
+
+/** The environment of one child: its own HTTP port for a worker. */
+function envOf(child) {
+  return child.portVar ? { ...ENV, HTTP_PORT: String(child.port) } : ENV;
+}
 
 let stopping = false;
 const ready = new Set();
@@ -48,7 +62,7 @@ function pretty(line) {
 function run(child) {
   // Own process group: a terminal's Ctrl-C reaches only this supervisor, which then sends
   // exactly one SIGTERM (a second signal would make a worker skip its clean drain).
-  const proc = spawn(process.execPath, [...(child.ready ? workerNodeArgs() : []), join(ROOT, child.cmd)], { cwd: ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const proc = spawn(process.execPath, [...(child.ready ? workerNodeArgs() : []), join(ROOT, child.cmd)], { cwd: ROOT, env: envOf(child), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.proc = proc;
   const prefix = paint(child.color, `[${child.name}]`);
   for (const stream of [proc.stdout, proc.stderr]) {
@@ -86,11 +100,13 @@ function markReady(child) {
       paint(32, '  stockflow is running: inventory-worker, order-worker and payment-worker are ready.'),
       '',
       '  Send real traffic from another terminal:',
-      `    npm run flood -- --attach --commands 5000        ${paint(90, '# orders, stock moves, duplicates, then the invariant check')}`,
+      `    npm run flood -- --attach --commands 2000        ${paint(90, '# orders, stock moves, duplicates, then the invariant check')}`,
+      `    npm run send -- RegisterWarehouse '{"warehouseId":"wh-1","name":"Main"}' wh-1`,
+      `    npm run send -- ReceiveStock '{"productId":"sku-1","warehouseId":"wh-1","quantity":5}' rcv-1`,
       `    npm run stock -- sku-1 wh-1                        ${paint(90, '# read model: levels and ledger of one product')}`,
       '  Watch it:',
       `    npm run ops -- status                             ${paint(90, '# partitions, owners, queue depths, DLQs, outbox backlog')}`,
-      `    curl -s localhost:8081/metrics | grep stockflow_  ${paint(90, '# Prometheus metrics (8081 inventory, 8082 orders, 8083 payments)')}`,
+      `    curl -s localhost:${children.find((c) => c.portVar === 'INVENTORY_HTTP_PORT').port}/metrics | grep stockflow_  ${paint(90, `# Prometheus metrics (${children.filter((c) => c.portVar).map((c) => `${c.port} ${c.name.trim()}`).join(', ')})`)}`,
       `    open http://localhost:15672                       ${paint(90, `# RabbitMQ UI (guest/guest), queues ${ns}.*`)}`,
       '',
       '  Ctrl-C stops everything cleanly.',

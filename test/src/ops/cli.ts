@@ -5,6 +5,7 @@ import { dlqDiscard, dlqList, dlqReplay, type DeadLetter, type DeadLetterFilter 
 import { inboxPurge, parseDuration } from './inbox-purge';
 import { outboxDiscard, outboxParked, outboxRetry } from './outbox';
 import { healthLine, healthOf } from './health';
+import { describePlan, drop, planDrop } from './namespace-drop';
 import { renderStatus, table } from './render';
 import { repartition } from './repartition';
 import { status, type StatusReport } from './status';
@@ -31,6 +32,12 @@ export const USAGE = `npm run ops -- <command>
   outbox discard <worker> --key <k>…|--all never publish those parked rows [--dry-run]
   inbox purge --older-than <7d|12h|30m>    delete old inbox rows [--worker <name>] [--dry-run]
   repartition --to <N>                     change the partition count of a stopped deployment
+  namespace drop [--database] [--dry-run] [--yes]
+                                           remove a deployment: its queues, exchanges and Redis keys
+                                           (and with --database the database of DATABASE_URL);
+                                           refused while its workers run, and for the default
+                                           namespace 'stockflow' without --yes
+  --namespace <ns>                         act on this namespace instead of STOCKFLOW_NAMESPACE
 
 Exit codes: 0 ok (status: healthy), 1 failed (status: degraded), 2 usage.
 Connects with the workers' variables (DATABASE_URL, AMQP_URL, REDIS_URL, STOCKFLOW_NAMESPACE,
@@ -54,7 +61,13 @@ const OPTIONS = {
   worker: { type: 'string' },
   'older-than': { type: 'string' },
   to: { type: 'string' },
+  namespace: { type: 'string' },
+  database: { type: 'boolean' },
+  yes: { type: 'boolean' },
 } as const;
+
+/** The namespace `npm start` and the compose file run: dropping it takes --yes. */
+const LIVE_DEFAULT_NAMESPACE = 'stockflow';
 
 class UsageError extends Error {}
 
@@ -80,7 +93,7 @@ export async function runOps(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo):
       return 0;
     }
     if (!command) throw new UsageError('a command is required');
-    ctx = new OpsContext(env);
+    ctx = new OpsContext(flags.namespace === undefined ? env : { ...env, STOCKFLOW_NAMESPACE: flags.namespace });
     const json = flags.json === true;
     if (command === 'status') {
       const only = flags.worker === undefined ? undefined : workerNamed(flags.worker);
@@ -139,6 +152,22 @@ export async function runOps(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo):
       const dryRun = flags['dry-run'] === true;
       const results = await inboxPurge(ctx, parseDuration(olderThan), { worker: flags.worker, dryRun });
       io.out(table(['worker', dryRun ? 'rows older than ' + olderThan : 'rows deleted'], results.map((r) => [r.service, r.rows])) + '\n');
+      return 0;
+    }
+    if (command === 'namespace' && sub === 'drop') {
+      if (ctx.namespace === LIVE_DEFAULT_NAMESPACE && !flags.yes && !flags['dry-run']) throw new UsageError(`refusing to drop the default namespace '${LIVE_DEFAULT_NAMESPACE}' (what npm start and compose run) without --yes`);
+      const plan = await planDrop(ctx, { database: flags.database === true });
+      io.out(describePlan(plan) + '\n');
+      if (plan.liveInstances.length > 0) {
+        io.err(`ops: ${plan.liveInstances.length} worker instance(s) still run in namespace '${plan.namespace}' (${plan.liveInstances.join(', ')}): stop them first\n`);
+        return 1;
+      }
+      if (flags['dry-run']) {
+        io.out('dry run: nothing removed\n');
+        return 0;
+      }
+      await drop(ctx, plan);
+      io.out(`dropped namespace '${plan.namespace}'${plan.database ? ` and database '${plan.database}'` : ''}\n`);
       return 0;
     }
     if (command === 'repartition') {
