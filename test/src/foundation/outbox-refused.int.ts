@@ -100,19 +100,24 @@ describe('outbox rows the broker refuses', () => {
     // A watcher: through a binding, an event would still have been routed (to it) and confirmed.
     const watcher = `${env.namespace}.watcher`;
     await admin.assertQueue(watcher, { durable: false });
-    await admin.bindQueue(watcher, eventsExchange(env.namespace), '#');
-    await admin.deleteQueue(ordersQueue(a));
-    await write([
-      { id: 'r1', type: 'StockReserved', key: a },
-      { id: 'r2', type: 'ReservationCommitted', key: a },
-      { id: 'r3', type: 'ReservationReleased', key: b },
-    ]);
-    await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 20_000);
-    expect(refused).toContain('unroutable');
-    expect(await take(ordersQueue(a))).toEqual(['r1', 'r2']);
-    expect(await take(ordersQueue(b))).toEqual(['r3']);
-    expect((await take(watcher)).sort()).toEqual(['r1', 'r2', 'r3']);
-    expect(await env.query('SELECT id FROM inventory.outbox_parked')).toEqual([]);
+    try {
+      await admin.bindQueue(watcher, eventsExchange(env.namespace), '#');
+      await admin.deleteQueue(ordersQueue(a));
+      await write([
+        { id: 'r1', type: 'StockReserved', key: a },
+        { id: 'r2', type: 'ReservationCommitted', key: a },
+        { id: 'r3', type: 'ReservationReleased', key: b },
+      ]);
+      await eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 20_000);
+      expect(refused).toContain('unroutable');
+      expect(await take(ordersQueue(a))).toEqual(['r1', 'r2']);
+      expect(await take(ordersQueue(b))).toEqual(['r3']);
+      expect((await take(watcher)).sort()).toEqual(['r1', 'r2', 'r3']);
+      expect(await env.query('SELECT id FROM inventory.outbox_parked')).toEqual([]);
+    } finally {
+      // No topology knows this queue: the env's cleanup would leave it behind.
+      await admin.deleteQueue(watcher);
+    }
   });
 
   it('a row that stays unroutable is parked with the later rows of its key, other keys flow, and an operator\'s retry after the fix publishes them in order', async () => {
