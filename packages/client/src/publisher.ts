@@ -132,7 +132,9 @@ export class Publisher {
     const required = Object.entries((contracts[type] as Contract).requiredHeaders ?? {});
     const missing = required.filter(([h]) => options.headers?.[h] === undefined);
     if (missing.length > 0) throw new ValidationError(type, missing.map(([h, why]) => `${h}: required, ${why}`));
-    const auto = options.sequence === undefined && this.opts.autoSequence ? this.sequences.number(partitionKey, messageId, options.sequenceSession, take) : undefined;
+    // Looked at first, taken only once the message passed every check: a refused message uses up no number.
+    const numbered = options.sequence === undefined && this.opts.autoSequence;
+    const auto = numbered ? this.sequences.number(partitionKey, messageId, options.sequenceSession, false) : undefined;
     const sequence = auto?.sequence ?? options.sequence;
     const envelope: Envelope = {
       messageId,
@@ -150,6 +152,7 @@ export class Publisher {
     const body = Buffer.from(JSON.stringify(payload));
     const properties = propertiesOf(envelope, injectTraceContext({ ...options.headers }));
     checkAsWorker(type, body, properties, this.opts.maxMessageBytes);
+    if (numbered && take) this.sequences.number(partitionKey, messageId, options.sequenceSession, true);
     return { envelope, route: routeOf(this.opts, type, partitionKey), body, properties };
   }
 

@@ -26,6 +26,15 @@ describe('Publisher', () => {
     expect(a.envelope.sequenceSession).toBe(pub.sequenceSession);
   });
 
+  it('uses up no sequence number for a message it refuses', async () => {
+    const key = { productId: 'sku-seq', warehouseId: 'wh-1' };
+    const first = await pub.send('ReceiveStock', { ...key, quantity: 1 }, { messageId: 'seq-1' }).catch((err: unknown) => err);
+    expect(first).not.toBeInstanceOf(ValidationError);
+    // Refused by the worker's own checks, after the payload passed its schema: an invalid id.
+    await expect(pub.send('ReceiveStock', { ...key, quantity: 1 }, { messageId: 'seq bad' })).rejects.toThrow(ValidationError);
+    expect(pub.prepare('ReceiveStock', { ...key, quantity: 1 }, { messageId: 'seq-2' }).envelope.sequence).toBe(2);
+  });
+
   // Closed, a send must not wait its 60 s send timeout for a connection that will not come.
   it('fails a send at once once closed', async () => {
     const closed = await Publisher.connect({ url: env.amqpUrl, namespace: env.namespace, partitions: env.topology.partitions, sendTimeoutMs: 60_000 });
