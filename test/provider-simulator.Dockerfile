@@ -9,6 +9,7 @@ COPY shared/package.json shared/
 COPY services/inventory-worker/package.json services/inventory-worker/
 COPY services/order-worker/package.json services/order-worker/
 COPY services/payment-worker/package.json services/payment-worker/
+COPY packages/ops/package.json packages/ops/
 COPY test/package.json test/
 # npm ci: exactly the lockfile, or the build fails (a drifted lockfile must not pass unseen).
 RUN npm ci --no-audit --no-fund --ignore-scripts
@@ -30,6 +31,7 @@ COPY shared/package.json shared/
 COPY services/inventory-worker/package.json services/inventory-worker/
 COPY services/order-worker/package.json services/order-worker/
 COPY services/payment-worker/package.json services/payment-worker/
+COPY packages/ops/package.json packages/ops/
 COPY test/package.json test/
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts --workspace services/payment-worker \
     && npm cache clean --force

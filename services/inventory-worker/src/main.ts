@@ -1,4 +1,4 @@
-import { configOrExit, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions } from '@stockflow/shared';
+import { configOrExit, consumptionPauseMigration, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions, WORKER_NAMES } from '@stockflow/shared';
 import { loadInventoryConfig, type InventoryConfig } from './config';
 import { entities } from './db/entities';
 import { InventorySchema1732000000000 } from './db/migrations/1732000000000-inventory-schema';
@@ -7,8 +7,8 @@ import { ExpiryScheduler } from './expiry/expiry-scheduler';
 import { inventoryHandlers } from './handlers';
 import { InventoryUnitOfWork } from './unit-of-work';
 
-export const INVENTORY_SCHEMA = 'inventory';
-export const inventoryMigrations = [InventorySchema1732000000000, inboxSequenceIndexMigration('inventory', 'Inventory', 1732000900000), relayTablesMigration('inventory', 'Inventory', 1733100000000), inboxSequenceSessionMigration('inventory', 'Inventory', 1733200000000), dedupIdentityMigration('inventory', 'Inventory', 1733300000000)];
+export const INVENTORY_SCHEMA = WORKER_NAMES.inventory.schema;
+export const inventoryMigrations = [InventorySchema1732000000000, inboxSequenceIndexMigration('inventory', 'Inventory', 1732000900000), relayTablesMigration('inventory', 'Inventory', 1733100000000), inboxSequenceSessionMigration('inventory', 'Inventory', 1733200000000), dedupIdentityMigration('inventory', 'Inventory', 1733300000000), consumptionPauseMigration('inventory', 'Inventory', 1733500000000)];
 
 /** Builds the inventory worker: stock, moves and reservations. */
 export function createInventoryWorker(config: InventoryConfig, opts: WorkerOptions = {}): Worker<InventoryUnitOfWork> {
@@ -16,7 +16,7 @@ export function createInventoryWorker(config: InventoryConfig, opts: WorkerOptio
   const schedule = new ExpirySchedule(() => runtime?.redis);
   const def: ServiceDefinition<InventoryUnitOfWork> = {
     kind: 'inventory',
-    name: 'inventory-worker',
+    name: WORKER_NAMES.inventory.service,
     schema: INVENTORY_SCHEMA,
     migrations: inventoryMigrations,
     entities,

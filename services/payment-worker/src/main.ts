@@ -1,4 +1,4 @@
-import { configOrExit, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions } from '@stockflow/shared';
+import { configOrExit, consumptionPauseMigration, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions, WORKER_NAMES } from '@stockflow/shared';
 import { loadPaymentConfig, type PaymentConfig } from './config';
 import { entities } from './db/entities';
 import { PaymentsSchema1732200000000 } from './db/migrations/1732200000000-payments-schema';
@@ -10,8 +10,8 @@ import { PendingSweep } from './pending-sweep';
 import { webhookRoute } from './provider/webhook-gateway';
 import { PaymentUnitOfWork } from './unit-of-work';
 
-export const PAYMENTS_SCHEMA = 'payments';
-export const paymentMigrations = [PaymentsSchema1732200000000, inboxSequenceIndexMigration('payments', 'Payments', 1732200900000), PaymentsPendingIndex1732201000000, relayTablesMigration('payments', 'Payments', 1733100000000), inboxSequenceSessionMigration('payments', 'Payments', 1733200000000), dedupIdentityMigration('payments', 'Payments', 1733300000000), PaymentsTraceParent1733400000000];
+export const PAYMENTS_SCHEMA = WORKER_NAMES.payments.schema;
+export const paymentMigrations = [PaymentsSchema1732200000000, inboxSequenceIndexMigration('payments', 'Payments', 1732200900000), PaymentsPendingIndex1732201000000, relayTablesMigration('payments', 'Payments', 1733100000000), inboxSequenceSessionMigration('payments', 'Payments', 1733200000000), dedupIdentityMigration('payments', 'Payments', 1733300000000), PaymentsTraceParent1733400000000, consumptionPauseMigration('payments', 'Payments', 1733500000000)];
 
 /** Builds the payment worker: idempotent charges and refunds, signed webhooks and their gateway. */
 export function createPaymentWorker(config: PaymentConfig, opts: WorkerOptions = {}): Worker<PaymentUnitOfWork> {
@@ -24,7 +24,7 @@ export function createPaymentWorker(config: PaymentConfig, opts: WorkerOptions =
   });
   const def: ServiceDefinition<PaymentUnitOfWork> = {
     kind: 'payments',
-    name: 'payment-worker',
+    name: WORKER_NAMES.payments.service,
     schema: PAYMENTS_SCHEMA,
     migrations: paymentMigrations,
     entities,

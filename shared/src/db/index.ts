@@ -9,3 +9,4 @@ export * from './outbox-parking';
 export * from './outbox-round';
 export * from './relay-lease';
 export * from './identity';
+export * from './consumption-pause';

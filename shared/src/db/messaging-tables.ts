@@ -161,3 +161,29 @@ export function dedupIdentityMigration(schema: string, prefix: string, timestamp
     }
   };
 }
+
+/**
+ * consumption_pause: what an operator paused (`stockflow-ops pause`), read by every instance of
+ * the worker (db/consumption-pause.ts). One row per partition, or one with partition NULL for
+ * the whole worker; the unique index makes pausing the same scope twice an update.
+ */
+export function consumptionPauseMigration(schema: string, prefix: string, timestamp: number): new () => MigrationInterface {
+  const name = `${prefix}ConsumptionPause${timestamp}`;
+  return class implements MigrationInterface {
+    name = name;
+
+    async up(q: QueryRunner): Promise<void> {
+      await q.query(`CREATE TABLE IF NOT EXISTS "${schema}".consumption_pause (
+        partition  integer     CHECK (partition >= 0),
+        reason     text        NOT NULL,
+        paused_by  text        NOT NULL,
+        paused_at  timestamptz NOT NULL DEFAULT now()
+      )`);
+      await q.query(`CREATE UNIQUE INDEX IF NOT EXISTS consumption_pause_scope ON "${schema}".consumption_pause ((coalesce(partition, -1)))`);
+    }
+
+    async down(q: QueryRunner): Promise<void> {
+      await q.query(`DROP TABLE IF EXISTS "${schema}".consumption_pause`);
+    }
+  };
+}

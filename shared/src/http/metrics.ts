@@ -31,6 +31,7 @@ export class WorkerMetrics {
   readonly outboxParkedTotal: Counter;
   readonly partitions: Gauge;
   readonly partitionsOwned: Gauge;
+  readonly partitionsPaused: Gauge;
   readonly leaseMembers: Gauge;
   readonly rebalances: Counter;
   readonly leaseHeartbeatFailures: Counter;
@@ -96,6 +97,7 @@ export class WorkerMetrics {
     this.outboxParkedTotal = new Counter({ name: 'stockflow_outbox_parked_total', help: 'Outbox rows this instance\'s relay parked (a refused head past its budget and the rows of its key behind it)', registers: r });
     this.partitions = new Gauge({ name: 'stockflow_partitions', help: 'Partition queues of this worker kind in the deployment (PARTITIONS): sum(stockflow_partitions_owned) below it is a partition nobody consumes', registers: r });
     this.partitionsOwned = new Gauge({ name: 'stockflow_partitions_owned', help: 'Partition queues this instance consumes', registers: r });
+    this.partitionsPaused = new Gauge({ name: 'stockflow_partitions_paused', help: 'Partition queues of this worker kind an operator paused (stockflow-ops pause): no instance consumes them until resumed', registers: r });
     this.leaseMembers = new Gauge({ name: 'stockflow_lease_members', help: 'Live instances of this worker kind in the lease set, as of the last heartbeat', registers: r });
     this.rebalances = new Counter({ name: 'stockflow_rebalances_total', help: 'Partition ownership changes applied by this instance', registers: r });
     this.leaseHeartbeatFailures = new Counter({ name: 'stockflow_lease_heartbeat_failures_total', help: 'Lease heartbeats that failed (Redis unreachable); the current partitions are kept', registers: r });

@@ -11,3 +11,5 @@ export * from './node-args';
 export * from './resequencer';
 export * from './send-command';
 export * from './dead-letter';
+export * from './worker-names';
+export * from './pause-watcher';

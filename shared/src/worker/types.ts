@@ -156,4 +156,6 @@ export interface Sabotage {
   trustWebhooks: boolean;
   /** Dead-lettered copies keep every original header, however big. */
   untrimmedDeadLetters: boolean;
+  /** The operator's pauses are never read: every partition is consumed regardless. */
+  ignorePauses: boolean;
 }

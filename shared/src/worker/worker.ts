@@ -13,9 +13,11 @@ import { createLogger, type Logger } from '../logger';
 import { createRedis, redisReady } from '../redis/client';
 import { RetryPolicy } from '../retry/policy';
 import { DedupFilter } from '../redis/dedup-filter';
+import { listPauses } from '../db/consumption-pause';
 import { AllPartitions, type PartitionAssigner } from './assignment';
 import { checkPartitionCount } from './deployment';
 import { LeaseAssigner } from './lease-assigner';
+import { PauseWatcher } from './pause-watcher';
 import { Resequencer } from './resequencer';
 import { exitAfterCommitHook, MessagePipeline, type PipelineHooks } from './pipeline';
 import type { Component, Runtime, Sabotage, ServiceDefinition, UnitOfWork } from './types';
@@ -60,6 +62,9 @@ export class Worker<U extends UnitOfWork> {
   private stopping: Promise<void> | undefined;
   private fatal: Error | undefined;
   private ownership: Promise<void> = Promise.resolve();
+  /** What the assigner gives this instance; the operator's pauses are taken out of it. */
+  private assigned: number[] = [];
+  private pauses: PauseWatcher | undefined;
 
   constructor(
     readonly def: ServiceDefinition<U>,
@@ -100,6 +105,11 @@ export class Worker<U extends UnitOfWork> {
     return this.assigner;
   }
 
+  /** Partitions an operator paused (stockflow-ops pause): not consumed by any instance. */
+  get pausedPartitions(): number[] {
+    return [...(this.pauses?.paused ?? [])].sort((a, b) => a - b);
+  }
+
   /** Resolves when a fatal error (topology mismatch) stops the worker. */
   // Declared before `failed`: with ES2022 class fields a later declaration would re-initialize
   // the resolver to undefined after the promise executor had set it.
@@ -133,6 +143,7 @@ export class Worker<U extends UnitOfWork> {
       noFingerprint: config.sabotage.includes('no-fingerprint'),
       trustWebhooks: config.sabotage.includes('trust-webhooks'),
       untrimmedDeadLetters: config.sabotage.includes('untrimmed-dead-letters'),
+      ignorePauses: config.sabotage.includes('ignore-pauses'),
     };
     if (config.sabotage.length > 0) log.warn({ sabotage: config.sabotage }, 'SABOTAGE ACTIVE: guarantees are deliberately broken (test only)');
     const appName = `stockflow:${def.name}:${config.instanceId}`.slice(0, 63);
@@ -248,6 +259,21 @@ export class Worker<U extends UnitOfWork> {
         if (!(await pipeline.afterCommitDone(config.shutdownGraceMs))) log.warn('after-commit steps still running at stop; the expiry sweep covers them');
       },
     });
+    next('consumption pauses');
+    const rt = this.rt;
+    const pauses = new PauseWatcher({
+      partitions: config.partitions,
+      read: async () => (sabotage.ignorePauses ? [] : listPauses((sql, params) => rt.db.query(sql, params), def.schema)),
+      onChange: (paused) => {
+        rt.metrics.partitionsPaused.set(paused.size);
+        return this.reconcile();
+      },
+      log,
+    });
+    await pauses.start();
+    this.pauses = pauses;
+    rt.metrics.partitionsPaused.set(pauses.paused.size);
+    this.stack.push({ name: 'consumption pauses', stop: () => pauses.stop() });
     this.stack.push({ name: 'consumers', stop: () => this.stopConsumers() });
     this.stack.push({ name: 'partition assignment', stop: () => assigner.stop() });
     next('partition assignment');
@@ -296,10 +322,23 @@ export class Worker<U extends UnitOfWork> {
     this.stack.push({ name: component.name, stop: () => component.stop() });
   }
 
-  /** Serialized: ownership changes apply one at a time, each drain-first. */
-  private setOwned(owned: number[]): Promise<void> {
-    this.ownership = this.ownership.then(() => this.applyOwned(new Set(owned)));
-    return this.ownership;
+  private setOwned(assigned: number[]): Promise<void> {
+    this.assigned = assigned;
+    return this.reconcile();
+  }
+
+  /**
+   * Consumes what the assigner gives us minus what an operator paused. Serialized: changes
+   * apply one at a time, each drain-first, always from the latest assignment and pauses.
+   */
+  private reconcile(): Promise<void> {
+    // A failed change must not stall every later one: each starts from the settled previous.
+    const run = this.ownership.catch(() => undefined).then(() => {
+      const paused = this.pauses?.paused ?? new Set<number>();
+      return this.applyOwned(new Set(this.assigned.filter((p) => !paused.has(p))));
+    });
+    this.ownership = run;
+    return run;
   }
 
   /**
@@ -376,12 +415,16 @@ export class Worker<U extends UnitOfWork> {
     this.stack.push({ name: 'http', stop: () => http.stop() });
   }
 
-  /** Readiness: the assigner has a current view and every partition it gives us has a consumer. */
+  /**
+   * Readiness: the assigner has a current view and every partition it gives us has a consumer,
+   * except those an operator paused (a paused worker does what it was told).
+   */
   private partitionsReady(): boolean {
     const a = this.assigner;
     if (!a?.settled || this._state !== WorkerState.running) return false;
-    if (!a.target) return this.consumers.size > 0;
-    return a.target.every((p) => this.consumers.has(p)) && (a.target.length > 0 || a.spare === true);
+    const paused = this.pauses?.paused ?? new Set<number>();
+    if (!a.target) return this.consumers.size > 0 || paused.size >= this.config.partitions;
+    return a.target.every((p) => paused.has(p) || this.consumers.has(p)) && (a.target.length > 0 || a.spare === true);
   }
 
   private async doStop(): Promise<void> {

@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { barChart } from '../flood/report/svg';
+import { ProgressBar } from '../flood/report/progress-bar';
 import { Teardown } from '../support/teardown';
 import { createBenchEnv } from './bench-env';
 import { OutcomeTap, runLoad, type Command } from './e2e';
@@ -95,8 +96,44 @@ function countsPerTx(r: { walFlushesPerMsg?: number; workerWritesPerMsg: number 
   return r.walFlushesPerMsg === undefined ? `WAL flushes not counted, ${writes}` : `${round(r.walFlushesPerMsg * meanBatch, 2)} WAL flushes and ${writes}`;
 }
 
+/** On a terminal: a bar with the share of the bench's steps done and an ETA; else plain lines. */
+const bar = new ProgressBar(process.stderr);
+
 function say(msg: string): void {
-  process.stderr.write(`[bench] ${msg}\n`);
+  bar.line(`[bench] ${msg}`);
+}
+
+/**
+ * The bench's steps (each limit, each full-rate and paced run) as the bar counts them; the
+ * steps differ in length, so the ETA is a rough one.
+ */
+class Steps {
+  private done = 0;
+  private current = '';
+  private readonly timer = setInterval(() => this.draw(), 1000);
+
+  constructor(private readonly total: number) {
+    this.timer.unref();
+  }
+
+  start(what: string): void {
+    this.current = what;
+    this.draw();
+  }
+
+  end(): void {
+    this.done++;
+    this.draw();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    bar.stop();
+  }
+
+  private draw(): void {
+    bar.update(this.done / this.total, `step ${Math.min(this.done + 1, this.total)}/${this.total}: ${this.current}`);
+  }
 }
 
 const teardown = new Teardown();
@@ -161,6 +198,9 @@ async function main(): Promise<number> {
     if (svgFile) writeFileSync(svgFile, throughputSvg(earlier.limits, earlier.scenarios));
     return 0;
   }
+  const selected = scenarios.filter((s) => only.length === 0 || only.includes(s.name));
+  const steps = new Steps(3 + workerCounts.length * selected.length * (2 + loads.length + rates.length));
+  teardown.defer('progress bar', async () => steps.stop());
   const env = await createBenchEnv(partitions, teardown);
   say(`namespace ${env.namespace}, database ${env.database}`);
   const rows: Row[] = [];
@@ -174,12 +214,18 @@ async function main(): Promise<number> {
   try {
     await stats.connect();
     say('limit (a): raw amqplib on a quorum queue');
+    steps.start('limit (a): raw amqplib');
     const amqpLimit = await amqpLimits(env.amqpUrl, env.queues.limit, 50_000, teardown);
+    steps.end();
     say(`  publish ${amqpLimit.publish}/s (confirmed), consume ${amqpLimit.consume}/s (acked); host CPU ${amqpLimit.hostCpuUs} µs per message (${describeSplit(amqpLimit.hostSplitUs)})`);
+    steps.start('limit (a): paced');
     const paced = await amqpPacedCost(env.amqpUrl, env.queues.paced, pacedRate, 6, teardown);
+    steps.end();
     say(`  paced at ${paced.rate}/s, one publish at a time: host CPU ${paced.hostCpuUs} µs per message, publish → delivery p50 ${paced.deliveryP50Ms} ms, p99 ${paced.deliveryP99Ms} ms`);
     say('limit (b): per-message transaction from Node (inbox, lock, update, ledger, outbox), pool of 8');
+    steps.start('limit (b): transaction from Node');
     const pgTx = await pgTxLimit(env.databaseUrl, 8);
+    steps.end();
     const pgLimit = pgTx.txPerS;
     say(`  ${pgLimit} tx/s; host CPU ${pgTx.hostCpuUs} µs per transaction, the cores ${Math.round(pgTx.hostBusy * 100)} % busy (${describeSplit(pgTx.hostSplitUs)})`);
 
@@ -197,15 +243,16 @@ async function main(): Promise<number> {
         await runLoad(env.publisher, tap, workers, warehouseCommands(prefix));
         await runLoad(env.publisher, tap, workers, seedCommands(prefix));
         const history: Command[] = [];
-        for (const s of scenarios) {
-          if (only.length > 0 && !only.includes(s.name)) continue;
+        for (const s of selected) {
           const rand = rng(42);
           const full = s.build(`${prefix}-${s.name}-full`, messages, rand, history);
           for (const w of workers) w.maxRssMb = 0;
           say(`${s.name}, ${count} worker(s): ${messages} messages as fast as possible`);
+          steps.start(`${s.name}, ${count} worker(s), full rate`);
           const b0 = await readMetrics(workers);
           const f = await runLoad(env.publisher, tap, workers, full, { walFlushes });
           const b1 = await readMetrics(workers);
+          steps.end();
           const batch = meanBatchBetween(b0, b1);
           say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction, CPU per message ${f.workerCpuUs} µs worker / ${f.hostCpuUs} µs host, ${countsPerTx(f, batch)}`);
           say(`    host CPU per message by process: ${describeSplit(f.hostSplitUs)} µs`);
@@ -215,9 +262,11 @@ async function main(): Promise<number> {
             const count = Math.max(1000, Math.min(Math.floor(messages / 2), Math.floor(rate * 8)));
             // Numbered: a rate given twice (or --loads 0.5 beside the half-load run) gets fresh ids.
             const load = s.build(`${prefix}-${s.name}-${++pacedRuns}`, count, rand, history);
+            steps.start(`${s.name}, ${count} worker(s), ${count} at ${what}`);
             const m0 = await readMetrics(workers);
             const r = await runLoad(env.publisher, tap, workers, load, { rate, walFlushes });
             const m1 = await readMetrics(workers);
+            steps.end();
             const meanBatch = meanBatchBetween(m0, m1);
             say(`  ${count} at ${what}: p50 ${r.p50} ms, p99 ${r.p99} ms, CPU per message ${r.workerCpuUs} µs worker / ${r.hostCpuUs} µs host`);
             say(`    host CPU per message by process: ${describeSplit(r.hostSplitUs)} µs`);
@@ -298,6 +347,7 @@ async function main(): Promise<number> {
         rss_lt_150mb: rows.every((r) => r.rss_mb < 150),
       },
     };
+    steps.stop();
     printTable(report.limits, rows, report.duplicate_cost_vs_fresh, report.machine.cpus, report.broker_cpu);
     if (jsonFile) writeFileSync(jsonFile, JSON.stringify(report, null, 2) + '\n');
     if (svgFile) writeFileSync(svgFile, throughputSvg(report.limits, rows));

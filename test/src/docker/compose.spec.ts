@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -149,6 +150,40 @@ describe('docker-compose.yml', () => {
         expect(copies(final)).toContain(`--from=build /app/${ws}/dist ${ws}/dist`);
       }
     });
+
+    it('ships the ops CLI on the PATH (docker compose exec ' + name + ' stockflow-ops status)', () => {
+      const lines = dockerfile(svc.build!.dockerfile);
+      const final = lines.slice(lines.map((l) => l.instruction).lastIndexOf('FROM'));
+      const copies = (stage: typeof lines) => stage.filter((l) => l.instruction === 'COPY').map((l) => l.args);
+      for (const ws of ['packages/ops', ...workspaceClosure('packages/ops')]) {
+        expect(copies(lines)).toContain(`${ws}/ ${ws}/`);
+        expect(copies(final)).toContain(`${ws}/package.json ${ws}/`);
+        expect(copies(final)).toContain(`--from=build /app/${ws}/dist ${ws}/dist`);
+      }
+      const runs = final.filter((l) => l.instruction === 'RUN').map((l) => l.args);
+      expect(runs.find((r) => /\bnpm ci\b/.test(r))).toContain('--workspace packages/ops');
+      const link = runs.map((r) => /ln -s \/app\/(\S+) \/usr\/local\/bin\/stockflow-ops/.exec(r)).find(Boolean);
+      expect(link).toBeTruthy();
+      const { bin } = JSON.parse(readFileSync(join(ROOT, 'packages/ops/package.json'), 'utf8')) as { bin: Record<string, string> };
+      expect(link![1]).toBe(`packages/ops/${bin['stockflow-ops']!}`);
+      // What the link points at, built here, is the CLI: --help answers without connecting.
+      const help = spawnSync(process.execPath, [join(ROOT, link![1]!), '--help'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+      expect(help.status).toBe(0);
+      expect(help.stdout).toMatch(/^stockflow-ops <command>/);
+    });
+  });
+
+  it('copies every workspace manifest before npm ci in every image (npm ci needs them all to match the lockfile)', () => {
+    const workspaces = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
+    for (const file of [...WORKERS.map((w) => `services/${w.name}/Dockerfile`), 'test/provider-simulator.Dockerfile']) {
+      const lines = dockerfile(file);
+      for (const [i, l] of lines.entries()) {
+        if (l.instruction !== 'RUN' || !/\bnpm ci\b/.test(l.args)) continue;
+        const stage = lines.slice(lines.slice(0, i).map((x) => x.instruction).lastIndexOf('FROM'), i);
+        const copied = stage.filter((x) => x.instruction === 'COPY').map((x) => x.args);
+        for (const ws of workspaces) expect({ file, copied: copied.includes(`${ws}/package.json ${ws}/`) }).toEqual({ file, copied: true });
+      }
+    }
   });
 
   it('wires the payment worker to the provider simulator and back', () => {

@@ -4,6 +4,7 @@ import { TEST_LOG_DIR } from '../support';
 import { runFlood } from './flood';
 import { parseFaults } from './faults/plan';
 import { defaultOptions } from './options';
+import { verdictLine } from './report/html';
 import type { FloodReport } from './report/types';
 
 /**
@@ -17,6 +18,7 @@ import type { FloodReport } from './report/types';
  *   big-headers      untrimmed-dead-letters: the copy cannot be published, the
  *                    broker's delivery limit dead-letters it instead            → dead-letters
  *   leader-stop      LEASE_TTL_MS longer than the pause: nobody takes the lead  → relay-failover
+ *   pause            ignore-pauses: the workers never read the operator's pauses → pause-held
  */
 describe('flood checker against the edges sabotaged', () => {
   let report: FloodReport;
@@ -24,17 +26,18 @@ describe('flood checker against the edges sabotaged', () => {
     ({ report } = await runFlood({
       ...defaultOptions(),
       seed: '19',
-      commands: 2500,
-      // Long enough for every fault to fire while commands flow (they fire one at a time).
+      commands: 6500,
+      // Long enough for every fault to fire while commands flow (they fire one at a time, and
+      // the sabotaged pause waits out its whole let-go time).
       rate: 100,
-      faults: parseFaults('id-reuse=1,forged-webhooks=1,big-headers=1,leader-stop=1'),
+      faults: parseFaults('id-reuse=1,forged-webhooks=1,big-headers=1,leader-stop=1,pause=1'),
       quiet: true,
       instances: { inventory: 2, orders: 2, payments: 2 },
       quiesceTimeoutMs: 30_000,
       drainMaxMs: 180_000,
       workerEnv: {
         STOCKFLOW_ALLOW_SABOTAGE: 'i-know-this-breaks-things',
-        STOCKFLOW_SABOTAGE: 'no-fingerprint,trust-webhooks,untrimmed-dead-letters',
+        STOCKFLOW_SABOTAGE: 'no-fingerprint,trust-webhooks,untrimmed-dead-letters,ignore-pauses',
         LEASE_TTL_MS: '60000',
       },
     }));
@@ -44,8 +47,12 @@ describe('flood checker against the edges sabotaged', () => {
   const invariant = (name: string) => report.invariants.find((i) => i.name === name)!;
 
   it('every edge fault fired', () => {
-    expect(report.faults).toMatchObject({ 'id-reuse': 1, 'forged-webhooks': 1, 'big-headers': 1, 'leader-stop': 1 });
+    expect(report.faults).toMatchObject({ 'id-reuse': 1, 'forged-webhooks': 1, 'big-headers': 1, 'leader-stop': 1, pause: 1 });
     expect(report.ok).toBe(false);
+    // What a reader of the report sees first: which invariants broke, and how many held.
+    const verdict = verdictLine(report);
+    for (const name of ['id-reuse', 'dead-letters', 'forged-webhooks', 'relay-failover', 'pause-held']) expect(verdict).toMatch(new RegExp(`(^|; )${name} failed \\(\\d+ violations?\\)`));
+    expect(verdict).toMatch(/\. \d+ of 11 invariants held\.$/);
   });
 
   it('id-reuse: reused ids acked as duplicates', () => {
@@ -63,5 +70,9 @@ describe('flood checker against the edges sabotaged', () => {
 
   it('relay-failover: a paused leader whose lease outlives the pause', () => {
     expect(invariant('relay-failover')).toMatchObject({ ok: false, examples: [expect.stringMatching(/nobody else took the lead while it was stopped/)] });
+  });
+
+  it('pause-held: workers that never read the pauses go on consuming a paused partition', () => {
+    expect(invariant('pause-held')).toMatchObject({ ok: false, examples: [expect.stringMatching(/still consumed when the wait ran out/)] });
   });
 });

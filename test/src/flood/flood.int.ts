@@ -4,6 +4,7 @@ import { TEST_LOG_DIR } from '../support';
 import { runFlood } from './flood';
 import { parseFaults } from './faults/plan';
 import { defaultOptions, type FloodOptions } from './options';
+import { htmlReport } from './report/html';
 import { summaryText } from './report/summary';
 
 const COMMANDS = Number(process.env.FLOOD_COMMANDS ?? 20_000);
@@ -13,11 +14,11 @@ const COMMANDS = Number(process.env.FLOOD_COMMANDS ?? 20_000);
  * (half concurrent, half late), reordered across keys, two worker processes per kind, SIGKILLs
  * (half of them landing between a commit and its ack), broker-side connection drops and one of
  * each fault at the edges (a publisher restart, a paused relay leader, an unroutable partition,
- * forged webhooks, reused ids, oversized headers), then quiescence and every invariant. Budget:
+ * forged webhooks, reused ids, oversized headers, an operator's pause), then quiescence and every invariant. Budget:
  * 5 minutes on the 2-core machine; the report and the worker logs of a failure stay in the test
  * log directory.
  */
-const EDGE_FAULTS = ['publisher-restart', 'leader-stop', 'unroutable', 'forged-webhooks', 'id-reuse', 'big-headers'] as const;
+const EDGE_FAULTS = ['publisher-restart', 'leader-stop', 'unroutable', 'forged-webhooks', 'id-reuse', 'big-headers', 'pause'] as const;
 
 describe('bounded chaos flood', () => {
   it(`${COMMANDS} commands, 30 % duplicates, kills, connection drops and edge faults: every invariant holds`, async () => {
@@ -39,7 +40,7 @@ describe('bounded chaos flood', () => {
       quiesceTimeoutMs: 90_000,
       drainMaxMs: 300_000,
     };
-    const { report } = await runFlood(opts, { say: (line) => appendFileSync(progressLog, `${new Date().toISOString()} ${line}\n`) });
+    const { report, series } = await runFlood(opts, { say: (line) => appendFileSync(progressLog, `${new Date().toISOString()} ${line}\n`) });
     writeFileSync(join(TEST_LOG_DIR, `flood-${report.tag}.json`), JSON.stringify(report, null, 2));
     appendFileSync(progressLog, summaryText(report));
 
@@ -49,6 +50,12 @@ describe('bounded chaos flood', () => {
     expect(report.duplicatesAbsorbed).toBe(report.duplicates);
     expect(report.faults).toMatchObject({ kill: 3, conn: 3, ...Object.fromEntries(EDGE_FAULTS.map((k) => [k, 1])) });
     expect(report.ok).toBe(true);
+    // The HTML report opens with the verdict, then the invariant table, then the rest.
+    const html = htmlReport(report, series);
+    writeFileSync(join(TEST_LOG_DIR, `flood-${report.tag}.html`), html);
+    expect(html).toContain(`<p class="verdict ok">Every invariant held: ${report.invariants.length} of ${report.invariants.length} invariants held, over ${COMMANDS} commands`);
+    const at = (needle: string) => html.indexOf(needle);
+    expect([at('<h1>stockflow flood — PASSED</h1>'), at('class="verdict'), at('<h2>Invariants</h2>'), at('<h2>Run</h2>'), at('<svg'), at('<h2>Faults</h2>')].every((x, i, all) => x > 0 && (i === 0 || x > all[i - 1]!))).toBe(true);
     // 5 minutes is the budget on a quiet machine; the margin is for a CI machine under load.
   }, 480_000);
 });

@@ -13,6 +13,7 @@ import { ProviderProcess, RemoteProvider, type ProviderHandle } from './provider
 import { WebhookRelay } from './provider/webhook-relay';
 import { FloodPublisher } from './publish/flood-publisher';
 import { OrderedPublisher } from './publish/ordered-publisher';
+import { BAR_REDRAW_MS, ProgressBar } from './report/progress-bar';
 import { buildReport } from './report/build';
 import type { FloodReport, ReportSeries } from './report/types';
 import { Rng } from './rng';
@@ -82,12 +83,15 @@ export async function runFlood(opts: FloodOptions, hooks: FloodHooks = {}): Prom
   hooks.cancel?.addEventListener('abort', onCancel, { once: true });
   const teardown = new Teardown();
   const state: FloodState = { ok: false, env: undefined };
+  // On a terminal the publishing phase shows a bar with percentage and ETA; elsewhere (and with
+  // hooks.say) the progress comes as plain lines every --progress-ms.
+  const bar = !hooks.say && !opts.quiet ? new ProgressBar(process.stderr) : undefined;
   const say = (line: string) => {
     state.env?.log.info(line);
     if (hooks.say) hooks.say(line);
-    else if (!opts.quiet) process.stderr.write(`[flood${state.env ? ` ${state.env.tag}` : ''}] ${line}\n`);
+    else if (!opts.quiet) bar!.line(`[flood${state.env ? ` ${state.env.tag}` : ''}] ${line}`);
   };
-  const work = floodSteps(opts, hooks, teardown, state, say, cancel.signal);
+  const work = floodSteps(opts, hooks, teardown, state, say, cancel.signal, bar?.live ? bar : undefined);
   const cancelled = new Promise<never>((_, reject) => {
     if (cancel.signal.aborted) reject(new FloodCancelled());
     cancel.signal.addEventListener('abort', () => reject(new FloodCancelled()), { once: true });
@@ -102,6 +106,7 @@ export async function runFlood(opts: FloodOptions, hooks: FloodHooks = {}): Prom
   try {
     return await Promise.race([work, cancelled]);
   } finally {
+    bar?.stop();
     await teardown.close({ hurry: cancel.signal.aborted });
     hooks.cancel?.removeEventListener('abort', onCancel);
     untrack();
@@ -120,7 +125,7 @@ interface FloodState {
   env: RunEnvironment | undefined;
 }
 
-async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teardown, state: FloodState, say: (line: string) => void, cancelled: AbortSignal): Promise<FloodRun> {
+async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teardown, state: FloodState, say: (line: string) => void, cancelled: AbortSignal, bar: ProgressBar | undefined): Promise<FloodRun> {
   const t0 = Date.now();
   if (!opts.quiet && !hooks.say) process.stderr.write('[flood] preparing: database, broker topology (waits while the broker is unreachable)\n');
   const writer = opts.history ? new HistoryWriter(opts.history) : undefined;
@@ -244,8 +249,13 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
   // Not a heal: the workers are stopped next, so only what outlives the run is put right.
   teardown.defer('fault injector', () => injector.settle());
   injector.start(progress);
-  const ticker = opts.quiet ? undefined : setInterval(() => say(progressLine(history, sampler, injector, limit)), opts.progressMs);
-  teardown.defer('progress line', async () => clearInterval(ticker));
+  const ticker = bar
+    ? setInterval(() => bar.update(progress(), progressLine(history, sampler, injector, limit)), BAR_REDRAW_MS)
+    : opts.quiet ? undefined : setInterval(() => say(progressLine(history, sampler, injector, limit)), opts.progressMs);
+  teardown.defer('progress line', async () => {
+    clearInterval(ticker);
+    bar?.stop();
+  });
 
   function* bounded(source: Iterable<PlannedCommand>): Generator<PlannedCommand> {
     for (const c of source) {
@@ -257,11 +267,12 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
   await flood.publishAll(schedule(bounded(generator.commands()), { seed: opts.seed, duplicates: opts.duplicates, lateShare: opts.lateShare, reorderWindow: opts.reorderWindow, lateDistance: [200, 20_000] }));
   await flood.confirmed();
   const tPublished = Date.now();
+  clearInterval(ticker);
+  bar?.stop();
   await reads?.stop();
   say(`published ${history.publishes.length} messages in ${((tPublished - tPublish) / 1000).toFixed(1)} s; healing faults`);
 
   await injector.heal(HEAL_TIMEOUT_MS);
-  if (ticker) clearInterval(ticker);
   say('waiting for quiescence');
   let lastPending = '';
   const quiescence = await waitForQuiescence({ pool: env.pool, amqp: env.amqp, topology: env.topology, tag: env.tag, broker, tap, fleet }, { stallMs: hooks.signal?.aborted ? 0 : opts.quiesceTimeoutMs, maxMs: opts.drainMaxMs, signal: hooks.signal }, (pending) => {

@@ -61,7 +61,7 @@ export const OPTION_DEFS: OptionDef[] = [
   { name: 'html', value: 'FILE', default: 'none', doc: 'Write a self-contained HTML report (charts inline, no network) here' },
   { name: 'history', value: 'DIR', default: 'none', doc: 'Write the raw history (publishes.jsonl, events.jsonl) here' },
   { name: 'run-dir', value: 'DIR', default: '$TMPDIR/stockflow-flood/<tag>', doc: 'Worker logs and the flood log' },
-  { name: 'progress-ms', value: 'MS', default: '2000', doc: 'Progress line interval on stderr' },
+  { name: 'progress-ms', value: 'MS', default: '2000', doc: 'Progress line interval on stderr when it is not a terminal (a terminal shows a bar with percentage and ETA)' },
   { name: 'sample-ms', value: 'MS', default: '1000', doc: 'Sampling interval of the time series in the reports' },
   { name: 'quiet', default: 'off', doc: 'No progress lines' },
   { name: 'help', default: '', doc: 'This text' },

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { partitionOf, stockKey } from '@stockflow/shared';
 import { eventually, TEST_LOG_DIR, TestEnv } from '../support';
-import { ManagementApi, managementUrlOf } from '../ops/management';
+import { ManagementApi, managementUrlOf } from '@stockflow/ops';
 import { ChildCluster } from '../scaling/cluster';
 import { CommandStream, expectExactlyOnce, warehouseReady } from '../scaling/traffic';
 

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { startInventory, TestEnv } from '../support';
-import { ManagementApi, managementUrlOf } from './management';
+import { ManagementApi, managementUrlOf } from '@stockflow/ops';
 import { ops } from './run-ops';
 
 /**

@@ -1,10 +1,10 @@
 import type { InventoryUnitOfWork } from '@stockflow/inventory-worker';
 import { deadLetterExchange, partitionOf, partitionQueue, PermanentMessageError, propertiesOf, stockKey, type Publisher, type Worker } from '@stockflow/shared';
 import { eventually, startInventory, TestEnv } from '../support';
-import type { DeadLetter } from './dlq';
+import type { DeadLetter } from '@stockflow/ops';
 import { ops, opsProcess } from './run-ops';
-import type { Health } from './health';
-import type { StatusReport } from './status';
+import type { Health } from '@stockflow/ops';
+import type { StatusReport } from '@stockflow/ops';
 import { warehouseReady } from '../scaling/traffic';
 
 const P = 4;
@@ -83,7 +83,7 @@ describe('ops CLI', () => {
   it('answers --help with exit 0 and an unknown flag or worker with exit 2, touching nothing', async () => {
     const help = await opsProcess(env, ['--help'], { AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' });
     expect(help).toMatchObject({ code: 0 });
-    expect(help.out).toMatch(/^npm run ops -- <command>/);
+    expect(help.out).toMatch(/^stockflow-ops <command>/);
     const flag = await opsProcess(env, ['status', '--bogus']);
     expect(flag.code).toBe(2);
     expect(flag.err).toMatch(/^Unknown option '--bogus'/);

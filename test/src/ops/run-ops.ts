@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestEnv } from '../support';
-import { runOps } from './cli';
+import { runOps } from '@stockflow/ops';
 
 export interface OpsRun {
   code: number;
@@ -20,7 +20,7 @@ export async function ops(env: TestEnv, args: string[], overrides: Record<string
 
 /** The same through the compiled CLI, as an operator runs it (needs `npx tsc -b`). */
 export async function opsProcess(env: TestEnv, args: string[], overrides: Record<string, string> = {}): Promise<OpsRun> {
-  const cli = join(__dirname, '../../dist/ops/cli.js');
+  const cli = join(__dirname, '../../../packages/ops/dist/main.js');
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...args], { env: env.env(overrides), timeout: 60_000 });
     return { code: 0, out: stdout, err: stderr };

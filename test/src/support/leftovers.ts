@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { ManagementApi, managementUrlOf } from '../ops/management';
+import { ManagementApi, managementUrlOf } from '@stockflow/ops';
 import { LOCAL_DEFAULTS } from './services';
 import { dropDatabase, withDatabase } from './template-db';
 

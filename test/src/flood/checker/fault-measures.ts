@@ -31,3 +31,16 @@ export function checkRelayFailover(ctx: CheckContext): InvariantResult {
   }
   return result('relay-failover', offenders, stops.length);
 }
+
+/** 11. Every pause fault: the instances let go of the paused queues in time, and no inbox row of them was written while paused. */
+export function checkPauseHeld(ctx: CheckContext): InvariantResult {
+  const pauses = (ctx.faults ?? []).filter((f) => f.ok && f.kind === 'pause');
+  const offenders: string[] = [];
+  for (const f of pauses) {
+    const at = new Date(f.t).toISOString();
+    if ((f.measure?.letGoMs ?? -1) < 0) offenders.push(`${f.target} paused at ${at}: still consumed when the wait ran out`);
+    const applied = f.measure?.appliedWhilePaused ?? 0;
+    if (applied > 0) offenders.push(`${f.target} paused at ${at}: ${applied} messages of it applied while paused`);
+  }
+  return result('pause-held', offenders, pauses.length);
+}

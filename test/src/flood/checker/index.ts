@@ -1,7 +1,7 @@
 import { Catalogue } from '../workload/catalogue';
 import { checkConservation } from './conservation';
 import { checkDeadLetters } from './dead-letters';
-import { checkForgedWebhooks, checkRelayFailover } from './fault-measures';
+import { checkForgedWebhooks, checkPauseHeld, checkRelayFailover } from './fault-measures';
 import { checkIdReuse } from './id-reuse';
 import { checkExactlyOnce } from './exactly-once';
 import { checkNothingLost } from './nothing-lost';
@@ -37,6 +37,7 @@ export async function check(input: CheckInput): Promise<CheckReport> {
     await checkDeadLetters(ctx),
     await checkForgedWebhooks(ctx),
     checkRelayFailover(ctx),
+    checkPauseHeld(ctx),
   ];
   return { ok: invariants.every((i) => i.ok), invariants };
 }

@@ -4,7 +4,7 @@ import type { History } from '../history/history';
 import type { ProviderLedgerSnapshot } from '../provider/provider-handle';
 import { Catalogue } from '../workload/catalogue';
 
-export const INVARIANTS = ['stock-levels', 'conservation', 'exactly-once', 'nothing-lost', 'orders', 'per-key-order', 'id-reuse', 'dead-letters', 'forged-webhooks', 'relay-failover'] as const;
+export const INVARIANTS = ['stock-levels', 'conservation', 'exactly-once', 'nothing-lost', 'orders', 'per-key-order', 'id-reuse', 'dead-letters', 'forged-webhooks', 'relay-failover', 'pause-held'] as const;
 export type InvariantName = (typeof INVARIANTS)[number];
 
 /** Each invariant's wording, numbered as in docs/concurrent-testing.md (What the checker proves). */
@@ -19,6 +19,7 @@ export const INVARIANT_TITLES: Record<InvariantName, string> = {
   'dead-letters': '8. every dead letter and parked outbox row is accounted for: each has a reason, each malformed message is dead-lettered with its own, nothing is left parked',
   'forged-webhooks': '9. no forged, tampered, unsigned or replayed webhook is accepted by the gateway',
   'relay-failover': '10. a paused outbox relay leader loses the lead to another instance within LEASE_TTL_MS and a few seconds',
+  'pause-held': '11. an operator\'s pause holds: every instance lets go of the paused partitions within 15 s, and nothing of them is applied until the resume',
 };
 
 export interface InvariantResult {

@@ -8,6 +8,7 @@ import type { WorkerProcess } from '../supervisor/worker-process';
 import type { BrokerAdmin, BrokerConnection } from './broker-admin';
 import { restartBrokerApp } from './rabbitmqctl';
 import { EDGE_ACTIONS, type EdgeContext } from './edge-actions';
+import { pause } from './pause-action';
 import type { FaultKind } from './plan';
 
 export interface FaultContext {
@@ -145,4 +146,4 @@ async function broker(ctx: FaultContext): Promise<FaultOutcome> {
   return { target: 'rabbitmq', detail: `stop_app, ${ctx.brokerDownMs} ms down, start_app` };
 }
 
-export const FAULT_ACTIONS: Record<FaultKind, (ctx: FaultContext) => Promise<FaultOutcome>> = { kill, conn, pg, redis, stop, broker, ...EDGE_ACTIONS };
+export const FAULT_ACTIONS: Record<FaultKind, (ctx: FaultContext) => Promise<FaultOutcome>> = { kill, conn, pg, redis, stop, broker, ...EDGE_ACTIONS, pause };

@@ -251,7 +251,7 @@ async function leaseHolder(pool: Pool, schema: string): Promise<string | undefin
   return rows[0]?.holder;
 }
 
-function edge(ctx: FaultContext): EdgeContext {
+export function edge(ctx: FaultContext): EdgeContext {
   if (!ctx.edge) throw new FaultSkipped('this fault needs the flood\'s publisher, history and database');
   return ctx.edge;
 }

@@ -1,6 +1,6 @@
 import { Rng } from '../rng';
 
-export const FAULT_KINDS = ['kill', 'conn', 'pg', 'redis', 'stop', 'broker', 'publisher-restart', 'leader-stop', 'unroutable', 'forged-webhooks', 'id-reuse', 'big-headers'] as const;
+export const FAULT_KINDS = ['kill', 'conn', 'pg', 'redis', 'stop', 'broker', 'publisher-restart', 'leader-stop', 'unroutable', 'forged-webhooks', 'id-reuse', 'big-headers', 'pause'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** What each kind does, for --help and the docs. */
@@ -16,6 +16,7 @@ export const FAULT_DOCS: Record<FaultKind, string> = {
   unroutable: 'unbind the command-exchange binding of the busiest recent key\'s partition for 5 s, then bind it again: the flood\'s publishes to it come back unroutable and are sent again, nothing later of their route before them (nothing-lost, per-key-order)',
   'forged-webhooks': 'a storm of 100 webhooks to the payment gateway: unsigned, signed with another secret, tampered after signing, replayed an hour late; every one must be refused (forged-webhooks)',
   'id-reuse': 'publishes 20 messages reusing ids: of commands already applied (another payload) and of events the workers emitted (another type); each must be dead-lettered as id_reused (id-reuse)',
+  pause: 'an operator pauses one partition of a worker kind (a quarter of the time the whole worker) for 5 s, as stockflow-ops pause does, then resumes it: every instance lets go within 15 s and nothing of it is applied until the resume (pause-held); its messages wait and go on in order',
   'big-headers': 'publishes 5 invalid messages whose header tables nearly fill 64 KiB; each must reach its dead queue as invalid_schema while its partition goes on (dead-letters)',
 };
 
@@ -32,6 +33,7 @@ export const DEFAULT_FAULT_COUNTS: Record<FaultKind, number> = {
   'forged-webhooks': 2,
   'id-reuse': 2,
   'big-headers': 2,
+  pause: 2,
 };
 
 export type FaultSpec = { kind: FaultKind; count: number } | { kind: FaultKind; everyMs: number; perPeriod: number };

@@ -17,9 +17,25 @@ const FAULT_COLORS: Record<FaultKind, string> = {
   'forged-webhooks': '#882255',
   'id-reuse': '#117733',
   'big-headers': '#999933',
+  pause: '#66ccee',
 };
 
-/** A self-contained page: inline CSS and SVG, no scripts, nothing fetched. */
+/** What a reader needs first: did it hold, and if not, exactly what broke. */
+export function verdictLine(r: FloodReport): string {
+  const failed = r.invariants.filter((i) => !i.ok);
+  const held = `${r.invariants.length - failed.length} of ${r.invariants.length} invariants held`;
+  const why = [
+    ...failed.map((i) => `${i.name} failed (${i.violations} violation${i.violations === 1 ? '' : 's'})`),
+    ...(r.quiescence.reached ? [] : [`quiescence not reached (${r.quiescence.pending.join('; ')})`]),
+    ...(r.soak.ok ? [] : ['a soak trend showed a leak']),
+  ];
+  return r.ok ? `Every invariant held: ${held}, over ${r.commands} commands with faults ${Object.entries(r.faults).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}.` : `${why.join('; ')}. ${held}.`;
+}
+
+/**
+ * A self-contained page: inline CSS and SVG, no scripts, nothing fetched. It opens with the
+ * verdict and the invariant table; the run's figures, charts and fault log follow.
+ */
 export function htmlReport(r: FloodReport, s: ReportSeries): string {
   const sec = (t: number) => (t - s.start) / 1000;
   const markers: Marker[] = r.faultLog.filter((f) => f.ok).map((f) => ({ x: sec(f.t), label: `${f.kind}: ${f.target} ${f.detail}`, color: FAULT_COLORS[f.kind] }));
@@ -59,16 +75,19 @@ export function htmlReport(r: FloodReport, s: ReportSeries): string {
 body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#222}
 h1{font-size:20px} table{border-collapse:collapse;width:100%;margin:1em 0} td,th{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}
 tr.fail td{background:#fde8e8} tr.ok td:nth-child(2){color:#1a7f37} tr.fail td:nth-child(2){color:#c00;font-weight:bold}
+p.verdict{font-size:16px;padding:.5em .8em;border-radius:4px} p.verdict.ok{background:#e6f4ea} p.verdict.fail{background:#fde8e8;font-weight:bold}
 figure{margin:1.5em 0} figcaption{font-weight:600;margin-bottom:.3em} td div{font-family:monospace;font-size:12px}
 </style></head><body>
-<h1>stockflow flood — ${r.ok ? 'every invariant held' : 'INVARIANTS VIOLATED'}</h1>
+<h1>stockflow flood — ${r.ok ? 'PASSED' : 'FAILED'}</h1>
+<p class="verdict ${r.ok ? 'ok' : 'fail'}">${esc(verdictLine(r))}</p>
+<h2>Invariants</h2>
+<table><tr><th>invariant</th><th>result</th><th>checked</th><th>violations</th><th>first offenders</th></tr>${invariantRows}</table>
+<h2>Run</h2>
 <table>${summary.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
 ${lineChart({ title: 'Throughput (commands per second) with fault markers', series: throughput, markers, xLabel: 'seconds since start', yLabel: 'per second' })}
 ${lineChart({ title: 'Queue depth and outbox backlog with fault markers', series: depth, markers, xLabel: 'seconds since start', yLabel: 'messages' })}
 ${barChart({ title: `Latency histogram, publish → first event (${s.latencies.length} commands)`, bars: hist, xLabel: 'ms (upper bound of bucket)', yLabel: 'commands' })}
 ${soakHtml(r.soak, s.samples, sec, markers)}
-<h2>Invariants</h2>
-<table><tr><th>invariant</th><th>result</th><th>checked</th><th>violations</th><th>first offenders</th></tr>${invariantRows}</table>
 <h2>Faults</h2>
 <table><tr><th>at</th><th>kind</th><th></th><th>target</th><th>what</th></tr>${faults}</table>
 </body></html>

@@ -1,3 +1,4 @@
+import { scopeLabel } from './pause';
 import type { StatusReport } from './status';
 
 /** A plain text table: columns padded to their widest cell. */
@@ -31,6 +32,7 @@ export function renderStatus(r: StatusReport): string {
         ? `  outbox: ${w.outbox.rows} rows waiting (oldest ${w.outbox.oldestAgeS.toFixed(1)} s), ${w.outbox.parked} parked; relay: ${w.outbox.relay ? `${w.outbox.relay.holder} (lease ${seconds(w.outbox.relay.expiresInMs)})` : 'nobody leads'}`
         : '  outbox: unknown (Postgres unreachable)',
     );
+    for (const p of w.pauses ?? []) out.push(`  paused: ${scopeLabel(p.partition, r.partitions)} by ${p.pausedBy} since ${p.pausedAt}: ${p.reason}`);
     if (w.strayQueues.length > 0) out.push(`  queues of another partition count: ${w.strayQueues.join(', ')}`);
     out.push('');
   }

@@ -1,7 +1,4 @@
-import { INVENTORY_SCHEMA } from '@stockflow/inventory-worker';
-import { ORDERS_SCHEMA } from '@stockflow/order-worker';
-import { PAYMENTS_SCHEMA } from '@stockflow/payment-worker';
-import { WORKER_KINDS, type WorkerKind } from '@stockflow/shared';
+import { WORKER_KINDS, WORKER_NAMES, type WorkerKind } from '@stockflow/shared';
 
 /** What the ops CLI must know of every worker: its queues' kind, its name, its schema. */
 export interface OpsWorker {
@@ -10,16 +7,7 @@ export interface OpsWorker {
   schema: string;
 }
 
-export const OPS_WORKERS: readonly OpsWorker[] = [
-  { kind: 'inventory', service: 'inventory-worker', schema: INVENTORY_SCHEMA },
-  { kind: 'orders', service: 'order-worker', schema: ORDERS_SCHEMA },
-  { kind: 'payments', service: 'payment-worker', schema: PAYMENTS_SCHEMA },
-];
-
-// Fails the build if a worker kind is added without telling the CLI.
-const _every: Record<WorkerKind, true> = { inventory: true, orders: true, payments: true };
-void _every;
-if (OPS_WORKERS.length !== WORKER_KINDS.length) throw new Error('OPS_WORKERS is missing a worker kind');
+export const OPS_WORKERS: readonly OpsWorker[] = WORKER_KINDS.map((kind) => ({ kind, ...WORKER_NAMES[kind] }));
 
 /** By kind (`inventory`), service (`inventory-worker`) or schema (`orders`). */
 export function workerNamed(name: string): OpsWorker | undefined {

@@ -15,6 +15,8 @@ import {
   type WorkerKind,
 } from '@stockflow/shared';
 import type { OpsContext } from './context';
+import { pausesOf, scopeLabel } from './pause';
+import { checkQueues } from './queue-check';
 import { OPS_WORKERS } from './worker-kinds';
 
 export interface RepartitionResult {
@@ -40,24 +42,21 @@ function keyOf(m: ConsumeMessage): string | null {
 
 /** Refuses to run while anything consumes: a live worker would apply messages mid-move. */
 async function requireStopped(ctx: OpsContext, names: string[]): Promise<void> {
-  const busy: string[] = [];
-  const conn = await ctx.amqp();
-  for (const name of names) {
-    const ch = await conn.createChannel();
-    try {
-      const q = await ch.checkQueue(name);
-      if (q.consumerCount > 0) busy.push(`${name} has ${q.consumerCount} consumer(s)`);
-      await ch.close();
-    } catch {
-      // does not exist
-    }
-  }
+  const busy = [...(await checkQueues(ctx, names)).values()].filter((q) => q.consumers > 0).map((q) => `${q.name} has ${q.consumers} consumer(s)`);
   const redis = await ctx.redis().catch(() => undefined);
   for (const kind of WORKER_KINDS) {
     const members = redis ? await liveMembers(redis, kind).catch(() => []) : [];
     if (members.length > 0) busy.push(`${kind} instances hold leases: ${members.map((m) => m.instance).join(', ')}`);
   }
   if (busy.length > 0) throw new Error(`workers are still running; stop every worker first (SIGTERM drains them cleanly):\n  - ${busy.join('\n  - ')}`);
+}
+
+/** A paused partition number would name other keys after the move: those pauses go first. */
+async function requireNoPartitionPauses(ctx: OpsContext, partitions: number): Promise<void> {
+  for (const w of OPS_WORKERS) {
+    const single = (await pausesOf(ctx, w)).filter((p) => p.partition !== null);
+    if (single.length > 0) throw new Error(`${w.service} has paused partitions (${single.map((p) => scopeLabel(p.partition, partitions)).join(', ')}): after a repartition their numbers hold other keys; resume them first (\`stockflow-ops resume ${w.kind}\`), a whole-worker pause may stay`);
+  }
 }
 
 /**
@@ -196,6 +195,7 @@ export async function repartition(ctx: OpsContext, to: number, say: (line: strin
   const names = (kind: WorkerKind, n: number) => Array.from({ length: n }, (_, p) => partitionQueue(ctx.namespace, kind, p, n));
   const surviving = new Set(WORKER_KINDS.flatMap((k) => names(k, to)));
   await requireStopped(ctx, WORKER_KINDS.flatMap((k) => [...names(k, from), ...names(k, to)]));
+  await requireNoPartitionPauses(ctx, from);
   const record$ = (phase: 'staging' | 'delivering') => writeDeployment((sql, p) => ctx.query(sql, p), { namespace: ctx.namespace, partitions: from, state: 'repartitioning', targetPartitions: to, phase });
   const conn = await ctx.amqp();
   const ch = await conn.createChannel();

@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
-import { ConfigError } from '@stockflow/shared';
+import { ConfigError, PAUSE_POLL_MS } from '@stockflow/shared';
 import { OpsContext } from './context';
 import { dlqDiscard, dlqList, dlqReplay, type DeadLetter, type DeadLetterFilter } from './dlq';
 import { inboxPurge, parseDuration } from './inbox-purge';
 import { outboxDiscard, outboxParked, outboxRetry } from './outbox';
+import { pause, resume, scopeLabel } from './pause';
 import { healthLine, healthOf } from './health';
 import { describePlan, drop, planDrop } from './namespace-drop';
 import { renderStatus, table } from './render';
@@ -11,7 +12,7 @@ import { repartition } from './repartition';
 import { status, type StatusReport } from './status';
 import { OPS_WORKERS, workerNamed } from './worker-kinds';
 
-export const USAGE = `npm run ops -- <command>
+export const USAGE = `stockflow-ops <command>        (in a checkout: npm run ops -- <command>)
 
   status [--worker <w>] [--json]           partitions with owner and active consumer, depth, unacked,
                                            consumers, redeliveries and dead letters per queue,
@@ -30,6 +31,14 @@ export const USAGE = `npm run ops -- <command>
                                            with the rows of the key waiting behind them
   outbox retry <worker> --key <k>…|--all   have the relay try those parked keys now (after a fix)
   outbox discard <worker> --key <k>…|--all never publish those parked rows [--dry-run]
+  pause <worker> --reason <text> [--partition <n>…] [--wait <s>]
+                                           stop consuming a worker (or some of its partitions) in
+                                           every instance without stopping processes, e.g. for a
+                                           migration; messages wait in their queues, in order, and
+                                           instances started meanwhile stay paused. Waits until no
+                                           instance consumes them (default 30 s; exit 1 if one
+                                           still does). ops status shows it and says degraded
+  resume <worker> [--partition <n>…]       consume again (without --partition: all of the worker)
   inbox purge --older-than <7d|12h|30m>    delete old inbox rows [--worker <name>] [--dry-run]
   repartition --to <N>                     change the partition count of a stopped deployment
   namespace drop [--database] [--dry-run] [--yes]
@@ -61,10 +70,15 @@ const OPTIONS = {
   worker: { type: 'string' },
   'older-than': { type: 'string' },
   to: { type: 'string' },
+  partition: { type: 'string', multiple: true },
+  wait: { type: 'string' },
   namespace: { type: 'string' },
   database: { type: 'boolean' },
   yes: { type: 'boolean' },
 } as const;
+
+/** How long `pause` waits for every instance to let go of the paused queues. */
+const DEFAULT_PAUSE_WAIT_S = 30;
 
 /** The namespace `npm start` and the compose file run: dropping it takes --yes. */
 const LIVE_DEFAULT_NAMESPACE = 'stockflow';
@@ -146,6 +160,29 @@ export async function runOps(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo):
       io.out(dryRun ? `would discard ${n} parked row(s)\n` : `discarded ${n} parked row(s)\n`);
       return 0;
     }
+    if ((command === 'pause' || command === 'resume') && sub) {
+      const w = workerNamed(sub);
+      if (!w) throw new UsageError(`${command} ${sub}: one of ${OPS_WORKERS.map((x) => x.kind).join(', ')}`);
+      if (target) throw new UsageError(`${command} takes one worker; partitions go in --partition`);
+      const partitions = flags.partition === undefined ? null : flags.partition.map((p) => wholeNumber('--partition', p, 0));
+      if (command === 'resume') {
+        const r = await resume(ctx, w, partitions);
+        io.out(`resumed ${r.removed} pause(s) of ${w.service}; its instances consume again within ${PAUSE_POLL_MS / 1000} s\n`);
+        if (r.wholeWorkerStillPaused) io.err(`ops: ${w.service} is still paused as a whole: resume it without --partition\n`);
+        return r.wholeWorkerStillPaused ? 1 : 0;
+      }
+      const reason = flags.reason?.at(-1);
+      if (!reason?.trim()) throw new UsageError('pause needs --reason <text> (it is shown in ops status and the workers\' logs)');
+      const waitS = flags.wait === undefined ? DEFAULT_PAUSE_WAIT_S : wholeNumber('--wait', flags.wait, 0);
+      const r = await pause(ctx, w, partitions, reason, waitS * 1000, env);
+      const n = (await ctx.deployment()).partitions;
+      const scope = partitions === null ? `every partition of ${w.service}` : `${w.service} ${partitions.map((p) => scopeLabel(p, n)).join(', ')}`;
+      if (json) io.out(JSON.stringify(r, null, 2) + '\n');
+      else if (r.stillConsumed.length === 0) io.out(`paused ${scope}: no instance consumes ${partitions?.length === 1 ? 'it' : 'them'} (after ${(r.waitedMs / 1000).toFixed(1)} s)\n`);
+      else io.out(`paused ${scope}; after ${waitS} s still consumed: ${r.stillConsumed.map((q) => `${q.queue} (${q.consumers})`).join(', ')}\n`);
+      if (r.stillConsumed.length > 0 && waitS > 0) io.err(`ops: an instance still consumes a paused partition: one that cannot reach Postgres, or one older than the pause (it keeps consuming)\n`);
+      return r.stillConsumed.length > 0 && waitS > 0 ? 1 : 0;
+    }
     if (command === 'inbox' && sub === 'purge') {
       const olderThan = flags['older-than'];
       if (!olderThan) throw new UsageError('inbox purge needs --older-than (e.g. 7d)');
@@ -190,6 +227,11 @@ export async function runOps(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo):
   }
 }
 
+function wholeNumber(flag: string, raw: string, min: number): number {
+  if (!/^[0-9]+$/.test(raw) || Number(raw) < min) throw new UsageError(`${flag} ${raw}: a whole number from ${min}`);
+  return Number(raw);
+}
+
 function filterOf(flags: { id?: string[]; reason?: string[]; type?: string[]; limit?: string }): DeadLetterFilter {
   if (flags.limit !== undefined && !/^[1-9][0-9]*$/.test(flags.limit)) throw new UsageError(`--limit ${flags.limit}: a whole number from 1`);
   return { ids: flags.id, reasons: flags.reason, types: flags.type, limit: flags.limit === undefined ? undefined : Number(flags.limit) };
@@ -204,11 +246,4 @@ function onlyWorker(report: StatusReport, service: string | undefined): StatusRe
   if (!service) return report;
   const others = OPS_WORKERS.map((w) => w.service).filter((s) => s !== service);
   return { ...report, workers: report.workers.filter((w) => w.service === service), problems: report.problems.filter((p) => !others.some((o) => p.startsWith(`${o}:`))) };
-}
-
-if (require.main === module) {
-  void runOps(process.argv.slice(2), process.env, {
-    out: (t) => process.stdout.write(t),
-    err: (t) => process.stderr.write(t),
-  }).then((code) => process.exit(code));
 }

@@ -1,7 +1,9 @@
-import { deadQueue, liveMembers, partitionLabel, partitionQueue, relayLeaseHolder } from '@stockflow/shared';
+import { deadQueue, liveMembers, partitionLabel, partitionQueue, pausedPartitions, relayLeaseHolder, type ConsumptionPause } from '@stockflow/shared';
 import type { OpsContext } from './context';
 import type { ConsumerInfo, QueueStats } from './management';
 import { parkedCount } from './outbox';
+import { checkQueues } from './queue-check';
+import { pausesOf } from './pause';
 import { instanceOfConnection, OPS_WORKERS, type OpsWorker } from './worker-kinds';
 
 export interface PartitionRow {
@@ -16,12 +18,16 @@ export interface PartitionRow {
   consumers: number | null;
   redelivered: number | null;
   dead: number | null;
+  /** An operator paused it (stockflow-ops pause): no instance is meant to consume it. */
+  paused: boolean;
 }
 
 export interface WorkerStatus {
   service: string;
   members: { instance: string; leaseLeftMs: number; owned: number[] }[] | null;
   partitions: PartitionRow[];
+  /** The operator's pauses (null: Postgres unreachable). */
+  pauses: ConsumptionPause[] | null;
   /** Queues of this worker that the current partition count does not know (another N). */
   strayQueues: string[];
   outbox: { rows: number; oldestAgeS: number; parked: number; relay: { holder: string; expiresInMs: number } | null } | null;
@@ -45,23 +51,6 @@ async function attempt<T>(problems: string[], what: string, fn: () => Promise<T>
   }
 }
 
-/** AMQP fallback when the management API is down: ready count and consumers, nothing else. */
-async function checkQueues(ctx: OpsContext, names: string[]): Promise<Map<string, QueueStats>> {
-  const conn = await ctx.amqp();
-  const out = new Map<string, QueueStats>();
-  for (const name of names) {
-    const ch = await conn.createChannel();
-    try {
-      const q = await ch.checkQueue(name);
-      out.set(name, { name, messages: q.messageCount, ready: q.messageCount, unacked: NaN, consumers: q.consumerCount, redelivered: NaN });
-      await ch.close();
-    } catch {
-      // 404: the queue does not exist (the channel is closed by the broker)
-    }
-  }
-  return out;
-}
-
 async function workerStatus(ctx: OpsContext, w: OpsWorker, partitions: number, queues: Map<string, QueueStats> | null, consumers: ConsumerInfo[] | null, problems: string[]): Promise<WorkerStatus> {
   const names = Array.from({ length: partitions }, (_, p) => partitionQueue(ctx.namespace, w.kind, p, partitions));
   const stats = queues ?? (await attempt(problems, 'no queue depths', () => checkQueues(ctx, names.flatMap((n) => [n, deadQueue(n)]))));
@@ -71,6 +60,8 @@ async function workerStatus(ctx: OpsContext, w: OpsWorker, partitions: number, q
     const relay = await relayLeaseHolder((sql, params) => ctx.query(sql, params), w.schema);
     return { rows: Number(row?.n ?? 0), oldestAgeS: Math.max(0, row?.age ?? 0), parked: await parkedCount(ctx, w), relay: relay ?? null };
   });
+  const pauses = await attempt(problems, 'pauses unknown', () => pausesOf(ctx, w));
+  const paused = pausedPartitions(pauses ?? [], partitions);
   if (outbox && outbox.parked > 0) problems.push(`${w.service}: ${outbox.parked} outbox row(s) parked (the broker kept refusing them): \`npm run ops -- outbox parked ${w.kind}\``);
   const missing = stats ? names.filter((n) => !stats.has(n)) : [];
   if (missing.length > 0) problems.push(`${w.service}: ${missing.length} of ${partitions} partition queues do not exist (no worker has declared them yet, or they were made for another partition count)`);
@@ -88,11 +79,12 @@ async function workerStatus(ctx: OpsContext, w: OpsWorker, partitions: number, q
       consumers: num(s?.consumers),
       redelivered: num(s?.redelivered),
       dead: num(stats?.get(deadQueue(queue))?.messages),
+      paused: paused.has(p),
     };
   });
   const known = new Set(names.flatMap((n) => [n, deadQueue(n)]));
   const strayQueues = queues ? [...queues.keys()].filter((q) => q.startsWith(`${ctx.namespace}.${w.kind}.p`) && !known.has(q)).sort() : [];
-  return { service: w.service, members, partitions: rows, strayQueues, outbox };
+  return { service: w.service, members, partitions: rows, pauses, strayQueues, outbox };
 }
 
 /**

@@ -1,0 +1,91 @@
+import type { ConsumptionPause } from '../db/consumption-pause';
+import { pausedPartitions } from '../db/consumption-pause';
+import type { Logger } from '../logger';
+
+/** How soon every instance follows a pause or resume: one cheap read per instance per poll. */
+export const PAUSE_POLL_MS = 1_000;
+
+export interface PauseWatcherOptions {
+  partitions: number;
+  read: () => Promise<ConsumptionPause[]>;
+  /** Called with the new paused set whenever it changes (never for the first read); a
+   *  rejection is retried on the next poll. */
+  onChange: (paused: ReadonlySet<number>) => Promise<void>;
+  log: Logger;
+  pollMs?: number;
+}
+
+const key = (s: ReadonlySet<number>) => [...s].sort((a, b) => a - b).join(',');
+
+/**
+ * Follows the operator's pauses (db/consumption-pause.ts) for one worker instance. The first
+ * read happens before any consumer starts, so an instance started during a pause never takes a
+ * message from a paused partition; it fails the start when Postgres cannot answer (a worker
+ * without Postgres cannot do anything anyway). A failed later read keeps the last known set: a
+ * Postgres blink must neither resume nor pause everything.
+ */
+export class PauseWatcher {
+  private current: ReadonlySet<number> = new Set();
+  private pauses: ConsumptionPause[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private failing = false;
+  /** The last change was not applied (onChange rejected): apply it again on the next poll. */
+  private unapplied = false;
+  private polling: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: PauseWatcherOptions) {}
+
+  get paused(): ReadonlySet<number> {
+    return this.current;
+  }
+
+  /** The rows behind `paused` (reason, who, since), as last read. */
+  get records(): readonly ConsumptionPause[] {
+    return this.pauses;
+  }
+
+  async start(): Promise<void> {
+    this.pauses = await this.opts.read();
+    this.current = pausedPartitions(this.pauses, this.opts.partitions);
+    if (this.current.size > 0) this.opts.log.warn({ paused: [...this.current], pauses: this.pauses }, 'consumption paused by an operator: these partitions are not consumed until resumed');
+    let busy = false;
+    this.timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      this.polling = this.poll().finally(() => (busy = false));
+    }, this.opts.pollMs ?? PAUSE_POLL_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.polling;
+  }
+
+  private async poll(): Promise<void> {
+    let pauses: ConsumptionPause[];
+    try {
+      pauses = await this.opts.read();
+    } catch (err) {
+      if (!this.failing) this.opts.log.warn({ err: (err as Error).message }, 'reading consumption pauses failed: keeping the current ones');
+      this.failing = true;
+      return;
+    }
+    this.failing = false;
+    this.pauses = pauses;
+    const next = pausedPartitions(pauses, this.opts.partitions);
+    if (key(next) !== key(this.current)) {
+      const paused = [...next].filter((p) => !this.current.has(p));
+      const resumed = [...this.current].filter((p) => !next.has(p));
+      this.current = next;
+      this.opts.log.info({ paused, resumed, pauses }, 'consumption pauses changed');
+    } else if (!this.unapplied) return;
+    try {
+      await this.opts.onChange(next);
+      this.unapplied = false;
+    } catch (err) {
+      this.unapplied = true;
+      this.opts.log.warn({ err: (err as Error).message }, 'applying consumption pauses failed: trying again on the next poll');
+    }
+  }
+}

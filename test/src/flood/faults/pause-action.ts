@@ -1,0 +1,81 @@
+import { addPauses, partitionLabel, partitionOf, partitionQueue, removePauses, WORKER_KINDS, WORKER_NAMES } from '@stockflow/shared';
+import type { FaultContext, FaultOutcome } from './actions';
+import { edge } from './edge-actions';
+
+/** How long a pause fault keeps consumption paused. */
+const PAUSE_MS = 5_000;
+/**
+ * How long the instances get to let go of the paused queues: each reads the pauses every
+ * PAUSE_POLL_MS and first finishes the batch in hand (which may be retrying a fault of its own).
+ */
+export const PAUSE_LET_GO_MS = 15_000;
+const LOOK_EVERY_MS = 100;
+const REASON = 'stockflow flood: pause fault';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * An operator pauses a partition of one worker kind (a quarter of the time the whole worker),
+ * the way `stockflow-ops pause` does, while traffic and the other faults go on; resumes it after
+ * PAUSE_MS, whatever happens. Measured for pause-held: how long until no instance consumed the
+ * paused queues, and how many inbox rows of the paused partitions were written between then and
+ * the resume (there must be none).
+ */
+export async function pause(ctx: FaultContext): Promise<FaultOutcome> {
+  const e = edge(ctx);
+  const n = e.topology.partitions;
+  const kind = ctx.rng.pick(WORKER_KINDS);
+  const { schema, service } = WORKER_NAMES[kind];
+  const partitions = ctx.rng.chance(0.25) ? null : [ctx.rng.int(0, n - 1)];
+  const scope = partitions === null ? new Set(Array.from({ length: n }, (_, p) => p)) : new Set(partitions);
+  const queues = [...scope].map((p) => partitionQueue(e.topology.namespace, kind, p, n));
+  const query = async <R = Record<string, unknown>>(sql: string, params?: unknown[]) => (await e.pool.query(sql, params)).rows as R[];
+  const target = `${service} ${partitions === null ? 'every partition' : `p${partitionLabel(partitions[0]!, n)}`}`;
+  const started = Date.now();
+  await addPauses(query, schema, partitions, REASON, 'stockflow-flood');
+  try {
+    let letGoMs = -1;
+    while (Date.now() - started < PAUSE_LET_GO_MS) {
+      if ((await consumers(e, queues)) === 0) {
+        letGoMs = Date.now() - started;
+        break;
+      }
+      await sleep(LOOK_EVERY_MS);
+    }
+    const [from] = await query<{ at: Date }>('SELECT clock_timestamp() AS at');
+    await sleep(PAUSE_MS);
+    const [until] = await query<{ at: Date }>('SELECT clock_timestamp() AS at');
+    const waiting = await ready(e, queues);
+    const rows = letGoMs < 0 ? [] : await query<{ partition_key: string }>(`SELECT partition_key FROM "${schema}".inbox WHERE received_at >= $1 AND received_at < $2`, [from!.at, until!.at]);
+    const appliedWhilePaused = rows.filter((r) => scope.has(partitionOf(r.partition_key, n))).length;
+    return {
+      target,
+      detail: letGoMs < 0 ? `still consumed ${PAUSE_LET_GO_MS} ms after the pause` : `no consumer after ${letGoMs} ms, paused ${PAUSE_MS} ms with ${waiting} messages waiting, resumed`,
+      measure: { letGoMs, appliedWhilePaused, waiting },
+    };
+  } finally {
+    // Never left behind: a paused partition would hold the run's last messages for ever.
+    await removePauses(query, schema, partitions);
+  }
+}
+
+async function consumers(e: ReturnType<typeof edge>, queues: string[]): Promise<number> {
+  let n = 0;
+  for (const q of queues) n += (await check(e, q)).consumerCount;
+  return n;
+}
+
+async function ready(e: ReturnType<typeof edge>, queues: string[]): Promise<number> {
+  let n = 0;
+  for (const q of queues) n += (await check(e, q)).messageCount;
+  return n;
+}
+
+async function check(e: ReturnType<typeof edge>, queue: string): Promise<{ consumerCount: number; messageCount: number }> {
+  const ch = await e.amqp.createChannel();
+  try {
+    return await ch.checkQueue(queue);
+  } finally {
+    await ch.close().catch(() => undefined);
+  }
+}
