@@ -35,6 +35,13 @@ describe('progress bar', () => {
     expect(writes.slice(2)).toEqual(['\r\x1b[2K', 'after\n']);
   });
 
+  it('takes 80 columns where the terminal reports none', () => {
+    const writes: string[] = [];
+    const bar = new ProgressBar({ isTTY: true, columns: 0, write: (t: string) => writes.push(t) });
+    bar.update(0.5, 'x'.repeat(200));
+    expect(writes[0]!.length).toBe('\r\x1b[2K'.length + 80);
+  });
+
   it('elsewhere (CI, a pipe): no bar, plain lines', () => {
     const { writes, out } = stream(false);
     const bar = new ProgressBar(out);

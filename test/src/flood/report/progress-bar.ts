@@ -4,6 +4,7 @@ const BAR_CELLS = 24;
 /** Below this share done an ETA is a guess from too little: none is shown. */
 const ETA_FROM = 0.01;
 const CLEAR_LINE = '\r\x1b[2K';
+const DEFAULT_COLUMNS = 80;
 
 function duration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -46,7 +47,8 @@ export class ProgressBar {
 
   update(fraction: number, detail: string): void {
     if (!this.live) return;
-    this.shown = renderBar(fraction, Date.now() - this.started, detail, this.out.columns ?? 80);
+    // A pseudo-terminal may report 0 columns: take the usual 80 then.
+    this.shown = renderBar(fraction, Date.now() - this.started, detail, this.out.columns || DEFAULT_COLUMNS);
     this.out.write(CLEAR_LINE + this.shown);
   }
 
