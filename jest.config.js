@@ -9,7 +9,7 @@
 const base = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  roots: ['<rootDir>/packages/client/src', '<rootDir>/packages/ops/src', '<rootDir>/shared/src', '<rootDir>/services', '<rootDir>/test/src'],
+  roots: ['<rootDir>/packages/client/src', '<rootDir>/packages/ops/src', '<rootDir>/packages/testkit/src', '<rootDir>/shared/src', '<rootDir>/services', '<rootDir>/test/src'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   // A flood a timed-out test abandoned is cancelled and removed before the next test.
   setupFilesAfterEnv: ['<rootDir>/test/src/support/abandoned-floods.ts'],
@@ -18,6 +18,7 @@ const base = {
     '^@stockflow/client$': '<rootDir>/packages/client/src',
     '^@stockflow/client/internal$': '<rootDir>/packages/client/src/internal',
     '^@stockflow/ops$': '<rootDir>/packages/ops/src',
+    '^@stockflow/testkit/(.*)$': '<rootDir>/packages/testkit/src/$1',
     '^@stockflow/(shared|test)$': '<rootDir>/$1/src',
     '^@stockflow/(shared|test)/(.*)$': '<rootDir>/$1/src/$2',
     '^@stockflow/(inventory-worker|order-worker|payment-worker)$': '<rootDir>/services/$1/src',

@@ -16,7 +16,7 @@ const HIDDEN = new Set(['level', 'time', 'msg', 'service', 'instance', 'pid', 'h
 // Each worker listens on its own HTTP port (8081, 8082, 8083 by default). HTTP_PORT names one
 // port, so for `npm start` each worker has a variable of its own.
 const children = [
-  { name: 'provider ', color: 35, cmd: 'test/dist/provider-simulator/main.js', external: !!process.env.PROVIDER_URL },
+  { name: 'provider ', color: 35, cmd: 'packages/testkit/dist/provider-simulator/main.js', external: !!process.env.PROVIDER_URL },
   { name: 'inventory', color: 36, cmd: 'services/inventory-worker/dist/main.js', ready: 'inventory-worker ready', portVar: 'INVENTORY_HTTP_PORT', port: 8081 },
   { name: 'orders   ', color: 34, cmd: 'services/order-worker/dist/main.js', ready: 'order-worker ready', portVar: 'ORDER_HTTP_PORT', port: 8082 },
   { name: 'payments ', color: 33, cmd: 'services/payment-worker/dist/main.js', ready: 'payment-worker ready', portVar: 'PAYMENT_HTTP_PORT', port: 8083 },

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { descendantsOf, isAlive, leftoversOf, NOTHING_LEFT, removeLeftovers } from '../support/leftovers';
 import { LOCAL_DEFAULTS } from '../support/services';
-import { withDatabase } from '../support/template-db';
+import { withDatabase } from '@stockflow/testkit/support/template-db';
 
-const CLI = join(__dirname, '../../dist/bench/cli.js');
+const CLI = join(__dirname, '../../../packages/testkit/dist/bench/cli.js');
 // As small as the bench goes: one worker, one scenario, 2 partitions, a short paced run.
 const SMALL = ['--messages', '1000', '--workers', '1', '--only', 'uniform', '--partitions', '2', '--paced', '50'];
 

@@ -175,7 +175,7 @@ describe('docker-compose.yml', () => {
 
   it('copies every workspace manifest before npm ci in every image (npm ci needs them all to match the lockfile)', () => {
     const workspaces = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
-    for (const file of [...WORKERS.map((w) => `services/${w.name}/Dockerfile`), 'test/provider-simulator.Dockerfile']) {
+    for (const file of [...WORKERS.map((w) => `services/${w.name}/Dockerfile`), 'packages/testkit/provider-simulator.Dockerfile']) {
       const lines = dockerfile(file);
       for (const [i, l] of lines.entries()) {
         if (l.instruction !== 'RUN' || !/\bnpm ci\b/.test(l.args)) continue;
@@ -196,7 +196,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('installs exactly the lockfile in every image (npm ci, no fallback to npm install)', () => {
-    for (const file of [...WORKERS.map((w) => `services/${w.name}/Dockerfile`), 'test/provider-simulator.Dockerfile']) {
+    for (const file of [...WORKERS.map((w) => `services/${w.name}/Dockerfile`), 'packages/testkit/provider-simulator.Dockerfile']) {
       const runs = dockerfile(file).filter((l) => l.instruction === 'RUN' && /\bnpm\b/.test(l.args)).map((l) => l.args);
       expect(runs.filter((r) => /\bnpm ci\b/.test(r))).toHaveLength(2);
       expect(runs.filter((r) => /\bnpm install\b/.test(r))).toEqual([]);

@@ -3,7 +3,7 @@ import { Parser } from '@asyncapi/parser';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
 import { contracts, examples, type MessageType } from '@stockflow/shared';
-import { ASYNCAPI_DOC, renderAsyncApi } from './render-asyncapi';
+import { ASYNCAPI_DOC, renderAsyncApi } from '@stockflow/testkit/docs/render-asyncapi';
 
 const text = readFileSync(ASYNCAPI_DOC, 'utf8');
 

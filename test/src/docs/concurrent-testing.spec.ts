@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderFaultTable, renderFloodOptionsTable } from './flood-options-table';
+import { renderFaultTable, renderFloodOptionsTable } from '@stockflow/testkit/docs/flood-options-table';
 
 const DOC = readFileSync(join(__dirname, '../../../docs/concurrent-testing.md'), 'utf8');
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderConfigTable } from './config-table';
+import { renderConfigTable } from '@stockflow/testkit/docs/config-table';
 
 const README = readFileSync(join(__dirname, '../../../README.md'), 'utf8');
 

@@ -1,5 +1,5 @@
-import { check, forgedWebhookPrefix, type InvariantName } from './checker';
-import { KEY_A, TAG, World } from './testing/world';
+import { check, forgedWebhookPrefix, type InvariantName } from '@stockflow/testkit/flood/checker/index';
+import { KEY_A, TAG, World } from '@stockflow/testkit/flood/testing/world';
 
 /**
  * A checker that cannot fail is worthless. Against a prepared world in which everything holds,

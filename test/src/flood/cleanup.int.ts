@@ -5,11 +5,11 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { descendantsOf, isAlive, leftoversOf, NOTHING_LEFT, removeLeftovers } from '../support/leftovers';
-import { FloodCancelled, runFlood } from './flood';
-import { defaultOptions, type FloodOptions } from './options';
-import type { FloodReport } from './report/types';
-import { cancelRunningFloods } from './run/active-runs';
-import { ROOT } from './supervisor/worker-process';
+import { FloodCancelled, runFlood } from '@stockflow/testkit/flood/flood';
+import { defaultOptions, type FloodOptions } from '@stockflow/testkit/flood/options';
+import type { FloodReport } from '@stockflow/testkit/flood/report/types';
+import { cancelRunningFloods } from '@stockflow/testkit/flood/run/active-runs';
+import { ROOT } from '@stockflow/testkit/flood/supervisor/worker-process';
 
 /**
  * Every flood removes what it created (database sf_<namespace>, the namespace's queues,
@@ -76,7 +76,7 @@ describe('flood cleanup on every exit path', () => {
 
   /** The flood CLI in a process group of its own (as a shell runs it), once it is publishing. */
   async function startCli(extra: string[] = []) {
-    const cli = spawn(process.execPath, [join(ROOT, 'test/dist/flood/cli.js'), '--namespace', namespace, '--seed', '22', '--commands', '20000', '--rate', '200', '--faults', 'none', '--instances', '1', '--progress-ms', '3600000', ...extra], {
+    const cli = spawn(process.execPath, [join(ROOT, 'packages/testkit/dist/flood/cli.js'), '--namespace', namespace, '--seed', '22', '--commands', '20000', '--rate', '200', '--faults', 'none', '--instances', '1', '--progress-ms', '3600000', ...extra], {
       env: process.env,
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: true,

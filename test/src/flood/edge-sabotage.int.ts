@@ -1,11 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TEST_LOG_DIR } from '../support';
-import { runFlood } from './flood';
-import { parseFaults } from './faults/plan';
-import { defaultOptions } from './options';
-import { verdictLine } from './report/html';
-import type { FloodReport } from './report/types';
+import { runFlood } from '@stockflow/testkit/flood/flood';
+import { parseFaults } from '@stockflow/testkit/flood/faults/plan';
+import { defaultOptions } from '@stockflow/testkit/flood/options';
+import { verdictLine } from '@stockflow/testkit/flood/report/html';
+import type { FloodReport } from '@stockflow/testkit/flood/report/types';
 
 /**
  * The faults at the edges against workers with the guarantee each one tests switched off: one

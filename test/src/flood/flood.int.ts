@@ -1,11 +1,11 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TEST_LOG_DIR } from '../support';
-import { runFlood } from './flood';
-import { parseFaults } from './faults/plan';
-import { defaultOptions, type FloodOptions } from './options';
-import { htmlReport } from './report/html';
-import { summaryText } from './report/summary';
+import { runFlood } from '@stockflow/testkit/flood/flood';
+import { parseFaults } from '@stockflow/testkit/flood/faults/plan';
+import { defaultOptions, type FloodOptions } from '@stockflow/testkit/flood/options';
+import { htmlReport } from '@stockflow/testkit/flood/report/html';
+import { summaryText } from '@stockflow/testkit/flood/report/summary';
 
 const COMMANDS = Number(process.env.FLOOD_COMMANDS ?? 20_000);
 

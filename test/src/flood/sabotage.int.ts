@@ -1,6 +1,6 @@
 import { leftoversOf, NOTHING_LEFT } from '../support/leftovers';
-import { runFlood } from './flood';
-import { defaultOptions, type FloodOptions } from './options';
+import { runFlood } from '@stockflow/testkit/flood/flood';
+import { defaultOptions, type FloodOptions } from '@stockflow/testkit/flood/options';
 
 const SABOTAGE = { STOCKFLOW_ALLOW_SABOTAGE: 'i-know-this-breaks-things' };
 

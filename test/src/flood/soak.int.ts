@@ -1,10 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TEST_LOG_DIR } from '../support';
-import { runFlood } from './flood';
-import { parseOptions, type FloodOptions } from './options';
-import { htmlReport } from './report/html';
-import { summaryText } from './report/summary';
+import { runFlood } from '@stockflow/testkit/flood/flood';
+import { parseOptions, type FloodOptions } from '@stockflow/testkit/flood/options';
+import { htmlReport } from '@stockflow/testkit/flood/report/html';
+import { summaryText } from '@stockflow/testkit/flood/report/summary';
 
 /**
  * A soak in miniature through the real code path (options parsing included): 40 s of steady,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { HEADER, type UnitOfWork, type Worker } from '@stockflow/shared';
 import { Saga } from '../orders/harness';
 import { eventually, startInventory, TestEnv, workerMetric } from '../support';
-import { adminQuery, dropDatabase } from '../support/template-db';
+import { adminQuery, dropDatabase } from '@stockflow/testkit/support/template-db';
 import { registerWarehouses, totals } from './fixtures';
 
 /**

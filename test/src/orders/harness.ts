@@ -1,5 +1,5 @@
 import type { PipelineHooks, Publisher, Worker, UnitOfWork } from '@stockflow/shared';
-import { ProviderSimulator, type Behaviour } from '../provider-simulator';
+import { ProviderSimulator, type Behaviour } from '@stockflow/testkit/provider-simulator/index';
 import { eventually, startInventory, startOrders, startPayments, TEST_WEBHOOK_SECRET as WEBHOOK_SECRET, TestEnv, type EventTap } from '../support';
 
 export { WEBHOOK_SECRET };

@@ -1,4 +1,4 @@
-import type { WebhookEvent } from '../provider-simulator';
+import type { WebhookEvent } from '@stockflow/testkit/provider-simulator/index';
 import { partitionOf, propertiesOf, routeOf } from '@stockflow/shared';
 import { eventually, workerMetric } from '../support';
 import { PRICE, Saga } from './harness';

@@ -1,4 +1,4 @@
-import { cancelRunningFloods } from '../flood/run/active-runs';
+import { cancelRunningFloods } from '@stockflow/testkit/flood/run/active-runs';
 
 /**
  * Set up for every test file (jest.config.js, setupFilesAfterEnv). A test that times out is

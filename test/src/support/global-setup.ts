@@ -1,6 +1,6 @@
 import { resolveServices } from './services';
 import { removeStaleNamespaces } from './stale-namespaces';
-import { createTemplate, removeStaleTemplates } from './template-db';
+import { createTemplate, removeStaleTemplates } from '@stockflow/testkit/support/template-db';
 
 /** Runs once per jest run: finds the services and builds the migrated template database. */
 export default async function globalSetup(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { StartedServices } from './services';
-import { dropDatabase } from './template-db';
+import { dropDatabase } from '@stockflow/testkit/support/template-db';
 
 export default async function globalTeardown(): Promise<void> {
   const template = process.env.STOCKFLOW_TEST_TEMPLATE;

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { ManagementApi, managementUrlOf } from '@stockflow/ops';
 import { LOCAL_DEFAULTS } from './services';
-import { dropDatabase, withDatabase } from './template-db';
+import { dropDatabase, withDatabase } from '@stockflow/testkit/support/template-db';
 
 /**
  * What a run in namespace `ns` left on the services: its database sf_<ns> (flood and bench

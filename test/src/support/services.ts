@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { IMAGES, LOCAL_DEFAULTS } from '@stockflow/testkit/support/local-services';
 
 /**
  * Where the tests find Postgres, RabbitMQ and Redis:
@@ -8,17 +9,7 @@ import { promisify } from 'node:util';
  *      (pinned images below) for this run;
  *   3. otherwise the local services on their default ports (what `npm run bootstrap` starts).
  */
-export const IMAGES = {
-  postgres: 'postgres:15.10-alpine',
-  rabbitmq: 'rabbitmq:3.10.25-management-alpine',
-  redis: 'redis:7.0.15-alpine',
-} as const;
-
-export const LOCAL_DEFAULTS = {
-  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
-  AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
-  REDIS_URL: 'redis://127.0.0.1:6379',
-} as const;
+export { IMAGES, LOCAL_DEFAULTS } from '@stockflow/testkit/support/local-services';
 
 export async function dockerAnswers(): Promise<boolean> {
   try {

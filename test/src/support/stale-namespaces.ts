@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { deleteNamespaceKeys } from '@stockflow/shared';
-import { adminQuery } from './template-db';
+import { adminQuery } from '@stockflow/testkit/support/template-db';
 
 const MGMT = process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
 const PREFIXES = /^(t|fl|bench)-[a-z0-9-]+$/;

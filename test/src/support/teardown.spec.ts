@@ -1,4 +1,4 @@
-import { Teardown, TeardownStarted } from './teardown';
+import { Teardown, TeardownStarted } from '@stockflow/testkit/support/teardown';
 
 describe('Teardown', () => {
   it('undoes in reverse order, once, and goes on after a step that fails', async () => {

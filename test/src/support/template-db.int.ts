@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { Client } from 'pg';
-import { adminQuery, removeStaleTemplates, withDatabase } from './template-db';
+import { adminQuery, removeStaleTemplates, withDatabase } from '@stockflow/testkit/support/template-db';
 
 const SERVER = process.env.DATABASE_URL!;
 

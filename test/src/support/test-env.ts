@@ -17,7 +17,7 @@ import {
   type TopologyOptions,
 } from '@stockflow/shared';
 import { EventTap } from './event-tap';
-import { dropDatabase, adminQuery, withDatabase } from './template-db';
+import { dropDatabase, adminQuery, withDatabase } from '@stockflow/testkit/support/template-db';
 import { LOCAL_DEFAULTS } from './services';
 
 export interface DeadMessage {

@@ -2,7 +2,7 @@ import { createInventoryWorker, loadInventoryConfig } from '@stockflow/inventory
 import { createOrderWorker, loadOrderConfig } from '@stockflow/order-worker';
 import { createPaymentWorker, loadPaymentConfig } from '@stockflow/payment-worker';
 import type { UnitOfWork, Worker, WorkerOptions } from '@stockflow/shared';
-import { sumSamples } from './prometheus';
+import { sumSamples } from '@stockflow/testkit/support/prometheus';
 import type { TestEnv } from './test-env';
 
 /** Starts a real inventory worker in this process, configured for the test env. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { AmqpConnection } from '@stockflow/shared';
-import { OrderedPublisher, type OutgoingMessage } from './ordered-publisher';
+import { OrderedPublisher, type OutgoingMessage } from '@stockflow/testkit/flood/publish/ordered-publisher';
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const MESSAGES = 600;

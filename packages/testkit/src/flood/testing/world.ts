@@ -3,7 +3,7 @@ import { Pool } from 'pg';
 import { History, type PublishRecord } from '../history/history';
 import type { ProviderLedgerSnapshot } from '../provider/provider-handle';
 import { adminQuery, dropDatabase, withDatabase } from '../../support/template-db';
-import { LOCAL_DEFAULTS } from '../../support/services';
+import { LOCAL_DEFAULTS } from '../../support/local-services';
 import type { CheckInput } from '../checker';
 import { dbOf } from '../checker';
 

@@ -1,5 +1,5 @@
 import { WORKER_KINDS, type WorkerKind } from '@stockflow/shared';
-import { LOCAL_DEFAULTS } from '../support/services';
+import { LOCAL_DEFAULTS } from '../support/local-services';
 import { DEFAULT_FAULT_COUNTS, FAULT_DOCS, FAULT_KINDS, parseFaults, type FaultSpec } from './faults/plan';
 import { randomSeed } from './rng';
 import { isProfile, PRESETS, PROFILES, type Profile } from './soak/profiles';

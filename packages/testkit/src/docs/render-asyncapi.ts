@@ -8,7 +8,7 @@ import { contracts, examples, HEADER, inputsOf, oldestVersion, partitionKeyRules
  * is z.toJSONSchema() of the zod schema the workers validate with, every example is the one
  * examples.spec.ts validates. asyncapi.spec.ts fails when the file is stale, so it cannot drift.
  */
-export const ASYNCAPI_DOC = resolve(__dirname, '../../../docs/asyncapi.yaml');
+export const ASYNCAPI_DOC = resolve(__dirname, '../../../../docs/asyncapi.yaml');
 
 const WORKER_NAME: Record<WorkerKind, string> = { inventory: 'inventory-worker', orders: 'order-worker', payments: 'payment-worker' };
 const TYPES = Object.keys(contracts) as MessageType[];

@@ -2,7 +2,7 @@ import { DEV_WEBHOOK_SECRET } from '@stockflow/payment-worker';
 import { ProviderSimulator } from './simulator';
 
 /**
- * `node test/dist/provider-simulator/main.js` — the simulator as a process, for `npm start`
+ * `node packages/testkit/dist/provider-simulator/main.js` — the simulator as a process, for `npm start`
  * and the flood. Environment:
  *   PROVIDER_PORT               4100
  *   WEBHOOK_URL                 http://127.0.0.1:8083/webhooks/provider (payment-worker's gateway)

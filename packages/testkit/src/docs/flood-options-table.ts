@@ -5,7 +5,7 @@ const cell = (s: string) => s.replace(/\|/g, '\\|');
 
 /**
  * The option and fault tables of docs/concurrent-testing.md, generated from OPTION_DEFS and
- * FAULT_DOCS (the same lists --help prints): `node test/dist/docs/flood-options-table.js`
+ * FAULT_DOCS (the same lists --help prints): `node packages/testkit/dist/docs/flood-options-table.js`
  * prints them, and a test fails when the doc holds another version.
  */
 export function renderFloodOptionsTable(): string {

@@ -6,7 +6,7 @@ import { sumSamples } from '../support/prometheus';
 import type { Teardown } from '../support/teardown';
 import { round } from './stats';
 
-const ROOT = join(__dirname, '../../..');
+const ROOT = join(__dirname, '../../../..');
 
 export interface BenchWorker {
   proc: ChildProcess;
@@ -28,7 +28,7 @@ export async function startWorkers(count: number, env: Record<string, string>, t
 async function startOne(i: number, env: Record<string, string>, teardown: Teardown): Promise<BenchWorker> {
   const profile = [...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []), ...workerNodeArgs()];
   // The flood's orphan guard: a bench killed outright (SIGKILL) takes its workers with it.
-  const guard = join(ROOT, 'test/dist/flood/supervisor/orphan-guard.js');
+  const guard = join(ROOT, 'packages/testkit/dist/flood/supervisor/orphan-guard.js');
   const started: { worker?: BenchWorker } = {};
   teardown.defer(`inventory worker ${i}`, async ({ hurry }) => started.worker?.stop(hurry ? 0 : undefined));
   const proc = spawn(process.execPath, [...profile, '--require', guard, join(ROOT, 'services/inventory-worker/dist/main.js')], {

@@ -3,8 +3,8 @@ import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { workerNodeArgs, type WorkerKind } from '@stockflow/shared';
 
-/** Repository root, from test/src/flood/supervisor (ts-jest) or test/dist/flood/supervisor (node). */
-export const ROOT = resolve(__dirname, '../../../..');
+/** Repository root, from packages/testkit/src/flood/supervisor (ts-jest) or its dist/ twin (node). */
+export const ROOT = resolve(__dirname, '../../../../..');
 
 export const SERVICE_OF: Record<WorkerKind, string> = { inventory: 'inventory-worker', orders: 'order-worker', payments: 'payment-worker' };
 
@@ -57,7 +57,7 @@ export class WorkerProcess {
   start(extraEnv: Record<string, string> = {}): void {
     if (this.state !== 'exited') throw new Error(`${this.instanceId} is ${this.state}`);
     const script = join(ROOT, 'services', this.service, 'dist', 'main.js');
-    const guard = join(ROOT, 'test', 'dist', 'flood', 'supervisor', 'orphan-guard.js');
+    const guard = join(ROOT, 'packages', 'testkit', 'dist', 'flood', 'supervisor', 'orphan-guard.js');
     for (const f of [script, guard]) if (!existsSync(f)) throw new Error(`${f} missing: run \`npx tsc -b\` first`);
     this.incarnation++;
     this.armed = extraEnv.STOCKFLOW_TEST_EXIT_AFTER_COMMIT;

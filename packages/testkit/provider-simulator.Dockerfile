@@ -1,5 +1,5 @@
-# The payment provider simulator (test/src/provider-simulator) for `docker compose up`:
-# docker build -f test/provider-simulator.Dockerfile .   (context: the repository root)
+# The payment provider simulator (packages/testkit/src/provider-simulator) for `docker compose up`:
+# docker build -f packages/testkit/provider-simulator.Dockerfile .   (context: the repository root)
 
 FROM node:20.19.5-alpine3.22 AS build
 WORKDIR /app
@@ -10,17 +10,18 @@ COPY services/inventory-worker/package.json services/inventory-worker/
 COPY services/order-worker/package.json services/order-worker/
 COPY services/payment-worker/package.json services/payment-worker/
 COPY packages/ops/package.json packages/ops/
+COPY packages/testkit/package.json packages/testkit/
 COPY test/package.json test/
 # npm ci: exactly the lockfile, or the build fails (a drifted lockfile must not pass unseen).
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY packages/client/ packages/client/
 COPY shared/ shared/
 COPY services/payment-worker/ services/payment-worker/
-COPY test/src/provider-simulator/ test/src/provider-simulator/
-# Only the simulator (it needs payment-worker's webhook secret default), not the whole test tree.
+COPY packages/testkit/src/provider-simulator/ packages/testkit/src/provider-simulator/
+# Only the simulator (it needs payment-worker's webhook secret default), not the whole test kit.
 RUN npx tsc -b services/payment-worker \
- && npx tsc --rootDir test/src --outDir test/dist --module node16 --moduleResolution node16 --target ES2022 --lib ES2023 \
-      --strict --skipLibCheck --types node test/src/provider-simulator/main.ts
+ && npx tsc --rootDir packages/testkit/src --outDir packages/testkit/dist --module node16 --moduleResolution node16 --target ES2022 --lib ES2023 \
+      --strict --skipLibCheck --types node packages/testkit/src/provider-simulator/main.ts
 
 FROM node:20.19.5-alpine3.22 AS runtime
 ENV NODE_ENV=production
@@ -32,17 +33,18 @@ COPY services/inventory-worker/package.json services/inventory-worker/
 COPY services/order-worker/package.json services/order-worker/
 COPY services/payment-worker/package.json services/payment-worker/
 COPY packages/ops/package.json packages/ops/
+COPY packages/testkit/package.json packages/testkit/
 COPY test/package.json test/
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts --workspace services/payment-worker \
     && npm cache clean --force
 COPY --from=build /app/packages/client/dist packages/client/dist
 COPY --from=build /app/shared/dist shared/dist
 COPY --from=build /app/services/payment-worker/dist services/payment-worker/dist
-COPY --from=build /app/test/dist/provider-simulator test/dist/provider-simulator
+COPY --from=build /app/packages/testkit/dist/provider-simulator packages/testkit/dist/provider-simulator
 
 USER node
 ENV PROVIDER_HOST=0.0.0.0 PROVIDER_PORT=4100
 EXPOSE 4100
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PROVIDER_PORT || 4100) + '/admin/ledger').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "test/dist/provider-simulator/main.js"]
+CMD ["node", "packages/testkit/dist/provider-simulator/main.js"]

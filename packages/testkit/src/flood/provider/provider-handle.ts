@@ -87,7 +87,7 @@ export class RemoteProvider implements ProviderHandle {
 
 const START_TIMEOUT_MS = 60_000;
 
-/** The simulator as a child process (`node test/dist/provider-simulator/main.js`) on a free port. */
+/** The simulator as a child process (`node packages/testkit/dist/provider-simulator/main.js`) on a free port. */
 export class ProviderProcess extends RemoteProvider {
   private constructor(
     private readonly child: ChildProcess,
@@ -97,9 +97,9 @@ export class ProviderProcess extends RemoteProvider {
   }
 
   static async start(webhookUrl: string, tuning: ProviderTuning, logFile: string): Promise<ProviderProcess> {
-    const script = join(ROOT, 'test', 'dist', 'provider-simulator', 'main.js');
+    const script = join(ROOT, 'packages', 'testkit', 'dist', 'provider-simulator', 'main.js');
     if (!existsSync(script)) throw new Error(`${script} missing: run \`npx tsc -b\` first`);
-    const guard = join(ROOT, 'test', 'dist', 'flood', 'supervisor', 'orphan-guard.js');
+    const guard = join(ROOT, 'packages', 'testkit', 'dist', 'flood', 'supervisor', 'orphan-guard.js');
     // A secret of this run's own: its workers run as production does, which refuses the public
     // development default.
     const webhookSecret = randomBytes(24).toString('hex');
