@@ -13,3 +13,4 @@ export * from './util/resend-backoff';
 export * from './retry/policy';
 export * from './tracing';
 export { payloadJsonSchema } from './contracts/field-table';
+export * from './util/tool-args';

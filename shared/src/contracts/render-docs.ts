@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { contracts, examples, HEADER, inputsOf, MESSAGE_ID_PATTERN, oldestVersion, partitionKeyOf, partitionKeyRules, partitionQueue, routeOf, SEQUENCE_SESSION_PATTERN, WORKER_KINDS, type Contract, type MessageType, type WorkerKind } from '@stockflow/client';
 import { DEAD_LETTER_HEADERS } from '../worker/dead-letter';
 import { fieldTables, payloadJsonSchema, refusesUnknownFields } from './field-table';
+import { toolArgs } from '../util/tool-args';
 
 /** Routes in the docs are those of a default deployment; other namespaces only change the prefix. */
 const SAMPLE = { namespace: 'stockflow', partitions: 16 } as const;
@@ -175,9 +176,12 @@ export function renderMessagesDoc(): string {
   ].join('\n');
 }
 
+const USAGE = `npm run docs:messages [--check]   writes docs/messages.md from the message registry; --check only says whether it is current (exit 1 if not)`;
+
 if (require.main === module) {
+  const flags = toolArgs(process.argv.slice(2), ['check'], USAGE);
   const doc = renderMessagesDoc();
-  if (process.argv.includes('--check')) {
+  if (flags.has('check')) {
     const current = readFileSync(MESSAGES_DOC, 'utf8');
     if (current !== doc) {
       process.stderr.write(`${MESSAGES_DOC} is stale: run npm run docs:messages\n`);

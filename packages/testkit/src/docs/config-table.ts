@@ -1,4 +1,4 @@
-import { commonSettings, type Setting } from '@stockflow/shared';
+import { commonSettings, toolArgs, type Setting } from '@stockflow/shared';
 import { inventorySettings } from '@stockflow/inventory-worker';
 import { orderSettings } from '@stockflow/order-worker';
 import { paymentSettings } from '@stockflow/payment-worker';
@@ -56,4 +56,9 @@ export function renderConfigTable(): string {
   ].join('\n');
 }
 
-if (require.main === module) process.stdout.write(renderConfigTable() + '\n');
+const USAGE = `npm run docs:config        the README's configuration table, from the settings the workers read`;
+
+if (require.main === module) {
+  toolArgs(process.argv.slice(2), [], USAGE);
+  process.stdout.write(renderConfigTable() + '\n');
+}

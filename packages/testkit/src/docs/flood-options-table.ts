@@ -1,5 +1,6 @@
 import { FAULT_DOCS, FAULT_KINDS } from '../flood/faults/plan';
 import { OPTION_DEFS } from '../flood/options';
+import { toolArgs } from '@stockflow/shared';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -20,4 +21,9 @@ export function renderFaultTable(): string {
   return ['| Fault | What it does |', '| --- | --- |', ...FAULT_KINDS.map((k) => `| \`${k}\` | ${cell(FAULT_DOCS[k])} |`)].join('\n');
 }
 
-if (require.main === module) process.stdout.write(`${renderFloodOptionsTable()}\n\n${renderFaultTable()}\n`);
+const USAGE = `node packages/testkit/dist/docs/flood-options-table.js   the flood's option and fault tables of docs/concurrent-testing.md`;
+
+if (require.main === module) {
+  toolArgs(process.argv.slice(2), [], USAGE);
+  process.stdout.write(`${renderFloodOptionsTable()}\n\n${renderFaultTable()}\n`);
+}

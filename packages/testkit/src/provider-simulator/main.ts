@@ -1,5 +1,13 @@
 import { DEV_WEBHOOK_SECRET } from '@stockflow/payment-worker';
+import { toolArgs } from '@stockflow/shared';
 import { ProviderSimulator } from './simulator';
+
+const USAGE = `stockflow-provider-simulator [--help]
+
+The payment provider simulator as a process (npm start, docker compose, the flood). Configured by
+the environment: PROVIDER_PORT (4100), PROVIDER_HOST (127.0.0.1), WEBHOOK_URL, WEBHOOK_SECRET,
+PROVIDER_WEBHOOKS (on|off), PROVIDER_WEBHOOK_DUPLICATES, PROVIDER_WEBHOOK_DELAY_MS,
+PROVIDER_DECLINE_RATE (0..1), PROVIDER_SLOW_MS; the rest through POST /admin/behaviour.`;
 
 /**
  * `node packages/testkit/dist/provider-simulator/main.js` — the simulator as a process, for `npm start`
@@ -36,6 +44,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
+  toolArgs(process.argv.slice(2), [], USAGE);
   main().catch((err: unknown) => {
     process.stderr.write(`[provider] failed to start: ${String(err)}\n`);
     process.exit(1);
