@@ -167,9 +167,12 @@ export async function runOps(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo):
       const partitions = flags.partition === undefined ? null : flags.partition.map((p) => wholeNumber('--partition', p, 0));
       if (command === 'resume') {
         const r = await resume(ctx, w, partitions);
-        io.out(`resumed ${r.removed} pause(s) of ${w.service}; its instances consume again within ${PAUSE_POLL_MS / 1000} s\n`);
-        if (r.wholeWorkerStillPaused) io.err(`ops: ${w.service} is still paused as a whole: resume it without --partition\n`);
-        return r.wholeWorkerStillPaused ? 1 : 0;
+        if (r.wholeWorkerStillPaused) {
+          io.err(`ops: ${w.service} is still paused as a whole${r.removed > 0 ? ` (${r.removed} partition pause(s) removed)` : ''}: resume it without --partition\n`);
+          return 1;
+        }
+        io.out(r.removed === 0 ? `nothing of ${w.service} was paused\n` : `resumed ${r.removed} pause(s) of ${w.service}; its instances consume again within ${PAUSE_POLL_MS / 1000} s\n`);
+        return 0;
       }
       const reason = flags.reason?.at(-1);
       if (!reason?.trim()) throw new UsageError('pause needs --reason <text> (it is shown in ops status and the workers\' logs)');

@@ -1,11 +1,14 @@
 import { hostname } from 'node:os';
-import { addPauses, listPauses, partitionLabel, partitionQueue, removePauses, type ConsumptionPause } from '@stockflow/shared';
+import { addPauses, listPauses, partitionLabel, partitionQueue, PAUSE_SEEN_MS, removePauses, type ConsumptionPause } from '@stockflow/shared';
 import type { OpsContext } from './context';
 import { checkQueues } from './queue-check';
 import type { OpsWorker } from './worker-kinds';
 
 /** How often `pause` looks whether the paused queues have lost their consumers. */
 const WAIT_POLL_MS = 250;
+
+
+const UNDEFINED_TABLE = '42P01';
 
 export class PartitionOutOfRangeError extends Error {
   constructor(partition: number, partitions: number) {
@@ -38,9 +41,15 @@ async function checkPartitions(ctx: OpsContext, partitions: readonly number[] | 
  * each instance sees the pause within its poll, finishes the batch in hand, acks it and cancels.
  * What still has a consumer after the wait is reported, not hidden.
  */
-export async function pause(ctx: OpsContext, w: OpsWorker, partitions: number[] | null, reason: string, waitMs: number, env: NodeJS.ProcessEnv): Promise<PauseOutcome> {
+export async function pause(ctx: OpsContext, w: OpsWorker, given: number[] | null, reason: string, waitMs: number, env: NodeJS.ProcessEnv): Promise<PauseOutcome> {
+  const partitions = given === null ? null : [...new Set(given)].sort((a, b) => a - b);
   const n = await checkPartitions(ctx, partitions);
-  await addPauses((sql, p) => ctx.query(sql, p), w.schema, partitions, reason, operator(env));
+  try {
+    await addPauses((sql, p) => ctx.query(sql, p), w.schema, partitions, reason, operator(env));
+  } catch (err) {
+    if ((err as { code?: string }).code === UNDEFINED_TABLE) throw new Error(`no ${w.service} has started on this database yet (schema ${w.schema} has no pause table): start one first, it creates it`);
+    throw err;
+  }
   const queues = (partitions ?? Array.from({ length: n }, (_, i) => i)).map((p) => partitionQueue(ctx.namespace, w.kind, p, n));
   const started = Date.now();
   for (;;) {
@@ -48,7 +57,7 @@ export async function pause(ctx: OpsContext, w: OpsWorker, partitions: number[] 
     const stats = await checkQueues(ctx, queues);
     const stillConsumed = queues.map((queue) => ({ queue, consumers: stats.get(queue)?.consumers ?? 0 })).filter((q) => q.consumers > 0);
     const waitedMs = Date.now() - started;
-    if (stillConsumed.length === 0 || waitedMs >= waitMs) return { worker: w.service, partitions, stillConsumed, waitedMs };
+    if ((stillConsumed.length === 0 && waitedMs >= PAUSE_SEEN_MS) || waitedMs >= waitMs) return { worker: w.service, partitions, stillConsumed, waitedMs };
     await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
   }
 }
@@ -61,8 +70,6 @@ export async function resume(ctx: OpsContext, w: OpsWorker, partitions: number[]
   const wholeWorkerStillPaused = (await listPauses(query, w.schema)).some((p) => p.partition === null);
   return { removed, wholeWorkerStillPaused };
 }
-
-const UNDEFINED_TABLE = '42P01';
 
 /** The worker's pauses; none where its schema has no pause table yet (no worker migrated it). */
 export async function pausesOf(ctx: OpsContext, w: OpsWorker): Promise<ConsumptionPause[]> {

@@ -23,7 +23,7 @@ export function renderStatus(r: StatusReport): string {
         ? 'no live instance'
         : `${w.members.length} live instance${w.members.length > 1 ? 's' : ''}: ` + w.members.map((m) => `${m.instance} (owns ${m.owned.length}, lease ${seconds(m.leaseLeftMs)})`).join(', ');
     out.push(`${w.service} — ${members}`);
-    const rows = w.partitions.map((p) => [p.partition, p.owners.join(',') || '-', p.active ?? '-', p.ready, p.unacked, p.consumers, p.redelivered, p.dead]);
+    const rows = w.partitions.map((p) => [p.partition, p.owners.join(',') || '-', p.paused ? 'paused' : (p.active ?? '-'), p.ready, p.unacked, p.consumers, p.redelivered, p.dead]);
     const sum = (k: 'ready' | 'unacked' | 'redelivered' | 'dead') => (w.partitions.some((p) => p[k] === null) ? null : w.partitions.reduce((a, p) => a + p[k]!, 0));
     rows.push(['total', '', '', sum('ready'), sum('unacked'), '', sum('redelivered'), sum('dead')]);
     out.push(table(['partition', 'owner', 'active consumer', 'ready', 'unacked', 'consumers', 'redelivered', 'dead'], rows).replace(/^/gm, '  '));

@@ -31,7 +31,7 @@ export async function listPauses(query: Query, schema: string): Promise<Consumpt
 export async function addPauses(query: Query, schema: string, partitions: readonly number[] | null, reason: string, pausedBy: string): Promise<void> {
   await query(
     `INSERT INTO "${schema}".${PAUSE_TABLE} (partition, reason, paused_by)
-     SELECT p, $2, $3 FROM unnest($1::int[]) AS p
+     SELECT DISTINCT p, $2, $3 FROM unnest($1::int[]) AS p
      ON CONFLICT ((coalesce(partition, -1))) DO UPDATE SET reason = EXCLUDED.reason, paused_by = EXCLUDED.paused_by, paused_at = now()`,
     [partitions ?? [null], reason, pausedBy],
   );

@@ -4,12 +4,18 @@ import type { Logger } from '../logger';
 
 /** How soon every instance follows a pause or resume: one cheap read per instance per poll. */
 export const PAUSE_POLL_MS = 1_000;
+/**
+ * No consumer on a paused queue proves the pause only this long after it was recorded: every
+ * instance has read it by then, with time to spare. Before, a queue can be between two consumers
+ * (a handover, a renewed channel) and get one again from an instance that has not read it yet.
+ */
+export const PAUSE_SEEN_MS = PAUSE_POLL_MS + 1_000;
 
 export interface PauseWatcherOptions {
   partitions: number;
   read: () => Promise<ConsumptionPause[]>;
-  /** Called with the new paused set whenever it changes (never for the first read); a
-   *  rejection is retried on the next poll. */
+  /** Called with the new paused set whenever it changes (never for the first read); not
+   *  awaited by the polls; a rejection is retried on the next poll. */
   onChange: (paused: ReadonlySet<number>) => Promise<void>;
   log: Logger;
   pollMs?: number;
@@ -80,12 +86,12 @@ export class PauseWatcher {
       this.current = next;
       this.opts.log.info({ paused, resumed, pauses }, 'consumption pauses changed');
     } else if (!this.unapplied) return;
-    try {
-      await this.opts.onChange(next);
-      this.unapplied = false;
-    } catch (err) {
+    // Not awaited: applying waits for drains (a batch in hand commits first), and the polls must
+    // go on meanwhile, so the apply that comes next takes the latest pauses.
+    this.unapplied = false;
+    this.opts.onChange(next).catch((err: unknown) => {
       this.unapplied = true;
       this.opts.log.warn({ err: (err as Error).message }, 'applying consumption pauses failed: trying again on the next poll');
-    }
+    });
   }
 }

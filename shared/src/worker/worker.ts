@@ -347,7 +347,7 @@ export class Worker<U extends UnitOfWork> {
    * deliveries back until its previous owner has let go, so nothing waits on our own drains.
    */
   private async applyOwned(owned: Set<number>): Promise<void> {
-    if (this._state === WorkerState.stopping || this._state === WorkerState.stopped) return;
+    if (this._state === WorkerState.stopping || this._state === WorkerState.stopped || this._state === WorkerState.failed) return;
     const rt = this.runtime;
     const lost = [...this.consumers.keys()].filter((p) => !owned.has(p));
     const gained = [...owned].filter((p) => !this.consumers.has(p)).sort((a, b) => a - b);

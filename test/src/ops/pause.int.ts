@@ -92,6 +92,7 @@ describe('ops pause and resume', () => {
     }, 20_000, 500);
     const text = await ops(env, ['status', '--worker', 'inventory']);
     expect(text.out).toContain(`  paused: p0${paused} by `);
+    expect(text.out).toMatch(new RegExp(`p0${paused}\\s+-\\s+paused`));
   });
 
   it('an instance started during the pause does not consume the paused partition', async () => {
@@ -131,7 +132,8 @@ describe('ops pause and resume', () => {
   });
 
   it('repartition refuses while a single partition is paused (its number would name other keys)', async () => {
-    await ops(env, ['pause', 'inventory', '--partition', '1', '--reason', 'x', '--wait', '0']);
+    // The same partition twice is one pause.
+    expect(await ops(env, ['pause', 'inventory', '--partition', '1', '--partition', '1', '--reason', 'x', '--wait', '0'])).toMatchObject({ code: 0 });
     await a.stop();
     await b.stop();
     const run = await ops(env, ['repartition', '--to', String(P + 2)]);

@@ -1,4 +1,4 @@
-import { addPauses, partitionLabel, partitionOf, partitionQueue, removePauses, WORKER_KINDS, WORKER_NAMES } from '@stockflow/shared';
+import { addPauses, partitionLabel, partitionOf, partitionQueue, PAUSE_SEEN_MS, removePauses, WORKER_KINDS, WORKER_NAMES } from '@stockflow/shared';
 import type { FaultContext, FaultOutcome } from './actions';
 import { edge } from './edge-actions';
 
@@ -36,7 +36,8 @@ export async function pause(ctx: FaultContext): Promise<FaultOutcome> {
   try {
     let letGoMs = -1;
     while (Date.now() - started < PAUSE_LET_GO_MS) {
-      if ((await consumers(e, queues)) === 0) {
+      // No consumer proves the pause only once every instance has had time to read it.
+      if ((await consumers(e, queues)) === 0 && Date.now() - started >= PAUSE_SEEN_MS) {
         letGoMs = Date.now() - started;
         break;
       }
