@@ -21,8 +21,8 @@ const base = {
     '^@stockflow/testkit/(.*)$': '<rootDir>/packages/testkit/src/$1',
     '^@stockflow/(shared|test)$': '<rootDir>/$1/src',
     '^@stockflow/(shared|test)/(.*)$': '<rootDir>/$1/src/$2',
-    '^@stockflow/(inventory-worker|order-worker|payment-worker)$': '<rootDir>/services/$1/src',
-    '^@stockflow/(inventory-worker|order-worker|payment-worker)/(.*)$': '<rootDir>/services/$1/src/$2',
+    '^@stockflow/(inventory-worker|order-worker|payment-worker|gateway)$': '<rootDir>/services/$1/src',
+    '^@stockflow/(inventory-worker|order-worker|payment-worker|gateway)/(.*)$': '<rootDir>/services/$1/src/$2',
   },
 };
 

@@ -51,6 +51,8 @@ export interface EventContract<S extends z.ZodType = z.ZodType> extends Base<S> 
   readonly source: WorkerKind;
   /** Workers whose partition queues are bound to this event. */
   readonly consumers: readonly WorkerKind[];
+  /** A business refusal of the command that caused it (not enough stock, a transition not allowed). */
+  readonly refusal: boolean;
 }
 export type Contract = CommandContract | EventContract;
 
@@ -64,8 +66,12 @@ interface Extras {
 function command<S extends z.ZodType>(worker: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string, extras: Extras = {}): CommandContract<S> {
   return { kind: 'command', worker, schema, partitionKey, summary, version: 1, upcasters: [], ...extras };
 }
-function event<S extends z.ZodType>(source: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string, consumers: WorkerKind[] = []): EventContract<S> {
-  return { kind: 'event', source, schema, partitionKey, version: 1, upcasters: [], consumers, summary };
+function event<S extends z.ZodType>(source: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string, consumers: WorkerKind[] = [], refusal = false): EventContract<S> {
+  return { kind: 'event', source, schema, partitionKey, version: 1, upcasters: [], consumers, summary, refusal };
+}
+/** An event that refuses the command that caused it. */
+function refusal<S extends z.ZodType>(source: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string, consumers: WorkerKind[] = []): EventContract<S> {
+  return event(source, schema, partitionKey, summary, consumers, true);
 }
 
 type Line = { productId: string; warehouseId: string };
@@ -91,19 +97,19 @@ export const contracts = {
   // inventory events
   WarehouseRegistered: event('inventory', inv.WarehouseRegistered, (p) => `warehouse:${p.warehouseId}`, 'A warehouse became known.'),
   StockReceived: event('inventory', inv.StockReceived, byStock, 'Receipt applied, with the new levels.'),
-  StockReceiptRejected: event('inventory', inv.StockReceiptRejected, byStock, 'Receipt refused (unknown warehouse).'),
+  StockReceiptRejected: refusal('inventory', inv.StockReceiptRejected, byStock, 'Receipt refused (unknown warehouse).'),
   StockAdjusted: event('inventory', inv.StockAdjusted, byStock, 'Adjustment applied, with the new levels.'),
-  StockAdjustmentRejected: event('inventory', inv.StockAdjustmentRejected, byStock, 'Adjustment refused: version conflict (with the current version) or it would cut into reserved stock.'),
+  StockAdjustmentRejected: refusal('inventory', inv.StockAdjustmentRejected, byStock, 'Adjustment refused: version conflict (with the current version) or it would cut into reserved stock.'),
   StockTransferred: event('inventory', inv.StockTransferred, (p) => stockKey(p.productId, p.fromWarehouseId), 'Transfer applied to both locations.'),
-  StockTransferRejected: event('inventory', inv.StockTransferRejected, (p) => stockKey(p.productId, p.fromWarehouseId), 'Transfer refused, with what was available.'),
+  StockTransferRejected: refusal('inventory', inv.StockTransferRejected, (p) => stockKey(p.productId, p.fromWarehouseId), 'Transfer refused, with what was available.'),
   StockShipped: event('inventory', inv.StockShipped, byStock, 'Shipment applied.'),
-  StockShipmentRejected: event('inventory', inv.StockShipmentRejected, byStock, 'Shipment refused, with what was available.'),
+  StockShipmentRejected: refusal('inventory', inv.StockShipmentRejected, byStock, 'Shipment refused, with what was available.'),
   StockReserved: event('inventory', inv.StockReserved, byReservation, 'Every line is held until expiresAt.', ['orders']),
-  StockReservationRejected: event('inventory', inv.StockReservationRejected, byReservation, 'Nothing was held; reason and availability per line.', ['orders']),
+  StockReservationRejected: refusal('inventory', inv.StockReservationRejected, byReservation, 'Nothing was held; reason and availability per line.', ['orders']),
   ReservationReleased: event('inventory', inv.ReservationReleased, byReservation, 'A hold was given back.', ['orders']),
   ReservationCommitted: event('inventory', inv.ReservationCommitted, byReservation, 'A hold became a shipment.', ['orders']),
   ReservationExpired: event('inventory', inv.ReservationExpired, byReservation, 'A hold timed out and was given back.', ['orders']),
-  ReservationTransitionRejected: event('inventory', inv.ReservationTransitionRejected, byReservation, 'A release/commit/expire arrived in a state that does not allow it.', ['orders']),
+  ReservationTransitionRejected: refusal('inventory', inv.ReservationTransitionRejected, byReservation, 'A release/commit/expire arrived in a state that does not allow it.', ['orders']),
   StockChanged: event('inventory', inv.StockChanged, byStock, 'New levels of one product+warehouse after any effect.'),
   // order commands and events
   PlaceOrder: command('orders', ord.PlaceOrder, byOrder, 'Start the order saga: reserve, pay, commit.'),
@@ -113,9 +119,9 @@ export const contracts = {
   }),
   OrderPlaced: event('orders', ord.OrderPlaced, byOrder, 'The order was accepted and stock is being reserved.'),
   OrderConfirmed: event('orders', ord.OrderConfirmed, byOrder, 'Paid and stock committed: terminal.'),
-  OrderRejected: event('orders', ord.OrderRejected, byOrder, 'Refused (stock or payment), with the reason: terminal.'),
+  OrderRejected: refusal('orders', ord.OrderRejected, byOrder, 'Refused (stock or payment), with the reason: terminal.'),
   OrderCancelled: event('orders', ord.OrderCancelled, byOrder, 'Cancelled by the customer: terminal.'),
-  OrderCancelRejected: event('orders', ord.OrderCancelRejected, byOrder, 'A cancel arrived for an order that can no longer be cancelled.'),
+  OrderCancelRejected: refusal('orders', ord.OrderCancelRejected, byOrder, 'A cancel arrived for an order that can no longer be cancelled.'),
   OrderExpired: event('orders', ord.OrderExpired, byOrder, 'The stock hold ran out before the order completed: terminal.'),
   OrderReviewRequired: event('orders', ord.OrderReviewRequired, byOrder, 'A person should look at this order: no rule settles what happened to it (money refunded after it was confirmed).'),
   RefundRequested: event('orders', ord.RefundRequested, byOrder, 'Money was captured for an order that will not be confirmed.', ['payments']),

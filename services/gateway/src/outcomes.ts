@@ -1,0 +1,136 @@
+import { Client, type Pool } from 'pg';
+import type { ConsumeMessage } from 'amqplib';
+import { contracts, deadLetterExchange, eventsExchange, HEADER, partitionQueue, WORKER_KINDS, type AmqpConnection, type EventContract, type Logger } from '@stockflow/shared';
+import { findCommand, OUTCOME_CHANNEL, settle, type CommandRow } from './db/commands-table';
+
+/** The gateway's queue of outcomes: events that answer a command, and dead letters. */
+export const outcomesQueue = (namespace: string) => `${namespace}.gateway.outcomes`;
+const PREFETCH = 200;
+/** A waiter looks at its row this often even without a notification (one lost on a reconnect). */
+const RECHECK_MS = 1_000;
+const LISTEN_RETRY_MS = 1_000;
+
+const EVENTS = Object.entries(contracts).filter(([, c]) => c.kind === 'event') as [string, EventContract][];
+/** Events that say what became of a command; StockChanged only follows one of them. */
+const OUTCOME_EVENTS = new Map(EVENTS.filter(([t]) => t !== 'StockChanged'));
+
+const settled = (row: CommandRow | undefined) => row !== undefined && row.state !== 'publishing' && row.state !== 'accepted';
+
+/**
+ * Learns what became of the commands the gateway accepted, and wakes the requests waiting for it.
+ *
+ * One durable queue shared by every gateway instance takes a copy of each outcome event (by
+ * type, from the events exchange) and of each dead letter (from the dead-letter exchange): what
+ * arrives while no gateway runs waits there. Whichever instance consumes it records the outcome
+ * on the command's row and NOTIFYs; every instance LISTENs and wakes its own waiters, which
+ * also re-read their row every RECHECK_MS, so a notification lost on a reconnect only delays.
+ * Events of commands the gateway did not accept match no row and are dropped.
+ */
+export class Outcomes {
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private listener: Client | undefined;
+  private stopped = false;
+  private unregister: (() => void) | undefined;
+
+  constructor(
+    private readonly opts: { pool: Pool; databaseUrl: string; amqp: AmqpConnection; namespace: string; partitions: number; log: Logger },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.listen();
+    this.unregister = await this.opts.amqp.register(async (conn) => {
+      const ch = await conn.createChannel();
+      ch.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'outcome channel error'));
+      const queue = outcomesQueue(this.opts.namespace);
+      await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+      for (const [type] of OUTCOME_EVENTS) await ch.bindQueue(queue, eventsExchange(this.opts.namespace), `${type}.*`);
+      for (const kind of WORKER_KINDS) {
+        for (let p = 0; p < this.opts.partitions; p++) await ch.bindQueue(queue, deadLetterExchange(this.opts.namespace), partitionQueue(this.opts.namespace, kind, p, this.opts.partitions));
+      }
+      await ch.prefetch(PREFETCH);
+      await ch.consume(queue, (m) => {
+        if (m) void this.record(m).then(() => ch.ack(m), (err: unknown) => {
+          this.opts.log.warn({ err: (err as Error).message, messageId: m.properties.messageId as string }, 'recording an outcome failed; it comes back');
+          ch.nack(m, false, true);
+        });
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unregister?.();
+    for (const wake of [...this.waiters.values()].flatMap((s) => [...s])) wake();
+    await this.listener?.end().catch(() => undefined);
+  }
+
+  /** The row once it is settled, or as it is when `ms` ran out. */
+  async waitFor(messageId: string, ms: number): Promise<CommandRow | undefined> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const row = await findCommand(this.opts.pool, messageId);
+      const left = deadline - Date.now();
+      if (settled(row) || left <= 0 || this.stopped) return row;
+      await new Promise<void>((resolve) => {
+        const set = this.waiters.get(messageId) ?? new Set();
+        const done = () => {
+          clearTimeout(timer);
+          set.delete(done);
+          if (set.size === 0) this.waiters.delete(messageId);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(left, RECHECK_MS));
+        set.add(done);
+        this.waiters.set(messageId, set);
+      });
+    }
+  }
+
+  private async record(m: ConsumeMessage): Promise<void> {
+    const headers: Record<string, unknown> = m.properties.headers ?? {};
+    if (m.fields.exchange === deadLetterExchange(this.opts.namespace)) {
+      const id = m.properties.messageId as string | undefined;
+      // The worker's own reason, or the broker's (a delivery limit reached) when it dead-lettered.
+      const reason = [headers[HEADER.reason], headers['x-first-death-reason']].find((r) => typeof r === 'string' || Buffer.isBuffer(r));
+      if (id) await settle(this.opts.pool, id, 'dead_lettered', null, null, reason === undefined ? 'dead-lettered' : String(reason));
+      return;
+    }
+    const type = m.properties.type as string | undefined;
+    const cause: unknown = headers[HEADER.causationId];
+    const contract = type ? OUTCOME_EVENTS.get(type) : undefined;
+    if (!contract || typeof cause !== 'string') return;
+    let payload: unknown;
+    try {
+      payload = JSON.parse(m.content.toString('utf8')) as unknown;
+    } catch {
+      return;
+    }
+    await settle(this.opts.pool, cause, contract.refusal ? 'rejected' : 'applied', type!, payload, contract.refusal ? refusalReason(payload) : null);
+  }
+
+  private wake(messageId: string | undefined): void {
+    for (const done of this.waiters.get(messageId ?? '') ?? []) done();
+  }
+
+  /** LISTENs on a session of its own, connected again (each second) when it drops. */
+  private async listen(): Promise<void> {
+    const client = new Client({ connectionString: this.opts.databaseUrl, application_name: 'stockflow:gateway:listen' });
+    client.on('notification', (n) => this.wake(n.payload));
+    client.on('error', (err) => {
+      this.opts.log.warn({ err: err.message }, 'outcome notifications lost; listening again');
+      client.end().catch(() => undefined);
+      if (!this.stopped) setTimeout(() => void this.listen().catch(() => undefined), LISTEN_RETRY_MS).unref();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${OUTCOME_CHANNEL}`);
+    this.listener = client;
+  }
+}
+
+/** A refusal event's own words for why (reason, or the first line's). */
+function refusalReason(payload: unknown): string {
+  const p = payload as { reason?: unknown; lines?: { reason?: unknown }[] };
+  if (typeof p.reason === 'string') return p.reason;
+  const line = p.lines?.find((l) => typeof l.reason === 'string');
+  return typeof line?.reason === 'string' ? line.reason : 'rejected';
+}
