@@ -1,4 +1,4 @@
-// `npm start`: runs the payment-provider simulator and the three workers against the local
+// `npm start`: runs the payment-provider simulator, the three workers and the HTTP gateway against the local
 // services, with readable, prefixed logs. Ctrl-C stops them cleanly (SIGTERM: each worker
 // drains its partitions and flushes its outbox); a second Ctrl-C kills them.
 'use strict';
@@ -13,13 +13,14 @@ const LEVELS = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR'
 const LEVEL_COLOR = { trace: 90, debug: 90, info: 32, warn: 33, error: 31, fatal: 41 };
 const HIDDEN = new Set(['level', 'time', 'msg', 'service', 'instance', 'pid', 'hostname']);
 
-// Each worker listens on its own HTTP port (8081, 8082, 8083 by default). HTTP_PORT names one
-// port, so for `npm start` each worker has a variable of its own.
+// Each worker and the gateway listen on their own HTTP port (8081, 8082, 8083, 8084 by default).
+// HTTP_PORT names one port, so for `npm start` each has a variable of its own.
 const children = [
   { name: 'provider ', color: 35, cmd: 'packages/testkit/dist/provider-simulator/main.js', external: !!process.env.PROVIDER_URL },
   { name: 'inventory', color: 36, cmd: 'services/inventory-worker/dist/main.js', ready: 'inventory-worker ready', portVar: 'INVENTORY_HTTP_PORT', port: 8081 },
   { name: 'orders   ', color: 34, cmd: 'services/order-worker/dist/main.js', ready: 'order-worker ready', portVar: 'ORDER_HTTP_PORT', port: 8082 },
   { name: 'payments ', color: 33, cmd: 'services/payment-worker/dist/main.js', ready: 'payment-worker ready', portVar: 'PAYMENT_HTTP_PORT', port: 8083 },
+  { name: 'gateway  ', color: 32, cmd: 'services/gateway/dist/main.js', ready: 'gateway ready', portVar: 'GATEWAY_HTTP_PORT', port: 8084 },
 ].filter((c) => !c.external);
 
 // `npm start` is the local development stack: the provider simulator signs webhooks with the
@@ -27,10 +28,12 @@ const children = [
 // STOCKFLOW_ENV itself (and its own WEBHOOK_SECRET).
 const ENV = { STOCKFLOW_ENV: 'development', ...process.env };
 if (ENV.HTTP_PORT !== undefined) {
-  process.stdout.write(`HTTP_PORT would give all three workers one port: ignored; set ${children.filter((c) => c.portVar).map((c) => c.portVar).join(', ')} instead\n`);
+  process.stdout.write(`HTTP_PORT would give every service one port: ignored; set ${children.filter((c) => c.portVar).map((c) => c.portVar).join(', ')} instead\n`);
   delete ENV.HTTP_PORT;
 }
 for (const c of children) if (c.portVar && ENV[c.portVar] !== undefined) c.port = Number(ENV[c.portVar]);
+// The gateway's public development token (services/gateway/src/config.ts), accepted only in development.
+const DEV_TOKEN = require(join(ROOT, 'services/gateway/dist/config.js')).DEV_GATEWAY_TOKENS.split(':')[1];
 const paymentsPort = children.find((c) => c.portVar === 'PAYMENT_HTTP_PORT')?.port ?? 8083;
 ENV.WEBHOOK_URL ??= `http://127.0.0.1:${paymentsPort}/webhooks/provider`;
 
@@ -94,15 +97,17 @@ function markReady(child) {
   if (ready.size !== workers.length || markReady.done) return;
   markReady.done = true;
   const ns = process.env.STOCKFLOW_NAMESPACE || 'stockflow';
+  const gatewayPort = children.find((c) => c.portVar === 'GATEWAY_HTTP_PORT').port;
   process.stdout.write(
     [
       '',
-      paint(32, '  stockflow is running: inventory-worker, order-worker and payment-worker are ready.'),
+      paint(32, '  stockflow is running: inventory-worker, order-worker, payment-worker and the gateway are ready.'),
       '',
       '  Send real traffic from another terminal:',
       `    npm run flood -- --attach --commands 2000        ${paint(90, '# orders, stock moves, duplicates, then the invariant check')}`,
       `    npm run send -- RegisterWarehouse '{"warehouseId":"wh-1","name":"Main"}' wh-1`,
       `    npm run send -- ReceiveStock '{"productId":"sku-1","warehouseId":"wh-1","quantity":5}' rcv-1`,
+      `    curl -s localhost:${gatewayPort}/v1/commands/ReceiveStock -H 'authorization: Bearer ${DEV_TOKEN}' -H 'idempotency-key: rcv-2' -H 'prefer: wait=5' -H 'content-type: application/json' -d '{"productId":"sku-1","warehouseId":"wh-1","quantity":2}'  ${paint(90, '# the same over HTTP, answered with its outcome')}`,
       `    npm run stock -- sku-1 wh-1                        ${paint(90, '# read model: levels and ledger of one product')}`,
       '  Watch it:',
       `    npm run ops -- status                             ${paint(90, '# partitions, owners, queue depths, DLQs, outbox backlog')}`,

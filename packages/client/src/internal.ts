@@ -11,5 +11,6 @@ export { applyPartitionKeyRule } from './contracts/partition-key-rules';
 export { injectTraceContext } from './tracing';
 export { backoffDelay } from './util/backoff';
 export { sameFingerprint } from './wire/codec';
+export { gatewayOutcomesQueue } from './wire/routes';
 export { fmix32, fnv1a32 } from './wire/partitioner';
 export { closeWithin, settledWithin, sleep } from './util/time';

@@ -2,4 +2,3 @@ export { clientsOf, DEV_GATEWAY_TOKENS, gatewaySettings, loadGatewayConfig, type
 export { Gateway, waitOf } from './gateway';
 export { HTTP_COMMANDS } from './commands';
 export { ALIASES, openApiDocument } from './openapi';
-export { outcomesQueue } from './outcomes';

@@ -1,10 +1,8 @@
 import { Client, type Pool } from 'pg';
 import type { ConsumeMessage } from 'amqplib';
-import { contracts, deadLetterExchange, eventsExchange, HEADER, partitionQueue, WORKER_KINDS, type AmqpConnection, type EventContract, type Logger } from '@stockflow/shared';
+import { contracts, deadLetterExchange, eventsExchange, gatewayOutcomesQueue, HEADER, partitionQueue, WORKER_KINDS, type AmqpConnection, type EventContract, type Logger } from '@stockflow/shared';
 import { findCommand, OUTCOME_CHANNEL, settle, type CommandRow } from './db/commands-table';
 
-/** The gateway's queue of outcomes: events that answer a command, and dead letters. */
-export const outcomesQueue = (namespace: string) => `${namespace}.gateway.outcomes`;
 const PREFETCH = 200;
 /** A waiter looks at its row this often even without a notification (one lost on a reconnect). */
 const RECHECK_MS = 1_000;
@@ -41,7 +39,7 @@ export class Outcomes {
     this.unregister = await this.opts.amqp.register(async (conn) => {
       const ch = await conn.createChannel();
       ch.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'outcome channel error'));
-      const queue = outcomesQueue(this.opts.namespace);
+      const queue = gatewayOutcomesQueue(this.opts.namespace);
       await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
       for (const [type] of OUTCOME_EVENTS) await ch.bindQueue(queue, eventsExchange(this.opts.namespace), `${type}.*`);
       for (const kind of WORKER_KINDS) {

@@ -1,5 +1,6 @@
 import type { Channel, Options } from 'amqplib';
 import { commandExchange, contracts, deadLetterExchange, deadQueue, eventsExchange, inputsOf, partitionLabel, partitionOf, partitionQueue, type Contract, type MessageType, type WorkerKind, WORKER_KINDS } from '@stockflow/client';
+import { gatewayOutcomesQueue } from '@stockflow/client/internal';
 import { TopologyMismatchError } from '../errors';
 
 /**
@@ -152,6 +153,8 @@ export async function deleteTopology(open: () => Promise<Channel>, opts: Topolog
   const ch = await open();
   ch.on('error', () => undefined);
   for (const q of WORKER_KINDS.flatMap((w) => queuesOf(opts, w))) await ch.deleteQueue(q.name);
+  // The gateway's, when one ran in this namespace (deleting a queue that is not there is fine).
+  await ch.deleteQueue(gatewayOutcomesQueue(opts.namespace));
   for (const e of exchangesOf(opts.namespace)) await ch.deleteExchange(e.name);
   await ch.close();
 }

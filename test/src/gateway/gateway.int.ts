@@ -1,5 +1,4 @@
-import { Gateway, loadGatewayConfig, outcomesQueue } from '@stockflow/gateway';
-import { deleteQueues } from '@stockflow/testkit/support/namespace-cleanup';
+import { Gateway, loadGatewayConfig } from '@stockflow/gateway';
 import type { Publisher } from '@stockflow/shared';
 import { eventually, startInventory, TestEnv } from '../support';
 import { warehouseReady } from '../scaling/traffic';
@@ -35,10 +34,7 @@ describe('HTTP ingress (gateway)', () => {
     await gateway.start();
     base = `http://127.0.0.1:${gateway.httpPort}`;
   });
-  afterAll(async () => {
-    await env?.cleanup();
-    if (env) await deleteQueues(env.amqpUrl, [outcomesQueue(env.namespace)]);
-  });
+  afterAll(async () => env?.cleanup());
 
   async function call(method: 'GET' | 'POST', path: string, opts: { token?: string | null; key?: string; wait?: number; body?: unknown } = {}): Promise<Reply> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };

@@ -61,7 +61,7 @@ describe('npm start and the commands its banner shows', () => {
 
   it('starts the workers on the ports asked for, and each banner command works', async () => {
     env = await TestEnv.create('npm-start', { partitions: 16 });
-    const ports = { INVENTORY_HTTP_PORT: await freePort(), ORDER_HTTP_PORT: await freePort(), PAYMENT_HTTP_PORT: await freePort() };
+    const ports = { INVENTORY_HTTP_PORT: await freePort(), ORDER_HTTP_PORT: await freePort(), PAYMENT_HTTP_PORT: await freePort(), GATEWAY_HTTP_PORT: await freePort() };
     const shellEnv: NodeJS.ProcessEnv = { ...process.env, ...env.env(), ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
     supervisor = spawn(process.execPath, [join(ROOT, 'scripts/start.js')], { cwd: ROOT, env: shellEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let output = '';
@@ -69,13 +69,13 @@ describe('npm start and the commands its banner shows', () => {
     supervisor.stderr!.on('data', (c: Buffer) => (output += c.toString()));
     await eventually(() => expect(output).toContain('stockflow is running'), 90_000, 200);
     // env.env() sets HTTP_PORT, which would give the three workers one port.
-    expect(output).toContain('HTTP_PORT would give all three workers one port: ignored');
+    expect(output).toContain('HTTP_PORT would give every service one port: ignored');
 
     const banner = output.slice(output.indexOf('stockflow is running'));
     const commands = commandsOf(banner);
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const readmeBanner = readme.slice(readme.indexOf('stockflow is running: inventory-worker'));
-    for (const c of commandsOf(readmeBanner.slice(0, readmeBanner.indexOf('```'))).filter((c) => c.startsWith('npm run'))) expect(commands).toContain(c);
+    for (const c of commandsOf(readmeBanner.slice(0, readmeBanner.indexOf('```'))).filter((c) => c.startsWith('npm run') || c.includes('/v1/commands/'))) expect(commands).toContain(c.replace(':8084/', `:${ports.GATEWAY_HTTP_PORT}/`));
 
     for (const [name, port] of Object.entries(ports)) {
       const res = await fetch(`http://127.0.0.1:${port}/readyz`);
@@ -91,8 +91,12 @@ describe('npm start and the commands its banner shows', () => {
       else if (command.startsWith('npm run stock')) expect([command, r.code, r.out]).toEqual([command, 0, expect.stringContaining('sku-1')]);
       else expect([command, r.code, r.err]).toEqual([command, 0, expect.any(String)]);
       if (command.includes('RegisterWarehouse')) await eventually(async () => expect(await env.query(`SELECT 1 FROM inventory.warehouse WHERE id = 'wh-1'`)).toHaveLength(1));
-      if (command.includes('ReceiveStock')) await eventually(async () => expect(await env.query(`SELECT on_hand FROM inventory.stock WHERE product_id = 'sku-1'`)).toEqual([{ on_hand: 5 }]));
-      if (command.startsWith('curl')) expect(r.out).toContain('stockflow_messages_total');
+      if (command.startsWith('curl') && command.includes('/v1/commands/')) {
+        // Over HTTP, with Prefer: wait: the answer is the outcome, applied before it came.
+        expect(JSON.parse(r.out)).toMatchObject({ state: 'applied', outcome: { type: 'StockReceived' } });
+        expect(await env.query(`SELECT on_hand FROM inventory.stock WHERE product_id = 'sku-1'`)).toEqual([{ on_hand: 7 }]);
+      } else if (command.includes('ReceiveStock')) await eventually(async () => expect(await env.query(`SELECT on_hand FROM inventory.stock WHERE product_id = 'sku-1'`)).toEqual([{ on_hand: 5 }]));
+      else if (command.startsWith('curl')) expect(r.out).toContain('stockflow_messages_total');
     }
 
     const exited = new Promise<number | null>((resolve) => supervisor!.on('exit', (code) => resolve(code)));

@@ -22,6 +22,10 @@ export function commandExchange(ns: string, worker: WorkerKind): string {
 export function eventsExchange(ns: string): string {
   return `${ns}.events`;
 }
+/** The HTTP gateway's queue of outcome events and dead letters (services/gateway). */
+export function gatewayOutcomesQueue(ns: string): string {
+  return `${ns}.gateway.outcomes`;
+}
 export function deadLetterExchange(ns: string): string {
   return `${ns}.dlx`;
 }
