@@ -9,6 +9,7 @@ COPY shared/package.json shared/
 COPY services/inventory-worker/package.json services/inventory-worker/
 COPY services/order-worker/package.json services/order-worker/
 COPY services/payment-worker/package.json services/payment-worker/
+COPY services/gateway/package.json services/gateway/
 COPY packages/ops/package.json packages/ops/
 COPY packages/testkit/package.json packages/testkit/
 COPY test/package.json test/
@@ -32,6 +33,7 @@ COPY shared/package.json shared/
 COPY services/inventory-worker/package.json services/inventory-worker/
 COPY services/order-worker/package.json services/order-worker/
 COPY services/payment-worker/package.json services/payment-worker/
+COPY services/gateway/package.json services/gateway/
 COPY packages/ops/package.json packages/ops/
 COPY packages/testkit/package.json packages/testkit/
 COPY test/package.json test/

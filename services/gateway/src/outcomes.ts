@@ -1,6 +1,6 @@
 import { Client, type Pool } from 'pg';
 import type { ConsumeMessage } from 'amqplib';
-import { contracts, deadLetterExchange, eventsExchange, gatewayOutcomesQueue, HEADER, partitionQueue, WORKER_KINDS, type AmqpConnection, type EventContract, type Logger } from '@stockflow/shared';
+import { contracts, deadLetterExchange, eventsExchange, exchangesOf, gatewayOutcomesQueue, HEADER, partitionQueue, WORKER_KINDS, type AmqpConnection, type EventContract, type Logger } from '@stockflow/shared';
 import { findCommand, OUTCOME_CHANNEL, settle, type CommandRow } from './db/commands-table';
 
 const PREFETCH = 200;
@@ -40,6 +40,8 @@ export class Outcomes {
       const ch = await conn.createChannel();
       ch.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'outcome channel error'));
       const queue = gatewayOutcomesQueue(this.opts.namespace);
+      // The workers declare these too, the same way: a gateway started first must not fail.
+      for (const e of exchangesOf(this.opts.namespace)) await ch.assertExchange(e.name, e.type, { durable: true });
       await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
       for (const [type] of OUTCOME_EVENTS) await ch.bindQueue(queue, eventsExchange(this.opts.namespace), `${type}.*`);
       for (const kind of WORKER_KINDS) {

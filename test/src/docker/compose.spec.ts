@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { inventorySettings, loadInventoryConfig } from '@stockflow/inventory-worker';
 import { loadOrderConfig, orderSettings } from '@stockflow/order-worker';
 import { loadPaymentConfig, paymentSettings } from '@stockflow/payment-worker';
+import { gatewaySettings, loadGatewayConfig } from '@stockflow/gateway';
 import type { Setting } from '@stockflow/shared';
 import { IMAGES } from '../support/services';
 
@@ -175,7 +176,7 @@ describe('docker-compose.yml', () => {
 
   it('copies every workspace manifest before npm ci in every image (npm ci needs them all to match the lockfile)', () => {
     const workspaces = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
-    for (const file of [...WORKERS.map((w) => `services/${w.name}/Dockerfile`), 'packages/testkit/provider-simulator.Dockerfile']) {
+    for (const file of [...WORKERS.map((w) => `services/${w.name}/Dockerfile`), 'services/gateway/Dockerfile', 'packages/testkit/provider-simulator.Dockerfile']) {
       const lines = dockerfile(file);
       for (const [i, l] of lines.entries()) {
         if (l.instruction !== 'RUN' || !/\bnpm ci\b/.test(l.args)) continue;
@@ -184,6 +185,25 @@ describe('docker-compose.yml', () => {
         for (const ws of workspaces) expect({ file, copied: copied.includes(`${ws}/package.json ${ws}/`) }).toEqual({ file, copied: true });
       }
     }
+  });
+
+  it('runs the HTTP gateway from its own image, with only variables it reads, on the port it checks', () => {
+    const svc = compose.services.gateway!;
+    expect(svc.build).toEqual({ context: '.', dockerfile: 'services/gateway/Dockerfile' });
+    const env = svc.environment ?? {};
+    const known = envNames(gatewaySettings);
+    expect(Object.keys(env).filter((k) => !known.has(k))).toEqual([]);
+    const config = loadGatewayConfig(env);
+    for (const url of [config.databaseUrl, config.amqpUrl]) expect(Object.keys(compose.services)).toContain(new URL(url).hostname);
+    expect(config.partitions).toBe(loadInventoryConfig(compose.services['inventory-worker']!.environment ?? {}).partitions);
+    expect(svc.ports).toEqual([`${config.httpPort}:${config.httpPort}`]);
+    expect(svc.healthcheck!.test.join(' ')).toContain(`http://127.0.0.1:${config.httpPort}/readyz`);
+    const lines = dockerfile(svc.build!.dockerfile);
+    const final = lines.slice(lines.map((l) => l.instruction).lastIndexOf('FROM'));
+    const copies = final.filter((l) => l.instruction === 'COPY').map((l) => l.args);
+    for (const ws of ['services/gateway', ...workspaceClosure('services/gateway')]) expect(copies).toContain(`--from=build /app/${ws}/dist ${ws}/dist`);
+    expect(JSON.parse(final.find((l) => l.instruction === 'CMD')!.args)).toEqual(['node', 'services/gateway/dist/main.js']);
+    expect(final.filter((l) => l.instruction === 'USER').at(-1)?.args).toBe('node');
   });
 
   it('wires the payment worker to the provider simulator and back', () => {
@@ -196,7 +216,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('installs exactly the lockfile in every image (npm ci, no fallback to npm install)', () => {
-    for (const file of [...WORKERS.map((w) => `services/${w.name}/Dockerfile`), 'packages/testkit/provider-simulator.Dockerfile']) {
+    for (const file of [...WORKERS.map((w) => `services/${w.name}/Dockerfile`), 'services/gateway/Dockerfile', 'packages/testkit/provider-simulator.Dockerfile']) {
       const runs = dockerfile(file).filter((l) => l.instruction === 'RUN' && /\bnpm\b/.test(l.args)).map((l) => l.args);
       expect(runs.filter((r) => /\bnpm ci\b/.test(r))).toHaveLength(2);
       expect(runs.filter((r) => /\bnpm install\b/.test(r))).toEqual([]);
