@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Publisher, WORKER_KINDS } from '@stockflow/shared';
 import { check, dbOf, type CheckReport } from './checker';
@@ -8,12 +9,14 @@ import { rabbitmqctlAvailable } from './faults/rabbitmqctl';
 import { FloodEventTap } from './history/event-tap';
 import { History } from './history/history';
 import { HistoryWriter } from './history/history-file';
-import type { FloodOptions } from './options';
+import { UsageError, type FloodOptions } from './options';
 import { ProviderProcess, RemoteProvider, type ProviderHandle } from './provider/provider-handle';
 import { WebhookRelay } from './provider/webhook-relay';
 import { FloodPublisher } from './publish/flood-publisher';
 import { OrderedPublisher } from './publish/ordered-publisher';
 import { BAR_REDRAW_MS, ProgressBar } from './report/progress-bar';
+import { HttpDoor } from './publish/http-door';
+import { Gateway, loadGatewayConfig } from '@stockflow/gateway';
 import { buildReport } from './report/build';
 import type { FloodReport, ReportSeries } from './report/types';
 import { Rng } from './rng';
@@ -198,7 +201,8 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
   await ordered.start();
   // Rate-limited, two seconds of messages queued ahead of the limiter keep the rate; more
   // (2000 by default) would outlive --duration by minutes at a low rate.
-  const flood = new FloodPublisher({ publisher, ordered, history, provider }, opts.rate > 0 ? Math.max(64, Math.ceil(opts.rate * 2)) : undefined);
+  const http = opts.viaHttp > 0 ? await httpDoor(opts, env, teardown, say) : undefined;
+  const flood = new FloodPublisher({ publisher, ordered, history, provider, http }, opts.rate > 0 ? Math.max(64, Math.ceil(opts.rate * 2)) : undefined);
 
   const catalogue = new Catalogue({ tag: env.tag, products: opts.products, warehouses: opts.warehouses, hotKeys: opts.hotKeys, hotShare: opts.hotShare }, Rng.derive(opts.seed, 'catalogue'));
   const generator = new WorkloadGenerator(
@@ -270,7 +274,7 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
   clearInterval(ticker);
   bar?.stop();
   await reads?.stop();
-  say(`published ${history.publishes.length} messages in ${((tPublished - tPublish) / 1000).toFixed(1)} s; healing faults`);
+  say(`published ${history.publishes.length} messages in ${((tPublished - tPublish) / 1000).toFixed(1)} s${http ? ` (${http.sent} through the gateway)` : ''}; healing faults`);
 
   await injector.heal(HEAL_TIMEOUT_MS);
   say('waiting for quiescence');
@@ -297,6 +301,34 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
   });
   state.ok = report.ok;
   return { report, series, check: checked };
+}
+
+/**
+ * The door for --via http: an attached deployment's gateway (its URL, the token from the
+ * environment), or a gateway this run starts in its own process with a token of its own.
+ */
+async function httpDoor(opts: FloodOptions, env: RunEnvironment, teardown: Teardown, say: (line: string) => void): Promise<HttpDoor> {
+  if (opts.gatewayUrl) {
+    const token = process.env.STOCKFLOW_GATEWAY_TOKEN;
+    if (!token) throw new UsageError('--gateway-url needs the gateway token in STOCKFLOW_GATEWAY_TOKEN');
+    say(`${Math.round(opts.viaHttp * 100)} % of the keys through the gateway at ${opts.gatewayUrl}`);
+    return new HttpDoor(opts.gatewayUrl, token, opts.viaHttp);
+  }
+  const token = randomBytes(24).toString('hex');
+  const gateway = await teardown.create(
+    'gateway',
+    async () => {
+      const g = new Gateway(
+        loadGatewayConfig({ DATABASE_URL: env.databaseUrl, AMQP_URL: opts.amqpUrl, STOCKFLOW_NAMESPACE: env.namespace, PARTITIONS: String(opts.partitions), HTTP_PORT: '0', GATEWAY_TOKENS: `flood:${token}`, GATEWAY_RATE_PER_S: '1000000', INSTANCE_ID: `${env.tag}-gateway`, LOG_LEVEL: 'warn' }),
+        { log: env.log },
+      );
+      await g.start();
+      return g;
+    },
+    (g) => g.stop(),
+  );
+  say(`${Math.round(opts.viaHttp * 100)} % of the keys through a gateway on port ${gateway.httpPort}`);
+  return new HttpDoor(`http://127.0.0.1:${gateway.httpPort}`, token, opts.viaHttp);
 }
 
 /** Holds must race payments (short TTLs expire in 0.3–2.5 s) and the sweep must catch what Redis lost. */

@@ -53,6 +53,8 @@ export const OPTION_DEFS: OptionDef[] = [
   { name: 'worker-env', value: 'K=V', default: 'none', doc: 'Extra environment for every worker the flood starts (repeatable), e.g. BATCH_SIZE=20' },
   { name: 'attach', default: 'off', doc: 'Use workers that are already running (e.g. `npm start`) instead of starting them: the default faults then leave out kill, stop and leader-stop (and say so)' },
   { name: 'namespace', value: 'NS', default: 'fl-<tag> (attach: $STOCKFLOW_NAMESPACE or stockflow)', doc: 'Exchange/queue/Redis prefix; owned runs make their own' },
+  { name: 'via', value: 'http=R', default: 'none (AMQP only)', doc: 'Send the commands of this share of the partition keys through the HTTP gateway instead of AMQP (a key never uses both); an owned run starts a gateway in the flood\'s process, --attach needs --gateway-url and STOCKFLOW_GATEWAY_TOKEN' },
+  { name: 'gateway-url', value: 'URL', default: 'none', doc: 'The HTTP gateway of an attached deployment (with --via http=R)' },
   { name: 'provider-url', value: 'URL', default: 'http://127.0.0.1:4100 (attach only)', doc: 'Payment provider simulator of an attached deployment (driven through its /admin API)' },
   { name: 'quiesce-timeout', value: 'T', default: '120s', doc: 'After publishing, give up waiting for quiescence when nothing moved (inbox, outboxes, queues) for this long; the run then checks anyway and fails' },
   { name: 'drain-max', value: 'T', default: '60m', doc: 'Give up waiting for quiescence after this long even while things still move' },
@@ -100,6 +102,9 @@ export interface FloodOptions {
   partitions: number;
   workerEnv: Record<string, string>;
   attach: boolean;
+  /** Share of partition keys sent through the HTTP gateway (0: none). */
+  viaHttp: number;
+  gatewayUrl: string | undefined;
   namespace: string | undefined;
   providerUrl: string;
   quiesceTimeoutMs: number;
@@ -150,6 +155,8 @@ export function defaultOptions(env: NodeJS.ProcessEnv = process.env): FloodOptio
     partitions: 16,
     workerEnv: {},
     attach: false,
+    viaHttp: 0,
+    gatewayUrl: undefined,
     namespace: undefined,
     providerUrl: 'http://127.0.0.1:4100',
     quiesceTimeoutMs: 120_000,
@@ -236,6 +243,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   // A soak is bounded by time: a command limit it did not ask for would end it early.
   if (o.durationMs !== undefined && !given.has('commands')) o.commands = 0;
   if (o.commands === 0 && o.durationMs === undefined) throw new UsageError('--commands 0 needs a --duration');
+  if (o.viaHttp > 0 && o.attach && !o.gatewayUrl) throw new UsageError('--via http with --attach needs --gateway-url (and the token in STOCKFLOW_GATEWAY_TOKEN)');
+  if (o.gatewayUrl && !o.attach) throw new UsageError('--gateway-url is for --attach: an owned run starts its own gateway');
   if (o.attach) {
     const needProcesses = o.faults.filter((f) => PROCESS_FAULTS.includes(f.kind));
     if (needProcesses.length > 0 && given.has('faults')) {
@@ -316,6 +325,13 @@ function apply(o: FloodOptions, name: string, v: string, negated: boolean): void
     case 'attach': o.attach = !negated; break;
     case 'namespace': o.namespace = v; break;
     case 'provider-url': o.providerUrl = v; break;
+    case 'via': {
+      const m = /^http=(.+)$/.exec(v);
+      if (!m) throw new Error(`--via ${v}: http=R, e.g. http=0.2`);
+      o.viaHttp = num(name, m[1]!, 0, 1);
+      break;
+    }
+    case 'gateway-url': o.gatewayUrl = v; break;
     case 'quiesce-timeout': o.quiesceTimeoutMs = parseDuration(v); break;
     case 'drain-max': o.drainMaxMs = parseDuration(v); break;
     case 'keep': o.keep = !negated; break;

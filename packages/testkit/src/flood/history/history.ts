@@ -23,6 +23,8 @@ export interface PublishRecord {
   attempts: number;
   /** The payload as published (kept for originals only; set adjustments are completed at publish time). */
   payload?: unknown;
+  /** Sent through the HTTP gateway (--via http): numbered by the gateway's own session, not `sequence`. */
+  via?: 'http';
 }
 
 /**

@@ -2,6 +2,7 @@ import { isMandatory, newSequenceSession, propertiesOf, type Payload, type Publi
 import type { History, PublishRecord } from '../history/history';
 import type { ProviderHandle } from '../provider/provider-handle';
 import type { PlannedCommand, ProviderPlan, ScheduledPublish } from '../workload/types';
+import type { HttpDoor } from './http-door';
 import type { OrderedPublisher, OutgoingMessage } from './ordered-publisher';
 
 interface Prepared {
@@ -36,7 +37,7 @@ export class FloodPublisher {
   plansLost = 0;
 
   constructor(
-    private readonly deps: { publisher: Publisher; ordered: OrderedPublisher; history: History; provider: ProviderHandle },
+    private readonly deps: { publisher: Publisher; ordered: OrderedPublisher; history: History; provider: ProviderHandle; http?: HttpDoor },
     private readonly maxQueued = 2000,
   ) {}
 
@@ -50,6 +51,7 @@ export class FloodPublisher {
       if (plans.length > 0) await this.deps.provider.apply(plans).catch(() => (this.plansLost += plans.length));
       for (const s of chunk) {
         await this.deps.ordered.space(this.maxQueued);
+        await this.deps.http?.space();
         this.publishOne(s);
       }
       chunk = [];
@@ -73,8 +75,8 @@ export class FloodPublisher {
   }
 
   /** Waits until the broker confirmed everything published so far. */
-  confirmed(): Promise<void> {
-    return this.deps.ordered.idle();
+  async confirmed(): Promise<void> {
+    await Promise.all([this.deps.ordered.idle(), this.deps.http?.idle()]);
   }
 
   private publishOne(s: ScheduledPublish): void {
@@ -90,14 +92,11 @@ export class FloodPublisher {
     const record: PublishRecord = { i: this.index++, id: c.messageId, type: c.type, key: c.key, sequence: p.sequence, session: p.session, dup: s.duplicate, t: Date.now(), attempts: 0 };
     if (c.setup) record.setup = true;
     if (!s.duplicate) record.payload = p.payload;
+    const http = !c.setup && this.deps.http?.takes(c.key, c.type) ? this.deps.http : undefined;
+    if (http) record.via = 'http';
     this.deps.history.recordPublish(record);
-    this.deps.ordered.push({
-      i: record.i,
-      exchange: p.exchange,
-      routingKey: p.routingKey,
-      body: p.body,
-      properties: p.properties,
-      onSent: (attempt) => {
+    const callbacks = {
+      onSent: (attempt: number) => {
         record.attempts = attempt;
         if (attempt === 1) record.t = Date.now();
       },
@@ -106,6 +105,18 @@ export class FloodPublisher {
         this.deps.history.settled(record);
       },
       onFailed: () => this.deps.history.settled(record),
+    };
+    if (http) {
+      http.send({ key: c.key, type: c.type, messageId: c.messageId, payload: p.payload, ...callbacks });
+      return;
+    }
+    this.deps.ordered.push({
+      i: record.i,
+      exchange: p.exchange,
+      routingKey: p.routingKey,
+      body: p.body,
+      properties: p.properties,
+      ...callbacks,
     });
   }
 
