@@ -1,5 +1,5 @@
 import { Gateway, loadGatewayConfig } from '@stockflow/gateway';
-import type { Publisher } from '@stockflow/shared';
+import { deadLetterExchange, HEADER, partitionQueue, routeOf, stockKey, type Publisher } from '@stockflow/shared';
 import { eventually, startInventory, TestEnv } from '../support';
 import { warehouseReady } from '../scaling/traffic';
 
@@ -117,6 +117,39 @@ describe('HTTP ingress (gateway)', () => {
     await eventually(async () => expect(await call('GET', '/v1/commands/rcv-later')).toMatchObject({ status: 201, body: { state: 'applied', outcome: { type: 'StockReceived', payload: expect.objectContaining({ productId: 'sku-later' }) } } }), 20_000, 200);
     expect(await call('GET', '/v1/commands/rcv-later', { token: PARTNER })).toMatchObject({ status: 404 });
     expect(await call('GET', '/v1/commands/never-sent')).toMatchObject({ status: 404, body: { code: 'unknown_command_id' } });
+  });
+
+  it('503 when the broker does not take the command; the same key later goes through once', async () => {
+    // The partition's binding removed: the broker returns the mandatory publish unroutable.
+    const key = { productId: 'sku-unroutable', warehouseId: 'wh-1' };
+    const route = routeOf(env.topology, 'ReceiveStock', stockKey(key.productId, key.warehouseId));
+    const queue = partitionQueue(env.namespace, 'inventory', route.partition, env.topology.partitions);
+    const ch = await (await env.connection('gw-binding')).createChannel();
+    await ch.unbindQueue(queue, route.exchange, route.routingKey);
+    try {
+      const refused = await call('POST', '/v1/commands/ReceiveStock', { key: 'rcv-unroutable', body: { ...key, quantity: 3 } });
+      expect(refused).toMatchObject({ status: 503, type: 'application/problem+json', body: { code: 'unavailable' } });
+      expect(refused.headers.get('retry-after')).toBe('1');
+    } finally {
+      await ch.bindQueue(queue, route.exchange, route.routingKey);
+      await ch.close();
+    }
+    expect(await call('POST', '/v1/commands/ReceiveStock', { key: 'rcv-unroutable', wait: 5, body: { ...key, quantity: 3 } })).toMatchObject({ status: 201, body: { state: 'applied' } });
+    expect(await onHand('sku-unroutable')).toBe(3);
+  });
+
+  it('a command its worker dead-letters is answered 422 dead_lettered with the reason', async () => {
+    // No order worker runs here: the PlaceOrder waits in its queue, and what its worker would do
+    // with a message it cannot apply (a copy to the dead-letter exchange, with the reason) is
+    // done by hand.
+    const order = { orderId: 'o-dead-1', customerId: 'c-1', currency: 'EUR', lines: [{ productId: 'sku-x', warehouseId: 'wh-1', quantity: 1, unitPrice: 100 }] };
+    const sent = await call('POST', '/v1/orders', { key: 'place-o-dead-1', body: order });
+    expect(sent).toMatchObject({ status: 202, body: { type: 'PlaceOrder', state: 'accepted' } });
+    const queue = partitionQueue(env.namespace, 'orders', sent.body.partition as number, env.topology.partitions);
+    const ch = await (await env.connection('gw-dead')).createChannel();
+    ch.publish(deadLetterExchange(env.namespace), queue, Buffer.from(JSON.stringify(order)), { messageId: 'place-o-dead-1', type: 'PlaceOrder', headers: { [HEADER.reason]: 'handler_error' } });
+    await ch.close();
+    await eventually(async () => expect(await call('GET', '/v1/commands/place-o-dead-1')).toMatchObject({ status: 422, type: 'application/problem+json', body: { code: 'dead_lettered', detail: 'handler_error', state: 'dead_lettered' } }), 20_000, 200);
   });
 
   it('serves its OpenAPI 3.1 document, generated from the same schemas', async () => {

@@ -7,6 +7,7 @@ import { ProgressBar } from '../flood/report/progress-bar';
 import { Teardown } from '../support/teardown';
 import { createBenchEnv } from './bench-env';
 import { OutcomeTap, runLoad, type Command } from './e2e';
+import { HTTP_CONCURRENCY, runHttpLoad, startBenchGateway, type HttpLoad } from './http-load';
 import { amqpLimits, amqpPacedCost, pgTxLimit } from './limits';
 import { describeSplit, type CpuByGroup } from './process-cpu';
 import { rng, scenarios, seedCommands, warehouseCommands } from './scenarios';
@@ -199,11 +200,14 @@ async function main(): Promise<number> {
     return 0;
   }
   const selected = scenarios.filter((s) => only.length === 0 || only.includes(s.name));
-  const steps = new Steps(3 + workerCounts.length * selected.length * (2 + loads.length + rates.length));
+  // The HTTP door: with one worker, after its scenarios, against the AMQP path's uniform rate.
+  const http = workerCounts.includes(1) && (only.length === 0 || only.includes('http'));
+  const steps = new Steps(3 + workerCounts.length * selected.length * (2 + loads.length + rates.length) + (http ? 2 : 0));
   teardown.defer('progress bar', async () => steps.stop());
   const env = await createBenchEnv(partitions, teardown);
   say(`namespace ${env.namespace}, database ${env.database}`);
   const rows: Row[] = [];
+  const httpRows: (HttpLoad & { wait_s: number })[] = [];
   // The cluster's WAL flush count (pg_stat_wal.wal_sync, PostgreSQL 14–17): a count, so it
   // compares across runs where CPU time drifts with the machine. Approximate per run: a backend
   // that goes idle reports its last second of counts up to 10 s later (PGSTAT_IDLE_INTERVAL),
@@ -316,6 +320,21 @@ async function main(): Promise<number> {
             ratio_vs_amqp_publish: round(f.msgsPerS / amqpLimit.publish, 2),
           });
         }
+        if (http && count === 1) {
+          const gateway = await startBenchGateway(env, partitions, teardown);
+          const n = Math.max(1000, Math.floor(messages / 4));
+          const rand = rng(7);
+          const uniform = scenarios.find((x) => x.name === 'uniform')!;
+          for (const waitS of [0, 5]) {
+            const what = waitS > 0 ? `Prefer: wait=${waitS} (answered with the outcome)` : 'no wait (answered at the broker\'s confirm)';
+            steps.start(`http, ${what}`);
+            say(`http, 1 worker: ${n} ReceiveStock requests, ${HTTP_CONCURRENCY} at once, ${what}`);
+            const r = await runHttpLoad(gateway, uniform.build(`${prefix}-http-${waitS}`, n, rand, []), waitS);
+            steps.end();
+            say(`  ${r.requests_per_s} requests/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms; answers ${Object.entries(r.statuses).map(([k, v]) => `${k} × ${v}`).join(', ')}`);
+            httpRows.push({ wait_s: waitS, ...r });
+          }
+        }
         await tap.close();
       } finally {
         await Promise.all(workers.map((w) => w.stop()));
@@ -338,6 +357,8 @@ async function main(): Promise<number> {
         paced_delivery_p99_ms: paced.deliveryP99Ms,
       },
       scenarios: rows,
+      // The HTTP door against the AMQP path's uniform rate in this run (1 worker).
+      http: httpRows.map((h) => ({ ...h, ratio_vs_amqp_uniform: uniform ? round(h.requests_per_s / uniform.msgs_per_s, 2) : null })),
       duplicate_cost_vs_fresh: uniform && dupOnly ? round(uniform.msgs_per_s / dupOnly.msgs_per_s, 2) : null,
       targets: {
         uniform_ge_3x_pg_tx: uniform ? uniform.ratio_vs_pg_tx >= 3 : null,
@@ -349,6 +370,7 @@ async function main(): Promise<number> {
     };
     steps.stop();
     printTable(report.limits, rows, report.duplicate_cost_vs_fresh, report.machine.cpus, report.broker_cpu);
+    for (const h of report.http) process.stdout.write(`http door, 1 worker, ${h.wait_s > 0 ? `Prefer: wait=${h.wait_s}` : 'no wait'}: ${h.requests_per_s} requests/s (${h.ratio_vs_amqp_uniform ?? '?'} × uniform over AMQP), p50 ${h.p50_ms} ms, p99 ${h.p99_ms} ms\n`);
     if (jsonFile) writeFileSync(jsonFile, JSON.stringify(report, null, 2) + '\n');
     if (svgFile) writeFileSync(svgFile, throughputSvg(report.limits, rows));
     process.stdout.write(`\n${JSON.stringify(report.targets)}\n`);
