@@ -1,18 +1,19 @@
 import type { Pool } from 'pg';
 import { contracts, MESSAGE_ID_PATTERN, messageFingerprint, PublishError, ValidationError, WORKER_NAMES, type CommandContract, type MessageType, type Publisher } from '@stockflow/shared';
-import { findCommand, forgetPublishing, insertPublishing, markAccepted, type CommandRow } from './db/commands-table';
+import { findCommand, forgetPublishing, insertPublishing, markPublished, reclaim, type CommandRow } from './db/commands-table';
 import type { Outcomes } from './outcomes';
 import { problem, type Answer } from './problem';
 
-/** The commands a client may send over HTTP: every command that needs no header of its own. */
+/** The commands a client may send over HTTP: every upstream command that needs no header of its own. */
 export const HTTP_COMMANDS = (Object.entries(contracts) as [MessageType, CommandContract][])
-  .filter(([, c]) => c.kind === 'command' && !c.requiredHeaders)
+  .filter(([, c]) => c.kind === 'command' && !c.internal && !c.requiredHeaders)
   .map(([t]) => t);
 
-/** How often a request whose key another request is publishing looks again, and for how long at most. */
+/** How often a request whose key another request is sending looks again. */
 const CONCURRENT_LOOK_MS = 25;
-/** Attempts at one key when the request that held it failed to publish (each starts over). */
-const KEY_ATTEMPTS = 3;
+/** Beyond the send timeout: how long a request may hold a key before another may take it over. */
+const CLAIM_SLACK_MS = 2_000;
+const UNDEFINED_TABLE = '42P01';
 
 export interface CommandRequest {
   client: string;
@@ -61,12 +62,21 @@ export class CommandDesk {
       throw err;
     }
     const contract = contracts[type] as CommandContract;
-    const fingerprint = messageFingerprint(type, contract.identity ? contract.identity.parse(payload) : payload);
-    for (let attempt = 1; ; attempt++) {
-      const row = await this.claim(req, type, fingerprint, partition, payload);
-      if ('status' in row) return row;
-      if (row.row) return this.answer(row.row, req.waitS, row.replayed);
-      if (attempt >= KEY_ATTEMPTS) return problem(503, 'unavailable', 'The broker did not confirm the command', 'Send it again with the same Idempotency-Key', {}, { 'retry-after': '1' });
+    // As the workers compute it: of the parsed payload (the schema's field order), not the bytes.
+    const parsed: unknown = contract.schema.parse(payload);
+    const fingerprint = messageFingerprint(type, contract.identity ? contract.identity.parse(parsed) : parsed);
+    const key = req.key;
+    const deadline = Date.now() + this.opts.sendTimeoutMs + CLAIM_SLACK_MS;
+    for (;;) {
+      if (await insertPublishing(this.pool, { messageId: key, client: req.client, type, fingerprint, partition })) return this.publish(req, type, payload, fingerprint, false);
+      const row = await findCommand(this.pool, key);
+      if (row && (row.fingerprint !== fingerprint || row.client !== req.client || row.type !== type)) return reused(key);
+      if (row && row.state !== 'publishing' && row.state !== 'unconfirmed') return this.answer(row, req.waitS, true);
+      // Being sent by another request, or left unconfirmed, or by a request that died: the same
+      // request may take it over (at once when unconfirmed, once stale when publishing).
+      if (row && (await reclaim(this.pool, key, fingerprint, this.opts.sendTimeoutMs + CLAIM_SLACK_MS))) return this.publish(req, type, payload, fingerprint, true);
+      if (Date.now() > deadline) return unavailable('another request with this Idempotency-Key is still being sent; send it again');
+      await new Promise((r) => setTimeout(r, CONCURRENT_LOOK_MS));
     }
   }
 
@@ -76,62 +86,74 @@ export class CommandDesk {
     return this.answer(row, 0, false);
   }
 
-  /** The key's row: ours after publishing, another request's (replayed), or an answer refusing it. */
-  private async claim(req: CommandRequest, type: MessageType, fingerprint: string, partition: number, payload: unknown): Promise<Answer | { row: CommandRow | undefined; replayed: boolean }> {
-    if (await insertPublishing(this.pool, { messageId: req.key!, client: req.client, type, fingerprint, partition })) {
-      const used = await this.inboxFingerprint(type, req.key!);
-      if (used !== undefined && used !== fingerprint) {
-        await forgetPublishing(this.pool, req.key!);
-        return reused(req.key!);
-      }
-      if (used === undefined) {
-        try {
-          await this.publisher.send(type, payload as never, { messageId: req.key! });
-        } catch (err) {
-          await forgetPublishing(this.pool, req.key!);
-          if (err instanceof PublishError) return problem(503, 'unavailable', 'The broker did not confirm the command', `${err.message}; send it again with the same Idempotency-Key`, {}, { 'retry-after': '1' });
-          throw err;
-        }
-      }
-      await markAccepted(this.pool, req.key!);
-      return { row: await findCommand(this.pool, req.key!), replayed: false };
+  /**
+   * Sends the command whose row this request holds (state publishing), unless a worker's inbox
+   * already has the key: with another fingerprint that is a reuse; with the same, it was sent
+   * over AMQP and applied (processed). A failure here leaves the row publishing: a retry of the
+   * same request takes it over once it is stale.
+   */
+  private async publish(req: CommandRequest, type: MessageType, payload: unknown, fingerprint: string, replayed: boolean): Promise<Answer> {
+    const key = req.key!;
+    const used = await this.inboxFingerprint(type, key);
+    if (used !== undefined && used !== fingerprint) {
+      await forgetPublishing(this.pool, key);
+      return reused(key);
     }
-    // Another request has (or had) this key: the same command, or a reuse.
-    const deadline = Date.now() + this.opts.sendTimeoutMs + 1000;
-    for (;;) {
-      const row = await findCommand(this.pool, req.key!);
-      if (!row) return { row: undefined, replayed: false }; // its publish failed: try the key ourselves
-      if (row.fingerprint !== fingerprint || row.client !== req.client || row.type !== type) return reused(req.key!);
-      if (row.state !== 'publishing' || Date.now() > deadline) return { row, replayed: true };
-      await new Promise((r) => setTimeout(r, CONCURRENT_LOOK_MS));
+    if (used !== undefined) await markPublished(this.pool, key, 'processed');
+    else {
+      try {
+        await this.publisher.send(type, payload as never, { messageId: key });
+      } catch (err) {
+        if (!(err instanceof PublishError)) throw err;
+        // Refused outright, the key is free again; otherwise the broker may have it after all,
+        // and only this same request may send it again.
+        if (err.kind === 'unroutable' || err.kind === 'unencodable') await forgetPublishing(this.pool, key);
+        else await markPublished(this.pool, key, 'unconfirmed');
+        return unavailable(`${err.message}; send it again with the same Idempotency-Key`);
+      }
+      await markPublished(this.pool, key, 'accepted');
     }
+    return this.answer((await findCommand(this.pool, key))!, req.waitS, replayed);
   }
 
   /** What the consuming worker's inbox has under this id (its fingerprint), if anything. */
   private async inboxFingerprint(type: MessageType, messageId: string): Promise<string | undefined> {
     const { worker } = contracts[type] as CommandContract;
     const { schema, service } = WORKER_NAMES[worker];
-    const rows = await this.pool.query<{ fingerprint: string | null }>(`SELECT fingerprint FROM "${schema}".inbox WHERE consumer = $1 AND message_id = $2`, [service, messageId]);
-    if (rows.rows.length === 0) return undefined;
-    return rows.rows[0]!.fingerprint ?? 'unknown';
+    try {
+      const rows = await this.pool.query<{ fingerprint: string | null }>(`SELECT fingerprint FROM "${schema}".inbox WHERE consumer = $1 AND message_id = $2`, [service, messageId]);
+      return rows.rows.length === 0 ? undefined : (rows.rows[0]!.fingerprint ?? 'unknown');
+    } catch (err) {
+      // That worker never started on this database: nothing of it was applied.
+      if ((err as { code?: string }).code === UNDEFINED_TABLE) return undefined;
+      throw err;
+    }
   }
 
   private async answer(row: CommandRow, waitS: number, replayed: boolean): Promise<Answer> {
-    const current = waitS > 0 && (row.state === 'accepted' || row.state === 'publishing') ? ((await this.outcomes.waitFor(row.message_id, waitS * 1000)) ?? row) : row;
+    const current = waitS > 0 && row.state === 'accepted' ? ((await this.outcomes.waitFor(row.message_id, waitS * 1000)) ?? row) : row;
     const headers: Record<string, string> = { location: `/v1/commands/${encodeURIComponent(current.message_id)}`, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) };
-    const base = { messageId: current.message_id, type: current.type, partition: current.partition, state: current.state === 'publishing' ? 'accepted' : current.state };
+    const base = { messageId: current.message_id, type: current.type, partition: current.partition, state: current.state };
     const outcome = current.outcome_type ? { outcome: { type: current.outcome_type, payload: current.outcome } } : {};
     switch (current.state) {
       case 'applied':
         return { status: 201, body: { ...base, ...outcome }, headers };
+      case 'processed':
+        return { status: 200, body: { ...base, detail: 'a worker applied this id before the gateway saw it (sent over AMQP); its outcome event went out then' }, headers };
       case 'rejected':
         return problem(409, 'rejected', `${current.type} was refused`, current.reason ?? 'rejected', { ...base, ...outcome }, headers);
       case 'dead_lettered':
         return problem(422, 'dead_lettered', `${current.type} was dead-lettered`, current.reason ?? 'dead-lettered', base, headers);
+      case 'unconfirmed':
+        return unavailable('the broker did not confirm it; send the same request again with the same Idempotency-Key', base);
       default:
         return { status: 202, body: base, headers };
     }
   }
+}
+
+function unavailable(detail: string, extra: Record<string, unknown> = {}): Answer {
+  return problem(503, 'unavailable', 'The broker did not confirm the command', detail, extra, { 'retry-after': '1' });
 }
 
 function reused(key: string): Answer {

@@ -69,8 +69,9 @@ export class Gateway {
 
   async stop(): Promise<void> {
     clearInterval(this.purge);
-    await this.http?.stop();
+    // Waiters answer with what they have first, so the server's close does not wait out their waits.
     await this.outcomes?.stop();
+    await this.http?.stop();
     await this.publisher?.close().catch(() => undefined);
     await this.pool?.end().catch(() => undefined);
   }

@@ -56,7 +56,8 @@ export class HttpServer {
         if (size > this.maxBodyBytes && !refused) {
           refused = true;
           send('too_large', problem(413, 'too_large', 'Body too large', `over ${this.maxBodyBytes} bytes`, {}, { connection: 'close' }));
-          req.destroy();
+          // Once the answer is out: destroyed at once, the caller could see a reset instead.
+          res.once('finish', () => req.destroy());
           return;
         }
         if (!refused) chunks.push(c);
@@ -98,7 +99,12 @@ export class HttpServer {
     for (const route of this.routes) {
       if (route.method !== req.method) continue;
       const m = route.pattern.exec(req.path);
-      if (m) return { route, params: Object.fromEntries(Object.entries(m.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)])) };
+      if (!m) continue;
+      try {
+        return { route, params: Object.fromEntries(Object.entries(m.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)])) };
+      } catch {
+        return undefined; // a malformed %-escape: no such resource
+      }
     }
     return undefined;
   }

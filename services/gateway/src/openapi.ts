@@ -17,6 +17,7 @@ function commandOperation(type: MessageType, operationId: string) {
     parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }, { $ref: '#/components/parameters/Prefer' }],
     requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${type}` } } } },
     responses: {
+      200: { description: 'Processed: a worker applied this id before the gateway saw it (sent over AMQP); its outcome went out then', content: { 'application/json': { schema: { $ref: '#/components/schemas/CommandStatus' } } } },
       201: { description: 'Applied (with Prefer: wait): the outcome event', headers: { Location: { schema: { type: 'string' } } }, content: { 'application/json': { schema: { $ref: '#/components/schemas/CommandStatus' } } } },
       202: { description: 'Confirmed by the broker; the outcome is not known yet (GET the Location)', headers: { Location: { schema: { type: 'string' } } }, content: { 'application/json': { schema: { $ref: '#/components/schemas/CommandStatus' } } } },
       400: problemOf('Invalid JSON, an invalid command (errors name each field) or a missing or invalid Idempotency-Key'),
@@ -45,12 +46,14 @@ export function openApiDocument(): Record<string, unknown> {
       security: [{ bearer: [] }],
       parameters: [{ name: 'messageId', in: 'path', required: true, schema: { type: 'string' } }],
       responses: {
+        200: { description: 'Processed: a worker applied the id before the gateway saw it (sent over AMQP)', content: { 'application/json': { schema: { $ref: '#/components/schemas/CommandStatus' } } } },
         201: { description: 'Applied', content: { 'application/json': { schema: { $ref: '#/components/schemas/CommandStatus' } } } },
         202: { description: 'Accepted, outcome not known yet', content: { 'application/json': { schema: { $ref: '#/components/schemas/CommandStatus' } } } },
         401: problemOf('No valid bearer token'),
         404: problemOf('No command with this id from this client (or older than the retention window)'),
         409: problemOf('Refused, with the outcome event'),
         422: problemOf('Dead-lettered, with the reason'),
+        503: problemOf('Unconfirmed: the broker did not confirm it; send the same request again'),
       },
     },
   };
@@ -67,7 +70,7 @@ export function openApiDocument(): Record<string, unknown> {
         messageId: { type: 'string' },
         type: { type: 'string' },
         partition: { type: 'integer' },
-        state: { enum: ['accepted', 'applied', 'rejected', 'dead_lettered'] },
+        state: { enum: ['publishing', 'accepted', 'processed', 'applied', 'rejected', 'dead_lettered', 'unconfirmed'] },
         outcome: { type: 'object', properties: { type: { enum: Object.entries(contracts).filter(([, c]) => (c as EventContract).kind === 'event').map(([t]) => t) }, payload: { type: 'object' } } },
       },
     },

@@ -12,7 +12,21 @@ const EVENTS = Object.entries(contracts).filter(([, c]) => c.kind === 'event') a
 /** Events that say what became of a command; StockChanged only follows one of them. */
 const OUTCOME_EVENTS = new Map(EVENTS.filter(([t]) => t !== 'StockChanged'));
 
-const settled = (row: CommandRow | undefined) => row !== undefined && row.state !== 'publishing' && row.state !== 'accepted';
+const SETTLED = new Set(['processed', 'applied', 'rejected', 'dead_lettered']);
+const settled = (row: CommandRow | undefined) => row !== undefined && SETTLED.has(row.state);
+/**
+ * The outcome queue's bounds: what the gateway cannot record is retried, then dropped (only a
+ * waiting answer misses it; nothing of the command depends on it), and a queue nobody consumes
+ * (the gateway removed) stops growing.
+ */
+const QUEUE_ARGUMENTS = { 'x-queue-type': 'quorum', 'x-delivery-limit': 20, 'x-max-length': 1_000_000, 'x-overflow': 'drop-head' };
+/** A recording that failed for a passing reason (Postgres away) is handed back after this long. */
+const REQUEUE_AFTER_MS = 1_000;
+/** SQLSTATE class 22, data exception: the outcome itself cannot be stored; retrying will not help. */
+const isDataError = (err: unknown) => {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('22');
+};
 
 /**
  * Learns what became of the commands the gateway accepted, and wakes the requests waiting for it.
@@ -42,17 +56,36 @@ export class Outcomes {
       const queue = gatewayOutcomesQueue(this.opts.namespace);
       // The workers declare these too, the same way: a gateway started first must not fail.
       for (const e of exchangesOf(this.opts.namespace)) await ch.assertExchange(e.name, e.type, { durable: true });
-      await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+      await ch.assertQueue(queue, { durable: true, arguments: QUEUE_ARGUMENTS });
       for (const [type] of OUTCOME_EVENTS) await ch.bindQueue(queue, eventsExchange(this.opts.namespace), `${type}.*`);
       for (const kind of WORKER_KINDS) {
         for (let p = 0; p < this.opts.partitions; p++) await ch.bindQueue(queue, deadLetterExchange(this.opts.namespace), partitionQueue(this.opts.namespace, kind, p, this.opts.partitions));
       }
       await ch.prefetch(PREFETCH);
+      // The channel may be gone by the time a recording ends (a reconnect): its deliveries come
+      // again on the new one, so a failed ack or nack is nothing to act on.
+      const settle = (fn: () => void) => {
+        try {
+          fn();
+        } catch {
+          // channel closed
+        }
+      };
       await ch.consume(queue, (m) => {
-        if (m) void this.record(m).then(() => ch.ack(m), (err: unknown) => {
-          this.opts.log.warn({ err: (err as Error).message, messageId: m.properties.messageId as string }, 'recording an outcome failed; it comes back');
-          ch.nack(m, false, true);
-        });
+        if (!m) return;
+        this.record(m).then(
+          () => settle(() => ch.ack(m)),
+          (err: unknown) => {
+            const messageId = m.properties.messageId as string | undefined;
+            if (isDataError(err)) {
+              this.opts.log.error({ err: (err as Error).message, messageId }, 'an outcome the gateway cannot store: dropped (GET and waits for its command stay at accepted)');
+              settle(() => ch.ack(m));
+              return;
+            }
+            this.opts.log.warn({ err: (err as Error).message, messageId }, 'recording an outcome failed; handed back in a second');
+            setTimeout(() => settle(() => ch.nack(m, false, true)), REQUEUE_AFTER_MS).unref();
+          },
+        ).catch(() => undefined);
       });
     });
   }
@@ -112,17 +145,28 @@ export class Outcomes {
     for (const done of this.waiters.get(messageId ?? '') ?? []) done();
   }
 
-  /** LISTENs on a session of its own, connected again (each second) when it drops. */
+  /**
+   * LISTENs on a session of its own, connected again each second when it drops or cannot
+   * connect (the first time, at start, a failure is the start's). Meanwhile waiters poll.
+   */
   private async listen(): Promise<void> {
     const client = new Client({ connectionString: this.opts.databaseUrl, application_name: 'stockflow:gateway:listen' });
-    client.on('notification', (n) => this.wake(n.payload));
-    client.on('error', (err) => {
+    let lost = false;
+    const again = (err: Error) => {
+      if (lost) return;
+      lost = true;
       this.opts.log.warn({ err: err.message }, 'outcome notifications lost; listening again');
       client.end().catch(() => undefined);
-      if (!this.stopped) setTimeout(() => void this.listen().catch(() => undefined), LISTEN_RETRY_MS).unref();
-    });
+      if (!this.stopped) setTimeout(() => void this.listen().catch((e: unknown) => again(e as Error)), LISTEN_RETRY_MS).unref();
+    };
+    client.on('notification', (n) => this.wake(n.payload));
+    client.on('error', again);
     await client.connect();
     await client.query(`LISTEN ${OUTCOME_CHANNEL}`);
+    if (this.stopped) {
+      await client.end();
+      return;
+    }
     this.listener = client;
   }
 }

@@ -64,6 +64,9 @@ describe('HTTP ingress (gateway)', () => {
     const invalid = await call('POST', '/v1/reservations', { key: 'k-invalid', body: { reservationId: 'r-bad', lines: [{ productId: 'sku-bad', warehouseId: 'wh-1', quantity: 0 }] } });
     expect(invalid).toMatchObject({ status: 400, type: 'application/problem+json', body: { code: 'invalid_command', errors: [expect.objectContaining({ field: 'lines.0.quantity' })] } });
     expect(await call('POST', '/v1/commands/StockReceived', { key: 'k-event', body: {} })).toMatchObject({ status: 404, body: { code: 'unknown_command' } });
+    // Commands only stockflow's own components send (a charge, an expiry) are not upstreams' to send.
+    expect(await call('POST', '/v1/commands/RequestPayment', { key: 'k-internal', body: { orderId: 'o-1', amount: 100, currency: 'EUR' } })).toMatchObject({ status: 404, body: { code: 'unknown_command' } });
+    expect(await call('GET', '/v1/commands/%E0%A4%A')).toMatchObject({ status: 404 });
     const big = await call('POST', '/v1/commands/ReceiveStock', { key: 'k-big', body: { ...receive('sku-bad', 1), pad: 'x'.repeat(300 * 1024) } });
     expect(big).toMatchObject({ status: 413, body: { code: 'too_large' } });
   });
@@ -85,8 +88,10 @@ describe('HTTP ingress (gateway)', () => {
     expect(new Set(replies.map((r) => JSON.stringify([r.status, r.body]))).size).toBe(1);
     expect(replies[0]).toMatchObject({ status: 201, body: { messageId: 'rcv-idem-1', state: 'applied' } });
     expect(replies.filter((r) => r.headers.get('idempotent-replayed') === 'true')).toHaveLength(4);
-    // Later, without waiting, still the same answer; the effect once.
+    // Later, without waiting, still the same answer; the same fields in another order are the
+    // same request; the effect once.
     expect(await call('POST', '/v1/commands/ReceiveStock', { key: 'rcv-idem-1', body: receive('sku-idem', 2) })).toMatchObject({ status: 201, body: replies[0]!.body });
+    expect(await call('POST', '/v1/commands/ReceiveStock', { key: 'rcv-idem-1', body: '{"quantity":2,"warehouseId":"wh-1","productId":"sku-idem"}' })).toMatchObject({ status: 201, body: replies[0]!.body });
     expect(await onHand('sku-idem')).toBe(2);
     const inbox = await env.query(`SELECT 1 FROM inventory.inbox WHERE message_id = 'rcv-idem-1'`);
     expect(inbox).toHaveLength(1);
@@ -104,8 +109,9 @@ describe('HTTP ingress (gateway)', () => {
     await pub.send('ReceiveStock', receive('sku-amqp', 4), { messageId: 'rcv-amqp-1' });
     await eventually(async () => expect(await onHand('sku-amqp')).toBe(4), 20_000);
     expect(await call('POST', '/v1/commands/ReceiveStock', { key: 'rcv-amqp-1', body: receive('sku-amqp', 5) })).toMatchObject({ status: 422, body: { code: 'idempotency_key_reused' } });
-    const same = await call('POST', '/v1/commands/ReceiveStock', { key: 'rcv-amqp-1', body: receive('sku-amqp', 4) });
-    expect(same).toMatchObject({ status: 202, body: { messageId: 'rcv-amqp-1', state: 'accepted' } });
+    // Its outcome went out before the gateway knew the key: it says so instead of waiting for one.
+    const same = await call('POST', '/v1/commands/ReceiveStock', { key: 'rcv-amqp-1', wait: 5, body: receive('sku-amqp', 4) });
+    expect(same).toMatchObject({ status: 200, body: { messageId: 'rcv-amqp-1', state: 'processed' } });
     await new Promise((r) => setTimeout(r, 500));
     expect(await onHand('sku-amqp')).toBe(4);
   });
@@ -136,6 +142,17 @@ describe('HTTP ingress (gateway)', () => {
     }
     expect(await call('POST', '/v1/commands/ReceiveStock', { key: 'rcv-unroutable', wait: 5, body: { ...key, quantity: 3 } })).toMatchObject({ status: 201, body: { state: 'applied' } });
     expect(await onHand('sku-unroutable')).toBe(3);
+  });
+
+  it('a key left publishing by a request that died is taken over by the same request, not answered from', async () => {
+    // What a gateway killed between its claim and its publish leaves behind.
+    const sent = await call('POST', '/v1/commands/ReceiveStock', { key: 'rcv-orphan-probe', body: receive('sku-orphan', 1) });
+    await env.query(`INSERT INTO gateway.command (message_id, client, type, fingerprint, partition, state, claimed_at)
+      SELECT 'rcv-orphan', client, type, fingerprint, partition, 'publishing', now() - interval '1 hour' FROM gateway.command WHERE message_id = 'rcv-orphan-probe'`);
+    expect(sent.status).toBe(202);
+    expect(await call('POST', '/v1/commands/ReceiveStock', { key: 'rcv-orphan', body: receive('sku-orphan', 9) })).toMatchObject({ status: 422 });
+    expect(await call('POST', '/v1/commands/ReceiveStock', { key: 'rcv-orphan', wait: 5, body: receive('sku-orphan', 1) })).toMatchObject({ status: 201, body: { messageId: 'rcv-orphan', state: 'applied' } });
+    await eventually(async () => expect(await onHand('sku-orphan')).toBe(2), 20_000);
   });
 
   it('a command its worker dead-letters is answered 422 dead_lettered with the reason', async () => {

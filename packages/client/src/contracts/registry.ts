@@ -45,6 +45,8 @@ export interface CommandContract<S extends z.ZodType = z.ZodType> extends Base<S
   readonly kind: 'command';
   /** The worker whose command exchange receives it. */
   readonly worker: WorkerKind;
+  /** Sent by stockflow's own components (the order saga, a scheduler, a sweep), not by upstreams: the HTTP gateway refuses it. */
+  readonly internal: boolean;
 }
 export interface EventContract<S extends z.ZodType = z.ZodType> extends Base<S> {
   readonly kind: 'event';
@@ -61,10 +63,11 @@ interface Extras {
   upcasters?: readonly Upcaster[];
   identity?: z.ZodType;
   requiredHeaders?: Readonly<Record<string, string>>;
+  internal?: boolean;
 }
 
 function command<S extends z.ZodType>(worker: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string, extras: Extras = {}): CommandContract<S> {
-  return { kind: 'command', worker, schema, partitionKey, summary, version: 1, upcasters: [], ...extras };
+  return { kind: 'command', worker, schema, partitionKey, summary, version: 1, upcasters: [], internal: false, ...extras };
 }
 function event<S extends z.ZodType>(source: WorkerKind, schema: S, partitionKey: (p: z.infer<S>) => string, summary: string, consumers: WorkerKind[] = [], refusal = false): EventContract<S> {
   return { kind: 'event', source, schema, partitionKey, version: 1, upcasters: [], consumers, summary, refusal };
@@ -93,7 +96,7 @@ export const contracts = {
   ReserveStock: command('inventory', inv.ReserveStock, (p) => p.reservationId, 'Hold stock on every line, all or nothing, until committed, released or expired.'),
   ReleaseReservation: command('inventory', inv.ReleaseReservation, (p) => p.reservationId, 'Give a held reservation back.'),
   CommitReservation: command('inventory', inv.CommitReservation, (p) => p.reservationId, 'Turn a held reservation into a shipment (on_hand and reserved both drop).'),
-  ExpireReservation: command('inventory', inv.ExpireReservation, (p) => p.reservationId, 'Sent by the expiry scheduler when a hold is due; releases it if still held.'),
+  ExpireReservation: command('inventory', inv.ExpireReservation, (p) => p.reservationId, 'Sent by the expiry scheduler when a hold is due; releases it if still held.', { internal: true }),
   // inventory events
   WarehouseRegistered: event('inventory', inv.WarehouseRegistered, (p) => `warehouse:${p.warehouseId}`, 'A warehouse became known.'),
   StockReceived: event('inventory', inv.StockReceived, byStock, 'Receipt applied, with the new levels.'),
@@ -126,8 +129,8 @@ export const contracts = {
   OrderReviewRequired: event('orders', ord.OrderReviewRequired, byOrder, 'A person should look at this order: no rule settles what happened to it (money refunded after it was confirmed).'),
   RefundRequested: event('orders', ord.RefundRequested, byOrder, 'Money was captured for an order that will not be confirmed.', ['payments']),
   // payment commands and events
-  RequestPayment: command('payments', pay.RequestPayment, byOrder, 'Charge the order amount at the provider with Idempotency-Key order-{orderId}-payment.'),
-  ReconcilePayment: command('payments', pay.ReconcilePayment, byOrder, 'Sent by the pending-charge sweep: ask the provider about a charge still pending and settle it as its webhook would.'),
+  RequestPayment: command('payments', pay.RequestPayment, byOrder, 'Charge the order amount at the provider with Idempotency-Key order-{orderId}-payment.', { internal: true }),
+  ReconcilePayment: command('payments', pay.ReconcilePayment, byOrder, 'Sent by the pending-charge sweep: ask the provider about a charge still pending and settle it as its webhook would.', { internal: true }),
   ProviderWebhook: command('payments', pay.ProviderWebhook, (p) => p.data.orderId, 'A signed provider webhook (payment.captured, payment.failed, refund.succeeded).', {
     identity: pay.ProviderWebhookIdentity,
     requiredHeaders: { 'x-signature': "the provider's HMAC over the raw body: POST the provider's webhook to the payment worker's /webhooks/provider, or publish its raw bytes with sendRaw" },

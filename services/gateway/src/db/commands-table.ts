@@ -7,12 +7,18 @@ import type { Pool } from 'pg';
  * after the wait. The workers' tables are only ever read.
  *
  * state: publishing → accepted (the broker confirmed) → applied | rejected | dead_lettered.
- * A publishing row whose publish failed is deleted, so the key can be tried again.
+ *   unconfirmed: the broker did not confirm (timeout, nack, closed channel); it may still have
+ *     the command, so only the same request may send it again (the key stays taken).
+ *   processed: a worker had applied the key before the gateway saw it (sent over AMQP); its
+ *     outcome went out then.
+ * A publishing row whose publish was refused outright (unroutable) is deleted: the key is free.
+ * `claimed_at` is when a request took the row to publish: one that died meanwhile leaves it
+ * `publishing`, and a later request with the same body takes it over once it is stale.
  */
 export const GATEWAY_SCHEMA = 'gateway';
 export const OUTCOME_CHANNEL = 'stockflow_gateway_outcome';
 
-export type CommandState = 'publishing' | 'accepted' | 'applied' | 'rejected' | 'dead_lettered';
+export type CommandState = 'publishing' | 'unconfirmed' | 'accepted' | 'processed' | 'applied' | 'rejected' | 'dead_lettered';
 
 export interface CommandRow {
   message_id: string;
@@ -25,6 +31,7 @@ export interface CommandRow {
   outcome: unknown;
   reason: string | null;
   created_at: Date;
+  claimed_at: Date;
 }
 
 export async function ensureCommandsTable(pool: Pool): Promise<void> {
@@ -38,11 +45,12 @@ export async function ensureCommandsTable(pool: Pool): Promise<void> {
       type         text        NOT NULL,
       fingerprint  text        NOT NULL,
       partition    integer     NOT NULL,
-      state        text        NOT NULL CHECK (state IN ('publishing', 'accepted', 'applied', 'rejected', 'dead_lettered')),
+      state        text        NOT NULL CHECK (state IN ('publishing', 'unconfirmed', 'accepted', 'processed', 'applied', 'rejected', 'dead_lettered')),
       outcome_type text,
       outcome      jsonb,
       reason       text,
       created_at   timestamptz NOT NULL DEFAULT now(),
+      claimed_at   timestamptz NOT NULL DEFAULT now(),
       settled_at   timestamptz
     );
     CREATE INDEX IF NOT EXISTS command_created_at ON ${GATEWAY_SCHEMA}.command (created_at);
@@ -61,12 +69,27 @@ export async function findCommand(pool: Pool, messageId: string): Promise<Comman
   return (await pool.query<CommandRow>(`SELECT * FROM ${GATEWAY_SCHEMA}.command WHERE message_id = $1`, [messageId])).rows[0];
 }
 
-export async function markAccepted(pool: Pool, messageId: string): Promise<void> {
-  await pool.query(`UPDATE ${GATEWAY_SCHEMA}.command SET state = 'accepted' WHERE message_id = $1 AND state = 'publishing'`, [messageId]);
+/** publishing → accepted, unconfirmed or processed (by the request that holds the claim). */
+export async function markPublished(pool: Pool, messageId: string, state: 'accepted' | 'unconfirmed' | 'processed'): Promise<void> {
+  await pool.query(`UPDATE ${GATEWAY_SCHEMA}.command SET state = $2 WHERE message_id = $1 AND state = 'publishing'`, [messageId, state]);
 }
 
 export async function forgetPublishing(pool: Pool, messageId: string): Promise<void> {
   await pool.query(`DELETE FROM ${GATEWAY_SCHEMA}.command WHERE message_id = $1 AND state = 'publishing'`, [messageId]);
+}
+
+/**
+ * Takes the key over to send it again: an unconfirmed row, or a publishing one whose request
+ * has held it longer than `staleMs` (it died). Only for the same request (fingerprint).
+ */
+export async function reclaim(pool: Pool, messageId: string, fingerprint: string, staleMs: number): Promise<boolean> {
+  const r = await pool.query(
+    `UPDATE ${GATEWAY_SCHEMA}.command SET state = 'publishing', claimed_at = now()
+     WHERE message_id = $1 AND fingerprint = $2
+       AND (state = 'unconfirmed' OR (state = 'publishing' AND claimed_at < now() - make_interval(secs => $3::float8 / 1000)))`,
+    [messageId, fingerprint, staleMs],
+  );
+  return r.rowCount === 1;
 }
 
 /** Records an outcome once (the first one wins) and wakes every gateway instance's waiters. */
@@ -74,7 +97,7 @@ export async function settle(pool: Pool, messageId: string, state: 'applied' | '
   const r = await pool.query(
     `WITH settled AS (
        UPDATE ${GATEWAY_SCHEMA}.command SET state = $2, outcome_type = $3, outcome = $4::jsonb, reason = $5, settled_at = now()
-       WHERE message_id = $1 AND state IN ('publishing', 'accepted') RETURNING message_id)
+       WHERE message_id = $1 AND state IN ('publishing', 'unconfirmed', 'accepted') RETURNING message_id)
      SELECT pg_notify('${OUTCOME_CHANNEL}', message_id) FROM settled`,
     [messageId, state, outcomeType, outcome === undefined ? null : JSON.stringify(outcome), reason],
   );
