@@ -99,7 +99,8 @@ export class CommandDesk {
       await forgetPublishing(this.pool, key);
       return reused(key);
     }
-    if (used !== undefined) await markPublished(this.pool, key, 'processed');
+    let row: CommandRow | undefined;
+    if (used !== undefined) row = await markPublished(this.pool, key, 'processed');
     else {
       try {
         await this.publisher.send(type, payload as never, { messageId: key });
@@ -111,9 +112,9 @@ export class CommandDesk {
         else await markPublished(this.pool, key, 'unconfirmed');
         return unavailable(`${err.message}; send it again with the same Idempotency-Key`);
       }
-      await markPublished(this.pool, key, 'accepted');
+      row = await markPublished(this.pool, key, 'accepted');
     }
-    return this.answer((await findCommand(this.pool, key))!, req.waitS, replayed);
+    return this.answer(row!, req.waitS, replayed);
   }
 
   /** What the consuming worker's inbox has under this id (its fingerprint), if anything. */

@@ -11,6 +11,8 @@ import { Outcomes } from './outcomes';
 import type { Answer } from './problem';
 
 const PURGE_EVERY_MS = 3_600_000;
+/** Postgres connections: a request makes three or four short round trips, waiters re-read theirs. */
+const POOL_SIZE = 20;
 
 /** `Prefer: wait=5` → 5, capped; 0 when absent. */
 export function waitOf(prefer: string | string[] | undefined, maxS: number): number {
@@ -45,7 +47,9 @@ export class Gateway {
   async start(): Promise<void> {
     const { config, log } = this;
     const name = `stockflow:gateway:${config.instanceId}`.slice(0, 63);
-    const pool = (this.pool = new Pool({ connectionString: config.databaseUrl, max: 10, application_name: name }));
+    // Its records need not wait for a WAL flush: lost in a Postgres crash, a retry of the key
+    // publishes again and the worker's inbox (the truth, committed synchronously) drops the copy.
+    const pool = (this.pool = new Pool({ connectionString: config.databaseUrl, max: POOL_SIZE, application_name: name, options: '-c synchronous_commit=off' }));
     pool.on('error', (err) => log.warn({ err: err.message }, 'idle Postgres connection failed'));
     const recorded = await readDeployment(<R>(sql: string, params?: unknown[]) => pool.query(sql, params).then((r) => r.rows as R[]), config.namespace);
     if (recorded && recorded.partitions !== config.partitions) throw new ConfigError([`PARTITIONS=${config.partitions}, but namespace '${config.namespace}' runs ${recorded.partitions}: a key would be sent to the wrong partition`]);

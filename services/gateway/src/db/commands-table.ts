@@ -69,9 +69,17 @@ export async function findCommand(pool: Pool, messageId: string): Promise<Comman
   return (await pool.query<CommandRow>(`SELECT * FROM ${GATEWAY_SCHEMA}.command WHERE message_id = $1`, [messageId])).rows[0];
 }
 
-/** publishing → accepted, unconfirmed or processed (by the request that holds the claim). */
-export async function markPublished(pool: Pool, messageId: string, state: 'accepted' | 'unconfirmed' | 'processed'): Promise<void> {
-  await pool.query(`UPDATE ${GATEWAY_SCHEMA}.command SET state = $2 WHERE message_id = $1 AND state = 'publishing'`, [messageId, state]);
+/**
+ * publishing → accepted, unconfirmed or processed (by the request that holds the claim); the
+ * row as it is now (an outcome may have settled it first).
+ */
+export async function markPublished(pool: Pool, messageId: string, state: 'accepted' | 'unconfirmed' | 'processed'): Promise<CommandRow | undefined> {
+  const r = await pool.query<CommandRow>(
+    `WITH marked AS (UPDATE ${GATEWAY_SCHEMA}.command SET state = $2 WHERE message_id = $1 AND state = 'publishing' RETURNING *)
+     SELECT * FROM marked UNION ALL SELECT * FROM ${GATEWAY_SCHEMA}.command WHERE message_id = $1 AND NOT EXISTS (SELECT 1 FROM marked)`,
+    [messageId, state],
+  );
+  return r.rows[0];
 }
 
 export async function forgetPublishing(pool: Pool, messageId: string): Promise<void> {
