@@ -13,7 +13,7 @@ const ROOT = join(__dirname, '../../..');
 
 interface Service {
   image?: string;
-  build?: { context: string; dockerfile: string };
+  build?: { context: string; dockerfile: string; args?: Record<string, string> };
   environment?: Record<string, string>;
   ports?: string[];
   expose?: string[];
@@ -56,9 +56,13 @@ function workspaceClosure(dir: string): string[] {
   return [...seen].sort();
 }
 
-/** The Dockerfile's instructions, continuation lines joined. */
-function dockerfile(path: string): { instruction: string; args: string }[] {
-  return readFileSync(join(ROOT, path), 'utf8')
+/**
+ * The Dockerfile's instructions, continuation lines joined, with the build arguments put in as
+ * Docker does (`${SERVICE}`, `$SERVICE`).
+ */
+function dockerfile(path: string, buildArgs: Record<string, string> = {}): { instruction: string; args: string }[] {
+  const text = Object.entries(buildArgs).reduce((t, [k, v]) => t.replaceAll(`\${${k}}`, v).replaceAll(`$${k}`, v), readFileSync(join(ROOT, path), 'utf8'));
+  return text
     .replace(/\\\n/g, ' ')
     .split('\n')
     .map((l) => l.trim())
@@ -90,8 +94,10 @@ describe('docker-compose.yml', () => {
     const svc = compose.services[name]!;
     const env = svc.environment ?? {};
 
-    it('is built from its own Dockerfile and can scale (no container name, no host port)', () => {
-      expect(svc.build).toEqual({ context: '.', dockerfile: `services/${name}/Dockerfile` });
+    const image = () => dockerfile(svc.build!.dockerfile, svc.build!.args);
+
+    it('is built from the one Dockerfile with its own arguments and can scale (no container name, no host port)', () => {
+      expect(svc.build).toEqual({ context: '.', dockerfile: 'Dockerfile', args: { SERVICE: name, HTTP_PORT: String(settings.httpPort.default) } });
       expect(existsSync(join(ROOT, svc.build!.dockerfile))).toBe(true);
       expect(svc.container_name).toBeUndefined();
       expect(svc.ports).toBeUndefined();
@@ -119,7 +125,7 @@ describe('docker-compose.yml', () => {
     });
 
     it('has a multi-stage, non-root Dockerfile with a /readyz HEALTHCHECK on its port', () => {
-      const lines = dockerfile(svc.build!.dockerfile);
+      const lines = image();
       const froms = lines.filter((l) => l.instruction === 'FROM');
       expect(froms.length).toBeGreaterThanOrEqual(2);
       for (const f of froms) expect(pinned(f.args.split(' ')[0]!)).toBe(true);
@@ -132,15 +138,15 @@ describe('docker-compose.yml', () => {
       expect(final.find((l) => l.instruction === 'EXPOSE')?.args).toBe(port);
       const health = final.find((l) => l.instruction === 'HEALTHCHECK')?.args ?? '';
       expect(health).toContain('/readyz');
-      expect(health).toContain(port);
-      // The command runs the compiled main.ts of this worker.
+      expect(health).toContain('process.env.HTTP_PORT');
+      // The command runs the compiled main.ts of this worker, as PID 1 (exec).
       const cmd = JSON.parse(final.find((l) => l.instruction === 'CMD')!.args) as string[];
-      expect(cmd).toEqual(['node', `services/${name}/dist/main.js`]);
+      expect(cmd).toEqual(['sh', '-c', `exec node services/${name}/dist/main.js`]);
       expect(existsSync(join(ROOT, 'services', name, 'src', 'main.ts'))).toBe(true);
     });
 
     it('builds and copies every workspace package the worker runs on into its image', () => {
-      const lines = dockerfile(svc.build!.dockerfile);
+      const lines = image();
       const final = lines.slice(lines.map((l) => l.instruction).lastIndexOf('FROM'));
       const copies = (stage: typeof lines) => stage.filter((l) => l.instruction === 'COPY').map((l) => l.args);
       const needed = workspaceClosure(`services/${name}`);
@@ -153,7 +159,7 @@ describe('docker-compose.yml', () => {
     });
 
     it('ships the ops CLI on the PATH (docker compose exec ' + name + ' stockflow-ops status)', () => {
-      const lines = dockerfile(svc.build!.dockerfile);
+      const lines = image();
       const final = lines.slice(lines.map((l) => l.instruction).lastIndexOf('FROM'));
       const copies = (stage: typeof lines) => stage.filter((l) => l.instruction === 'COPY').map((l) => l.args);
       for (const ws of ['packages/ops', ...workspaceClosure('packages/ops')]) {
@@ -176,7 +182,7 @@ describe('docker-compose.yml', () => {
 
   it('copies every workspace manifest before npm ci in every image (npm ci needs them all to match the lockfile)', () => {
     const workspaces = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
-    for (const file of [...WORKERS.map((w) => `services/${w.name}/Dockerfile`), 'services/gateway/Dockerfile', 'packages/testkit/provider-simulator.Dockerfile']) {
+    for (const file of ['Dockerfile', 'packages/testkit/provider-simulator.Dockerfile']) {
       const lines = dockerfile(file);
       for (const [i, l] of lines.entries()) {
         if (l.instruction !== 'RUN' || !/\bnpm ci\b/.test(l.args)) continue;
@@ -189,7 +195,7 @@ describe('docker-compose.yml', () => {
 
   it('runs the HTTP gateway from its own image, with only variables it reads, on the port it checks', () => {
     const svc = compose.services.gateway!;
-    expect(svc.build).toEqual({ context: '.', dockerfile: 'services/gateway/Dockerfile' });
+    expect(svc.build).toEqual({ context: '.', dockerfile: 'Dockerfile', args: { SERVICE: 'gateway', HTTP_PORT: String(gatewaySettings.httpPort.default) } });
     const env = svc.environment ?? {};
     const known = envNames(gatewaySettings);
     expect(Object.keys(env).filter((k) => !known.has(k))).toEqual([]);
@@ -198,11 +204,11 @@ describe('docker-compose.yml', () => {
     expect(config.partitions).toBe(loadInventoryConfig(compose.services['inventory-worker']!.environment ?? {}).partitions);
     expect(svc.ports).toEqual([`${config.httpPort}:${config.httpPort}`]);
     expect(svc.healthcheck!.test.join(' ')).toContain(`http://127.0.0.1:${config.httpPort}/readyz`);
-    const lines = dockerfile(svc.build!.dockerfile);
+    const lines = dockerfile(svc.build!.dockerfile, svc.build!.args);
     const final = lines.slice(lines.map((l) => l.instruction).lastIndexOf('FROM'));
     const copies = final.filter((l) => l.instruction === 'COPY').map((l) => l.args);
     for (const ws of ['services/gateway', ...workspaceClosure('services/gateway')]) expect(copies).toContain(`--from=build /app/${ws}/dist ${ws}/dist`);
-    expect(JSON.parse(final.find((l) => l.instruction === 'CMD')!.args)).toEqual(['node', 'services/gateway/dist/main.js']);
+    expect(JSON.parse(final.find((l) => l.instruction === 'CMD')!.args)).toEqual(['sh', '-c', 'exec node services/gateway/dist/main.js']);
     expect(final.filter((l) => l.instruction === 'USER').at(-1)?.args).toBe('node');
   });
 
@@ -216,7 +222,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('installs exactly the lockfile in every image (npm ci, no fallback to npm install)', () => {
-    for (const file of [...WORKERS.map((w) => `services/${w.name}/Dockerfile`), 'services/gateway/Dockerfile', 'packages/testkit/provider-simulator.Dockerfile']) {
+    for (const file of ['Dockerfile', 'packages/testkit/provider-simulator.Dockerfile']) {
       const runs = dockerfile(file).filter((l) => l.instruction === 'RUN' && /\bnpm\b/.test(l.args)).map((l) => l.args);
       expect(runs.filter((r) => /\bnpm ci\b/.test(r))).toHaveLength(2);
       expect(runs.filter((r) => /\bnpm install\b/.test(r))).toEqual([]);
