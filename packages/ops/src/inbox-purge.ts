@@ -19,7 +19,7 @@ export interface PurgeResult {
 
 /**
  * Deletes inbox rows older than the window, in small batches (what each worker's retention job
- * does every INBOX_PURGE_INTERVAL_MS). A duplicate of a purged id arriving later is applied
+ * does every hour). A duplicate of a purged id arriving later is applied
  * again: the window must be longer than any redelivery or re-publish can be late.
  */
 export async function inboxPurge(ctx: OpsContext, olderThanMs: number, opts: { worker?: string; dryRun?: boolean; batch?: number } = {}): Promise<PurgeResult[]> {

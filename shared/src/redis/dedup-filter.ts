@@ -11,6 +11,12 @@ const REMEMBER = `for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[i + 1], 
 const REMEMBER_WAIT_MS = 20;
 
 /**
+ * How long Redis remembers a committed message id: the window in which a duplicate is acked
+ * without Postgres; later ones fall through to the inbox, which is the truth.
+ */
+export const DEDUP_TTL_S = 3600;
+
+/**
  * Fast path for duplicates: ids whose transaction committed are remembered in Redis for a
  * while, with the fingerprint they were applied with, so a re-delivery can be acked without
  * touching Postgres. Only committed ids are written (after COMMIT), so a hit is a true

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 
 /**
  * Deletes every key of a namespace (`<namespace>:*`): what tests, the bench and the flood
- * leave behind (the duplicate filter keeps one key per message id for DEDUP_TTL_S). SCAN
+ * leave behind (the duplicate filter keeps one key per message id for an hour). SCAN
  * walks the whole keyspace, so a large COUNT keeps the round trips few when other
  * namespaces hold many keys. Returns how many keys went.
  */

@@ -39,6 +39,14 @@ interface Waiting<P, R> {
  * Each batch still commits before its partition's next one starts (the caller awaits), so
  * per-partition order is untouched; rows of all merged batches are locked in one sorted pass.
  */
+/** Most messages one merged transaction carries (a single batch of up to BATCH_SIZE always goes). */
+export const TX_MAX_MESSAGES = 200;
+/**
+ * How long a running transaction must have taken before another starts beside it: under it,
+ * new batches merge into the next transaction (the measured trade is in the comment above).
+ */
+export const TX_OVERLAP_MS = 25;
+
 export class GroupCommit<P, R> {
   private readonly waiting: Waiting<P, R>[] = [];
   /** The running transactions, by start time. */

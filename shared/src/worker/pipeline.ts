@@ -10,7 +10,7 @@ import { messageLogger, type Logger } from '../logger';
 import type { DedupFilter } from '../redis/dedup-filter';
 import { BUDGETS } from '../retry/policy';
 import { DEAD_LETTER_HEADERS, DeadLetterPublisher } from './dead-letter';
-import { GroupCommit, MergedTransactionFailed } from './group-commit';
+import { GroupCommit, MergedTransactionFailed, TX_MAX_MESSAGES, TX_OVERLAP_MS } from './group-commit';
 import type { Handler, HandlerContext, PrepareContext, Runtime, ServiceDefinition, UnitOfWork, WorkItem } from './types';
 
 /** Test seams on the real path (tests inject faults here; production passes none). */
@@ -100,12 +100,12 @@ export class MessagePipeline<U extends UnitOfWork> {
     /** The local outbox relay: committed outbox rows go to it in memory (OutboxRelay.handoff). */
     private readonly relay?: LocalRelay,
   ) {
-    const { txConcurrency, txMaxMessages, txOverlapMs } = rt.config;
+    const { txConcurrency } = rt.config;
     const merged = (parts: TxPart[]) => {
       rt.metrics.mergedBatches.observe(parts.length);
       return this.applyOnce(parts, 0);
     };
-    this.group = txConcurrency > 0 ? new GroupCommit(merged, { concurrency: txConcurrency, maxMessages: txMaxMessages, overlapAfterMs: txOverlapMs }) : undefined;
+    this.group = txConcurrency > 0 ? new GroupCommit(merged, { concurrency: txConcurrency, maxMessages: TX_MAX_MESSAGES, overlapAfterMs: TX_OVERLAP_MS }) : undefined;
     this.dead = new DeadLetterPublisher(rt, rt.policy);
   }
 

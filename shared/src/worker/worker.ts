@@ -12,7 +12,7 @@ import { HealthServer } from '../http/server';
 import { createLogger, type Logger } from '../logger';
 import { createRedis, redisReady } from '../redis/client';
 import { RetryPolicy } from '../retry/policy';
-import { DedupFilter } from '../redis/dedup-filter';
+import { DEDUP_TTL_S, DedupFilter } from '../redis/dedup-filter';
 import { listPauses } from '../db/consumption-pause';
 import { AllPartitions, type PartitionAssigner } from './assignment';
 import { checkPartitionCount } from './deployment';
@@ -21,6 +21,11 @@ import { PauseWatcher } from './pause-watcher';
 import { Resequencer } from './resequencer';
 import { exitAfterCommitHook, MessagePipeline, type PipelineHooks } from './pipeline';
 import type { Component, Runtime, Sabotage, ServiceDefinition, UnitOfWork } from './types';
+
+/** Inbox rows deleted per statement by the retention job: small, so its locks are short. */
+const INBOX_PURGE_BATCH = 1000;
+/** How often the retention job deletes inbox rows older than INBOX_RETENTION_MS. */
+const INBOX_PURGE_EVERY_MS = 3_600_000;
 
 export const WorkerState = {
   created: 'created',
@@ -243,7 +248,7 @@ export class Worker<U extends UnitOfWork> {
     this.stack.push({ name: 'outbox relay', stop: () => relay.stop() });
 
     const hooks = this.opts.hooks ?? exitAfterCommitHook(config.exitAfterCommit, config.allowSabotage === 'i-know-this-breaks-things');
-    const dedup = new DedupFilter(this.rt.redis, def.name, config.dedupTtlS, identity.scope);
+    const dedup = new DedupFilter(this.rt.redis, def.name, DEDUP_TTL_S, identity.scope);
     // Stopped after the consumers (the stack unwinds in reverse) and before Redis closes.
     this.stack.push({ name: 'duplicate filter', stop: () => dedup.flush() });
     this.pipeline = new MessagePipeline(def, this.rt, dedup, hooks, relay);
@@ -389,13 +394,13 @@ export class Worker<U extends UnitOfWork> {
     const rt = this.runtime;
     const run = async () => {
       try {
-        const n = await purgeInbox((sql, p) => rt.db.query(sql, p), rt.db.schema, rt.config.inboxRetentionMs, rt.config.inboxPurgeBatch);
+        const n = await purgeInbox((sql, p) => rt.db.query(sql, p), rt.db.schema, rt.config.inboxRetentionMs, INBOX_PURGE_BATCH);
         if (n > 0) this.log.info({ purged: n }, 'inbox retention purged old rows');
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'inbox retention failed');
       }
     };
-    const timer = setInterval(() => void run(), rt.config.inboxPurgeIntervalMs);
+    const timer = setInterval(() => void run(), INBOX_PURGE_EVERY_MS);
     timer.unref();
     this.stack.push({ name: 'retention', stop: async () => clearInterval(timer) });
   }
