@@ -46,7 +46,7 @@ const RAW: RawCase[] = [
 ];
 
 /**
- * Issue 3, test 12: bad input ends in the dead-letter queue (malformed, invalid) or in a
+ * Bad input ends in the dead-letter queue (malformed, invalid) or in a
  * rejection event with a clear reason (valid but not possible), and nothing is applied.
  */
 describe('inventory bad input', () => {

@@ -5,7 +5,7 @@ import { command, InventoryRig } from './rig';
 jest.setTimeout(300_000);
 
 /**
- * Issue 3, test 10: the schema refuses invalid states by itself. Real traffic first builds a
+ * The schema refuses invalid states by itself. Real traffic first builds a
  * row with stock on hand and held; then plain SQL, as a person with psql (or a buggy handler)
  * would send it, tries to break it. Each statement runs in its own transaction, and a valid
  * statement on the same row is shown to pass, so it is the constraint, not the SQL, refusing.

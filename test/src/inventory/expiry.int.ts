@@ -10,7 +10,7 @@ jest.setTimeout(300_000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Issue 3, test 9: holds run out. The schedulers run fast here (Redis polled every 100 ms, the
+ * Holds run out. The schedulers run fast here (Redis polled every 100 ms, the
  * Postgres sweep every 500 ms for holds 300 ms overdue) so short TTLs expire within seconds.
  */
 describe('inventory reservation expiry', () => {

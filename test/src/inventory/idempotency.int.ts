@@ -7,7 +7,7 @@ import { command, InventoryRig, type Command } from './rig';
 jest.setTimeout(300_000);
 
 /**
- * Issue 3, tests 7 and 8: what makes a second delivery harmless (the message id, claimed in the
+ * What makes a second delivery harmless (the message id, claimed in the
  * inbox in the effect's transaction) and what makes a stale write harmless (the row version
  * an AdjustStock set-to-count must still find).
  */

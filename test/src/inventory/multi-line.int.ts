@@ -9,7 +9,7 @@ jest.setTimeout(300_000);
 type Line = { productId: string; warehouseId: string; quantity: number };
 
 /**
- * Issue 3, test 11. Multi-line reservations lock several stock rows in one transaction; the
+ * Multi-line reservations lock several stock rows in one transaction; the
  * same rows are locked at the same moment by single-line reservations, receipts, shipments
  * and transfers in both directions, applied by other partitions of two worker instances.
  * Locks are always taken sorted by (product, warehouse), so no two transactions can wait on

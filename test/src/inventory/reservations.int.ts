@@ -5,7 +5,7 @@ import { invariantViolations, stockOf } from './invariants';
 jest.setTimeout(300_000);
 
 /**
- * Issue 3, tests 1-3: reservations competing for one stock row. Reservations are partitioned
+ * Reservations competing for one stock row. Reservations are partitioned
  * by reservationId, so the ones below are applied by every partition consumer of two worker
  * instances at once, and all of them lock the same stock row: the contention the sorted row
  * locks exist for.

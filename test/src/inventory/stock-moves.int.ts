@@ -37,7 +37,7 @@ function deadlockRetries(rig: InventoryRig): string[] {
 }
 
 /**
- * Issue 3, tests 4-6: moves that touch one row from many partitions at once. Transfers are
+ * Moves that touch one row from many partitions at once. Transfers are
  * keyed by their source location, reservations by their id and receipts by their location,
  * so a hot row is locked by transactions of several partition consumers in two worker
  * instances at the same time.

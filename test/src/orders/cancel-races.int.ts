@@ -4,7 +4,7 @@ import { ids, PRICE, Saga } from './harness';
 const random = (max: number) => Math.floor(Math.random() * max);
 
 /**
- * Issue 4, scenario 5: a cancel racing the payment. Whatever wins, the order ends either
+ * A cancel racing the payment. Whatever wins, the order ends either
  * CONFIRMED (the cancel refused with an event) or CANCELLED with the money back: net charge 0
  * at the provider and no stock held.
  */

@@ -1,7 +1,7 @@
 import { ids, PRICE, Saga } from './harness';
 
 /**
- * Issue 4, scenarios 1 and 2: the saga under contention and double submits, end to end on
+ * The saga under contention and double submits, end to end on
  * real RabbitMQ, Postgres and Redis, with the provider simulator as the external witness.
  */
 describe('order saga: competition and double submit', () => {

@@ -5,7 +5,7 @@ import { paymentEnv, PRICE, Saga } from './harness';
 const CRASH = { STOCKFLOW_ALLOW_SABOTAGE: 'i-know-this-breaks-things' };
 
 /**
- * Issue 4, scenario 7: a worker process SIGKILLed after COMMIT and before the ack
+ * A worker process SIGKILLed after COMMIT and before the ack
  * (STOCKFLOW_TEST_EXIT_AFTER_COMMIT). The broker redelivers the message to the restarted
  * worker; the inbox must make that redelivery a no-op: no second charge at the provider, no
  * second outcome event, no second stock commit.

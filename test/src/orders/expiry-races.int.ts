@@ -4,7 +4,7 @@ import { ids, PRICE, Saga } from './harness';
 const random = (max: number) => Math.floor(Math.random() * max);
 
 /**
- * Issue 4, scenario 6: the stock hold expiring while the payment is on its way. No order is
+ * The stock hold expiring while the payment is on its way. No order is
  * confirmed without committed stock; money captured too late is refunded.
  *
  * Inventory's own expiry timer is slowed right down so the test decides when a hold expires:

@@ -1,7 +1,7 @@
 import { PRICE, Saga } from './harness';
 
 /**
- * Issue 4, scenario 3: the charge call times out (with and without the provider having
+ * The charge call times out (with and without the provider having
  * charged) and RequestPayment arrives more than once. The provider's ledger must show one
  * charge per order, however many requests it saw.
  */
