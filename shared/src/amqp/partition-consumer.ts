@@ -222,7 +222,7 @@ export class PartitionConsumer {
    * Not basic.cancel + nack-requeue on the same channel: under single active consumer a cancel
    * makes the next waiting consumer (another owner during a handover) active while we still
    * hold our unacked probation delivery, so that consumer receives the messages behind it
-   * first and the returned one after them -- a per-key order violation, seen in a 100k flood.
+   * first and the returned one after them: a per-key order violation.
    * Closing the channel returns what we hold and hands the queue over in one step, and a
    * quorum queue delivers returned messages before the rest.
    */

@@ -52,7 +52,7 @@ export class DedupFilter {
   /**
    * The ids of `ids` that Redis knows as committed, with the fingerprint each was applied with. Every partition batch asks before it joins a
    * transaction, and below full load a batch is a message or two: one MGET each was a socket
-   * write and a reply per batch (a tenth of the worker's time at half load). A lookup asked for
+   * write and a reply per batch, a large share of a quiet worker's time. A lookup asked for
    * while another is on its way waits for it and then goes with all others that came meanwhile,
    * in one MGET: no wait when the worker is quiet, one round trip at most when it is busy.
    * Never rejects: a failure is a miss.
