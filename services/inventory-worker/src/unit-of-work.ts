@@ -1,4 +1,4 @@
-import { lockInOrder, stockKey, type Runtime, type StockLine, type Tx, type UnitOfWork } from '@stockflow/shared';
+import { assertDeclared, lockInOrder, type Runtime, stockKey, type StockLine, type Tx, type UnitOfWork } from '@stockflow/shared';
 
 export type LedgerKind = 'receipt' | 'adjustment' | 'transfer_out' | 'transfer_in' | 'shipment' | 'reserve' | 'release' | 'commit' | 'expire';
 export type ReservationStatus = 'held' | 'released' | 'committed' | 'expired';
@@ -157,7 +157,7 @@ export class InventoryUnitOfWork implements UnitOfWork {
   }
 
   stock(productId: string, warehouseId: string): StockRow | undefined {
-    this.assertLoaded(stockKey(productId, warehouseId), this.wantStock.has(stockKey(productId, warehouseId)));
+    assertDeclared(this.loaded, stockKey(productId, warehouseId), this.wantStock.has(stockKey(productId, warehouseId)));
     return this.stockRows.get(stockKey(productId, warehouseId));
   }
 
@@ -173,7 +173,7 @@ export class InventoryUnitOfWork implements UnitOfWork {
   }
 
   reservation(id: string): ReservationRow | undefined {
-    this.assertLoaded(`reservation ${id}`, this.wantReservations.has(id));
+    assertDeclared(this.loaded, `reservation ${id}`, this.wantReservations.has(id));
     return this.reservations.get(id);
   }
 
@@ -261,10 +261,5 @@ export class InventoryUnitOfWork implements UnitOfWork {
       );
     }
     return Promise.resolve();
-  }
-
-  private assertLoaded(what: string, declared: boolean): void {
-    if (!this.loaded) throw new Error(`unit of work read before load(): ${what}`);
-    if (!declared) throw new Error(`handler touched ${what} without declaring it (it would not be locked)`);
   }
 }

@@ -1,4 +1,4 @@
-import { lockInOrder, TransientError, type Envelope, type orders, type Runtime, type Tx, type UnitOfWork } from '@stockflow/shared';
+import { assertDeclared, type Envelope, lockInOrder, type orders, type Runtime, TransientError, type Tx, type UnitOfWork } from '@stockflow/shared';
 
 export type OrderStatus = orders.OrderStatus;
 export type OrderLine = orders.OrderLine;
@@ -112,8 +112,7 @@ export class OrderUnitOfWork implements UnitOfWork {
   }
 
   order(id: string): OrderRow | undefined {
-    if (!this.loaded) throw new Error(`unit of work read before load(): order ${id}`);
-    if (!this.wanted.has(id)) throw new Error(`handler touched order ${id} without declaring it (it would not be locked)`);
+    assertDeclared(this.loaded, `order ${id}`, this.wanted.has(id));
     return this.rows.get(id);
   }
 

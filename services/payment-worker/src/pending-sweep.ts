@@ -1,4 +1,4 @@
-import { newMessageId, ResendBackoff, sendCommand, type Component, type Runtime } from '@stockflow/shared';
+import { newMessageId, OverdueSweep, sendCommand, type Component, type Runtime } from '@stockflow/shared';
 
 const SWEEP_PAGE = 200;
 const RESEND_MAX_MS = 3_600_000;
@@ -16,14 +16,29 @@ export class PendingSweep implements Component {
   readonly name = 'pending-charge sweep';
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
-  private readonly resend: ResendBackoff;
-  private cursor: { updatedAt: Date; orderId: string } | undefined;
+  private readonly overdue: OverdueSweep<{ order_id: string; updated_at: Date; trace_parent: string | null }>;
 
   constructor(
     private readonly rt: Runtime,
     private readonly opts: { sweepMs: number; afterMs: number },
   ) {
-    this.resend = new ResendBackoff({ firstMs: Math.max(opts.afterMs, 10 * opts.sweepMs), maxMs: RESEND_MAX_MS });
+    this.overdue = new OverdueSweep({
+      page: SWEEP_PAGE,
+      resend: { firstMs: Math.max(opts.afterMs, 10 * opts.sweepMs), maxMs: RESEND_MAX_MS },
+      keyOf: (r) => ({ at: r.updated_at, id: r.order_id }),
+      read: (after, limit) =>
+        rt.db.query(
+          `SELECT order_id, updated_at, trace_parent FROM payments.payment
+           WHERE status = 'pending' AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
+             AND ($2::timestamptz IS NULL OR (updated_at, order_id) > ($2::timestamptz, $3::text))
+           ORDER BY updated_at, order_id LIMIT ${limit}`,
+          [opts.afterMs, after?.at ?? null, after?.id ?? null],
+        ),
+      send: async (r) => {
+        await sendCommand(rt, 'ReconcilePayment', { orderId: r.order_id }, { messageId: `reconcile-${newMessageId()}-${r.order_id}`.slice(0, 200), correlationId: `order-${r.order_id}`.slice(0, 200), traceParent: r.trace_parent });
+        rt.metrics.paymentReconciliations.inc();
+      },
+    });
   }
 
   async start(): Promise<void> {
@@ -50,26 +65,8 @@ export class PendingSweep implements Component {
 
   /** One page of long-pending payments; returns how many it sent a ReconcilePayment for. */
   async sweep(): Promise<number> {
-    const rows = await this.rt.db.query<{ order_id: string; updated_at: Date; trace_parent: string | null }>(
-      `SELECT order_id, updated_at, trace_parent FROM payments.payment
-       WHERE status = 'pending' AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
-         AND ($2::timestamptz IS NULL OR (updated_at, order_id) > ($2::timestamptz, $3::text))
-       ORDER BY updated_at, order_id LIMIT ${SWEEP_PAGE}`,
-      [this.opts.afterMs, this.cursor?.updatedAt ?? null, this.cursor?.orderId ?? null],
-    );
-    const last = rows[rows.length - 1];
-    this.cursor = rows.length === SWEEP_PAGE && last ? { updatedAt: last.updated_at, orderId: last.order_id } : undefined;
-    const now = Date.now();
-    this.resend.prune(now);
-    let sent = 0;
-    for (const r of rows) {
-      if (!this.resend.due(r.order_id, now)) continue;
-      await sendCommand(this.rt, 'ReconcilePayment', { orderId: r.order_id }, { messageId: `reconcile-${newMessageId()}-${r.order_id}`.slice(0, 200), correlationId: `order-${r.order_id}`.slice(0, 200), traceParent: r.trace_parent });
-      this.rt.metrics.paymentReconciliations.inc();
-      this.resend.record(r.order_id, now);
-      sent++;
-    }
-    if (sent > 0) this.rt.log.info({ count: sent, pendingPage: rows.length }, 'asking the provider about long-pending charges');
+    const { read, sent } = await this.overdue.pass();
+    if (sent > 0) this.rt.log.info({ count: sent, pendingPage: read }, 'asking the provider about long-pending charges');
     return sent;
   }
 }

@@ -1,4 +1,4 @@
-import { lockInOrder, TransientError, type Runtime, type Tx, type UnitOfWork } from '@stockflow/shared';
+import { assertDeclared, lockInOrder, type Runtime, TransientError, type Tx, type UnitOfWork } from '@stockflow/shared';
 import type { PaymentEntity, PaymentStatus } from './db/entities';
 
 /** The hot path's view of a payment row: the amount as a number, timestamps left to SQL. */
@@ -91,13 +91,13 @@ export class PaymentUnitOfWork implements UnitOfWork {
   }
 
   payment(orderId: string): PaymentRow | undefined {
-    this.assertLoaded(`payment ${orderId}`, this.wantPayments.has(orderId));
+    assertDeclared(this.loaded, `payment ${orderId}`, this.wantPayments.has(orderId));
     return this.payments.get(orderId);
   }
 
   /** True when this webhook event id was applied before (or earlier in this transaction). */
   webhookSeen(eventId: string): boolean {
-    this.assertLoaded(`webhook event ${eventId}`, this.wantEvents.has(eventId));
+    assertDeclared(this.loaded, `webhook event ${eventId}`, this.wantEvents.has(eventId));
     return this.seenEvents.has(eventId) || this.newEvents.has(eventId);
   }
 
@@ -173,10 +173,5 @@ export class PaymentUnitOfWork implements UnitOfWork {
       );
       if (inserted.length !== events.length) throw new TransientError('a webhook event was recorded concurrently; retrying to see it as a duplicate');
     }
-  }
-
-  private assertLoaded(what: string, declared: boolean): void {
-    if (!this.loaded) throw new Error(`unit of work read before load(): ${what}`);
-    if (!declared) throw new Error(`handler touched ${what} without declaring it (it would not be locked)`);
   }
 }

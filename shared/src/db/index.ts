@@ -10,3 +10,4 @@ export * from './outbox-round';
 export * from './relay-lease';
 export * from './identity';
 export * from './consumption-pause';
+export * from './declared-rows';

@@ -13,3 +13,4 @@ export * from './send-command';
 export * from './dead-letter';
 export * from './worker-names';
 export * from './pause-watcher';
+export * from './overdue-sweep';
