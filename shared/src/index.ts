@@ -14,3 +14,4 @@ export * from './retry/policy';
 export * from './tracing';
 export { payloadJsonSchema } from './contracts/field-table';
 export * from './util/tool-args';
+export { close as closeHttpServer, listen as listenHttp } from './http/listen';

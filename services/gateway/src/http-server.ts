@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '@stockflow/shared';
+import { closeHttpServer as close, listenHttp as listen, type Logger } from '@stockflow/shared';
 import { problem, type Answer } from './problem';
 
 export interface Request {
@@ -80,19 +80,14 @@ export class HttpServer {
         );
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '0.0.0.0', () => resolve());
-    });
+    await listen(server, this.port);
     this.server = server;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    server.closeIdleConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server) await close(server);
   }
 
   private match(req: Request): { route: Route; params: Record<string, string> } | undefined {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger';
+import { close, listen } from './listen';
 
 /** A service-specific endpoint (e.g. payment-worker's webhook gateway). */
 export interface HttpRoute {
@@ -79,17 +80,14 @@ export class HealthServer {
         },
       );
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '0.0.0.0', () => resolve());
-    });
+    await listen(server, this.port);
     this.server = server;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server) await close(server);
   }
 
   private async route(method: string, url: string, body: Buffer, headers: Record<string, string | string[] | undefined>): Promise<{ status: number; body: string; type: string }> {
