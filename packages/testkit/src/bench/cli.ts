@@ -4,10 +4,11 @@ import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { barChart } from '../flood/report/svg';
 import { ProgressBar } from '../flood/report/progress-bar';
+import { startInProcessGateway } from '../support/in-process-gateway';
 import { Teardown } from '../support/teardown';
 import { createBenchEnv } from './bench-env';
 import { OutcomeTap, runLoad, type Command } from './e2e';
-import { HTTP_CONCURRENCY, runHttpLoad, startBenchGateway, type HttpLoad } from './http-load';
+import { HTTP_CONCURRENCY, runHttpLoad, type HttpLoad } from './http-load';
 import { amqpLimits, amqpPacedCost, pgTxLimit } from './limits';
 import { describeSplit, type CpuByGroup } from './process-cpu';
 import { rng, scenarios, seedCommands, warehouseCommands } from './scenarios';
@@ -321,7 +322,7 @@ async function main(): Promise<number> {
           });
         }
         if (http && count === 1) {
-          const gateway = await startBenchGateway(env, partitions, teardown);
+          const gateway = await startInProcessGateway({ ...env, partitions }, teardown);
           const n = Math.max(1000, Math.floor(messages / 4));
           const rand = rng(7);
           const uniform = scenarios.find((x) => x.name === 'uniform')!;

@@ -1,9 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { Gateway, loadGatewayConfig } from '@stockflow/gateway';
-import type { BenchEnv } from './bench-env';
 import type { Command } from './e2e';
 import { round, summarize } from './stats';
-import type { Teardown } from '../support/teardown';
 
 /** Requests in flight at once: an upstream with a connection pool of this size. */
 export const HTTP_CONCURRENCY = 50;
@@ -15,21 +11,6 @@ export interface HttpLoad {
   p99_ms: number;
   /** Answers by status: 202 (confirmed), 201 (applied, with wait), anything else is a failure. */
   statuses: Record<string, number>;
-}
-
-/** A gateway for the bench's namespace, in the bench's process, with a token of its own. */
-export async function startBenchGateway(env: BenchEnv, partitions: number, teardown: Teardown): Promise<{ url: string; token: string }> {
-  const token = randomBytes(24).toString('hex');
-  const gateway = await teardown.create(
-    'gateway',
-    async () => {
-      const g = new Gateway(loadGatewayConfig({ DATABASE_URL: env.databaseUrl, AMQP_URL: env.amqpUrl, STOCKFLOW_NAMESPACE: env.namespace, PARTITIONS: String(partitions), HTTP_PORT: '0', GATEWAY_TOKENS: `bench:${token}`, GATEWAY_RATE_PER_S: '1000000', INSTANCE_ID: `${env.namespace}-gateway`, LOG_LEVEL: 'warn' }), { log: env.log });
-      await g.start();
-      return g;
-    },
-    (g) => g.stop(),
-  );
-  return { url: `http://127.0.0.1:${gateway.httpPort}`, token };
 }
 
 /**

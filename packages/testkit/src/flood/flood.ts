@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Publisher, WORKER_KINDS } from '@stockflow/shared';
 import { check, dbOf, type CheckReport } from './checker';
@@ -16,7 +15,6 @@ import { FloodPublisher } from './publish/flood-publisher';
 import { OrderedPublisher } from './publish/ordered-publisher';
 import { BAR_REDRAW_MS, ProgressBar } from './report/progress-bar';
 import { HttpDoor } from './publish/http-door';
-import { Gateway, loadGatewayConfig } from '@stockflow/gateway';
 import { buildReport } from './report/build';
 import type { FloodReport, ReportSeries } from './report/types';
 import { Rng } from './rng';
@@ -30,6 +28,7 @@ import { activityProbe, lagProbe, rssProbe, tableProbe } from './sampling/soak-p
 import { Sampler } from './sampling/sampler';
 import { ReadLoad } from './soak/reads';
 import { AttachedFleet, ProcessFleet, type Fleet } from './supervisor/fleet';
+import { startInProcessGateway } from '../support/in-process-gateway';
 import { Teardown } from '../support/teardown';
 import { Catalogue } from './workload/catalogue';
 import { WorkloadGenerator } from './workload/generator';
@@ -314,21 +313,9 @@ async function httpDoor(opts: FloodOptions, env: RunEnvironment, teardown: Teard
     say(`${Math.round(opts.viaHttp * 100)} % of the keys through the gateway at ${opts.gatewayUrl}`);
     return new HttpDoor(opts.gatewayUrl, token, opts.viaHttp);
   }
-  const token = randomBytes(24).toString('hex');
-  const gateway = await teardown.create(
-    'gateway',
-    async () => {
-      const g = new Gateway(
-        loadGatewayConfig({ DATABASE_URL: env.databaseUrl, AMQP_URL: opts.amqpUrl, STOCKFLOW_NAMESPACE: env.namespace, PARTITIONS: String(opts.partitions), HTTP_PORT: '0', GATEWAY_TOKENS: `flood:${token}`, GATEWAY_RATE_PER_S: '1000000', INSTANCE_ID: `${env.tag}-gateway`, LOG_LEVEL: 'warn' }),
-        { log: env.log },
-      );
-      await g.start();
-      return g;
-    },
-    (g) => g.stop(),
-  );
-  say(`${Math.round(opts.viaHttp * 100)} % of the keys through a gateway on port ${gateway.httpPort}`);
-  return new HttpDoor(`http://127.0.0.1:${gateway.httpPort}`, token, opts.viaHttp);
+  const gateway = await startInProcessGateway({ databaseUrl: env.databaseUrl, amqpUrl: opts.amqpUrl, namespace: env.namespace, partitions: opts.partitions, log: env.log }, teardown);
+  say(`${Math.round(opts.viaHttp * 100)} % of the keys through a gateway at ${gateway.url}`);
+  return new HttpDoor(gateway.url, gateway.token, opts.viaHttp);
 }
 
 /** Holds must race payments (short TTLs expire in 0.3–2.5 s) and the sweep must catch what Redis lost. */
