@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { addPauses, listPauses, partitionLabel, partitionQueue, PAUSE_SEEN_MS, removePauses, type ConsumptionPause } from '@stockflow/shared';
+import { addPauses, isUndefinedTable, listPauses, partitionLabel, partitionQueue, PAUSE_SEEN_MS, removePauses, type ConsumptionPause } from '@stockflow/shared';
 import type { OpsContext } from './context';
 import { checkQueues } from './queue-check';
 import type { OpsWorker } from './worker-kinds';
@@ -7,8 +7,6 @@ import type { OpsWorker } from './worker-kinds';
 /** How often `pause` looks whether the paused queues have lost their consumers. */
 const WAIT_POLL_MS = 250;
 
-
-const UNDEFINED_TABLE = '42P01';
 
 export class PartitionOutOfRangeError extends Error {
   constructor(partition: number, partitions: number) {
@@ -47,7 +45,7 @@ export async function pause(ctx: OpsContext, w: OpsWorker, given: number[] | nul
   try {
     await addPauses((sql, p) => ctx.query(sql, p), w.schema, partitions, reason, operator(env));
   } catch (err) {
-    if ((err as { code?: string }).code === UNDEFINED_TABLE) throw new Error(`no ${w.service} has started on this database yet (schema ${w.schema} has no pause table): start one first, it creates it`);
+    if (isUndefinedTable(err)) throw new Error(`no ${w.service} has started on this database yet (schema ${w.schema} has no pause table): start one first, it creates it`);
     throw err;
   }
   const queues = (partitions ?? Array.from({ length: n }, (_, i) => i)).map((p) => partitionQueue(ctx.namespace, w.kind, p, n));
@@ -76,7 +74,7 @@ export async function pausesOf(ctx: OpsContext, w: OpsWorker): Promise<Consumpti
   try {
     return await listPauses((sql, p) => ctx.query(sql, p), w.schema);
   } catch (err) {
-    if ((err as { code?: string }).code === UNDEFINED_TABLE) return [];
+    if (isUndefinedTable(err)) return [];
     throw err;
   }
 }

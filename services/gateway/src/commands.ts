@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { contracts, MESSAGE_ID_PATTERN, messageFingerprint, PublishError, ValidationError, WORKER_NAMES, type CommandContract, type MessageType, type Publisher } from '@stockflow/shared';
+import { contracts, isUndefinedTable, MESSAGE_ID_PATTERN, messageFingerprint, PublishError, ValidationError, WORKER_NAMES, type CommandContract, type MessageType, type Publisher } from '@stockflow/shared';
 import { findCommand, forgetPublishing, insertPublishing, markPublished, reclaim, type CommandRow } from './db/commands-table';
 import type { Outcomes } from './outcomes';
 import { problem, type Answer } from './problem';
@@ -13,7 +13,6 @@ export const HTTP_COMMANDS = (Object.entries(contracts) as [MessageType, Command
 const CONCURRENT_LOOK_MS = 25;
 /** Beyond the send timeout: how long a request may hold a key before another may take it over. */
 const CLAIM_SLACK_MS = 2_000;
-const UNDEFINED_TABLE = '42P01';
 
 export interface CommandRequest {
   client: string;
@@ -126,7 +125,7 @@ export class CommandDesk {
       return rows.rows.length === 0 ? undefined : (rows.rows[0]!.fingerprint ?? 'unknown');
     } catch (err) {
       // That worker never started on this database: nothing of it was applied.
-      if ((err as { code?: string }).code === UNDEFINED_TABLE) return undefined;
+      if (isUndefinedTable(err)) return undefined;
       throw err;
     }
   }

@@ -1,6 +1,6 @@
 import { Client, type Pool } from 'pg';
 import type { ConsumeMessage } from 'amqplib';
-import { contracts, deadLetterExchange, eventsExchange, exchangesOf, gatewayOutcomesQueue, HEADER, partitionQueue, WORKER_KINDS, type AmqpConnection, type EventContract, type Logger } from '@stockflow/shared';
+import { contracts, deadLetterExchange, isDataException, eventsExchange, exchangesOf, gatewayOutcomesQueue, HEADER, partitionQueue, WORKER_KINDS, type AmqpConnection, type EventContract, type Logger } from '@stockflow/shared';
 import { findCommand, OUTCOME_CHANNEL, settle, type CommandRow } from './db/commands-table';
 
 const PREFETCH = 200;
@@ -22,11 +22,6 @@ const settled = (row: CommandRow | undefined) => row !== undefined && SETTLED.ha
 const QUEUE_ARGUMENTS = { 'x-queue-type': 'quorum', 'x-delivery-limit': 20, 'x-max-length': 1_000_000, 'x-overflow': 'drop-head' };
 /** A recording that failed for a passing reason (Postgres away) is handed back after this long. */
 const REQUEUE_AFTER_MS = 1_000;
-/** SQLSTATE class 22, data exception: the outcome itself cannot be stored; retrying will not help. */
-const isDataError = (err: unknown) => {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('22');
-};
 
 /**
  * Learns what became of the commands the gateway accepted, and wakes the requests waiting for it.
@@ -77,7 +72,7 @@ export class Outcomes {
           () => settle(() => ch.ack(m)),
           (err: unknown) => {
             const messageId = m.properties.messageId as string | undefined;
-            if (isDataError(err)) {
+            if (isDataException(err)) {
               this.opts.log.error({ err: (err as Error).message, messageId }, 'an outcome the gateway cannot store: dropped (GET and waits for its command stay at accepted)');
               settle(() => ch.ack(m));
               return;

@@ -49,6 +49,16 @@ export function isConstraintViolation(err: unknown): boolean {
   return sqlState(err)?.startsWith('23') ?? false;
 }
 
+/** SQLSTATE class 22: the value itself cannot be stored (a NUL in text, bad JSON): retrying will not help. */
+export function isDataException(err: unknown): boolean {
+  return sqlState(err)?.startsWith('22') ?? false;
+}
+
+/** 42P01: the table is not there (the service that creates it never started on this database). */
+export function isUndefinedTable(err: unknown): boolean {
+  return sqlState(err) === '42P01';
+}
+
 /** COMMIT answered otherwise than COMMIT: an earlier statement had aborted the transaction. */
 export class TransactionRolledBack extends StockflowError {
   constructor(readonly answer: string) {
