@@ -3,6 +3,7 @@ import { DataSource, type EntitySchema, type MigrationInterface } from 'typeorm'
 import type { Logger } from '../logger';
 import { combineWrites, type Statement } from './combine-writes';
 import { isTransientDbError, TransactionRolledBack } from './errors';
+import { corkClientSocket, postgresPool } from './pg-internals';
 import { prepared } from './prepared';
 
 /** What a handler's transaction can do. Deliberately small: SQL in, rows out. */
@@ -61,8 +62,11 @@ const ignore = () => undefined;
  * the statements themselves and gives pg's error objects (SQLSTATE) to the retry logic.
  */
 export class Database {
+  private uncorkedWarned = false;
+
   private constructor(
     readonly dataSource: DataSource,
+    readonly pool: Pool,
     private readonly opts: DatabaseOptions,
   ) {}
 
@@ -84,15 +88,16 @@ export class Database {
       extra: { options: SESSION_OPTIONS, connectionTimeoutMillis: 10_000, pipeline: true },
     });
     await dataSource.initialize();
-    return new Database(dataSource, opts);
+    try {
+      return new Database(dataSource, postgresPool(dataSource), opts);
+    } catch (err) {
+      await dataSource.destroy().catch(() => undefined);
+      throw err;
+    }
   }
 
   get schema(): string {
     return this.opts.schema;
-  }
-
-  get pool(): Pool {
-    return (this.dataSource.driver as unknown as { master: Pool }).master;
   }
 
   /**
@@ -145,7 +150,7 @@ export class Database {
       // round trips fewer per transaction (each one wakes Postgres and costs most at low load,
       // where transactions are small). BEGIN fails only on a broken session, where the
       // statements behind it fail too; its own error surfaces at `await begun` at the latest.
-      const tx = txOf(client);
+      const tx = txOf(client, this.uncorked);
       const begun = tx.send('BEGIN');
       begun.catch(() => undefined);
       const result = await fn(tx);
@@ -172,6 +177,13 @@ export class Database {
     }
   }
 
+  /** The statements of a synchronous run could not be held for one write (pg-internals.ts). */
+  private readonly uncorked = (): void => {
+    if (this.uncorkedWarned) return;
+    this.uncorkedWarned = true;
+    this.opts.log.warn('pg internals changed: each statement of a transaction is written on its own');
+  };
+
   async close(): Promise<void> {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
@@ -185,25 +197,12 @@ function committedOrThrow(res: { command: string }): void {
   if (res.command !== 'COMMIT') throw new TransactionRolledBack(res.command);
 }
 
-function txOf(client: PoolClient): Tx & { send(sql: string, params?: unknown[]): Promise<QueryResult>; flushAndCommit(): Promise<void>; committed: (() => void)[] } {
+function txOf(client: PoolClient, uncorked: () => void): Tx & { send(sql: string, params?: unknown[]): Promise<QueryResult>; flushAndCommit(): Promise<void>; committed: (() => void)[] } {
   let queued: Statement[] = [];
   const committed: (() => void)[] = [];
-  const stream = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
-  let corked = false;
-  /**
-   * Statements sent in one synchronous run leave in one socket write: node-postgres writes each
-   * query on its own, and each write that reaches Postgres wakes its backend. The stream stays
-   * corked until the run's microtasks start; the client is pipelined, so nothing waits for it.
-   */
+  /** Statements sent in one synchronous run leave in one socket write (corkClientSocket). */
   const send = (sql: string, params?: unknown[]): Promise<QueryResult> => {
-    if (stream?.cork && stream.uncork && !corked) {
-      corked = true;
-      stream.cork();
-      queueMicrotask(() => {
-        corked = false;
-        stream.uncork!();
-      });
-    }
+    if (!corkClientSocket(client)) uncorked();
     return client.query(prepared(sql, params));
   };
   /** Sends the queued writes as one statement when they fold (or are one); undefined when not. */

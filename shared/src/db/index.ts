@@ -1,5 +1,6 @@
 export * from './database';
 export * from './errors';
+export * from './pg-internals';
 export * from './inbox';
 export * from './locks';
 export * from './messaging-tables';

@@ -12,8 +12,12 @@ interface MuxLike {
  * Backpressure is untouched: write() still returns false past the socket's high-water mark,
  * the muxer stops and resumes on 'drain' as before.
  *
- * Reaches into amqplib internals (checked in amqplib 2.x); returns false, changing nothing,
- * when their shape is not the one expected.
+ * Reaches into amqplib's private internals, checked against amqplib 2.3.1: ChannelModel
+ * `connection` (typed as `{ serverProperties }` only), its `muxer`, and the muxer's
+ * `_readIncoming()` (one pass over the channels' frame queues) and `out` (the socket).
+ * test/src/client/coalesce-writes.int.ts fails when that shape changes. Returns false, changing
+ * nothing, when the shape is not the one expected: the caller logs a warning and frames are
+ * written one syscall each, which is correct, only costlier.
  */
 export function coalesceFrameWrites(conn: ChannelModel): boolean {
   const mux = (conn as unknown as { connection?: { muxer?: Partial<MuxLike> } }).connection?.muxer;
