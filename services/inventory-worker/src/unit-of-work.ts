@@ -1,4 +1,4 @@
-import { assertDeclared, lockInOrder, type Runtime, stockKey, type StockLine, type Tx, type UnitOfWork } from '@stockflow/shared';
+import { assertDeclared, lockInOrder, type Runtime, stockKey, type StockLine, type Tx, type UnitOfWork, unnestArrays } from '@stockflow/shared';
 
 export type LedgerKind = 'receipt' | 'adjustment' | 'transfer_out' | 'transfer_in' | 'shipment' | 'reserve' | 'release' | 'commit' | 'expire';
 export type ReservationStatus = 'held' | 'released' | 'committed' | 'expired';
@@ -222,17 +222,19 @@ export class InventoryUnitOfWork implements UnitOfWork {
       tx.write(
         `DELETE FROM inventory.stock s USING unnest($1::text[], $2::text[]) AS v(product_id, warehouse_id)
          WHERE s.product_id = v.product_id AND s.warehouse_id = v.warehouse_id AND s.version = 0`,
-        [unused.map((r) => r.productId), unused.map((r) => r.warehouseId)],
+        unnestArrays(unused, (r) => [r.productId, r.warehouseId]),
       );
     }
     const dirty = [...this.dirtyStock].map((k) => this.stockRows.get(k)!);
+    // Not version-guarded like orders and payments: the row lock alone protects stock, and with
+    // locks off (sabotage) the isolation tests must see the lost updates it prevents.
     if (dirty.length > 0) {
       tx.write(
         `UPDATE inventory.stock s
          SET on_hand = v.on_hand, reserved = v.reserved, version = v.version, updated_at = now()
          FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[]) AS v(product_id, warehouse_id, on_hand, reserved, version)
          WHERE s.product_id = v.product_id AND s.warehouse_id = v.warehouse_id`,
-        [dirty.map((r) => r.productId), dirty.map((r) => r.warehouseId), dirty.map((r) => r.onHand), dirty.map((r) => r.reserved), dirty.map((r) => r.version)],
+        unnestArrays(dirty, (r) => [r.productId, r.warehouseId, r.onHand, r.reserved, r.version]),
       );
     }
     const created = [...this.newReservations].map((id) => this.reservations.get(id)!);
@@ -241,7 +243,7 @@ export class InventoryUnitOfWork implements UnitOfWork {
         `INSERT INTO inventory.reservation (id, order_id, lines, status, expires_at, closed_at)
          SELECT id, order_id, lines, status, expires_at, CASE WHEN status = 'held' THEN NULL ELSE now() END
          FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::timestamptz[]) AS r(id, order_id, lines, status, expires_at)`,
-        [created.map((r) => r.id), created.map((r) => r.orderId), created.map((r) => JSON.stringify(r.lines)), created.map((r) => r.status), created.map((r) => r.expiresAt)],
+        unnestArrays(created, (r) => [r.id, r.orderId, JSON.stringify(r.lines), r.status, r.expiresAt]),
       );
     }
     const changed = [...this.changedReservations].map((id) => this.reservations.get(id)!);
@@ -249,15 +251,14 @@ export class InventoryUnitOfWork implements UnitOfWork {
       tx.write(
         `UPDATE inventory.reservation r SET status = v.status, closed_at = now()
          FROM unnest($1::text[], $2::text[]) AS v(id, status) WHERE r.id = v.id`,
-        [changed.map((r) => r.id), changed.map((r) => r.status)],
+        unnestArrays(changed, (r) => [r.id, r.status]),
       );
     }
     if (this.ledger.length > 0) {
-      const l = this.ledger;
       tx.write(
         `INSERT INTO inventory.ledger (product_id, warehouse_id, delta_on_hand, delta_reserved, kind, message_id, reservation_id)
          SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[])`,
-        [l.map((r) => r.productId), l.map((r) => r.warehouseId), l.map((r) => r.deltaOnHand), l.map((r) => r.deltaReserved), l.map((r) => r.kind), l.map((r) => r.messageId), l.map((r) => r.reservationId)],
+        unnestArrays(this.ledger, (r) => [r.productId, r.warehouseId, r.deltaOnHand, r.deltaReserved, r.kind, r.messageId, r.reservationId]),
       );
     }
     return Promise.resolve();

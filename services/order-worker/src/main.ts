@@ -1,6 +1,5 @@
 import { configOrExit, consumptionPauseMigration, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions, WORKER_NAMES } from '@stockflow/shared';
 import { loadOrderConfig, type OrderConfig } from './config';
-import { entities } from './db/entities';
 import { OrdersSchema1732100000000 } from './db/migrations/1732100000000-orders-schema';
 import { OrdersCapturedCurrency1733000000000 } from './db/migrations/1733000000000-orders-captured-currency';
 import { orderHandlers } from './handlers';
@@ -16,7 +15,8 @@ export function createOrderWorker(config: OrderConfig, opts: WorkerOptions = {})
     name: WORKER_NAMES.orders.service,
     schema: ORDERS_SCHEMA,
     migrations: orderMigrations,
-    entities,
+    // Plain SQL only: nothing queries these tables through TypeORM repositories.
+    entities: [],
     handlers: orderHandlers({ defaultTtlMs: config.reservationTtlMs }),
     createUnitOfWork: (tx: Tx, rt: Runtime) => new OrderUnitOfWork(tx, rt),
   };

@@ -1,4 +1,4 @@
-import { assertDeclared, type Envelope, lockInOrder, type orders, type Runtime, TransientError, type Tx, type UnitOfWork } from '@stockflow/shared';
+import { assertDeclared, type Envelope, lockInOrder, type orders, type Runtime, type Tx, type UnitOfWork, unnestArrays, writeAllOrRetry } from '@stockflow/shared';
 
 export type OrderStatus = orders.OrderStatus;
 export type OrderLine = orders.OrderLine;
@@ -142,68 +142,43 @@ export class OrderUnitOfWork implements UnitOfWork {
     this.transitions.push({ orderId: row.id, from, to, reason, messageId: env.messageId, messageType: env.type });
   }
 
+  /**
+   * The checked writes (new orders, versioned updates) go in one round trip and are awaited, so a
+   * shortfall fails the transaction before COMMIT is sent; the transition log needs no check and
+   * is queued (Tx.write) to reach Postgres with the outbox rows and COMMIT.
+   */
   async flush(): Promise<void> {
     const created = [...this.created].sort().map((id) => this.rows.get(id)!);
-    if (created.length > 0) {
-      const inserted = await this.tx.query<{ id: string }>(
-        `INSERT INTO orders.orders (id, customer_id, currency, amount, lines, status, reason, reservation_ttl_ms, stock_status, payment_status, captured_amount, provider_ref, refund_status, captured_currency)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[], $14::text[])
-         ON CONFLICT (id) DO NOTHING
-         RETURNING id`,
-        [
-          created.map((r) => r.id),
-          created.map((r) => r.customerId),
-          created.map((r) => r.currency),
-          created.map((r) => r.amount),
-          created.map((r) => JSON.stringify(r.lines)),
-          created.map((r) => r.status),
-          created.map((r) => r.reason),
-          created.map((r) => r.reservationTtlMs),
-          created.map((r) => r.stock),
-          created.map((r) => r.payment),
-          created.map((r) => r.capturedAmount),
-          created.map((r) => r.providerRef),
-          created.map((r) => r.refund),
-          created.map((r) => r.capturedCurrency),
-        ],
-      );
-      if (inserted.length !== created.length) throw new TransientError('an order was created concurrently by another consumer; retrying to apply on top of it');
-    }
+    const inserted = writeAllOrRetry(this.tx, {
+      sql: `INSERT INTO orders.orders (id, customer_id, currency, amount, lines, status, reason, reservation_ttl_ms, stock_status, payment_status, captured_amount, provider_ref, refund_status, captured_currency)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[], $14::text[])
+            ON CONFLICT (id) DO NOTHING`,
+      rows: created,
+      values: (r) => [r.id, r.customerId, r.currency, r.amount, JSON.stringify(r.lines), r.status, r.reason, r.reservationTtlMs, r.stock, r.payment, r.capturedAmount, r.providerRef, r.refund, r.capturedCurrency],
+      shortfall: 'an order was created concurrently by another consumer; retrying to apply on top of it',
+    });
     const dirty = [...this.dirty].map((id) => this.rows.get(id)!);
-    if (dirty.length > 0) {
-      for (const r of dirty) r.version = this.loadedVersion.get(r.id)! + 1;
-      const n = await this.tx.exec(
-        `UPDATE orders.orders o
-         SET currency = v.currency, status = v.status, reason = v.reason, stock_status = v.stock_status, payment_status = v.payment_status,
-             captured_amount = v.captured_amount, captured_currency = v.captured_currency, provider_ref = v.provider_ref, refund_status = v.refund_status, version = v.version, updated_at = now()
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::int[], $11::text[])
-           AS v(id, currency, status, reason, stock_status, payment_status, captured_amount, provider_ref, refund_status, version, captured_currency)
-         WHERE o.id = v.id AND o.version = v.version - 1`,
-        [
-          dirty.map((r) => r.id),
-          dirty.map((r) => r.currency),
-          dirty.map((r) => r.status),
-          dirty.map((r) => r.reason),
-          dirty.map((r) => r.stock),
-          dirty.map((r) => r.payment),
-          dirty.map((r) => r.capturedAmount),
-          dirty.map((r) => r.providerRef),
-          dirty.map((r) => r.refund),
-          dirty.map((r) => r.version),
-          dirty.map((r) => r.capturedCurrency),
-        ],
-      );
-      // The row lock makes this impossible; the version guard is what still holds when the
-      // lock is sabotaged (or someone edits rows by hand): never overwrite a newer state.
-      if (n !== dirty.length) throw new TransientError('an order changed under this transaction (version conflict); retrying');
-    }
+    for (const r of dirty) r.version = this.loadedVersion.get(r.id)! + 1;
+    const updated = writeAllOrRetry(this.tx, {
+      sql: `UPDATE orders.orders o
+            SET currency = v.currency, status = v.status, reason = v.reason, stock_status = v.stock_status, payment_status = v.payment_status,
+                captured_amount = v.captured_amount, captured_currency = v.captured_currency, provider_ref = v.provider_ref, refund_status = v.refund_status, version = v.version, updated_at = now()
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::int[], $11::text[])
+              AS v(id, currency, status, reason, stock_status, payment_status, captured_amount, provider_ref, refund_status, version, captured_currency)
+            WHERE o.id = v.id AND o.version = v.version - 1`,
+      rows: dirty,
+      values: (r) => [r.id, r.currency, r.status, r.reason, r.stock, r.payment, r.capturedAmount, r.providerRef, r.refund, r.version, r.capturedCurrency],
+      shortfall: 'an order changed under this transaction (version conflict); retrying',
+    });
+    updated.catch(() => undefined);
     if (this.transitions.length > 0) {
-      const t = this.transitions;
-      await this.tx.exec(
+      this.tx.write(
         `INSERT INTO orders.order_transition (order_id, from_status, to_status, reason, message_id, message_type)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])`,
-        [t.map((r) => r.orderId), t.map((r) => r.from), t.map((r) => r.to), t.map((r) => r.reason), t.map((r) => r.messageId), t.map((r) => r.messageType)],
+        unnestArrays(this.transitions, (t) => [t.orderId, t.from, t.to, t.reason, t.messageId, t.messageType]),
       );
     }
+    await inserted;
+    await updated;
   }
 }

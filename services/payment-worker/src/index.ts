@@ -1,5 +1,4 @@
 export * from './config';
-export * from './db/entities';
 export * from './main';
 export * from './unit-of-work';
 export * from './provider/provider-client';

@@ -1,6 +1,5 @@
 import { configOrExit, consumptionPauseMigration, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions, WORKER_NAMES } from '@stockflow/shared';
 import { loadPaymentConfig, type PaymentConfig } from './config';
-import { entities } from './db/entities';
 import { PaymentsSchema1732200000000 } from './db/migrations/1732200000000-payments-schema';
 import { PaymentsTraceParent1733400000000 } from './db/migrations/1733400000000-payments-trace-parent';
 import { PaymentsPendingIndex1732201000000 } from './db/migrations/1732201000000-payments-pending-index';
@@ -27,7 +26,8 @@ export function createPaymentWorker(config: PaymentConfig, opts: WorkerOptions =
     name: WORKER_NAMES.payments.service,
     schema: PAYMENTS_SCHEMA,
     migrations: paymentMigrations,
-    entities,
+    // Plain SQL only: nothing queries these tables through TypeORM repositories.
+    entities: [],
     handlers: paymentHandlers({ provider, webhookSecret: config.webhookSecret }),
     createUnitOfWork: (tx: Tx, rt: Runtime) => new PaymentUnitOfWork(tx, rt),
     httpRoutes: (rt) => [webhookRoute(rt, { secret: config.webhookSecret })],

@@ -1,8 +1,20 @@
-import { assertDeclared, lockInOrder, type Runtime, TransientError, type Tx, type UnitOfWork } from '@stockflow/shared';
-import type { PaymentEntity, PaymentStatus } from './db/entities';
+import { assertDeclared, lockInOrder, type Runtime, type Tx, type UnitOfWork, writeAllOrRetry } from '@stockflow/shared';
+
+export type PaymentStatus = 'pending' | 'captured' | 'failed' | 'refunded';
 
 /** The hot path's view of a payment row: the amount as a number, timestamps left to SQL. */
-export type PaymentRow = Omit<PaymentEntity, 'amount' | 'createdAt' | 'updatedAt' | 'traceParent'> & { amount: number };
+export interface PaymentRow {
+  orderId: string;
+  idempotencyKey: string;
+  amount: number;
+  currency: string;
+  status: PaymentStatus;
+  providerRef: string | null;
+  failureReason: string | null;
+  refundRef: string | null;
+  source: 'request' | 'webhook' | 'refund';
+  version: number;
+}
 
 interface WebhookEventRow {
   eventId: string;
@@ -118,60 +130,44 @@ export class PaymentUnitOfWork implements UnitOfWork {
     if (!this.created.has(row.orderId)) this.dirty.add(row.orderId);
   }
 
+  /**
+   * Every write here is checked (new rows must all be new, updates must find their version), so
+   * they go in one round trip and are awaited: a shortfall fails the transaction before COMMIT is sent.
+   */
   async flush(): Promise<void> {
     const created = [...this.created].sort().map((id) => this.payments.get(id)!);
-    if (created.length > 0) {
-      const inserted = await this.tx.query<{ order_id: string }>(
-        `INSERT INTO payments.payment (order_id, idempotency_key, amount, currency, status, provider_ref, failure_reason, refund_ref, source, trace_parent)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-         ON CONFLICT DO NOTHING
-         RETURNING order_id`,
-        [
-          created.map((r) => r.orderId),
-          created.map((r) => r.idempotencyKey),
-          created.map((r) => r.amount),
-          created.map((r) => r.currency),
-          created.map((r) => r.status),
-          created.map((r) => r.providerRef),
-          created.map((r) => r.failureReason),
-          created.map((r) => r.refundRef),
-          created.map((r) => r.source),
-          created.map((r) => this.traceParents.get(r.orderId) ?? null),
-        ],
-      );
-      if (inserted.length !== created.length) throw new TransientError('a payment was created concurrently by another consumer; retrying to apply on top of it');
-    }
+    const inserted = writeAllOrRetry(this.tx, {
+      sql: `INSERT INTO payments.payment (order_id, idempotency_key, amount, currency, status, provider_ref, failure_reason, refund_ref, source, trace_parent)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+            ON CONFLICT DO NOTHING`,
+      rows: created,
+      values: (r) => [r.orderId, r.idempotencyKey, r.amount, r.currency, r.status, r.providerRef, r.failureReason, r.refundRef, r.source, this.traceParents.get(r.orderId) ?? null],
+      shortfall: 'a payment was created concurrently by another consumer; retrying to apply on top of it',
+    });
     const dirty = [...this.dirty].map((id) => this.payments.get(id)!);
-    if (dirty.length > 0) {
-      for (const r of dirty) r.version = this.loadedVersion.get(r.orderId)! + 1;
-      const n = await this.tx.exec(
-        `UPDATE payments.payment p
-         SET status = v.status, amount = v.amount, currency = v.currency, provider_ref = v.provider_ref, failure_reason = v.failure_reason, refund_ref = v.refund_ref, version = v.version, updated_at = now()
-         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[]) AS v(order_id, status, amount, currency, provider_ref, failure_reason, refund_ref, version)
-         WHERE p.order_id = v.order_id AND p.version = v.version - 1`,
-        [
-          dirty.map((r) => r.orderId),
-          dirty.map((r) => r.status),
-          dirty.map((r) => r.amount),
-          dirty.map((r) => r.currency),
-          dirty.map((r) => r.providerRef),
-          dirty.map((r) => r.failureReason),
-          dirty.map((r) => r.refundRef),
-          dirty.map((r) => r.version),
-        ],
-      );
-      if (n !== dirty.length) throw new TransientError('a payment changed under this transaction (version conflict); retrying');
-    }
+    for (const r of dirty) r.version = this.loadedVersion.get(r.orderId)! + 1;
+    const updated = writeAllOrRetry(this.tx, {
+      sql: `UPDATE payments.payment p
+            SET status = v.status, amount = v.amount, currency = v.currency, provider_ref = v.provider_ref, failure_reason = v.failure_reason, refund_ref = v.refund_ref, version = v.version, updated_at = now()
+            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[]) AS v(order_id, status, amount, currency, provider_ref, failure_reason, refund_ref, version)
+            WHERE p.order_id = v.order_id AND p.version = v.version - 1`,
+      rows: dirty,
+      values: (r) => [r.orderId, r.status, r.amount, r.currency, r.providerRef, r.failureReason, r.refundRef, r.version],
+      shortfall: 'a payment changed under this transaction (version conflict); retrying',
+    });
+    updated.catch(() => undefined);
     const events = [...this.newEvents.values()].sort((a, b) => (a.eventId < b.eventId ? -1 : 1));
-    if (events.length > 0) {
-      const inserted = await this.tx.query<{ event_id: string }>(
-        `INSERT INTO payments.webhook_event (event_id, type, order_id, message_id)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
-         ON CONFLICT DO NOTHING
-         RETURNING event_id`,
-        [events.map((e) => e.eventId), events.map((e) => e.type), events.map((e) => e.orderId), events.map((e) => e.messageId)],
-      );
-      if (inserted.length !== events.length) throw new TransientError('a webhook event was recorded concurrently; retrying to see it as a duplicate');
-    }
+    const recorded = writeAllOrRetry(this.tx, {
+      sql: `INSERT INTO payments.webhook_event (event_id, type, order_id, message_id)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+            ON CONFLICT DO NOTHING`,
+      rows: events,
+      values: (e) => [e.eventId, e.type, e.orderId, e.messageId],
+      shortfall: 'a webhook event was recorded concurrently; retrying to see it as a duplicate',
+    });
+    recorded.catch(() => undefined);
+    await inserted;
+    await updated;
+    await recorded;
   }
 }

@@ -12,3 +12,4 @@ export * from './relay-lease';
 export * from './identity';
 export * from './consumption-pause';
 export * from './declared-rows';
+export * from './row-writes';
