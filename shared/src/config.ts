@@ -175,6 +175,9 @@ export function list<T extends string>(env: string, def: readonly T[], doc: stri
   };
 }
 
+/** What STOCKFLOW_ALLOW_SABOTAGE must say before any TEST ONLY setting is honoured. */
+export const SABOTAGE_ALLOWED = 'i-know-this-breaks-things';
+
 const SECOND = 1000;
 const DAY = 86_400_000;
 
@@ -219,10 +222,10 @@ export type CommonConfig = Parsed<typeof commonSettings>;
 /** Cross-field checks loadConfig cannot do per variable. */
 export function validateCommon(config: CommonConfig): void {
   const problems: string[] = [];
-  if (config.exitAfterCommit && config.allowSabotage !== 'i-know-this-breaks-things') {
+  if (config.exitAfterCommit && config.allowSabotage !== SABOTAGE_ALLOWED) {
     problems.push('STOCKFLOW_TEST_EXIT_AFTER_COMMIT needs STOCKFLOW_ALLOW_SABOTAGE=i-know-this-breaks-things (test only)');
   }
-  if (config.sabotage.length > 0 && config.allowSabotage !== 'i-know-this-breaks-things') {
+  if (config.sabotage.length > 0 && config.allowSabotage !== SABOTAGE_ALLOWED) {
     problems.push(`STOCKFLOW_SABOTAGE=${config.sabotage.join(',')} needs STOCKFLOW_ALLOW_SABOTAGE=i-know-this-breaks-things (test only)`);
   }
   if (config.retryBaseMs > config.retryMaxMs) problems.push(`RETRY_BASE_MS (${config.retryBaseMs}) must not exceed RETRY_MAX_MS (${config.retryMaxMs})`);

@@ -21,7 +21,7 @@ export function createInventoryWorker(config: InventoryConfig, opts: WorkerOptio
     migrations: inventoryMigrations,
     entities,
     handlers: inventoryHandlers({ defaultTtlMs: config.reservationTtlMs, schedule }),
-    createUnitOfWork: (tx: Tx, rt: Runtime) => new InventoryUnitOfWork(tx, rt),
+    createUnitOfWork: (tx: Tx) => new InventoryUnitOfWork(tx),
     components: (rt) => {
       runtime = rt;
       return [new ExpiryScheduler(rt, schedule, { pollMs: config.expiryPollMs, sweepMs: config.expirySweepMs, sweepGraceMs: config.expirySweepGraceMs })];

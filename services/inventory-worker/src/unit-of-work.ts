@@ -1,4 +1,4 @@
-import { assertDeclared, lockInOrder, type Runtime, stockKey, type StockLine, type Tx, type UnitOfWork, unnestArrays } from '@stockflow/shared';
+import { assertDeclared, lockInOrder, stockKey, type StockLine, type Tx, type UnitOfWork, unnestArrays } from '@stockflow/shared';
 
 export type LedgerKind = 'receipt' | 'adjustment' | 'transfer_out' | 'transfer_in' | 'shipment' | 'reserve' | 'release' | 'commit' | 'expire';
 export type ReservationStatus = 'held' | 'released' | 'committed' | 'expired';
@@ -58,10 +58,7 @@ export class InventoryUnitOfWork implements UnitOfWork {
   private readonly ledger: LedgerRow[] = [];
   private loaded = false;
 
-  constructor(
-    private readonly tx: Tx,
-    private readonly rt: Pick<Runtime, 'sabotage'>,
-  ) {}
+  constructor(private readonly tx: Tx) {}
 
   // ---- declaration (before load) ---------------------------------------------------------
 
@@ -83,7 +80,6 @@ export class InventoryUnitOfWork implements UnitOfWork {
   // ---- load --------------------------------------------------------------------------------
 
   async load(): Promise<void> {
-    const unlocked = this.rt.sabotage.noLocks;
     if (this.wantReservations.size > 0) {
       const reservations = await lockInOrder<{ id: string; order_id: string | null; lines: StockLine[]; status: ReservationStatus; expires_at: Date }>(this.tx, {
         table: 'inventory.reservation',
@@ -91,7 +87,6 @@ export class InventoryUnitOfWork implements UnitOfWork {
         types: ['text'],
         keys: [...this.wantReservations].map((id) => [id]),
         select: 't.id, t.order_id, t.lines, t.status, t.expires_at',
-        unlocked,
       });
       for (const r of reservations) {
         this.reservations.set(r.id, { id: r.id, orderId: r.order_id, lines: r.lines, status: r.status, expiresAt: r.expires_at });
@@ -108,7 +103,6 @@ export class InventoryUnitOfWork implements UnitOfWork {
       types: ['text', 'text'],
       keys: [...this.wantStock.values()].map((s) => [s.productId, s.warehouseId]),
       select: 't.product_id, t.warehouse_id, t.on_hand, t.reserved, t.version',
-      unlocked,
     });
     locked.catch(() => undefined);
     await created;

@@ -1,4 +1,4 @@
-import { configOrExit, consumptionPauseMigration, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions, WORKER_NAMES } from '@stockflow/shared';
+import { configOrExit, consumptionPauseMigration, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type ServiceDefinition, type Tx, type WorkerOptions, WORKER_NAMES } from '@stockflow/shared';
 import { loadOrderConfig, type OrderConfig } from './config';
 import { OrdersSchema1732100000000 } from './db/migrations/1732100000000-orders-schema';
 import { OrdersCapturedCurrency1733000000000 } from './db/migrations/1733000000000-orders-captured-currency';
@@ -18,7 +18,7 @@ export function createOrderWorker(config: OrderConfig, opts: WorkerOptions = {})
     // Plain SQL only: nothing queries these tables through TypeORM repositories.
     entities: [],
     handlers: orderHandlers({ defaultTtlMs: config.reservationTtlMs }),
-    createUnitOfWork: (tx: Tx, rt: Runtime) => new OrderUnitOfWork(tx, rt),
+    createUnitOfWork: (tx: Tx) => new OrderUnitOfWork(tx),
   };
   return new Worker(def, config, opts);
 }

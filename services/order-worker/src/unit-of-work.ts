@@ -1,4 +1,4 @@
-import { assertDeclared, type Envelope, lockInOrder, type orders, type Runtime, type Tx, type UnitOfWork, unnestArrays, writeAllOrRetry } from '@stockflow/shared';
+import { assertDeclared, type Envelope, lockInOrder, type orders, type Tx, type UnitOfWork, unnestArrays, writeAllOrRetry } from '@stockflow/shared';
 
 export type OrderStatus = orders.OrderStatus;
 export type OrderLine = orders.OrderLine;
@@ -70,10 +70,7 @@ export class OrderUnitOfWork implements UnitOfWork {
   private readonly transitions: TransitionRow[] = [];
   private loaded = false;
 
-  constructor(
-    private readonly tx: Tx,
-    private readonly rt: Pick<Runtime, 'sabotage'>,
-  ) {}
+  constructor(private readonly tx: Tx) {}
 
   needOrder(id: string): void {
     this.wanted.add(id);
@@ -86,7 +83,6 @@ export class OrderUnitOfWork implements UnitOfWork {
       types: ['text'],
       keys: [...this.wanted].map((id) => [id]),
       select: 't.id, t.customer_id, t.currency, t.amount, t.lines, t.status, t.reason, t.reservation_ttl_ms, t.stock_status, t.payment_status, t.captured_amount, t.captured_currency, t.provider_ref, t.refund_status, t.version',
-      unlocked: this.rt.sabotage.noLocks,
     });
     for (const r of rows) {
       this.rows.set(r.id, {

@@ -1,4 +1,4 @@
-import { configOrExit, consumptionPauseMigration, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type Runtime, type ServiceDefinition, type Tx, type WorkerOptions, WORKER_NAMES } from '@stockflow/shared';
+import { configOrExit, consumptionPauseMigration, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type ServiceDefinition, type Tx, type WorkerOptions, WORKER_NAMES } from '@stockflow/shared';
 import { loadPaymentConfig, type PaymentConfig } from './config';
 import { PaymentsSchema1732200000000 } from './db/migrations/1732200000000-payments-schema';
 import { PaymentsTraceParent1733400000000 } from './db/migrations/1733400000000-payments-trace-parent';
@@ -29,7 +29,7 @@ export function createPaymentWorker(config: PaymentConfig, opts: WorkerOptions =
     // Plain SQL only: nothing queries these tables through TypeORM repositories.
     entities: [],
     handlers: paymentHandlers({ provider, webhookSecret: config.webhookSecret }),
-    createUnitOfWork: (tx: Tx, rt: Runtime) => new PaymentUnitOfWork(tx, rt),
+    createUnitOfWork: (tx: Tx) => new PaymentUnitOfWork(tx),
     httpRoutes: (rt) => [webhookRoute(rt, { secret: config.webhookSecret })],
     components: (rt) => [new PendingSweep(rt, { sweepMs: config.pendingSweepMs, afterMs: config.pendingReconcileAfterMs })],
   };

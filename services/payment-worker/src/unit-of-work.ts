@@ -1,4 +1,4 @@
-import { assertDeclared, lockInOrder, type Runtime, type Tx, type UnitOfWork, writeAllOrRetry } from '@stockflow/shared';
+import { assertDeclared, lockInOrder, type Tx, type UnitOfWork, writeAllOrRetry } from '@stockflow/shared';
 
 export type PaymentStatus = 'pending' | 'captured' | 'failed' | 'refunded';
 
@@ -57,10 +57,7 @@ export class PaymentUnitOfWork implements UnitOfWork {
   private readonly newEvents = new Map<string, WebhookEventRow>();
   private loaded = false;
 
-  constructor(
-    private readonly tx: Tx,
-    private readonly rt: Pick<Runtime, 'sabotage'>,
-  ) {}
+  constructor(private readonly tx: Tx) {}
 
   needPayment(orderId: string): void {
     this.wantPayments.add(orderId);
@@ -77,7 +74,6 @@ export class PaymentUnitOfWork implements UnitOfWork {
       types: ['text'],
       keys: [...this.wantPayments].map((id) => [id]),
       select: 't.order_id, t.idempotency_key, t.amount, t.currency, t.status, t.provider_ref, t.failure_reason, t.refund_ref, t.source, t.version',
-      unlocked: this.rt.sabotage.noLocks,
     });
     // Sent behind the locks in the same round trip (Tx.query pipelines); Postgres runs it once
     // they are held, so it sees what a previous holder committed.

@@ -10,11 +10,6 @@ export interface LockRequest {
   keys: readonly (readonly (string | number)[])[];
   /** Columns to return (default *). */
   select?: string;
-  /**
-   * Test-only sabotage (docs/isolation.md): read without FOR UPDATE, to show the lost updates
-   * and oversells the locks exist to prevent. Never set in production configuration.
-   */
-  unlocked?: boolean;
 }
 
 /**
@@ -35,7 +30,7 @@ export async function lockInOrder<R>(tx: Tx, req: LockRequest): Promise<R[]> {
   const join = cols.map((c, i) => `t.${c} = k.k${i}`).join(' AND ');
   const order = cols.map((c) => `t.${c}`).join(', ');
   const sql = `SELECT ${req.select ?? 't.*'} FROM ${req.table} t JOIN unnest(${unnest}) AS k(${alias}) ON ${join}
-               ORDER BY ${order}${req.unlocked ? '' : ' FOR UPDATE OF t'}`;
+               ORDER BY ${order} FOR UPDATE OF t`;
   return tx.query<R>(sql, arrays);
 }
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { MESSAGE_ID_PATTERN } from '@stockflow/client/internal';
 import { redisReady } from './client';
 
 /** KEYS: the ids' keys; ARGV: the TTL, then each id's fingerprint in KEYS' order. */
@@ -36,6 +37,10 @@ export class DedupFilter {
   /** Committed ids' keys and fingerprints not yet sent (see remember). */
   private unsent: { key: string; fingerprint: string }[] = [];
   private unsentTimer: NodeJS.Timeout | undefined;
+  /** The lookup each arrived message got (lookAhead), by the object that stands for its delivery. */
+  private readonly early = new WeakMap<object, Promise<Map<string, string>>>();
+  /** Arrived in this turn of the event loop; looked up together. */
+  private arriving: { key: object; id: string }[] = [];
 
   constructor(
     private readonly redis: Redis | undefined,
@@ -63,6 +68,55 @@ export class DedupFilter {
       this.waiting.push({ ids, resolve });
       if (!this.looking) void this.lookUp(this.redis!);
     });
+  }
+
+  /**
+   * Starts the lookup of a message as its delivery arrives, for seenAmong() to find later.
+   * Below full load a delivery waits behind its partition's batch in the running transaction;
+   * looked up only when its own batch started, it would spend a Redis round trip between that
+   * commit and joining the next transaction, and so miss it (GroupCommit starts the next one a
+   * turn after a commit, for the batches ready by then). A lookup made early can only miss
+   * more: an id committed after it is not seen, and the inbox claim absorbs the copy.
+   * `id` is the delivery's raw message id: one that decoding will reject is not worth a key.
+   */
+  lookAhead(key: object, id: unknown): void {
+    if (typeof id !== 'string' || !MESSAGE_ID_PATTERN.test(id)) return;
+    if (this.arriving.length === 0) setImmediate(() => this.lookUpArrived());
+    this.arriving.push({ key, id });
+  }
+
+  private lookUpArrived(): void {
+    if (this.arriving.length === 0) return;
+    const arrived = this.arriving;
+    this.arriving = [];
+    const lookup = this.seen(arrived.map((a) => a.id));
+    for (const a of arrived) this.early.set(a.key, lookup);
+  }
+
+  /**
+   * The fingerprint Redis holds for each message of a batch it knows as committed: from the
+   * lookups started on arrival, and one now for the rest. Per message, not per id: a copy and a
+   * reuse of one id may share a batch, and only the copy is a duplicate (the caller compares
+   * fingerprints; the inbox refuses the reuse).
+   */
+  async seenAmong<K extends object>(messages: { key: K; id: string }[]): Promise<Map<K, string>> {
+    this.lookUpArrived();
+    const pending = new Set<Promise<Map<string, string>>>();
+    const rest: string[] = [];
+    for (const m of messages) {
+      const early = this.early.get(m.key);
+      if (early) pending.add(early);
+      else rest.push(m.id);
+    }
+    if (rest.length > 0) pending.add(this.seen(rest));
+    const remembered = new Map<string, string>();
+    for (const hits of await Promise.all(pending)) for (const [id, fingerprint] of hits) remembered.set(id, fingerprint);
+    const found = new Map<K, string>();
+    for (const m of messages) {
+      const fingerprint = remembered.get(m.id);
+      if (fingerprint !== undefined) found.set(m.key, fingerprint);
+    }
+    return found;
   }
 
   private async lookUp(redis: Redis): Promise<void> {

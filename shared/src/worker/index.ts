@@ -1,5 +1,4 @@
 export * from './assignment';
-export * from './pipeline';
 export * from './run';
 export * from './types';
 export * from './worker';

@@ -10,6 +10,7 @@ import type { WorkerMetrics } from '../http/metrics';
 import type { HttpRoute } from '../http/server';
 import type { Logger } from '../logger';
 import type { RetryPolicy } from '../retry/policy';
+import type { Sabotage } from './test-hooks';
 
 /** A decoded, valid message on its way through the pipeline. */
 export interface WorkItem {
@@ -127,6 +128,7 @@ export interface Runtime {
   readonly publisher: ConfirmPublisher;
   readonly topology: TopologyOptions;
   readonly metrics: WorkerMetrics;
+  /** Test-only breakage (test-hooks.ts); all false in production. */
   readonly sabotage: Sabotage;
   /** The one retry policy (classification, backoff, budgets): retry/policy.ts. */
   readonly policy: RetryPolicy;
@@ -138,24 +140,4 @@ export interface Runtime {
    * binding or exchange somebody deleted.
    */
   repairTopology(): Promise<void>;
-}
-
-/**
- * Test-only switches that break a guarantee on purpose, so tests can show the checker and the
- * isolation tests would notice. Read from STOCKFLOW_SABOTAGE and honoured only together with
- * STOCKFLOW_ALLOW_SABOTAGE=i-know-this-breaks-things.
- */
-export interface Sabotage {
-  /** Skip the inbox claim: every delivery counts as new. */
-  noInbox: boolean;
-  /** Read rows without FOR UPDATE. */
-  noLocks: boolean;
-  /** Take every copy of a claimed id for a duplicate, whatever its type or payload. */
-  noFingerprint: boolean;
-  /** The webhook gateway publishes webhooks without checking their signature. */
-  trustWebhooks: boolean;
-  /** Dead-lettered copies keep every original header, however big. */
-  untrimmedDeadLetters: boolean;
-  /** The operator's pauses are never read: every partition is consumed regardless. */
-  ignorePauses: boolean;
 }

@@ -19,8 +19,9 @@ import { checkPartitionCount } from './deployment';
 import { LeaseAssigner } from './lease-assigner';
 import { PauseWatcher } from './pause-watcher';
 import { Resequencer } from './resequencer';
-import { exitAfterCommitHook, MessagePipeline, type PipelineHooks } from './pipeline';
-import type { Component, Runtime, Sabotage, ServiceDefinition, UnitOfWork } from './types';
+import { MessagePipeline } from './pipeline/message-pipeline';
+import { resolveTestHooks, type ResolvedTestHooks, type TestHooks } from './test-hooks';
+import type { Component, Runtime, ServiceDefinition, UnitOfWork } from './types';
 
 /** Inbox rows deleted per statement by the retention job: small, so its locks are short. */
 const INBOX_PURGE_BATCH = 1000;
@@ -39,11 +40,10 @@ export type WorkerState = (typeof WorkerState)[keyof typeof WorkerState];
 
 export interface WorkerOptions {
   log?: Logger;
-  hooks?: PipelineHooks;
   /** Partition ownership; default from OWNERSHIP: Redis leases, or every partition. */
   assigner?: (rt: Runtime) => PartitionAssigner;
-  /** Test seam of the outbox relay (see OutboxRelayOptions.afterPublish). */
-  relayAfterPublish?: (messageIds: string[]) => void | Promise<void>;
+  /** Seams for tests on the real path (test-hooks.ts); production passes none. */
+  testHooks?: TestHooks;
 }
 
 /**
@@ -142,15 +142,8 @@ export class Worker<U extends UnitOfWork> {
   private async doStart(): Promise<void> {
     this._state = WorkerState.starting;
     const { config, def, log } = this;
-    const sabotage: Sabotage = {
-      noInbox: config.sabotage.includes('no-inbox'),
-      noLocks: config.sabotage.includes('no-locks'),
-      noFingerprint: config.sabotage.includes('no-fingerprint'),
-      trustWebhooks: config.sabotage.includes('trust-webhooks'),
-      untrimmedDeadLetters: config.sabotage.includes('untrimmed-dead-letters'),
-      ignorePauses: config.sabotage.includes('ignore-pauses'),
-    };
-    if (config.sabotage.length > 0) log.warn({ sabotage: config.sabotage }, 'SABOTAGE ACTIVE: guarantees are deliberately broken (test only)');
+    const hooks: ResolvedTestHooks = resolveTestHooks(config, this.opts.testHooks, log);
+    const { sabotage } = hooks;
     const appName = `stockflow:${def.name}:${config.instanceId}`.slice(0, 63);
     // Where a slow start spends its time (a loaded broker, a held migration lock) is otherwise
     // invisible until "ready" never comes: a stage that takes over 5 s says so while it lasts,
@@ -231,7 +224,7 @@ export class Worker<U extends UnitOfWork> {
       leaseTtlMs: config.leaseTtlMs,
       renewMs: config.heartbeatMs,
       instanceId: config.instanceId,
-      afterPublish: this.opts.relayAfterPublish,
+      afterPublish: hooks.relayAfterPublish,
       repairTopology: () => topologyRepair.repair(),
       onPublished: (n, _age, via) => metrics.outboxPublished.inc({ via }, n),
       onRefused: (kind) => metrics.outboxRefused.inc({ kind }),
@@ -247,7 +240,6 @@ export class Worker<U extends UnitOfWork> {
     const relay = this.relay;
     this.stack.push({ name: 'outbox relay', stop: () => relay.stop() });
 
-    const hooks = this.opts.hooks ?? exitAfterCommitHook(config.exitAfterCommit, config.allowSabotage === 'i-know-this-breaks-things');
     const dedup = new DedupFilter(this.rt.redis, def.name, DEDUP_TTL_S, identity.scope);
     // Stopped after the consumers (the stack unwinds in reverse) and before Redis closes.
     this.stack.push({ name: 'duplicate filter', stop: () => dedup.flush() });

@@ -18,7 +18,7 @@ describe('bounded retries', () => {
   beforeAll(async () => {
     env = await TestEnv.create('bounded', { deliveryLimit: 3 });
     worker = await startInventory(env, { HTTP_PORT: 0, DELIVERY_LIMIT: 3, RETRY_BASE_MS: 5, RETRY_MAX_MS: 50, BATCH_SIZE: 10 }, {
-      hooks: {
+      testHooks: {
         beforeCommit(items) {
           if (items.some((i) => stuck.has(i.envelope.messageId))) throw new TransientError('a dependency that never comes back (injected)');
         },

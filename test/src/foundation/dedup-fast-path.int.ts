@@ -102,7 +102,7 @@ describe('duplicate fast path (Redis)', () => {
     let gateHeld = false;
     // One transaction slot, held by the gate until the other partitions' batches wait behind it.
     await startInventory(e, { TX_CONCURRENCY: 1, HTTP_PORT: 0 }, {
-      hooks: {
+      testHooks: {
         async beforeCommit(items) {
           if (!items.some((i) => i.envelope.messageId === 'gate')) return;
           gateHeld = true;
@@ -163,7 +163,7 @@ describe('duplicate fast path (Redis)', () => {
     const gate = new Promise<void>((r) => (release = r));
     let held = false;
     const worker = await startInventory(e, { HTTP_PORT: 0 }, {
-      hooks: {
+      testHooks: {
         async beforeCommit(items) {
           if (!items.some((i) => i.envelope.messageId === 'gate')) return;
           held = true;

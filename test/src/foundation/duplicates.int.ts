@@ -22,7 +22,7 @@ describe.each([
     // drops the committing worker's connection before its ack.
     type Worker = Awaited<ReturnType<typeof startInventory>>;
     const dropAfterCommit = (self: () => Worker | undefined) => ({
-      hooks: {
+      testHooks: {
         afterCommit(items: { envelope: { messageId: string } }[]) {
           if (items.some((i) => i.envelope.messageId === 'dup-receipt') && dropsLeft-- > 0) self()?.amqpConnection?.destroySocket();
         },

@@ -34,7 +34,7 @@ describe('group commit', () => {
     const transactions: { partitions: Set<number>; poison: boolean }[] = [];
 
     const worker = await startInventory(env, { TX_CONCURRENCY: 1, BATCH_SIZE: 10, HTTP_PORT: 0 }, {
-      hooks: {
+      testHooks: {
         async beforeCommit(items) {
           const poison = items.some((i) => i.envelope.messageId === 'poison');
           transactions.push({ partitions: new Set(items.map(partitionOfItem)), poison });

@@ -24,7 +24,7 @@ describe.each([
     const victim = stockKey(keys[7]!.productId, keys[7]!.warehouseId);
     let injected = 0;
     const worker = await startInventory(env, { BATCH_SIZE: batch, PREFETCH: 200 }, {
-      hooks: {
+      testHooks: {
         beforeCommit(items) {
           if (injected < 2 && items.some((i) => i.envelope.partitionKey === victim && i.envelope.sequence === PER_KEY / 2)) {
             injected++;

@@ -238,7 +238,7 @@ describe('outbox hand-off', () => {
     await elsewhere.query('LISTEN inventory_outbox');
     let committedAt = 0;
     const worker = await startInventory(env, { INSTANCE_ID: 'inv-lost-lead', HTTP_PORT: 0, HEARTBEAT_MS: 100, LEASE_TTL_MS: 500 }, {
-      hooks: {
+      testHooks: {
         async beforeCommit(items) {
           if (!items.some((i) => i.envelope.messageId === 'moved')) return;
           await elsewhere.query(`UPDATE inventory.relay_lease SET holder = 'elsewhere', expires_at = now() + interval '1 hour'`);

@@ -14,7 +14,7 @@ describe('outbox', () => {
     env = await TestEnv.create('outbox-rb');
     let failures = 0;
     await startInventory(env, { BATCH_SIZE: 10 }, {
-      hooks: {
+      testHooks: {
         beforeCommit(items) {
           // The outbox rows are already written when this throws: COMMIT never happens.
           if (items.some((i) => i.envelope.messageId === 'rolled-back')) {
@@ -49,12 +49,14 @@ describe('outbox', () => {
     await startInventory(env);
     let kills = 0;
     await startOrders(env, {}, {
-      relayAfterPublish(ids) {
-        // Die once, right after the broker confirmed the round that carries ReserveStock.
-        if (kills === 0 && ids.length > 0) {
-          kills++;
-          throw new Error('relay killed after publish, before delete');
-        }
+      testHooks: {
+        relayAfterPublish(ids) {
+          // Die once, right after the broker confirmed the round that carries ReserveStock.
+          if (kills === 0 && ids.length > 0) {
+            kills++;
+            throw new Error('relay killed after publish, before delete');
+          }
+        },
       },
     });
     const pub = await env.publisher();

@@ -16,7 +16,7 @@ describe('poison messages', () => {
     const crashLoopId = 'crash-loop-1';
     let worker: Awaited<ReturnType<typeof startInventory>> | undefined = undefined;
     worker = await startInventory(env, { MAX_MESSAGE_BYTES: 2048, DELIVERY_LIMIT: 3, BATCH_SIZE: 20 }, {
-      hooks: {
+      testHooks: {
         beforeCommit(items) {
           if (items.some((i) => i.envelope.messageId === 'boom-1')) throw new Error('handler bug on this one message');
           // A message that takes the worker down (connection and transaction) every time.

@@ -22,7 +22,7 @@ describe('health endpoints and metrics', () => {
   beforeAll(async () => {
     env = await TestEnv.create('metrics', { partitions: P });
     worker = await startInventory(env, { HTTP_PORT: 0, LEASE_TTL_MS: 1000, HEARTBEAT_MS: 100, EXPIRY_POLL_MS: 50 }, {
-      hooks: {
+      testHooks: {
         async beforeCommit(items) {
           if (!items.some((i) => i.envelope.messageId === 'slow-tx')) return;
           slowEntered();

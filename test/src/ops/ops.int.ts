@@ -25,7 +25,7 @@ describe('ops CLI', () => {
   beforeAll(async () => {
     env = await TestEnv.create('ops', { partitions: P });
     worker = await startInventory(env, { INSTANCE_ID: 'ops-inv', BATCH_SIZE: 1 }, {
-      hooks: {
+      testHooks: {
         beforeCommit(items) {
           const bad = items.find((i) => broken.has(i.envelope.messageId) || i.envelope.messageId.startsWith('unfixable-'));
           if (bad && (!bugFixed || bad.envelope.messageId.startsWith('unfixable-'))) throw new PermanentMessageError('handler_error', `simulated bug on ${bad.envelope.messageId}`);

@@ -1,4 +1,4 @@
-import type { PipelineHooks, Publisher, Worker, UnitOfWork } from '@stockflow/shared';
+import type { Publisher, Worker, UnitOfWork, WorkerOptions } from '@stockflow/shared';
 import { ProviderSimulator, type Behaviour } from '@stockflow/testkit/provider-simulator/index';
 import { eventually, startInventory, startOrders, startPayments, TEST_WEBHOOK_SECRET as WEBHOOK_SECRET, TestEnv, type EventTap } from '../support';
 
@@ -15,7 +15,7 @@ export interface SagaOptions {
   payments?: Record<string, string | number>;
   provider?: Partial<Behaviour>;
   /** Test seams of payment-worker's pipeline (a failure injected inside its transaction). */
-  paymentHooks?: PipelineHooks;
+  paymentHooks?: WorkerOptions['testHooks'];
   /** Start the order and payment workers here (false: the test runs them as child processes). */
   workers?: { orders?: boolean; payments?: boolean };
 }
@@ -44,7 +44,7 @@ export class Saga {
     if (opts.workers?.orders !== false) workers.push(await startOrders(env, opts.orders));
     let payments: Worker<UnitOfWork> | undefined;
     if (opts.workers?.payments !== false) {
-      payments = await startPayments(env, { ...paymentEnv(sim), HTTP_PORT: 0, ...opts.payments }, { hooks: opts.paymentHooks });
+      payments = await startPayments(env, { ...paymentEnv(sim), HTTP_PORT: 0, ...opts.payments }, { testHooks: opts.paymentHooks });
       workers.push(payments);
       sim.configure({ webhookUrl: `http://127.0.0.1:${payments.httpPort}/webhooks/provider` });
     }
