@@ -5,7 +5,10 @@ import type { Logger } from '../logger';
 import { BUDGETS, classify, type RetryPolicy } from '../retry/policy';
 import { SESSION_OPTIONS } from './database';
 import { outboxChannel, type LocalRelay, type OutboxRecord } from './outbox';
-import { dueParkedHeads, deferParkedHead, parkedKeys, parkFollowers, parkKey, ROW_KEY_SQL, unparkAfterHead } from './outbox-parking';
+import { dueParkedHeads, deferParkedHead, parkedKeys, parkFollowers, parkKey, unparkAfterHead } from './outbox-parking';
+import { readOutbox } from './outbox-read';
+import { HandoffQueue, type Sendable } from './outbox-handoff-queue';
+import { HeldKeys } from './outbox-held-keys';
 import { publishRound, rowKey, type RowOutcome } from './outbox-round';
 import { RelayLease } from './relay-lease';
 
@@ -36,27 +39,11 @@ export interface OutboxRelayOptions {
   onParked?: (rows: number) => void;
   /** A row came back unroutable, or its channel closed: a queue, binding or exchange may be gone. */
   repairTopology?: () => Promise<void>;
-  /** Hand-offs kept in memory at most (default MAX_HANDED_OFF); tests lower it. */
+  /** Hand-offs kept in memory at most (default MAX_HANDED_OFF, outbox-handoff-queue.ts); tests lower it. */
   maxHandedOff?: number;
   /** Test seam: runs after the broker confirmed a round and before the rows are deleted. */
   afterPublish?: (messageIds: string[]) => void | Promise<void>;
 }
-
-interface Row {
-  id: string;
-  message_id: string;
-  type: string;
-  exchange: string;
-  routing_key: string;
-  mandatory: boolean;
-  properties: Record<string, unknown>;
-  payload: string;
-  watch_exchange: string | null;
-  watch_routing_key: string | null;
-  age_ms: number;
-}
-
-type Sendable = OutboxRecord & { ageMs: number };
 
 /**
  * The relay's session commits without waiting for its WAL to reach the disk. Its only writes
@@ -70,14 +57,6 @@ type Sendable = OutboxRecord & { ageMs: number };
  */
 export const RELAY_SESSION_OPTIONS = `${SESSION_OPTIONS} -c synchronous_commit=off`;
 
-/**
- * Hand-offs kept in memory at most (about 1.2 KB each). Beyond it the rows stay in the table
- * and are read from there once the queue has drained. At full load the relay falls behind the
- * worker; a 20 000-row queue held about 24 MB of the worker's heap with reservations (four
- * events each), most of its peak RSS above idle.
- */
-const MAX_HANDED_OFF = 5_000;
-
 /** First wait before a parked key's head is tried again; it doubles up to PARKED_RETRY_MAX_MS. */
 const PARKED_RETRY_FIRST_MS = 30_000;
 const PARKED_RETRY_MAX_MS = 600_000;
@@ -87,45 +66,40 @@ const PARKED_RETRIES_PER_POLL = 10;
 /** The relay's lease ran out (by its own clock) before a publish: it does not lead any more. */
 export class RelayLeaseLost extends StockflowError {}
 
-/** A row the broker refused, waiting for its retry; its key's later rows wait behind it. */
-interface Refused {
-  key: string;
-  attempts: number;
-  retryAt: number;
-}
-
 /**
- * Publishes outbox rows in id order with publisher confirms, then deletes them, up to
- * deleteDelayMs later, together with the rows of the rounds published meanwhile.
+ * Publishes outbox rows in id order with publisher confirms, then deletes them. Its parts:
+ *   leader election  RelayLease (relay-lease.ts): one publisher per schema at a time
+ *   read             readOutbox (outbox-read.ts), and the hand-offs (outbox-handoff-queue.ts)
+ *   publish          publishRound (outbox-round.ts): pipelined, per-key order kept
+ *   hold and park    HeldKeys (outbox-held-keys.ts), outbox_parked (outbox-parking.ts)
+ *   delete           deleteConfirmed(): the confirmed ids, together, up to deleteDelayMs later
  *
- *   follower  connected, not leading: asks for the lease every max(pollMs, 1 s); NOTIFYs and
- *             hand-offs are not for it
- *   leader    holds the relay lease (relay-lease.ts), renewed every renewMs and checked before
- *             every publish: reads the table on gaining the lead, then publishes hand-offs and
- *             table reads, retries refused rows, parks them past their budget, retries parked
- *             heads
- *   → follower on a lost session, a lease taken by somebody else, or one that ran out by our
- *             own clock (a paused process): hand-offs are dropped, the next leader reads the table
+ * States (one loop, run()):
+ *   disconnected  no session: connects, with backoff after a failure. Entered at start and
+ *                 from any state on a lost session (a leader becomes a follower first)
+ *   follower      connected, not leading: asks for the lease every max(pollMs, 1 s); NOTIFYs
+ *                 and hand-offs are not for it
+ *   leader        holds the lease, renewed every renewMs and checked by our own clock before
+ *                 every publish. On gaining it: reads the table, forgets refusals, reads the
+ *                 parked keys. Then each round drains one source (drain()), tends parked keys
+ *                 every pollMs and deletes what is due
+ *                 → follower when the lease is lost, taken, or ran out by our own clock (a
+ *                 paused process): hand-offs are dropped, the next leader reads the table
+ *   stopping      stop(): the loop ends, a final flush publishes what is left (taking the lease
+ *                 if nobody holds it), the confirmed rows are deleted and the lease released.
+ *                 It takes no hand-offs
  *
  * Several worker instances run a relay; only the lease holder publishes, so two relays never
  * publish the same rows at once, and a leader that is paused or hung past its lease publishes
  * nothing when it wakes (the instance that took over has). A crash after publish and before
  * delete republishes the rows: at-least-once, and consumers dedupe by messageId.
  *
- * A round goes out pipelined (outbox-round.ts): a key's rows wait only behind a mandatory row
- * of the key. A row the broker refuses (returned unroutable, nacked, its channel closed) keeps
- * its key's later rows behind it (they stay in the table: hand-offs of the key are dropped and
- * table reads skip it) while every other key flows; it is retried with backoff after the
- * topology was declared again, and past BUDGETS.relayPublish, or at once when it cannot be
- * encoded, parked with the rest of its key in outbox_parked (outbox-parking.ts), whose head is
- * tried again every PARKED_RETRY_FIRST_MS, doubling. Rows the broker confirmed are never
- * published again, whatever failed beside them.
- *
- * The local worker hands the rows it just committed to its own relay (handoff()), so the
- * leader publishes them without reading them back; a transaction written while its relay led
- * sends no NOTIFY. The table is still read on gaining the lead, on a NOTIFY of anybody else,
- * after a refusal and at least every pollMs: whatever was not handed off (other instances'
- * rows, rows of a hand-off lost to a reconnect) is published from there.
+ * A row the broker refuses (returned unroutable, nacked, its channel closed) holds its key:
+ * the key's later rows stay in the table (hand-offs of the key are dropped, table reads skip
+ * it) while every other key flows. It is retried with backoff after the topology was declared
+ * again, and past BUDGETS.relayPublish, or at once when it cannot be encoded, parked with the
+ * rest of its key, whose head is tried again every PARKED_RETRY_FIRST_MS, doubling. Rows the
+ * broker confirmed are never published again, whatever failed beside them.
  */
 export class OutboxRelay implements LocalRelay {
   private client: Client | undefined;
@@ -137,26 +111,19 @@ export class OutboxRelay implements LocalRelay {
   private wake: (() => void) | undefined;
   private pending = false;
   private readonly abort = new AbortController();
-  private handedOff: (OutboxRecord & { at: number })[] = [];
-  /** Hand-offs were refused for room: the table holds rows newer than the queue, read once it drains. */
-  private overflowed = false;
+  private readonly handedOff: HandoffQueue;
+  private readonly held = new HeldKeys();
+  /** The table must be read before hand-offs are trusted again (gained the lead, a NOTIFY, a full page, a refusal resolved). */
   private mustRead = true;
   private lastReadAt = 0;
-  /** Ids published from table reads lately (two generations): a late hand-off of them is stale. */
-  private readIds = new Set<string>();
-  private readIdsBefore = new Set<string>();
-  private readIdsSince = Date.now();
   /** Ids the broker confirmed that are still in the table, and since when the oldest waits. */
   private confirmed: string[] = [];
   private confirmedSince = 0;
-  /** Rows the broker refused, by id, until they are published or parked. */
-  private readonly refused = new Map<string, Refused>();
-  /** Keys with parked rows (as of the last look at outbox_parked, every pollMs). */
-  private parked = new Set<string>();
   private parkedTendedAt = 0;
 
   constructor(private readonly opts: OutboxRelayOptions) {
     this.lease = new RelayLease(opts.schema, opts.instanceId ?? 'relay', opts.leaseTtlMs);
+    this.handedOff = new HandoffQueue(opts.maxHandedOff);
   }
 
   /** What this worker's NOTIFYs carry, so its relay can tell them from anybody else's ('' without an id). */
@@ -214,14 +181,7 @@ export class OutboxRelay implements LocalRelay {
   handoff(records: OutboxRecord[]): boolean {
     if (!this.isLeader) return false;
     if (records.length === 0) return true;
-    if (this.overflowed || this.handedOff.length + records.length > (this.opts.maxHandedOff ?? MAX_HANDED_OFF)) {
-      // Left in the table. What is queued is older and goes first; every later hand-off is
-      // left too until the table has been read, so a key's rows still go out in commit order.
-      this.overflowed = true;
-    } else {
-      const at = Date.now();
-      for (const r of records) if (!this.readIds.has(r.id) && !this.readIdsBefore.has(r.id)) this.handedOff.push({ ...r, at });
-    }
+    this.handedOff.offer(records);
     this.nudge();
     return true;
   }
@@ -245,13 +205,13 @@ export class OutboxRelay implements LocalRelay {
           if (Date.now() - this.parkedTendedAt >= this.opts.pollMs) await this.tendParked();
           if (this.deleteDue() <= 0) await this.deleteConfirmed();
           attempt = 0;
-          if (published >= this.opts.batch || this.pending || this.publishableHandoffs() || this.overflowed) continue;
+          if (published >= this.opts.batch || this.pending || this.handedOff.length > 0 || this.handedOff.overflowing) continue;
         } else {
           // Nothing to publish until it leads. A wake-up still pending (from its days as leader,
           // or any nudge) would otherwise skip every wait and ask for the lease in a busy loop.
           this.pending = false;
         }
-        await this.idle(this.leader ? Math.min(this.opts.pollMs, this.deleteDue(), this.retryDue(), this.opts.renewMs) : Math.max(this.opts.pollMs, 1000));
+        await this.idle(this.leader ? Math.min(this.opts.pollMs, this.deleteDue(), this.held.retryDue(), this.opts.renewMs) : Math.max(this.opts.pollMs, 1000));
       } catch (err) {
         this.opts.log.warn({ err: (err as Error).message, schema: this.opts.schema }, 'outbox relay failed; retrying');
         await this.disconnect(false);
@@ -290,8 +250,8 @@ export class OutboxRelay implements LocalRelay {
     this.leader = await this.lease.acquire(client);
     if (this.leader && !was) {
       this.mustRead = true;
-      this.refused.clear();
-      this.parked = await parkedKeys(client, this.opts.schema);
+      this.held.forgetRefusals();
+      this.held.setParked(await parkedKeys(client, this.opts.schema));
       this.opts.log.info({ schema: this.opts.schema, holder: this.lease.holder }, 'outbox relay is leader');
     } else if (!this.leader && was) {
       this.opts.log.warn({ schema: this.opts.schema }, 'outbox relay lost its lease; another instance publishes');
@@ -302,46 +262,31 @@ export class OutboxRelay implements LocalRelay {
   private becomeFollower(): void {
     this.leader = false;
     this.lease.drop();
-    this.handedOff = [];
-    this.overflowed = false;
+    this.handedOff.clear();
     this.mustRead = true;
   }
 
-  /** Keys whose rows must not go out now: a refused row of theirs waits for its retry, or they are parked. */
-  private heldKeys(): Set<string> {
-    const held = new Set(this.parked);
-    for (const r of this.refused.values()) held.add(r.key);
-    return held;
-  }
-
-  private publishableHandoffs(): boolean {
-    return this.handedOff.length > 0;
-  }
-
+  /**
+   * One round as leader, from one of three sources:
+   *   the whole table  when mustRead is set, after an overflow drained, or when a refused row's
+   *                    retry is due
+   *   the safety net   every pollMs: rows nobody handed off (other instances', or a hand-off
+   *                    lost to a reconnect) are the ones older than a poll interval. While the
+   *                    relay lags, queued hand-offs are that old themselves, so the read then
+   *                    takes only rows a poll interval older than the oldest queued hand-off and
+   *                    below its id: it does not fetch the queue's rows again, nor scan the
+   *                    backlog for rows that match none
+   *   the hand-offs    otherwise
+   */
   private async drain(): Promise<number> {
-    if (this.overflowed && this.handedOff.length === 0) {
-      this.overflowed = false;
-      this.mustRead = true;
-    }
-    if (this.mustRead || this.retryDue() <= 0) return this.drainTable();
-    // The safety net: rows older than a poll interval were handed to nobody (handed-off ones
-    // are published within milliseconds, and drainTable deletes those first); younger ones are
-    // on their way by hand-off and are left to it. While the relay is behind, its queued
-    // hand-offs are older than that themselves, and the read would fetch mostly them, at a
-    // SELECT and a parse of each, when the relay is busiest: then it takes only rows older than
-    // the oldest queued hand-off by a poll interval, and below its id (written before it: else
-    // the read would scan the whole backlog by id for rows that match none), so a row nobody
-    // handed off still waits about the relay's lag and one interval.
+    if (this.handedOff.takeDrainedOverflow()) this.mustRead = true;
+    if (this.mustRead || this.held.retryDue() <= 0) return this.drainTable();
     if (Date.now() - this.lastReadAt >= this.opts.pollMs) {
-      const oldest = this.handedOff[0];
+      const oldest = this.handedOff.oldest;
       return oldest ? this.drainTable(this.opts.pollMs + Date.now() - oldest.at, oldest.id) : this.drainTable(this.opts.pollMs);
     }
     if (this.handedOff.length === 0) return 0;
-    const held = this.heldKeys();
-    // Rows of a held key stay in the table (where they are too) and go after its refused row.
-    const rows = this.handedOff.splice(0, this.opts.batch).filter((r) => held.size === 0 || !held.has(rowKey(r)));
-    const now = Date.now();
-    return this.publish(rows.map((r) => ({ ...r, ageMs: now - r.at })), 'handoff');
+    return this.publish(this.handedOff.take(this.opts.batch, this.held.all()), 'handoff');
   }
 
   /**
@@ -356,49 +301,16 @@ export class OutboxRelay implements LocalRelay {
     if (!client) return 0;
     if (minAgeMs === undefined) this.mustRead = false;
     this.lastReadAt = Date.now();
-    const params: unknown[] = [this.opts.batch];
-    const where: string[] = [];
-    if (minAgeMs !== undefined) {
-      params.push(minAgeMs);
-      where.push(`created_at < now() - $${params.length} * interval '1 millisecond'`);
-      if (beforeId !== undefined) {
-        params.push(beforeId);
-        where.push(`id < $${params.length}::bigint`);
-      }
-    }
-    const held = this.heldKeys();
-    if (held.size > 0) {
-      params.push([...held]);
-      const due = [...this.refused].filter(([, r]) => r.retryAt <= this.lastReadAt).map(([id]) => id);
-      params.push(due);
-      where.push(`(NOT (${ROW_KEY_SQL} = ANY($${params.length - 1}::text[])) OR id = ANY($${params.length}::bigint[]))`);
-    }
-    const { rows } = await client.query<Row>(
-      `SELECT id, message_id, type, exchange, routing_key, mandatory, properties, payload, watch_exchange, watch_routing_key,
-              (extract(epoch FROM now() - created_at) * 1000)::float8 AS age_ms
-       FROM "${this.opts.schema}".outbox
-       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY id LIMIT $1`,
-      params,
-    );
+    const held = this.held.all();
+    const rows = await readOutbox(client, this.opts.schema, { limit: this.opts.batch, minAgeMs, beforeId, held, due: held.size > 0 ? this.held.dueIds(this.lastReadAt) : [] });
     if (rows.length === 0) return 0;
-    if (this.lastReadAt - this.readIdsSince > 10_000) {
-      this.readIdsBefore = this.readIds;
-      this.readIds = new Set();
-      this.readIdsSince = this.lastReadAt;
-    }
-    const read = new Set<string>();
-    for (const r of rows) {
-      read.add(r.id);
-      this.readIds.add(r.id);
-    }
-    if (this.handedOff.length > 0) this.handedOff = this.handedOff.filter((r) => !read.has(r.id));
+    this.handedOff.readFromTable(
+      rows.map((r) => r.id),
+      this.lastReadAt,
+    );
     // A full page: there may be more; read again next round rather than trust the hand-offs.
     if (rows.length >= this.opts.batch) this.mustRead = true;
-    return this.publish(
-      rows.map((r) => ({ id: r.id, messageId: r.message_id, type: r.type, exchange: r.exchange, routingKey: r.routing_key, mandatory: r.mandatory, properties: r.properties, payload: r.payload, watchExchange: r.watch_exchange, watchRoutingKey: r.watch_routing_key, ageMs: r.age_ms })),
-      'table',
-    );
+    return this.publish(rows, 'table');
   }
 
   /**
@@ -428,7 +340,7 @@ export class OutboxRelay implements LocalRelay {
       if (this.confirmed.length === 0) this.confirmedSince = Date.now();
       for (const r of done) {
         this.confirmed.push(r.id);
-        if (this.refused.delete(r.id)) this.mustRead = true;
+        if (this.held.release(r.id)) this.mustRead = true;
       }
       this.opts.onPublished?.(done.length, Math.max(...done.map((r) => r.ageMs)), via);
       if (this.confirmed.length >= this.opts.batch || this.opts.deleteDelayMs === 0) await this.deleteConfirmed();
@@ -455,22 +367,21 @@ export class OutboxRelay implements LocalRelay {
       this.opts.onRefused?.(kind);
       if (kind === 'unroutable' || kind === 'channel_closed') repair = true;
       const key = rowKey(row);
-      const attempts = (this.refused.get(row.id)?.attempts ?? 0) + 1;
+      const attempts = this.held.attemptsOf(row.id) + 1;
       const next = this.opts.policy.next(error, attempts - 1, BUDGETS.relayPublish);
       this.opts.log.warn({ messageId: row.messageId, type: row.type, partitionKey: key, attempts, kind, err: (error as Error).message }, next.retry ? 'broker refused an outbox row; its key waits for the retry' : 'broker refused an outbox row past its budget; parking its key');
       if (next.retry) {
-        this.refused.set(row.id, { key, attempts, retryAt: Date.now() + next.delayMs });
+        this.held.refuse(row.id, key, attempts, next.delayMs);
       } else {
-        this.refused.delete(row.id);
+        this.held.release(row.id);
         // Published rows of the key must be gone before the key's rows move.
         await this.deleteConfirmed();
         const n = await parkKey(this.session(), this.opts.schema, key, { id: row.id, reason: `${classify(error)} ${kind}: ${(error as Error).message}`, attempts, retryInMs: PARKED_RETRY_FIRST_MS });
-        this.parked.add(key);
+        this.held.park(key);
         this.opts.onParked?.(n);
       }
     }
-    const held = this.heldKeys();
-    this.handedOff = this.handedOff.filter((r) => !held.has(rowKey(r)));
+    this.handedOff.dropKeys(this.held.all());
     if (repair) await this.opts.repairTopology?.().catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'topology repair failed'));
   }
 
@@ -482,9 +393,9 @@ export class OutboxRelay implements LocalRelay {
   private async tendParked(): Promise<void> {
     const client = this.session();
     this.parkedTendedAt = Date.now();
-    this.parked = await parkedKeys(client, this.opts.schema);
-    if (this.parked.size === 0) return;
-    const followers = await parkFollowers(client, this.opts.schema, [...this.parked]);
+    this.held.setParked(await parkedKeys(client, this.opts.schema));
+    if (this.held.parkedKeys.size === 0) return;
+    const followers = await parkFollowers(client, this.opts.schema, [...this.held.parkedKeys]);
     if (followers > 0) this.opts.onParked?.(followers);
     for (const head of await dueParkedHeads(client, this.opts.schema, PARKED_RETRIES_PER_POLL)) {
       try {
@@ -497,7 +408,7 @@ export class OutboxRelay implements LocalRelay {
         continue;
       }
       await unparkAfterHead(client, this.opts.schema, head.partitionKey, head.id);
-      this.parked.delete(head.partitionKey);
+      this.held.unpark(head.partitionKey);
       this.mustRead = true;
       this.opts.onPublished?.(1, head.ageMs, 'parked');
       this.opts.log.info({ messageId: head.messageId, partitionKey: head.partitionKey }, 'parked outbox row published; its key flows again');
@@ -507,13 +418,6 @@ export class OutboxRelay implements LocalRelay {
   /** Milliseconds until the confirmed rows are due for deletion (Infinity: none wait). */
   private deleteDue(): number {
     return this.confirmed.length === 0 ? Infinity : this.confirmedSince + this.opts.deleteDelayMs - Date.now();
-  }
-
-  /** Milliseconds until the next refused row may be retried (Infinity: none waits). */
-  private retryDue(): number {
-    let due = Infinity;
-    for (const r of this.refused.values()) due = Math.min(due, r.retryAt - Date.now());
-    return due;
   }
 
   /**
