@@ -1,3 +1,66 @@
+/**
+ * PartitionConsumer as a state machine: its lifecycle, its subscription, the counters that keep
+ * deliveries of a dead channel from being acked on a live one, and the batch loop.
+ *
+ * Lifecycle (`state`)
+ *   idle --start()--> running --stop()--> draining --> stopped      idle --stop()--> stopped
+ *   - running: subscribes, buffers deliveries, starts batches.
+ *   - draining: no new batch starts and whatever still arrives is dropped (left unacked); the
+ *     batch in hand finishes and acks on its channel; a subscription in flight lands; then the
+ *     channel closes and the broker hands the rest, in order, to the next consumer.
+ *     stop({ force }) also aborts `signal`, which cuts the retries inside process() short.
+ *   - stopped: final.
+ *
+ * Subscription (while running), from `ch`, `probation` and `credit`
+ *   - unsubscribed: no channel. Before the connection is up; after the channel closed, until
+ *     the reconnect's setup or the resubscribe timer subscribes again; between closeChannel()
+ *     and the next subscribe in endProbation() and giveBack().
+ *   - probation: consuming with prefetch 1 (`credit` 1). Every subscription starts here when
+ *     prefetch > 1, except the one endProbation() makes (`widening`).
+ *   - full: consuming with the configured prefetch (`credit` = prefetch).
+ *   Transitions:
+ *   - unsubscribed --subscribe(connGen)--> probation; full when `widening` or prefetch is 1.
+ *   - probation --a batch commits with every delivery fresh (not redelivered) and current, or
+ *     the DeliveryOrder holds back all there is--> endProbation(): closeChannel(), then
+ *     subscribe with `widening` --> full, on a new channel.
+ *   - probation --a batch with a redelivered delivery commits--> probation: the suspects a
+ *     crash returned go through one at a time.
+ *   - probation | full --giveBack()--> closeChannel(), subscribe --> probation.
+ *   - probation | full --the channel's 'close' (the broker cancelled our consumer and we closed
+ *     the channel; a channel error; the connection died; process() threw and we closed it)-->
+ *     unsubscribed. 200 ms later the resubscribe timer subscribes again, but only on the same
+ *     connection and if it is still up: a new connection's setup subscribes by itself.
+ *   - any --a new connection's setup runs subscribe(newConnGen)--> the old channel closed, a new
+ *     subscription.
+ *   subscribe() is serialized on `subscribing` (one doSubscribe at a time) and idempotent per
+ *   connection: when a channel is open on that connection generation it is kept.
+ *
+ * Counters
+ *   - gen, the channel generation: bumped whenever the channel is dropped or replaced
+ *     (doSubscribe, closeChannel, the channel's 'close', stop). Every Delivery carries the
+ *     generation it arrived on; ack() and isStale() compare it with the current one, since a
+ *     delivery tag means something only on the channel that delivered it: on the next channel
+ *     the same number names another message, and an unknown one makes the broker close the
+ *     channel. The consume callback and the buffer drop deliveries of older generations.
+ *   - chConnGen, the AmqpConnection generation `ch` was opened on: makes subscribe(connGen) a
+ *     no-op while we consume on that connection, so a reconnect setup and a resubscribe never
+ *     leave two consumers (single active consumer could make the orphan one active, and the
+ *     partition would stall behind deliveries nobody reads).
+ *   - consumerEpoch, bumped per consume(): the callback of any consume but the latest drops its
+ *     deliveries. Each channel carries one consume, so it moves in step with `gen`.
+ *   The resubscribe timer also holds the connection generation of the moment the channel
+ *   closed and stands down once another connection came up.
+ *
+ * Batch loop (run(), one per consumer, while running)
+ *   waiting: buffer empty; a delivery or stop() calls `wake`
+ *   -> collecting: fewer than batchSize buffered, sleep batchWaitMs
+ *   -> selecting (nextBatch): the buffer's head, or what the DeliveryOrder releases; when it
+ *      releases nothing: idle up to retryInMs, or on probation end probation at once
+ *   -> applying: `current` is the batch, `acked` what process() acked of it; process() acks and
+ *      must not throw (if it does, the channel is closed so the broker redelivers all it held,
+ *      and the loop pauses 500 ms)
+ *   -> waiting
+ */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logger';
 import { type AmqpConnection, closeWithin, sleep } from '@stockflow/client/internal';
@@ -44,8 +107,11 @@ export interface DeliveryOrder {
   reset(): void;
 }
 
+/** What the consumer uses of its connection: an AmqpConnection, or FakeAmqp in unit specs. */
+export type ConsumerConnection = Pick<AmqpConnection, 'register' | 'createChannel' | 'generation' | 'isConnected'>;
+
 export interface PartitionConsumerOptions {
-  conn: AmqpConnection;
+  conn: ConsumerConnection;
   queue: string;
   partition: number;
   prefetch: number;
@@ -78,10 +144,13 @@ export class PartitionConsumer {
   private ch: Channel | undefined;
   /** Connection generation `ch` was opened on. */
   private chConnGen = -1;
+  /** Channel generation: deliveries of another one are never acked. */
   private gen = 0;
+  /** The last subscription, in flight or done: the next one starts after it. */
   private subscribing: Promise<void> = Promise.resolve();
   /** Bumped per consume: deliveries of a cancelled consumer are dropped. */
   private consumerEpoch = 0;
+  /** The current subscription consumes with prefetch 1 (see doSubscribe). */
   private probation = false;
   /** The next subscription skips probation: it replaces a probation channel that proved itself. */
   private widening = false;
