@@ -29,8 +29,8 @@ export class ApplyStage<U extends UnitOfWork> {
 
   constructor(
     private readonly rt: Runtime,
-    private readonly tx: TransactionStep<U>,
-    private readonly prepare: PrepareStage<U>,
+    private readonly tx: Pick<TransactionStep<U>, 'run'>,
+    private readonly prepare: Pick<PrepareStage<U>, 'compensate'>,
   ) {
     const { txConcurrency } = rt.config;
     const merged = (parts: TxPart[]) => {

@@ -28,7 +28,7 @@ export class BatchRun {
     readonly partition: number,
     readonly queue: string,
     private readonly rt: Runtime,
-    private readonly dead: DeadLetterPublisher,
+    private readonly dead: Pick<DeadLetterPublisher, 'publish'>,
   ) {}
 
   get signal(): AbortSignal {
