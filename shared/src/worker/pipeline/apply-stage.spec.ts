@@ -65,13 +65,13 @@ describe('the apply stage', () => {
 
   it('isolates a poison message: one transaction per message, only the culprit compensated and dead-lettered', async () => {
     const rt = fakeRuntime();
-    const tx = fakeTx((ids) => (ids.includes('bad') ? new PermanentMessageError('invalid_payload', 'no such warehouse') : undefined));
+    const tx = fakeTx((ids) => (ids.includes('bad') ? new PermanentMessageError('invalid_provider_answer', 'no such warehouse') : undefined));
     const b = new FakeBatch(['a', 'bad', 'c'], rt);
     const applied = await new ApplyStage(rt, tx, prepare).run(b.run, b.entries);
     expect(tx.calls.map((c) => c.ids)).toEqual([['a', 'bad', 'c'], ['a'], ['bad'], ['c']]);
     expect(applied !== 'abandoned' && [...applied.fresh]).toEqual(['a', 'c']);
     expect(compensations).toEqual(['bad']);
-    expect(b.dead).toEqual([{ messageId: 'bad', reason: 'invalid_payload', error: 'no such warehouse', headers: { 'x-compensation': 'refunded bad' } }]);
+    expect(b.dead).toEqual([{ messageId: 'bad', reason: 'invalid_provider_answer', error: 'no such warehouse', headers: { 'x-compensation': 'refunded bad' } }]);
     expect(b.run.isSettled(b.entries[1]!)).toBe(true);
   });
 

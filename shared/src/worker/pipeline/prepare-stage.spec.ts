@@ -24,12 +24,12 @@ describe('the prepare stage', () => {
   it('dead-letters a message whose prepare() fails for good and goes on with the rest', async () => {
     const rt = fakeRuntime();
     const stage = new PrepareStage(
-      service({ prepare: (_p, ctx) => (ctx.envelope.messageId === 'bad' ? Promise.reject(new PermanentMessageError('invalid_payload', 'card declined for good')) : Promise.resolve('ok')) }),
+      service({ prepare: (_p, ctx) => (ctx.envelope.messageId === 'bad' ? Promise.reject(new PermanentMessageError('invalid_provider_answer', 'card declined for good')) : Promise.resolve('ok')) }),
       rt,
     );
     const b = new FakeBatch(['bad', 'b'], rt);
     expect(await stage.run(b.run, b.entries)).toBe(true);
-    expect(b.dead.map((d) => [d.messageId, d.reason])).toEqual([['bad', 'invalid_payload']]);
+    expect(b.dead.map((d) => [d.messageId, d.reason])).toEqual([['bad', 'invalid_provider_answer']]);
     expect(b.entries[1]!.item.prepared).toBe('ok');
   });
 
