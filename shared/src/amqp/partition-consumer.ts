@@ -52,7 +52,7 @@
  *   closed and stands down once another connection came up.
  *
  * Batch loop (run(), one per consumer, while running)
- *   waiting: buffer empty; a delivery or stop() calls `wake`
+ *   waiting: buffer empty; a delivery or stop() wakes it (idleWait)
  *   -> collecting: fewer than batchSize buffered, sleep batchWaitMs
  *   -> selecting (nextBatch): the buffer's head, or what the DeliveryOrder releases; when it
  *      releases nothing: idle up to retryInMs, or on probation end probation at once
@@ -64,6 +64,7 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logger';
 import { type AmqpConnection, closeWithin, sleep } from '@stockflow/client/internal';
+import { WakeableSleep } from '../util/wakeable-sleep';
 
 export interface Delivery {
   readonly msg: ConsumeMessage;
@@ -160,7 +161,7 @@ export class PartitionConsumer {
   private readonly acked = new Set<Delivery>();
   /** Prefetch of the current subscription. */
   private credit = 0;
-  private wake: (() => void) | undefined;
+  private readonly idleWait = new WakeableSleep();
   private loop: Promise<void> | undefined;
   private unregister: (() => void) | undefined;
   private readonly abort = new AbortController();
@@ -204,7 +205,7 @@ export class PartitionConsumer {
     this.state = 'draining';
     if (opts.force) this.abort.abort();
     this.unregister?.();
-    this.wake?.();
+    this.idleWait.wake();
     await this.loop;
     clearTimeout(this.resubscribeTimer);
     // A subscription in flight (reconnect setup, resubscribe timer) must land before we close:
@@ -279,7 +280,7 @@ export class PartitionConsumer {
         const d: Delivery = { msg, generation, receivedAt: Date.now() };
         this.buffer.push(d);
         this.opts.arrived?.(d);
-        this.wake?.();
+        this.idleWait.wake();
       },
       { noAck: false },
     );
@@ -416,15 +417,8 @@ export class PartitionConsumer {
   }
 
   /** Sleeps up to `ms`, cut short by a new delivery or stop(). */
-  private async idle(ms: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
-    this.wake = undefined;
+  private idle(ms: number): Promise<void> {
+    return this.idleWait.sleep(ms);
   }
 
   private async apply(batch: Delivery[]): Promise<void> {
@@ -445,8 +439,7 @@ export class PartitionConsumer {
   private async run(): Promise<void> {
     while (this.state === 'running') {
       if (this.buffer.length === 0) {
-        await new Promise<void>((resolve) => (this.wake = resolve));
-        this.wake = undefined;
+        await this.idleWait.sleep();
         continue;
       }
       if (this.buffer.length < this.opts.batchSize && this.opts.batchWaitMs > 0) {

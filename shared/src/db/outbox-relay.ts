@@ -11,6 +11,7 @@ import { HandoffQueue, type Sendable } from './outbox-handoff-queue';
 import { HeldKeys } from './outbox-held-keys';
 import { publishRound, rowKey, type RowOutcome } from './outbox-round';
 import { RelayLease } from './relay-lease';
+import { WakeableSleep } from '../util/wakeable-sleep';
 
 export interface OutboxRelayOptions {
   url: string;
@@ -108,7 +109,7 @@ export class OutboxRelay implements LocalRelay {
   private renewedAt = 0;
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly idleWait = new WakeableSleep();
   private pending = false;
   private readonly abort = new AbortController();
   private readonly handedOff: HandoffQueue;
@@ -152,7 +153,7 @@ export class OutboxRelay implements LocalRelay {
     if (!this.running) return;
     this.running = false;
     this.abort.abort();
-    this.wake?.();
+    this.idleWait.wake();
     await this.loop;
     await this.flush().catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'outbox flush on stop failed'));
     await this.disconnect(true);
@@ -190,7 +191,7 @@ export class OutboxRelay implements LocalRelay {
   nudge(): void {
     if (!this.leader) return;
     this.pending = true;
-    this.wake?.();
+    this.idleWait.wake();
   }
 
   private async run(): Promise<void> {
@@ -225,7 +226,7 @@ export class OutboxRelay implements LocalRelay {
     client.on('error', (err) => {
       this.opts.log.warn({ err: err.message }, 'outbox relay connection error');
       if (this.client === client) this.loseConnection();
-      this.wake?.();
+      this.idleWait.wake();
     });
     client.on('notification', (msg) => {
       // Only the leader publishes. A relay that does not lead tries for the lead on its own
@@ -437,15 +438,7 @@ export class OutboxRelay implements LocalRelay {
   }
 
   private async idle(ms: number): Promise<void> {
-    if (this.pending) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, Math.max(0, ms));
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
-    this.wake = undefined;
+    if (!this.pending) await this.idleWait.sleep(ms);
   }
 
   private async disconnect(release: boolean): Promise<void> {
