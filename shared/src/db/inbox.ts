@@ -15,10 +15,11 @@ export interface Claimed<I> {
  * message whose id is taken is a duplicate only if its fingerprint (type and payload) is the
  * one recorded with it; otherwise the id was reused for something else, which must not vanish
  * as a duplicate would. Rows from before fingerprints were recorded count as the same.
- * Claims are inserted in delivery order on purpose: the inbox's `seq` then records the order
- * in which messages took effect, which the flood's per-key-order check reads (claiming in id
- * order, to rule out deadlocks between transactions claiming copies of the same ids, broke
- * that record; such a deadlock is transient and retried).
+ * Claims are inserted in delivery order, so the inbox's `seq` is the order in which messages
+ * took effect: the record an operator or an audit reads to tell what happened to a key, and
+ * what a per-key order check compares with the publish order. Sorting the claims by id would
+ * only rule out a deadlock between two transactions claiming the same ids at once, which needs
+ * one id in two partitions (a reused id) and is retried as transient.
  */
 export async function claimInbox<I extends { envelope: Envelope; fingerprint: string; earlierFingerprints?: readonly string[] }>(tx: Tx, schema: string, consumer: string, items: I[]): Promise<Claimed<I>> {
   if (items.length === 0) return { fresh: new Set(), reused: new Set() };

@@ -55,9 +55,10 @@ export class DedupFilter {
   }
 
   /**
-   * The ids of `ids` that Redis knows as committed, with the fingerprint each was applied with. Every partition batch asks before it joins a
-   * transaction, and below full load a batch is a message or two: one MGET each was a socket
-   * write and a reply per batch, a large share of a quiet worker's time. A lookup asked for
+   * The ids of `ids` that Redis knows as committed, with the fingerprint each was applied with.
+   * Every partition batch asks before it joins a transaction, and below full load a batch is a
+   * message or two: one MGET each would be a socket write and a reply per batch, a large share
+   * of a quiet worker's time. A lookup asked for
    * while another is on its way waits for it and then goes with all others that came meanwhile,
    * in one MGET: no wait when the worker is quiet, one round trip at most when it is busy.
    * Never rejects: a failure is a miss.
@@ -152,8 +153,8 @@ export class DedupFilter {
 
   /**
    * Ids of a committed transaction. They go with the next lookup's MGET, in the same write, or
-   * on their own after REMEMBER_WAIT_MS: a command of their own per transaction was a socket
-   * write and a reply each, about one in seven of the worker's writes below full load. Never
+   * on their own after REMEMBER_WAIT_MS: a command of their own per transaction would be a
+   * socket write and a reply each, a large share of the worker's writes below full load. Never
    * throws; a lost write only makes the fast path miss.
    */
   remember(applied: { id: string; fingerprint: string }[]): void {

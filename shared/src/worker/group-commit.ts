@@ -18,11 +18,10 @@ interface Waiting<P, R> {
 }
 
 /**
- * Group commit across partitions. Below full load each partition's batch is small (at half
- * load 16 partitions shared ~9 messages per transaction) and the fixed cost of a transaction
- * (round trips, planning, COMMIT's WAL flush, the relay's publish and delete) dominated: the
- * host spent twice as much CPU per message at half load as at full load, stayed near its limit,
- * and latency was queueing. Here at most `concurrency` transactions run at once; batches that
+ * Group commit across partitions. Below full load each partition's batch is small, so the fixed
+ * cost of a transaction (round trips, planning, COMMIT's WAL flush, the relay's publish and
+ * delete) would dominate: a half-busy worker would spend more CPU per message than a full one,
+ * and its latency would be queueing. Here at most `concurrency` transactions run at once; batches that
  * arrive meanwhile wait and then go together in one transaction, up to `maxMessages`. An idle
  * worker starts a batch's transaction at once: merging costs no waiting, it only replaces
  * queueing for the database with sharing a transaction. The one exception is the turn of the
@@ -31,8 +30,8 @@ interface Waiting<P, R> {
  *
  * A further transaction starts beside running ones only once the youngest of them has run
  * `overlapAfterMs`. Two transactions of one process at once share its event loop and the
- * host's cores, so on a busy host each took nearly twice as long and merged less (half-load p50
- * 65 ms against 40 with one at a time); the extra slots are for a transaction that is slow
+ * host's cores, so on a busy host each takes longer and merges less than one at a time would;
+ * the extra slots are for a transaction that is slow
  * (waiting on another worker's row locks, a slow commit), which must not stop every other
  * partition of the worker.
  *
@@ -118,8 +117,8 @@ export class GroupCommit<P, R> {
         // The batches this one carried are acked in this turn of the event loop, and their
         // partitions' next batches (looked up in Redis as they arrived) are submitted in it too,
         // unless they need I/O first (a prepare(), a sequence lookup):
-        // the next transaction waits for them instead of leaving without them, which cost each
-        // a whole transaction more in the queue (half load: 11–14 ms of its 55–80 ms p50).
+        // the next transaction waits for them instead of leaving without them, which would cost
+        // each a whole transaction more in the queue.
         this.holding = true;
         setImmediate(() => {
           this.holding = false;
