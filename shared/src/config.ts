@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { redactUrl } from '@stockflow/client/internal';
 import { ConfigError } from './errors';
+import { brokerUrls } from './amqp/broker-urls-setting';
 
 /**
  * Every configuration value comes from the environment, has a named default and is validated
@@ -185,7 +186,7 @@ const DAY = 86_400_000;
 export const commonSettings = {
   environment: oneOf(ENVIRONMENT_VARIABLE, 'production', 'production, or development: only development accepts the public development defaults of secrets (WEBHOOK_SECRET); `npm start` and the compose file run as development', ENVIRONMENTS),
   databaseUrl: url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/stockflow', 'Postgres connection URL (each service uses its own schema in this database)', ['postgres:', 'postgresql:']),
-  amqpUrl: url('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672', 'RabbitMQ URL', ['amqp:', 'amqps:']),
+  amqpUrl: brokerUrls('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672', 'RabbitMQ URL; for a cluster, its nodes as full URLs separated by commas (amqp://u:p@mq-1:5672,amqp://u:p@mq-2:5672): a process connects to one (instances start at different ones) and on connection loss moves on to the next; tools that need the management API use the first one\'s host unless MANAGEMENT_URL says otherwise'),
   redisUrl: url('REDIS_URL', 'redis://127.0.0.1:6379', 'Redis URL (schedules, leases, duplicate pre-filter; never the source of truth)', ['redis:', 'rediss:']),
   namespace: text('STOCKFLOW_NAMESPACE', 'stockflow', 'Prefix of every exchange, queue and Redis key; lets several deployments or test runs share one broker', /^[a-z][a-z0-9-]{0,30}$/),
   partitions: integer('PARTITIONS', 16, 'Partition queues per worker kind; fixed per deployment, change it only with `npm run ops -- repartition`', { min: 1, max: 256 }),

@@ -65,6 +65,26 @@ export class ValidationError extends StockflowError {
 /** No connection to the broker within the time the caller allowed (the last error is the cause). */
 export class ConnectError extends StockflowError {}
 
+/**
+ * A broker address that no retry can make work: not a URL, not amqp: or amqps:, an empty entry
+ * of a list. A ConnectError, because callers that fail fast on an unreachable broker (the CLIs,
+ * Publisher.connect) should treat it the same way; `shown` is the entry without its password.
+ */
+export class BrokerUrlError extends ConnectError {
+  constructor(
+    /** 1-based position of the bad entry in the list. */
+    readonly position: number,
+    /** How many entries the list has. */
+    readonly count: number,
+    /** The entry with its password replaced by ***. */
+    readonly shown: string,
+    /** What is wrong with it, e.g. `protocol must be one of amqp:, amqps:`. */
+    readonly problem: string,
+  ) {
+    super(count === 1 ? `broker address ${JSON.stringify(shown)}: ${problem}` : `broker address ${position} of ${count} (${JSON.stringify(shown)}): ${problem}`);
+  }
+}
+
 /** The broker already has a queue/exchange declared with other arguments than ours. */
 export class TopologyMismatchError extends StockflowError {
   constructor(

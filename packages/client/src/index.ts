@@ -42,5 +42,6 @@ export {
 export { decode, propertiesOf, type Decoded } from './wire/codec';
 export { partitionLabel, partitionOf } from './wire/partitioner';
 export { commandExchange, deadLetterExchange, deadQueue, eventsExchange, isMandatory, partitionQueue, routeOf, type Route, type RouteOptions } from './wire/routes';
-export { ConnectError, PermanentMessageError, PublishError, StockflowError, TopologyMismatchError, ValidationError, type DeadLetterReason } from './errors';
+export { parseBrokerUrls } from './amqp/broker-urls';
+export { BrokerUrlError, ConnectError, PermanentMessageError, PublishError, StockflowError, TopologyMismatchError, ValidationError, type DeadLetterReason } from './errors';
 export { silentLogger, type Logger } from './logger';

@@ -3,7 +3,8 @@
  * connection, the confirm channel and the helpers they are built on. No stability promise.
  */
 export * from './index';
-export { AmqpConnection, redactUrl, type AmqpConnectionEvents, type AmqpConnectionOptions, type Setup } from './amqp/connection';
+export { AmqpConnection, type AmqpConnectionEvents, type AmqpConnectionOptions, type BrokerConnect, type Setup } from './amqp/connection';
+export { redactBrokerUrls, redactUrl, redactUrlsIn } from './amqp/broker-urls';
 export { ConfirmPublisher, type PublishProperties } from './amqp/confirm-publisher';
 export { coalesceFrameWrites } from './amqp/coalesce-writes';
 export { childMessageId, messageFingerprint, newSequenceSession } from './contracts';

@@ -32,8 +32,12 @@ export interface SendResult {
 }
 
 export interface PublisherOptions {
-  /** amqp://user:password@host:port/vhost of the deployment's broker. */
-  url: string;
+  /**
+   * amqp://user:password@host:port/vhost of the deployment's broker; for a cluster, its nodes as
+   * an array or as URLs separated by commas. The publisher connects to one of them and moves
+   * to the next when the connection is lost. A bad URL rejects connect() with a BrokerUrlError.
+   */
+  url: string | readonly string[];
   /** STOCKFLOW_NAMESPACE of the deployment (default stockflow). */
   namespace?: string;
   /** PARTITIONS of the deployment (default 16): it decides which queue a key lands on. */

@@ -50,7 +50,8 @@ export const USAGE = `stockflow-ops <command>        (in a checkout: npm run ops
 
 Exit codes: 0 ok (status: healthy), 1 failed (status: degraded), 2 usage.
 Connects with the workers' variables (DATABASE_URL, AMQP_URL, REDIS_URL, STOCKFLOW_NAMESPACE,
-PARTITIONS, DELIVERY_LIMIT) and MANAGEMENT_URL (default http://<AMQP host>:15672).`;
+PARTITIONS, DELIVERY_LIMIT) and MANAGEMENT_URL (default http://<host of the first AMQP_URL
+address>:15672).`;
 
 export interface OpsIo {
   out(text: string): void;

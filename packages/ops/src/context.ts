@@ -7,6 +7,7 @@ import {
   ConfirmPublisher,
   loadConfig,
   readDeployment,
+  redactBrokerUrls,
   text,
   type SettingsOf,
   type DeploymentRecord,
@@ -21,7 +22,7 @@ export const opsSettings = {
   namespace: commonSettings.namespace,
   partitions: commonSettings.partitions,
   deliveryLimit: commonSettings.deliveryLimit,
-  managementUrl: text('MANAGEMENT_URL', '', 'RabbitMQ management API (default: http://<AMQP host>:15672 with the AMQP credentials)'),
+  managementUrl: text('MANAGEMENT_URL', '', 'RabbitMQ management API (default: http://<host of the first AMQP_URL address>:15672 with its credentials)'),
 };
 
 /** A URL without its password, for messages. */
@@ -84,7 +85,7 @@ export class OpsContext {
       await conn.start();
     } catch (err) {
       await conn.close();
-      throw new ServiceUnreachableError('RabbitMQ', redact(this.config.amqpUrl), err);
+      throw new ServiceUnreachableError('RabbitMQ', redactBrokerUrls(this.config.amqpUrl), err);
     }
     this.conn = conn;
     return conn;

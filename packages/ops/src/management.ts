@@ -1,3 +1,4 @@
+import { parseBrokerUrls } from '@stockflow/shared';
 /**
  * The RabbitMQ management HTTP API (port 15672, enabled by scripts/bootstrap.sh): the only
  * place with unacked counts, redelivery totals and who the active consumer of a queue is.
@@ -18,6 +19,11 @@ export interface ConsumerInfo {
   active: boolean;
 }
 
+/** The first address of AMQP_URL (the vhost is the same on every node of a cluster). */
+function firstBrokerUrl(amqpUrl: string): string {
+  return parseBrokerUrls(amqpUrl)[0]!;
+}
+
 export class ServiceUnreachableError extends Error {
   constructor(
     readonly service: string,
@@ -28,10 +34,14 @@ export class ServiceUnreachableError extends Error {
   }
 }
 
-/** http://<amqp host>:15672 with the AMQP credentials, unless MANAGEMENT_URL says otherwise. */
+/**
+ * http://<amqp host>:15672 with the AMQP credentials, unless MANAGEMENT_URL says otherwise. Of
+ * a list of broker addresses (a cluster), the first one's: every node of a cluster serves the
+ * same management API, so only a first node that is down needs MANAGEMENT_URL.
+ */
 export function managementUrlOf(amqpUrl: string, explicit?: string): string {
   if (explicit) return explicit;
-  const a = new URL(amqpUrl);
+  const a = new URL(firstBrokerUrl(amqpUrl));
   const m = new URL(`http://${a.hostname}:15672/`);
   m.username = a.username || 'guest';
   m.password = a.password || 'guest';
@@ -49,7 +59,7 @@ export class ManagementApi {
     u.username = '';
     u.password = '';
     this.base = u.toString().replace(/\/$/, '');
-    const path = new URL(amqpUrl).pathname.replace(/^\//, '');
+    const path = new URL(firstBrokerUrl(amqpUrl)).pathname.replace(/^\//, '');
     this.vhost = encodeURIComponent(path === '' ? '/' : decodeURIComponent(path));
   }
 

@@ -1,6 +1,7 @@
 import * as amqp from 'amqplib';
 import { eventsExchange, HEADER, type MessageType, type Payload, type Publisher } from '@stockflow/shared';
 import type { BenchEnv } from './bench-env';
+import { connectAnyBroker } from '../support/broker-urls';
 import { round, summarize } from './stats';
 import { cpuBetween, cpuSnapshot, perUnitUs, type CpuByGroup } from './process-cpu';
 import { readMetrics, sampleRss, workerCpuS, workerWriteCalls, type BenchWorker } from './workers';
@@ -45,7 +46,7 @@ export class OutcomeTap {
   private constructor(private readonly conn: amqp.ChannelModel) {}
 
   static async open(env: BenchEnv, types: string[]): Promise<OutcomeTap> {
-    const conn = await amqp.connect(env.amqpUrl, { noDelay: true });
+    const conn = await connectAnyBroker(env.amqpUrl, { noDelay: true });
     const ch = await conn.createChannel();
     const { queue } = await ch.assertQueue('', { exclusive: true, autoDelete: true });
     for (const t of types) await ch.bindQueue(queue, eventsExchange(env.namespace), `${t}.*`);

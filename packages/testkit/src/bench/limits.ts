@@ -5,6 +5,7 @@ import { coalesceFrameWrites } from '@stockflow/shared';
 import { round, summarize } from './stats';
 import { cpuBetween, cpuSnapshot, perUnitUs, type CpuByGroup } from './process-cpu';
 import type { Teardown } from '../support/teardown';
+import { firstBrokerUrl } from '../support/broker-urls';
 import { hostCpuS } from './workers';
 
 /**
@@ -24,7 +25,8 @@ function declared<T>(teardown: Teardown | undefined, queue: string, declare: () 
  *     issued from Node with a pool, as fast as it goes.
  */
 export async function amqpLimits(url: string, queue: string, messages: number, teardown?: Teardown): Promise<{ publish: number; consume: number; hostCpuUs: number; hostSplitUs: CpuByGroup }> {
-  const conn = await amqp.connect(url);
+  // One node's limits: of a cluster's list, the first node.
+  const conn = await amqp.connect(firstBrokerUrl(url));
   const cpu0 = cpuSnapshot();
   try {
     const ch = await conn.createConfirmChannel();
@@ -74,7 +76,7 @@ export async function amqpLimits(url: string, queue: string, messages: number, t
  */
 export async function amqpPacedCost(url: string, queue: string, rate: number, seconds: number, teardown?: Teardown): Promise<{ rate: number; hostCpuUs: number; deliveryP50Ms: number; deliveryP99Ms: number }> {
   // Connected as stockflow's AmqpConnection does (TCP_NODELAY, a muxer pass per write).
-  const conn = await amqp.connect(url, { noDelay: true });
+  const conn = await amqp.connect(firstBrokerUrl(url), { noDelay: true });
   coalesceFrameWrites(conn);
   try {
     const ch = await conn.createConfirmChannel();

@@ -1,5 +1,5 @@
-import * as amqp from 'amqplib';
 import { deleteNamespaceKeys, deleteTopology, type TopologyOptions } from '@stockflow/shared';
+import { connectAnyBroker } from './broker-urls';
 
 /**
  * Deletes what a run put into its namespace on the broker and in Redis: the topology's queues
@@ -15,7 +15,7 @@ export async function deleteNamespace(opts: { amqpUrl: string; redisUrl: string;
 
 /** Deletes these queues (the ones that exist), over a connection of its own. */
 export async function deleteQueues(amqpUrl: string, queues: string[]): Promise<void> {
-  const conn = await amqp.connect(amqpUrl, { timeout: 10_000 });
+  const conn = await connectAnyBroker(amqpUrl, { timeout: 10_000 });
   conn.on('error', () => undefined);
   try {
     const ch = await conn.createChannel();
@@ -28,7 +28,7 @@ export async function deleteQueues(amqpUrl: string, queues: string[]): Promise<v
 }
 
 async function deleteBrokerObjects(opts: { amqpUrl: string; topology: TopologyOptions; queues?: string[] }): Promise<void> {
-  const conn = await amqp.connect(opts.amqpUrl, { timeout: 10_000 });
+  const conn = await connectAnyBroker(opts.amqpUrl, { timeout: 10_000 });
   conn.on('error', () => undefined);
   try {
     await deleteTopology(() => conn.createChannel(), opts.topology);

@@ -1,4 +1,5 @@
 import * as ctl from './rabbitmqctl';
+import { firstBrokerUrl } from '../../support/broker-urls';
 
 export interface QueueCounts {
   name: string;
@@ -36,8 +37,9 @@ export class ManagementAdmin implements BrokerAdmin {
   private readonly auth: string;
   private readonly vhost: string;
 
+  /** Without managementUrl (MANAGEMENT_URL), the API on the host of AMQP_URL's first address. */
   constructor(amqpUrl: string, managementUrl?: string) {
-    const a = new URL(amqpUrl);
+    const a = new URL(firstBrokerUrl(amqpUrl));
     const m = new URL(managementUrl ?? `http://${a.hostname}:15672/`);
     const user = decodeURIComponent(m.username || a.username || 'guest');
     const pass = decodeURIComponent(m.password || a.password || 'guest');

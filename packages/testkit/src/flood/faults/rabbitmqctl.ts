@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { firstBrokerUrl } from '../../support/broker-urls';
 
 const run = promisify(execFile);
 
@@ -21,7 +22,7 @@ function rows(stdout: string): string[][] {
 }
 
 export async function rabbitmqctlAvailable(amqpUrl: string): Promise<boolean> {
-  const host = new URL(amqpUrl).hostname;
+  const host = new URL(firstBrokerUrl(amqpUrl)).hostname;
   if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) return false;
   try {
     // ping only needs the node: the app itself may be mid-restart (someone's broker fault).
