@@ -29,7 +29,7 @@ export function renderStatus(r: StatusReport): string {
     out.push(table(['partition', 'owner', 'active consumer', 'ready', 'unacked', 'consumers', 'redelivered', 'dead'], rows).replace(/^/gm, '  '));
     out.push(
       w.outbox
-        ? `  outbox: ${w.outbox.rows} rows waiting (oldest ${w.outbox.oldestAgeS.toFixed(1)} s), ${w.outbox.parked} parked; relay: ${w.outbox.relay ? `${w.outbox.relay.holder} (lease ${seconds(w.outbox.relay.expiresInMs)})` : 'nobody leads'}`
+        ? `  outbox: ${w.outbox.rows} rows waiting (oldest ${w.outbox.oldestAgeS.toFixed(1)} s), ${w.outbox.parked} parked; relays: ${w.outbox.relays.length > 0 ? w.outbox.relays.map((r) => `${r.holder} (${r.shards.length} shards)`).join(', ') : 'none'}`
         : '  outbox: unknown (Postgres unreachable)',
     );
     for (const p of w.pauses ?? []) out.push(`  paused: ${scopeLabel(p.partition, r.partitions)} by ${p.pausedBy} since ${p.pausedAt}: ${p.reason}`);

@@ -1,4 +1,4 @@
-import { deadQueue, liveMembers, partitionLabel, partitionQueue, pausedPartitions, relayLeaseHolder, type ConsumptionPause } from '@stockflow/shared';
+import { deadQueue, liveMembers, partitionLabel, partitionQueue, pausedPartitions, relayLeaseHolders, type ConsumptionPause } from '@stockflow/shared';
 import type { OpsContext } from './context';
 import type { ConsumerInfo, QueueStats } from './management';
 import { parkedCount } from './outbox';
@@ -30,7 +30,8 @@ export interface WorkerStatus {
   pauses: ConsumptionPause[] | null;
   /** Queues of this worker that the current partition count does not know (another N). */
   strayQueues: string[];
-  outbox: { rows: number; oldestAgeS: number; parked: number; relay: { holder: string; expiresInMs: number } | null } | null;
+  /** relays: who publishes which shards of the outbox (a shard per partition). */
+  outbox: { rows: number; oldestAgeS: number; parked: number; relays: { holder: string; shards: number[] }[] } | null;
 }
 
 export interface StatusReport {
@@ -57,11 +58,13 @@ async function workerStatus(ctx: OpsContext, w: OpsWorker, partitions: number, q
   const members = await attempt(problems, 'no partition owners', async () => (await liveMembers(await ctx.redis(), w.kind)).map((m) => ({ instance: m.instance, leaseLeftMs: m.leaseLeftMs, owned: m.info?.owned ?? [] })));
   const outbox = await attempt(problems, 'no outbox backlog', async () => {
     const [row] = await ctx.query<{ n: string; age: number | null }>(`SELECT count(*) AS n, extract(epoch FROM now() - min(created_at))::float8 AS age FROM "${w.schema}".outbox`);
-    const relay = await relayLeaseHolder((sql, params) => ctx.query(sql, params), w.schema);
-    return { rows: Number(row?.n ?? 0), oldestAgeS: Math.max(0, row?.age ?? 0), parked: await parkedCount(ctx, w), relay: relay ?? null };
+    const holders = await relayLeaseHolders((sql, params) => ctx.query(sql, params), w.schema);
+    return { rows: Number(row?.n ?? 0), oldestAgeS: Math.max(0, row?.age ?? 0), parked: await parkedCount(ctx, w), relays: [...holders].map(([holder, shards]) => ({ holder, shards })) };
   });
   const pauses = await attempt(problems, 'pauses unknown', () => pausesOf(ctx, w));
   const paused = pausedPartitions(pauses ?? [], partitions);
+  const relayed = new Set(outbox?.relays.flatMap((r) => r.shards) ?? []);
+  if (outbox && outbox.rows > 0 && relayed.size < partitions) problems.push(`${w.service}: ${partitions - relayed.size} of ${partitions} outbox shards have no relay (their rows wait for an instance that owns the partition)`);
   if (outbox && outbox.parked > 0) problems.push(`${w.service}: ${outbox.parked} outbox row(s) parked (the broker kept refusing them): \`npm run ops -- outbox parked ${w.kind}\``);
   const missing = stats ? names.filter((n) => !stats.has(n)) : [];
   if (missing.length > 0) problems.push(`${w.service}: ${missing.length} of ${partitions} partition queues do not exist (no worker has declared them yet, or they were made for another partition count)`);

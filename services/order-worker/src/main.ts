@@ -1,4 +1,4 @@
-import { configOrExit, consumptionPauseMigration, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type ServiceDefinition, type Tx, type WorkerOptions, WORKER_NAMES } from '@stockflow/shared';
+import { configOrExit, consumptionPauseMigration, outboxShardsMigration, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type ServiceDefinition, type Tx, type WorkerOptions, WORKER_NAMES } from '@stockflow/shared';
 import { loadOrderConfig, type OrderConfig } from './config';
 import { OrdersSchema1732100000000 } from './db/migrations/1732100000000-orders-schema';
 import { OrdersCapturedCurrency1733000000000 } from './db/migrations/1733000000000-orders-captured-currency';
@@ -6,7 +6,7 @@ import { orderHandlers } from './handlers';
 import { OrderUnitOfWork } from './unit-of-work';
 
 export const ORDERS_SCHEMA = WORKER_NAMES.orders.schema;
-export const orderMigrations = [OrdersSchema1732100000000, inboxSequenceIndexMigration('orders', 'Orders', 1732100900000), OrdersCapturedCurrency1733000000000, relayTablesMigration('orders', 'Orders', 1733100000000), inboxSequenceSessionMigration('orders', 'Orders', 1733200000000), dedupIdentityMigration('orders', 'Orders', 1733300000000), consumptionPauseMigration('orders', 'Orders', 1733500000000)];
+export const orderMigrations = [OrdersSchema1732100000000, inboxSequenceIndexMigration('orders', 'Orders', 1732100900000), OrdersCapturedCurrency1733000000000, relayTablesMigration('orders', 'Orders', 1733100000000), inboxSequenceSessionMigration('orders', 'Orders', 1733200000000), dedupIdentityMigration('orders', 'Orders', 1733300000000), consumptionPauseMigration('orders', 'Orders', 1733500000000), outboxShardsMigration('orders', 'Orders', 1733600000000)];
 
 /** Builds the order worker: the order saga (reserve → pay → commit) and its interleavings. */
 export function createOrderWorker(config: OrderConfig, opts: WorkerOptions = {}): Worker<OrderUnitOfWork> {

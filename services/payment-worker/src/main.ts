@@ -1,4 +1,4 @@
-import { configOrExit, consumptionPauseMigration, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type ServiceDefinition, type Tx, type WorkerOptions, WORKER_NAMES } from '@stockflow/shared';
+import { configOrExit, consumptionPauseMigration, outboxShardsMigration, createLogger, dedupIdentityMigration, inboxSequenceIndexMigration, inboxSequenceSessionMigration, relayTablesMigration, runWorker, Worker, type ServiceDefinition, type Tx, type WorkerOptions, WORKER_NAMES } from '@stockflow/shared';
 import { loadPaymentConfig, type PaymentConfig } from './config';
 import { PaymentsSchema1732200000000 } from './db/migrations/1732200000000-payments-schema';
 import { PaymentsTraceParent1733400000000 } from './db/migrations/1733400000000-payments-trace-parent';
@@ -10,7 +10,7 @@ import { webhookRoute } from './provider/webhook-gateway';
 import { PaymentUnitOfWork } from './unit-of-work';
 
 export const PAYMENTS_SCHEMA = WORKER_NAMES.payments.schema;
-export const paymentMigrations = [PaymentsSchema1732200000000, inboxSequenceIndexMigration('payments', 'Payments', 1732200900000), PaymentsPendingIndex1732201000000, relayTablesMigration('payments', 'Payments', 1733100000000), inboxSequenceSessionMigration('payments', 'Payments', 1733200000000), dedupIdentityMigration('payments', 'Payments', 1733300000000), PaymentsTraceParent1733400000000, consumptionPauseMigration('payments', 'Payments', 1733500000000)];
+export const paymentMigrations = [PaymentsSchema1732200000000, inboxSequenceIndexMigration('payments', 'Payments', 1732200900000), PaymentsPendingIndex1732201000000, relayTablesMigration('payments', 'Payments', 1733100000000), inboxSequenceSessionMigration('payments', 'Payments', 1733200000000), dedupIdentityMigration('payments', 'Payments', 1733300000000), PaymentsTraceParent1733400000000, consumptionPauseMigration('payments', 'Payments', 1733500000000), outboxShardsMigration('payments', 'Payments', 1733600000000)];
 
 /** Builds the payment worker: idempotent charges and refunds, signed webhooks and their gateway. */
 export function createPaymentWorker(config: PaymentConfig, opts: WorkerOptions = {}): Worker<PaymentUnitOfWork> {

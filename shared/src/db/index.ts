@@ -9,6 +9,8 @@ export * from './outbox-relay';
 export * from './outbox-parking';
 export * from './outbox-round';
 export * from './relay-lease';
+export * from './outbox-shards';
+export * from './outbox-read';
 export * from './identity';
 export * from './consumption-pause';
 export * from './declared-rows';

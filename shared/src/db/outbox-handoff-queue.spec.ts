@@ -12,6 +12,7 @@ const rec = (id: string, key = `k${id}`): OutboxRecord => ({
   payload: '{}',
   watchExchange: null,
   watchRoutingKey: null,
+  keyHash: 0,
 });
 const ids = (rows: { id: string }[]) => rows.map((r) => r.id);
 

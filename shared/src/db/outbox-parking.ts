@@ -12,6 +12,19 @@ export const ROW_KEY_SQL = `COALESCE(properties->'headers'->>'x-partition-key', 
 
 const COLUMNS = 'id, message_id, type, exchange, routing_key, mandatory, properties, payload, created_at, watch_exchange, watch_routing_key';
 
+/** The shards a relay holds, out of how many: parked keys of other shards are not its business. */
+export interface ShardScope {
+  partitions: number;
+  shards: readonly number[];
+}
+
+/** `<hash> % n = ANY(shards)` for a scope short of every shard (its params appended), else 'true'. */
+export function shardCondition(hashSql: string, scope: ShardScope | undefined, params: unknown[]): string {
+  if (!scope || scope.shards.length >= scope.partitions) return 'true';
+  params.push(scope.partitions, [...scope.shards]);
+  return `${hashSql} % $${params.length - 1} = ANY($${params.length}::int[])`;
+}
+
 export interface ParkedHead extends OutboxRow {
   id: string;
   partitionKey: string;
@@ -50,22 +63,25 @@ export async function parkFollowers(client: Client, schema: string, keys: string
   return res.rowCount ?? 0;
 }
 
-export async function parkedKeys(client: Client, schema: string): Promise<Set<string>> {
-  const res = await client.query<{ partition_key: string }>(`SELECT DISTINCT partition_key FROM "${schema}".outbox_parked`);
+export async function parkedKeys(client: Client, schema: string, scope?: ShardScope): Promise<Set<string>> {
+  const params: unknown[] = [];
+  const res = await client.query<{ partition_key: string }>(`SELECT DISTINCT partition_key FROM "${schema}".outbox_parked WHERE ${shardCondition(`"${schema}".outbox_key_hash(partition_key)`, scope, params)}`, params);
   return new Set(res.rows.map((r) => r.partition_key));
 }
 
 /** Each parked key's head (its lowest id) whose retry is due, oldest first. */
-export async function dueParkedHeads(client: Client, schema: string, limit: number): Promise<ParkedHead[]> {
-  const res = await client.query<{ id: string; message_id: string; type: string; exchange: string; routing_key: string; mandatory: boolean; properties: Record<string, unknown>; payload: string; watch_exchange: string | null; watch_routing_key: string | null; partition_key: string; attempts: number; age_ms: number }>(
+export async function dueParkedHeads(client: Client, schema: string, limit: number, scope?: ShardScope): Promise<ParkedHead[]> {
+  const params: unknown[] = [limit];
+  const hash = `"${schema}".outbox_key_hash(partition_key)`;
+  const res = await client.query<{ id: string; message_id: string; type: string; exchange: string; routing_key: string; mandatory: boolean; properties: Record<string, unknown>; payload: string; watch_exchange: string | null; watch_routing_key: string | null; partition_key: string; attempts: number; age_ms: number; key_hash: string }>(
     `SELECT * FROM (
        SELECT DISTINCT ON (partition_key) id, message_id, type, exchange, routing_key, mandatory, properties, payload, watch_exchange, watch_routing_key, partition_key, attempts, retry_at,
-              (extract(epoch FROM now() - created_at) * 1000)::float8 AS age_ms
-       FROM "${schema}".outbox_parked ORDER BY partition_key, id
+              (extract(epoch FROM now() - created_at) * 1000)::float8 AS age_ms, ${hash} AS key_hash
+       FROM "${schema}".outbox_parked WHERE ${shardCondition(hash, scope, params)} ORDER BY partition_key, id
      ) heads WHERE retry_at IS NULL OR retry_at <= now() ORDER BY id LIMIT $1`,
-    [limit],
+    params,
   );
-  return res.rows.map((r) => ({ id: r.id, messageId: r.message_id, type: r.type, exchange: r.exchange, routingKey: r.routing_key, mandatory: r.mandatory, properties: r.properties, payload: r.payload, watchExchange: r.watch_exchange, watchRoutingKey: r.watch_routing_key, partitionKey: r.partition_key, attempts: r.attempts, ageMs: r.age_ms }));
+  return res.rows.map((r) => ({ id: r.id, messageId: r.message_id, type: r.type, exchange: r.exchange, routingKey: r.routing_key, mandatory: r.mandatory, properties: r.properties, payload: r.payload, watchExchange: r.watch_exchange, watchRoutingKey: r.watch_routing_key, partitionKey: r.partition_key, attempts: r.attempts, ageMs: r.age_ms, keyHash: Number(r.key_hash) }));
 }
 
 /**
@@ -75,8 +91,8 @@ export async function dueParkedHeads(client: Client, schema: string, limit: numb
 export async function unparkAfterHead(client: Client, schema: string, key: string, headId: string): Promise<number> {
   const res = await client.query(
     `WITH gone AS (DELETE FROM "${schema}".outbox_parked WHERE partition_key = $1 RETURNING ${COLUMNS})
-     INSERT INTO "${schema}".outbox (message_id, type, exchange, routing_key, mandatory, properties, payload, created_at, watch_exchange, watch_routing_key)
-     SELECT message_id, type, exchange, routing_key, mandatory, properties, payload, created_at, watch_exchange, watch_routing_key FROM gone WHERE id <> $2::bigint ORDER BY id`,
+     INSERT INTO "${schema}".outbox (message_id, type, exchange, routing_key, mandatory, properties, payload, created_at, watch_exchange, watch_routing_key, key_hash)
+     SELECT message_id, type, exchange, routing_key, mandatory, properties, payload, created_at, watch_exchange, watch_routing_key, "${schema}".outbox_key_hash($1) FROM gone WHERE id <> $2::bigint ORDER BY id`,
     [key, headId],
   );
   return res.rowCount ?? 0;

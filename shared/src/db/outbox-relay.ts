@@ -4,13 +4,13 @@ import { PublishError, StockflowError } from '../errors';
 import type { Logger } from '../logger';
 import { BUDGETS, classify, type RetryPolicy } from '../retry/policy';
 import { SESSION_OPTIONS } from './database';
-import { outboxChannel, type LocalRelay, type OutboxRecord } from './outbox';
-import { dueParkedHeads, deferParkedHead, parkedKeys, parkFollowers, parkKey, unparkAfterHead } from './outbox-parking';
+import { outboxChannel, type LocalRelay, type OutboxRecord, type OutboxRow } from './outbox';
+import { dueParkedHeads, deferParkedHead, parkedKeys, parkFollowers, parkKey, unparkAfterHead, type ShardScope } from './outbox-parking';
 import { readOutbox } from './outbox-read';
 import { HandoffQueue, type Sendable } from './outbox-handoff-queue';
 import { HeldKeys } from './outbox-held-keys';
 import { publishRound, rowKey, type RowOutcome } from './outbox-round';
-import { RelayLease } from './relay-lease';
+import { RelayLeases } from './relay-lease';
 import { WakeableSleep } from '../util/wakeable-sleep';
 
 export interface OutboxRelayOptions {
@@ -19,6 +19,10 @@ export interface OutboxRelayOptions {
   applicationName: string;
   publisher: ConfirmPublisher;
   log: Logger;
+  /** PARTITIONS: the outbox has a shard per partition (outbox-shards.ts). */
+  partitions: number;
+  /** The shards it asks for until setShards() says otherwise (default: every one). */
+  shards?: readonly number[];
   pollMs: number;
   batch: number;
   /** Confirmed rows are deleted together once the oldest has waited this long (0: after every round). */
@@ -26,9 +30,9 @@ export interface OutboxRelayOptions {
   retryMaxMs: number;
   /** Classification, backoff and budget of a refused row (BUDGETS.relayPublish), before it is parked. */
   policy: RetryPolicy;
-  /** The relay lease: an instance that has not renewed it for this long no longer leads (LEASE_TTL_MS). */
+  /** The shard leases: an instance that has not renewed them for this long holds none (LEASE_TTL_MS). */
   leaseTtlMs: number;
-  /** How often the leader renews its lease (HEARTBEAT_MS). */
+  /** How often a relay renews its shard leases and asks for the wanted ones it lacks (HEARTBEAT_MS). */
   renewMs: number;
   /** This worker instance: a NOTIFY carrying it comes from our own worker, written while we did not lead. */
   instanceId?: string;
@@ -104,8 +108,9 @@ export class RelayLeaseLost extends StockflowError {}
  */
 export class OutboxRelay implements LocalRelay {
   private client: Client | undefined;
-  private readonly lease: RelayLease;
-  private leader = false;
+  private readonly leases: RelayLeases;
+  /** The shards this relay asks for: its worker's partitions (setShards), every one until told. */
+  private wanted: number[];
   private renewedAt = 0;
   private running = false;
   private loop: Promise<void> | undefined;
@@ -123,7 +128,8 @@ export class OutboxRelay implements LocalRelay {
   private parkedTendedAt = 0;
 
   constructor(private readonly opts: OutboxRelayOptions) {
-    this.lease = new RelayLease(opts.schema, opts.instanceId ?? 'relay', opts.leaseTtlMs);
+    this.leases = new RelayLeases(opts.schema, opts.instanceId ?? 'relay', opts.leaseTtlMs);
+    this.wanted = [...(opts.shards ?? Array.from({ length: opts.partitions }, (_, i) => i))].sort((a, b) => a - b);
     this.handedOff = new HandoffQueue(opts.maxHandedOff);
   }
 
@@ -132,14 +138,51 @@ export class OutboxRelay implements LocalRelay {
     return this.opts.instanceId ?? '';
   }
 
-  /** Leads and takes hand-offs (a stopping relay takes none, though it holds the lease until it has flushed). */
+  /** Holds a shard and takes hand-offs (a stopping relay takes none, though it holds its shards until it has flushed). */
   get isLeader(): boolean {
-    return this.leader && this.running && this.lease.held;
+    return this.running && this.leading;
+  }
+
+  /** The shards it holds now, by its own clock. */
+  get shards(): number[] {
+    return [...this.leases.shards].sort((a, b) => a - b);
   }
 
   /** Who this relay is in relay_lease.holder. */
   get leaseHolder(): string {
-    return this.lease.holder;
+    return this.leases.holder;
+  }
+
+  /** True when it would take every one of these rows by hand-off now: it holds all their shards. */
+  relaysAll(rows: readonly Pick<OutboxRow, 'keyHash'>[]): boolean {
+    if (!this.isLeader) return false;
+    const held = this.leases.shards;
+    return rows.every((r) => held.has(this.shardOf(r)));
+  }
+
+  /**
+   * The shards to relay: the partitions its worker owns now. Shards no longer wanted are let go
+   * at the next turn of the loop (after their published rows are deleted), wanted ones taken as
+   * soon as they are free.
+   */
+  setShards(partitions: readonly number[]): void {
+    const next = [...new Set(partitions)].sort((a, b) => a - b);
+    if (next.length === this.wanted.length && next.every((p, i) => p === this.wanted[i])) return;
+    this.wanted = next;
+    this.renewedAt = 0;
+    this.idleWait.wake();
+  }
+
+  private get leading(): boolean {
+    return this.leases.shards.size > 0;
+  }
+
+  private shardOf(row: Pick<OutboxRow, 'keyHash'>): number {
+    return row.keyHash % this.opts.partitions;
+  }
+
+  private scope(): ShardScope {
+    return { partitions: this.opts.partitions, shards: this.shards };
   }
 
   start(): void {
@@ -166,8 +209,8 @@ export class OutboxRelay implements LocalRelay {
    */
   private async flush(): Promise<void> {
     if (!this.client) return;
-    if (!this.leader || !this.lease.held) await this.tryLead();
-    if (!this.leader) return;
+    if (!this.leading) await this.tryLead();
+    if (!this.leading) return;
     for (let rounds = 0; rounds < 100; rounds++) {
       const published = await this.drainTable();
       if (published < this.opts.batch) return;
@@ -175,21 +218,26 @@ export class OutboxRelay implements LocalRelay {
   }
 
   /**
-   * Rows the local worker just committed (after COMMIT, in commit order). Only the leader keeps
-   * them; elsewhere the leader's table read finds them. Returns false when it did not take them
-   * (it does not lead, or is stopping): the writer must then make sure the leader hears of them.
+   * Rows the local worker just committed (after COMMIT, in commit order). It keeps those of the
+   * shards it holds; the holders of the others find theirs in the table. Returns false when it
+   * did not take them all (it holds not all their shards, or is stopping): the writer must then
+   * make sure the other holders hear of them.
    */
   handoff(records: OutboxRecord[]): boolean {
     if (!this.isLeader) return false;
     if (records.length === 0) return true;
-    this.handedOff.offer(records);
-    this.nudge();
-    return true;
+    const held = this.leases.shards;
+    const mine = held.size === this.opts.partitions ? records : records.filter((r) => held.has(this.shardOf(r)));
+    if (mine.length > 0) {
+      this.handedOff.offer(mine);
+      this.nudge();
+    }
+    return mine.length === records.length;
   }
 
-  /** Wakes the relay that leads (there are rows to publish); one that does not lead has nothing to do. */
+  /** Wakes the relay if it holds a shard (there are rows to publish); one that holds none has nothing to do. */
   nudge(): void {
-    if (!this.leader) return;
+    if (!this.leading) return;
     this.pending = true;
     this.idleWait.wake();
   }
@@ -199,8 +247,8 @@ export class OutboxRelay implements LocalRelay {
     while (this.running) {
       try {
         if (!this.client) await this.connect();
-        if (!this.leader || Date.now() - this.renewedAt >= this.opts.renewMs) await this.tryLead();
-        if (this.leader) {
+        if (!this.leading || Date.now() - this.renewedAt >= this.opts.renewMs) await this.tryLead();
+        if (this.leading) {
           this.pending = false;
           const published = await this.drain();
           if (Date.now() - this.parkedTendedAt >= this.opts.pollMs) await this.tendParked();
@@ -208,11 +256,11 @@ export class OutboxRelay implements LocalRelay {
           attempt = 0;
           if (published >= this.opts.batch || this.pending || this.handedOff.length > 0 || this.handedOff.overflowing) continue;
         } else {
-          // Nothing to publish until it leads. A wake-up still pending (from its days as leader,
-          // or any nudge) would otherwise skip every wait and ask for the lease in a busy loop.
+          // Nothing to publish until it holds a shard. A wake-up still pending (from when it held
+          // some, or any nudge) would otherwise skip every wait and ask for leases in a busy loop.
           this.pending = false;
         }
-        await this.idle(this.leader ? Math.min(this.opts.pollMs, this.deleteDue(), this.held.retryDue(), this.opts.renewMs) : Math.max(this.opts.pollMs, 1000));
+        await this.idle(this.leading ? Math.min(this.opts.pollMs, this.deleteDue(), this.held.retryDue(), this.opts.renewMs) : Math.max(this.opts.pollMs, 1000));
       } catch (err) {
         this.opts.log.warn({ err: (err as Error).message, schema: this.opts.schema }, 'outbox relay failed; retrying');
         await this.disconnect(false);
@@ -229,10 +277,10 @@ export class OutboxRelay implements LocalRelay {
       this.idleWait.wake();
     });
     client.on('notification', (msg) => {
-      // Only the leader publishes. A relay that does not lead tries for the lead on its own
-      // clock (and reads the whole table when it gets it): woken by every commit of every
-      // instance, it would ask for the lease once per transaction, for nothing.
-      if (!this.leader) return;
+      // Only shard holders publish. A relay that holds none asks for its shards on its own
+      // clock (and reads the table when it gets one): woken by every commit of every
+      // instance, it would ask for leases once per transaction, for nothing.
+      if (!this.leading) return;
       // Our own worker's rows come by handoff(); anybody else's must be read from the table.
       if (this.opts.instanceId && msg.payload === this.opts.instanceId) return;
       this.mustRead = true;
@@ -243,26 +291,28 @@ export class OutboxRelay implements LocalRelay {
     this.client = client;
   }
 
-  /** Takes or renews the lease; on gaining it, reads the table (what was committed meanwhile was handed to nobody). */
+  /**
+   * Renews the shards it holds, takes the wanted ones that are free, lets go of the unwanted
+   * ones (after deleting their published rows, so the next holder does not publish them again).
+   * On any change it reads the table (what was committed meanwhile was handed to nobody) and
+   * starts its per-key state afresh.
+   */
   private async tryLead(): Promise<void> {
     const client = this.session();
-    const was = this.leader;
     this.renewedAt = Date.now();
-    this.leader = await this.lease.acquire(client);
-    if (this.leader && !was) {
-      this.mustRead = true;
-      this.held.forgetRefusals();
-      this.held.setParked(await parkedKeys(client, this.opts.schema));
-      this.opts.log.info({ schema: this.opts.schema, holder: this.lease.holder }, 'outbox relay is leader');
-    } else if (!this.leader && was) {
-      this.opts.log.warn({ schema: this.opts.schema }, 'outbox relay lost its lease; another instance publishes');
-      this.becomeFollower();
-    }
+    if ([...this.leases.shards].some((s) => !this.wanted.includes(s))) await this.deleteConfirmed();
+    const { gained, lost } = await this.leases.acquire(client, this.wanted);
+    if (gained.length === 0 && lost.length === 0) return;
+    this.mustRead = true;
+    this.held.forgetRefusals();
+    if (lost.length > 0) this.handedOff.clear();
+    this.held.setParked(this.leading ? await parkedKeys(client, this.opts.schema, this.scope()) : new Set());
+    this.opts.log.info({ schema: this.opts.schema, holder: this.leases.holder, shards: this.shards, gained, lost }, 'outbox relay shards changed');
   }
 
+  /** Its shards ran out by its own clock, or its session is gone: it holds none now, and hand-offs kept for it are dropped. */
   private becomeFollower(): void {
-    this.leader = false;
-    this.lease.drop();
+    this.leases.drop();
     this.handedOff.clear();
     this.mustRead = true;
   }
@@ -303,7 +353,7 @@ export class OutboxRelay implements LocalRelay {
     if (minAgeMs === undefined) this.mustRead = false;
     this.lastReadAt = Date.now();
     const held = this.held.all();
-    const rows = await readOutbox(client, this.opts.schema, { limit: this.opts.batch, minAgeMs, beforeId, held, due: held.size > 0 ? this.held.dueIds(this.lastReadAt) : [] });
+    const rows = await readOutbox(client, this.opts.schema, { limit: this.opts.batch, minAgeMs, beforeId, held, due: held.size > 0 ? this.held.dueIds(this.lastReadAt) : [], scope: this.scope() });
     if (rows.length === 0) return 0;
     this.handedOff.readFromTable(
       rows.map((r) => r.id),
@@ -321,7 +371,7 @@ export class OutboxRelay implements LocalRelay {
    * consumer copy.
    */
   private send(r: OutboxRecord): Promise<void> {
-    if (!this.lease.held) return Promise.reject(new RelayLeaseLost(`relay lease of ${this.opts.schema} ran out before publishing`));
+    if (!this.leases.holds(this.shardOf(r))) return Promise.reject(new RelayLeaseLost(`relay lease of ${this.opts.schema} shard ${this.shardOf(r)} ran out before publishing`));
     const body = Buffer.from(r.payload);
     const props = { ...r.properties, messageId: r.messageId, type: r.type };
     const main = this.opts.publisher.publish(r.exchange, r.routingKey, body, { ...props, mandatory: r.mandatory });
@@ -394,11 +444,11 @@ export class OutboxRelay implements LocalRelay {
   private async tendParked(): Promise<void> {
     const client = this.session();
     this.parkedTendedAt = Date.now();
-    this.held.setParked(await parkedKeys(client, this.opts.schema));
+    this.held.setParked(await parkedKeys(client, this.opts.schema, this.scope()));
     if (this.held.parkedKeys.size === 0) return;
     const followers = await parkFollowers(client, this.opts.schema, [...this.held.parkedKeys]);
     if (followers > 0) this.opts.onParked?.(followers);
-    for (const head of await dueParkedHeads(client, this.opts.schema, PARKED_RETRIES_PER_POLL)) {
+    for (const head of await dueParkedHeads(client, this.opts.schema, PARKED_RETRIES_PER_POLL, this.scope())) {
       try {
         await this.send(head);
       } catch (err) {
@@ -446,7 +496,7 @@ export class OutboxRelay implements LocalRelay {
     // and would publish again what we published and had not deleted.
     await this.deleteConfirmed().catch(() => undefined);
     const client = this.client;
-    if (client && release && this.leader) await this.lease.release(client).catch(() => undefined);
+    if (client && release && this.leading) await this.leases.release(client).catch(() => undefined);
     this.loseConnection();
     if (client) await client.end().catch(() => undefined);
   }

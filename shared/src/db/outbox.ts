@@ -11,6 +11,8 @@ export interface OutboxRow {
   /** Events with a consumer: the second, non-mandatory copy for watchers (events exchange); null otherwise. */
   watchExchange: string | null;
   watchRoutingKey: string | null;
+  /** keyHash() of the partition key: which relay shard publishes the row (outbox-shards.ts). */
+  keyHash: number;
 }
 
 export function outboxChannel(schema: string): string {
@@ -25,8 +27,9 @@ export interface OutboxRecord extends OutboxRow {
 /** The worker's own outbox relay, as a writer sees it (OutboxRelay). */
 export interface LocalRelay {
   readonly instanceId: string;
-  readonly isLeader: boolean;
-  /** Takes rows right after their COMMIT; false when it did not (it no longer leads). */
+  /** It holds the shards of all these rows now: it will take them by hand-off. */
+  relaysAll(rows: readonly OutboxRow[]): boolean;
+  /** Takes rows right after their COMMIT (those of shards it holds); false when it did not take them all. */
   handoff(records: OutboxRecord[]): boolean;
 }
 
@@ -37,27 +40,28 @@ export type OutboxQuery = (sql: string, params: unknown[]) => Promise<unknown>;
  * Queued with Tx.write: they travel with the batch's other writes in one statement.
  *
  * With `local`, the committed rows go to the worker's own relay (OutboxRelay.handoff), so it
- * need not read them back. When that relay leads there is no NOTIFY: only the leader publishes,
- * and it gets these rows by hand-off. That spares Postgres the notification queue and a wake-up
- * of every listening relay session per transaction, and the relays a message they would only
- * ignore. If the relay no longer leads when COMMIT returns, it refuses the rows and they are
- * announced after the fact (`local.query`, outside the transaction), so a leader elsewhere,
- * which may have read the table before this COMMIT, reads it again at once. Otherwise the
- * NOTIFY carries the writer's instance id (a relay that leads reads the table on any id but its
- * own; no id at all from writers without a relay).
+ * need not read them back. When that relay holds the shards of all the rows there is no
+ * NOTIFY: only a shard's holder publishes its rows, and it gets these by hand-off. That spares
+ * Postgres the notification queue and a wake-up of every listening relay session per
+ * transaction, and the relays a message they would only ignore. If it no longer holds them all
+ * when COMMIT returns, it keeps what it holds and the rows are announced after the fact
+ * (`local.query`, outside the transaction), so a holder elsewhere, which may have read the
+ * table before this COMMIT, reads it again at once. Otherwise the NOTIFY carries the writer's
+ * instance id (a relay reads the table on any id but its own, whose rows of its shards it got
+ * by hand-off; no id at all from writers without a relay).
  */
 export function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[], local?: { relay: LocalRelay; query: OutboxQuery; onNotifyError: (err: unknown) => void }): void {
   if (rows.length === 0) return;
-  const leading = local?.relay.isLeader ?? false;
+  const leading = local?.relay.relaysAll(rows) ?? false;
   // One json parameter instead of seven arrays: pg escapes every element of a text[] in
   // JavaScript (the payloads are quote-heavy JSON), JSON.stringify does it natively. The
   // column names are OutboxRow's keys, so the rows go in as they are. Parsed as jsonb once
   // (jsonb_to_recordset): json_to_recordset filling the jsonb `properties` column parses every
   // row's properties a second time, several times the cost of the rest of the row.
   tx.write(
-    `INSERT INTO "${schema}".outbox (message_id, type, exchange, routing_key, mandatory, properties, payload, watch_exchange, watch_routing_key)
+    `INSERT INTO "${schema}".outbox (message_id, type, exchange, routing_key, mandatory, properties, payload, watch_exchange, watch_routing_key, key_hash)
      SELECT * FROM jsonb_to_recordset($1::jsonb)
-       AS r("messageId" text, type text, exchange text, "routingKey" text, mandatory boolean, properties jsonb, payload text, "watchExchange" text, "watchRoutingKey" text)${local ? ' RETURNING id, message_id' : ''}`,
+       AS r("messageId" text, type text, exchange text, "routingKey" text, mandatory boolean, properties jsonb, payload text, "watchExchange" text, "watchRoutingKey" text, "keyHash" bigint)${local ? ' RETURNING id, message_id' : ''}`,
     [JSON.stringify(rows)],
     local
       ? (returned) => {

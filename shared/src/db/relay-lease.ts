@@ -1,26 +1,35 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'pg';
 
-const LEASE_NAME = 'outbox';
+/** relay_lease.name of a shard: the outbox rows whose key falls in partition `shard`. */
+export function shardLeaseName(shard: number): string {
+  return `outbox:${shard}`;
+}
 
 /**
- * Which instance's relay publishes a schema's outbox: a lease row in `<schema>.relay_lease`
- * that the holder renews (every heartbeat) and that anybody may take once it has expired.
+ * Which instance's relay publishes which part of a schema's outbox. The outbox is cut into
+ * shards by the same hash as the partition queues (a row's shard is its key's partition), and
+ * each shard has a lease row in `<schema>.relay_lease` that its holder renews (every
+ * heartbeat) and that anybody may take once it has expired. A relay asks for the shards of the
+ * partitions its worker owns, so relaying spreads over the instances with the partitions and
+ * a handover moves it with them; a key's rows are all in one shard, so they are published by
+ * one relay at a time, in order.
  *
- * Postgres decides who holds it (its clock sets and compares expires_at); the holder decides
- * locally how long it may still act, from its own monotonic clock: the lease is taken as valid
- * until `ttlMs` after the renewal was *sent*, which is never later than Postgres's expiry. A
- * holder paused (SIGSTOP, a long GC, a hung host) past that finds on waking that it no longer
- * leads, before it publishes anything: the instance that took over meanwhile has published
- * those rows. The remaining window is a pause between that check and the socket write of one
- * publish, which can send a copy the consumers' inbox then drops.
+ * Postgres decides who holds a shard (its clock sets and compares expires_at); the holder
+ * decides locally how long it may still act, from its own monotonic clock: its shards are
+ * taken as valid until `ttlMs` after the renewal was *sent*, which is never later than
+ * Postgres's expiry. A holder paused (SIGSTOP, a long GC, a hung host) past that finds on
+ * waking that it holds nothing, before it publishes anything: the instance that took over
+ * meanwhile has published those rows. The remaining window is a pause between that check and
+ * the socket write of one publish, which can send a copy the consumers' inbox then drops.
  *
  * Each relay holds under a holder name of its own (instance id and a random suffix): two
- * processes started with one INSTANCE_ID must not both believe they lead.
+ * processes started with one INSTANCE_ID must not both believe they hold a shard.
  */
-export class RelayLease {
+export class RelayLeases {
   readonly holder: string;
   private validUntil = 0;
+  private held = new Set<number>();
 
   constructor(
     private readonly schema: string,
@@ -30,39 +39,61 @@ export class RelayLease {
     this.holder = `${instanceId}:${randomUUID().slice(0, 8)}`;
   }
 
-  /** True while the lease is ours by our own clock (checked before every publish). */
-  get held(): boolean {
-    return performance.now() < this.validUntil;
+  /** Shards held now by our own clock (checked before every publish). */
+  get shards(): ReadonlySet<number> {
+    return performance.now() < this.validUntil ? this.held : new Set();
   }
 
-  /** Takes the lease if it is free or expired, or renews ours. Returns whether we hold it now. */
-  async acquire(client: Client): Promise<boolean> {
+  holds(shard: number): boolean {
+    return this.shards.has(shard);
+  }
+
+  /**
+   * Takes the wanted shards that are free or expired and renews the ones we hold; lets go of
+   * held shards no longer wanted. Returns what changed.
+   */
+  async acquire(client: Client, wanted: readonly number[]): Promise<{ gained: number[]; lost: number[] }> {
+    const before = this.shards;
+    const unwanted = [...before].filter((s) => !wanted.includes(s));
+    if (unwanted.length > 0) await this.release(client, unwanted);
     const sentAt = performance.now();
-    const res = await client.query<{ holder: string }>(
-      `INSERT INTO "${this.schema}".relay_lease (name, holder, expires_at) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
-       ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-       WHERE relay_lease.holder = EXCLUDED.holder OR relay_lease.expires_at < now()
-       RETURNING holder`,
-      [LEASE_NAME, this.holder, this.ttlMs],
-    );
-    this.validUntil = res.rows.length === 1 ? sentAt + this.ttlMs : 0;
-    return this.validUntil > 0;
+    const res =
+      wanted.length === 0
+        ? { rows: [] as { name: string }[] }
+        : await client.query<{ name: string }>(
+            `INSERT INTO "${this.schema}".relay_lease (name, holder, expires_at)
+             SELECT n, $2, now() + $3 * interval '1 millisecond' FROM unnest($1::text[]) AS n
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+             WHERE relay_lease.holder = EXCLUDED.holder OR relay_lease.expires_at < now()
+             RETURNING name`,
+            [wanted.map(shardLeaseName), this.holder, this.ttlMs],
+          );
+    const now = new Set(res.rows.map((r) => Number(r.name.slice(r.name.indexOf(':') + 1))));
+    this.held = now;
+    this.validUntil = now.size > 0 ? sentAt + this.ttlMs : 0;
+    return { gained: [...now].filter((s) => !before.has(s)), lost: [...before].filter((s) => !now.has(s)) };
   }
 
-  /** Lets go at once (a stopping relay), so the next instance need not wait out the TTL. */
-  async release(client: Client): Promise<void> {
-    this.validUntil = 0;
-    await client.query(`UPDATE "${this.schema}".relay_lease SET expires_at = now() WHERE name = $1 AND holder = $2`, [LEASE_NAME, this.holder]);
+  /** Lets go of some shards (or all) at once, so the next holder need not wait out the TTL. */
+  async release(client: Client, shards: readonly number[] = [...this.held]): Promise<void> {
+    for (const s of shards) this.held.delete(s);
+    if (this.held.size === 0) this.validUntil = 0;
+    if (shards.length === 0) return;
+    await client.query(`UPDATE "${this.schema}".relay_lease SET expires_at = now() WHERE name = ANY($1::text[]) AND holder = $2`, [shards.map(shardLeaseName), this.holder]);
   }
 
-  /** Forgets the lease locally (its session is gone, or a renewal failed past its validity). */
+  /** Forgets every shard locally (its session is gone, or a renewal failed past its validity). */
   drop(): void {
+    this.held = new Set();
     this.validUntil = 0;
   }
 }
 
-/** Who holds a schema's relay lease now (ops status), or undefined when nobody does. */
-export async function relayLeaseHolder(query: (sql: string, params: unknown[]) => Promise<{ holder: string; expires_in_ms: number }[]>, schema: string): Promise<{ holder: string; expiresInMs: number } | undefined> {
-  const [row] = await query(`SELECT holder, (extract(epoch FROM expires_at - now()) * 1000)::float8 AS expires_in_ms FROM "${schema}".relay_lease WHERE name = $1 AND expires_at > now()`, [LEASE_NAME]);
-  return row && { holder: row.holder, expiresInMs: row.expires_in_ms };
+/** Who holds which shards of a schema's outbox now (ops status, the flood): holder → shards. */
+export async function relayLeaseHolders(query: (sql: string, params: unknown[]) => Promise<{ name: string; holder: string }[]>, schema: string): Promise<Map<string, number[]>> {
+  const rows = await query(`SELECT name, holder FROM "${schema}".relay_lease WHERE name LIKE 'outbox:%' AND expires_at > now() ORDER BY name`, []);
+  const holders = new Map<string, number[]>();
+  for (const r of rows) holders.set(r.holder, [...(holders.get(r.holder) ?? []), Number(r.name.slice(r.name.indexOf(':') + 1))]);
+  for (const shards of holders.values()) shards.sort((a, b) => a - b);
+  return holders;
 }

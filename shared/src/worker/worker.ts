@@ -214,6 +214,9 @@ export class Worker<U extends UnitOfWork> {
       url: config.databaseUrl,
       schema: def.schema,
       applicationName: appName,
+      partitions: config.partitions,
+      // Its shards follow the partitions this instance is assigned (setOwned).
+      shards: [],
       publisher,
       log,
       pollMs: config.outboxPollMs,
@@ -321,6 +324,9 @@ export class Worker<U extends UnitOfWork> {
 
   private setOwned(assigned: number[]): Promise<void> {
     this.assigned = assigned;
+    // Relaying follows the assignment, paused partitions included: their rows were committed
+    // before the pause and still have to go out.
+    this.relay?.setShards(assigned);
     return this.reconcile();
   }
 

@@ -93,6 +93,7 @@ describe('outbox relay: deferred deletes', () => {
       url: env.databaseUrl,
       schema: 'inventory',
       applicationName: 't-delete-fail',
+      partitions: env.topology.partitions,
       publisher: publisher as unknown as ConfirmPublisher,
       log: env.log,
       pollMs: 100,

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { eventsExchange, OutboxRelay, RetryPolicy, type ConfirmPublisher, type OutboxRecord, type OutboxRelayOptions } from '@stockflow/shared';
+import { eventsExchange, keyHash, OutboxRelay, RetryPolicy, type ConfirmPublisher, type OutboxRecord, type OutboxRelayOptions } from '@stockflow/shared';
 import { eventually, startInventory, TestEnv, workerMetric } from '../support';
 import { registerWarehouses } from './fixtures';
 
@@ -71,6 +71,7 @@ describe('outbox hand-off', () => {
       url: env.databaseUrl,
       schema: 'inventory',
       applicationName: `t-${instanceId}`,
+      partitions: env.topology.partitions,
       publisher: { publish: () => Promise.reject(new Error('nothing to publish')) } as unknown as ConfirmPublisher,
       log: env.log,
       pollMs: 200,
@@ -112,7 +113,7 @@ describe('outbox hand-off', () => {
          SELECT $1 || lpad(g::text, 3, '0'), 'StockChanged', 'x', 'StockChanged.x', false, '{}', '{}' FROM generate_series(1, $2) g ORDER BY g RETURNING id, message_id`,
         [prefix, n],
       );
-      return rows.map((r) => ({ id: r.id, messageId: r.message_id, type: 'StockChanged', exchange: 'x', routingKey: 'StockChanged.x', mandatory: false, properties: {}, payload: '{}', watchExchange: null, watchRoutingKey: null }));
+      return rows.map((r) => ({ id: r.id, messageId: r.message_id, type: 'StockChanged', exchange: 'x', routingKey: 'StockChanged.x', mandatory: false, properties: {}, payload: '{}', watchExchange: null, watchRoutingKey: null, keyHash: keyHash(`message:${r.message_id}`) }));
     };
     const emptied = () => eventually(async () => expect(await env.query('SELECT id FROM inventory.outbox')).toEqual([]), 5_000);
     return { relay, via, order, commit, emptied };

@@ -44,6 +44,7 @@ describe('outbox rows the broker refuses', () => {
         url: env.databaseUrl,
         schema: 'inventory',
         applicationName: 't-refused',
+        partitions: env.topology.partitions,
         publisher,
         log: env.log,
         pollMs: 100,

@@ -1,3 +1,4 @@
+import { relayLeaseHolders } from '@stockflow/shared';
 import { eventually, TestEnv } from '../support';
 import { ChildCluster } from './cluster';
 import { CommandStream, warehouseReady } from './traffic';
@@ -7,13 +8,13 @@ const P = 4;
 const PAUSE_MS = 20_000;
 
 /**
- * The outbox relay's leader, SIGSTOPped: its session (and a session lock, as the lead used to
- * be) stays alive in Postgres while it sleeps, but its lease does not. Another instance's relay
- * takes the lease within seconds and events keep flowing; the old leader, resumed, finds its
- * lease gone by its own clock before it publishes anything, so nothing goes out twice after it
- * wakes.
+ * An instance whose relay publishes part of the outbox, SIGSTOPped: its session stays alive in
+ * Postgres while it sleeps, but its shard leases do not. With its partitions, the other
+ * instance's relay takes its shards within seconds and events keep flowing; the paused one,
+ * resumed, finds its leases gone by its own clock before it publishes anything, so nothing goes
+ * out twice after it wakes.
  */
-describe('a paused outbox relay leader', () => {
+describe('a paused outbox relay', () => {
   let env: TestEnv;
   let cluster: ChildCluster;
   afterAll(async () => {
@@ -21,21 +22,30 @@ describe('a paused outbox relay leader', () => {
     await env?.cleanup();
   });
 
-  const holder = async () => (await env.query<{ holder: string }>(`SELECT holder FROM inventory.relay_lease WHERE expires_at > now()`))[0]?.holder;
+  /** Instance → the shards its relay holds. */
+  const holders = async () => {
+    const byInstance = new Map<string, number[]>();
+    for (const [holder, shards] of await relayLeaseHolders((sql, params) => env.query(sql, params), 'inventory')) byInstance.set(holder.split(':')[0]!, shards);
+    return byInstance;
+  };
 
-  it('loses the lead within seconds; events keep flowing; resumed, it publishes nothing twice', async () => {
+  it('loses its shards within seconds; events keep flowing; resumed, it publishes nothing twice', async () => {
     env = await TestEnv.create('relay-pause', { partitions: P });
     cluster = new ChildCluster(env, 'inventory-worker', { AMQP_HEARTBEAT_S: 1 });
     await Promise.all(['a', 'b'].map((id) => cluster.start(id).ready()));
     const tap = await env.tap();
     const pub = await env.publisher();
     await warehouseReady(env, pub);
-    const leader = (await eventually(async () => {
-      const h = await holder();
-      expect(h).toMatch(/^[ab]:/);
-      return h!;
-    })).split(':')[0]!;
-    const other = leader === 'a' ? 'b' : 'a';
+    // The partitions are spread over both instances, and so is the relaying.
+    const spread = await eventually(async () => {
+      const h = await holders();
+      expect([...h.keys()].sort()).toEqual(['a', 'b']);
+      expect([...h.values()].flat().sort((x, y) => x - y)).toEqual(Array.from({ length: P }, (_, i) => i));
+      return h;
+    }, 20_000);
+    const leader = 'a';
+    const other = 'b';
+    const shards = spread.get(leader)!;
 
     const stream = new CommandStream(pub, 'pause', P, { wave: 4, pauseMs: 50 }).start();
     await eventually(() => expect(tap.ofType('StockReceived').length).toBeGreaterThan(20));
@@ -43,8 +53,8 @@ describe('a paused outbox relay leader', () => {
     const pausedAt = Date.now();
     const sentBefore = stream.published;
 
-    // Another instance leads and publishes, long before the paused one wakes.
-    await eventually(async () => expect((await holder())?.startsWith(`${other}:`)).toBe(true), 15_000);
+    // The other instance relays every shard, long before the paused one wakes.
+    await eventually(async () => expect((await holders()).get(other)).toEqual(expect.arrayContaining(shards)), 15_000);
     await eventually(() => expect(tap.ofType('StockReceived').some((e) => Number(String(e.causationId).split('-')[1]) >= sentBefore + 20)).toBe(true), 15_000);
     await new Promise((r) => setTimeout(r, pausedAt + PAUSE_MS - Date.now()));
 
@@ -59,7 +69,6 @@ describe('a paused outbox relay leader', () => {
     const seenBefore = new Set(tap.events.filter((e) => e.receivedAt < resumedAt).map((e) => e.messageId));
     const again = tap.events.filter((e) => e.receivedAt >= resumedAt && seenBefore.has(e.messageId));
     expect(again.map((e) => e.messageId)).toEqual([]);
-    expect((await holder())?.startsWith(`${other}:`)).toBe(true);
     // Every command applied once.
     expect(Number((await env.query<{ n: string }>(`SELECT count(*) AS n FROM inventory.inbox WHERE message_id LIKE 'pause-%'`))[0]!.n)).toBe(total);
   });

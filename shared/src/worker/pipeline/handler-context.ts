@@ -1,6 +1,7 @@
 import { childMessageId, contracts, type Envelope, type MessageType, propertiesOf } from '@stockflow/client/internal';
 import { deliveryOf } from '../../amqp/topology';
 import type { OutboxRow } from '../../db/outbox';
+import { keyHash } from '../../db/outbox-shards';
 import { messageLogger, type Logger } from '../../logger';
 import { traceHeaders } from '../../tracing/message-spans';
 import type { Handler, HandlerContext, Runtime, ServiceDefinition, UnitOfWork, WorkItem } from '../types';
@@ -44,6 +45,7 @@ export function handlerContext<U extends UnitOfWork>(rt: Runtime, uow: U, item: 
       payload: JSON.stringify(payload),
       watchExchange: route.watch?.exchange ?? null,
       watchRoutingKey: route.watch?.routingKey ?? null,
+      keyHash: keyHash(partitionKey),
     });
   };
   return {

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { commandExchange, contracts, HEADER, partitionLabel, partitionOf, partitionQueue, propertiesOf, routeOf, type AmqpConnection, type MessageType, type Publisher, type TopologyOptions } from '@stockflow/shared';
+import { commandExchange, contracts, HEADER, partitionLabel, partitionOf, partitionQueue, propertiesOf, relayLeaseHolders, routeOf, type AmqpConnection, type MessageType, type Publisher, type TopologyOptions } from '@stockflow/shared';
 import { WebhookSender, type SignatureMode } from '../../provider-simulator/webhook-sender';
 import type { WebhookEvent } from '../../provider-simulator/types';
 import type { History } from '../history/history';
@@ -49,33 +49,34 @@ async function publisherRestart(ctx: FaultContext): Promise<FaultOutcome> {
 }
 
 /**
- * SIGSTOP the relay leader of one service (its relay_lease holder), watch the lease move to
- * another instance, SIGCONT after --stop-ms. How long the move took is the fault's measure
- * (relay-failover checks it against LEASE_TTL_MS).
+ * SIGSTOP the instance that relays most of one service's outbox (the holder of most of its
+ * relay shards, relay_lease), watch every shard it held move to other instances, SIGCONT after
+ * --stop-ms. How long the move took is the fault's measure (relay-failover checks it against
+ * LEASE_TTL_MS).
  */
 async function leaderStop(ctx: FaultContext): Promise<FaultOutcome> {
   const e = edge(ctx);
   const processes = ctx.fleet.processes();
   if (ctx.fleet.mode !== 'owned') throw new FaultSkipped('leader-stop: needs worker processes the flood started (not available with --attach)');
-  // A service whose leader runs and has a running peer to hand over to. Right after a kill the
-  // lease still names the dead instance until it expires, so this looks for a while.
+  // A service whose main relay runs and has a running peer to hand over to. Right after a kill
+  // the leases still name the dead instance until they expire, so this looks for a while.
   const schemas = ['inventory', 'orders', 'payments'];
   const start = ctx.rng.int(0, schemas.length - 1);
-  let found: { schema: string; leader: (typeof processes)[number] } | undefined;
+  let found: { schema: string; leader: (typeof processes)[number]; shards: number[] } | undefined;
   const seen: string[] = [];
   for (const deadline = Date.now() + 3 * e.leaseTtlMs; !found && Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
     seen.length = 0;
     for (let k = 0; k < schemas.length && !found; k++) {
       const schema = schemas[(start + k) % schemas.length]!;
-      const holder = await leaseHolder(e.pool, schema);
+      const [holder, shards] = [...(await shardHolders(e.pool, schema))].sort((a, b) => b[1].length - a[1].length)[0] ?? [];
       const leader = processes.find((p) => p.instanceId === holder?.split(':')[0] && p.state === 'running');
       const peers = leader ? processes.filter((p) => p.kind === leader.kind && p !== leader && p.state === 'running').length : 0;
-      if (leader && peers > 0) found = { schema, leader };
-      else seen.push(`${schema}: ${!holder ? 'nobody leads' : !leader ? `${holder} is not running` : 'no running peer'}`);
+      if (leader && peers > 0) found = { schema, leader, shards: shards! };
+      else seen.push(`${schema}: ${!holder ? 'nobody relays' : !leader ? `${holder} is not running` : 'no running peer'}`);
     }
   }
-  if (!found) throw new FaultSkipped(`leader-stop: no relay leader with a running peer (${seen.join('; ')})`);
-  const { schema, leader } = found;
+  if (!found) throw new FaultSkipped(`leader-stop: no relay with a running peer (${seen.join('; ')})`);
+  const { schema, leader, shards } = found;
   const instance = leader.instanceId;
   leader.signal('SIGSTOP');
   const stoppedAt = Date.now();
@@ -83,8 +84,9 @@ async function leaderStop(ctx: FaultContext): Promise<FaultOutcome> {
   let failoverMs: number | undefined;
   try {
     while (Date.now() - stoppedAt < ctx.stopMs) {
-      const now = await leaseHolder(e.pool, schema).catch(() => undefined);
-      if (now && now.split(':')[0] !== instance) {
+      const now = await shardHolders(e.pool, schema).catch(() => undefined);
+      const movedAll = now && shards.every((s) => [...now].some(([holder, held]) => holder.split(':')[0] !== instance && held.includes(s)));
+      if (movedAll) {
         failoverMs = Date.now() - stoppedAt;
         break;
       }
@@ -96,8 +98,8 @@ async function leaderStop(ctx: FaultContext): Promise<FaultOutcome> {
     }, Math.max(0, stoppedAt + ctx.stopMs - Date.now())).unref();
   }
   return {
-    target: `${schema} relay leader ${leader.instanceId} (pid ${leader.pid})`,
-    detail: failoverMs === undefined ? `SIGSTOP for ${ctx.stopMs} ms; nobody took the lead meanwhile` : `SIGSTOP for ${ctx.stopMs} ms; another instance led after ${failoverMs} ms`,
+    target: `${schema} relay ${leader.instanceId} (pid ${leader.pid}, ${shards.length} shards)`,
+    detail: failoverMs === undefined ? `SIGSTOP for ${ctx.stopMs} ms; its shards were not all taken over meanwhile` : `SIGSTOP for ${ctx.stopMs} ms; other instances relayed all its shards after ${failoverMs} ms`,
     measure: { failoverMs: failoverMs ?? -1, leaseTtlMs: e.leaseTtlMs },
   };
 }
@@ -246,9 +248,8 @@ async function bigHeaders(ctx: FaultContext): Promise<FaultOutcome> {
   return { target: 'inventory partitions', detail: `${BIG_HEADER_MESSAGES} invalid receipts with ${BIG_HEADER_COUNT} KB of headers each`, measure: { sent: BIG_HEADER_MESSAGES } };
 }
 
-async function leaseHolder(pool: Pool, schema: string): Promise<string | undefined> {
-  const { rows } = await pool.query<{ holder: string }>(`SELECT holder FROM "${schema}".relay_lease WHERE expires_at > now()`);
-  return rows[0]?.holder;
+function shardHolders(pool: Pool, schema: string): Promise<Map<string, number[]>> {
+  return relayLeaseHolders(async (sql, params) => (await pool.query<{ name: string; holder: string }>(sql, params)).rows, schema);
 }
 
 export function edge(ctx: FaultContext): EdgeContext {
