@@ -17,7 +17,7 @@ import type { FloodReport } from '@stockflow/testkit/flood/report/types';
  *   forged-webhooks  trust-webhooks: the gateway publishes unsigned webhooks    → forged-webhooks
  *   big-headers      untrimmed-dead-letters: the copy cannot be published, the
  *                    broker's delivery limit dead-letters it instead            → dead-letters
- *   leader-stop      LEASE_TTL_MS longer than the pause: nobody takes the lead  → relay-failover
+ *   leader-stop      LEASE_TTL_MS longer than the pause: nobody takes its shards → relay-failover
  *   pause            ignore-pauses: the workers never read the operator's pauses → pause-held
  */
 describe('flood checker against the edges sabotaged', () => {
@@ -68,8 +68,8 @@ describe('flood checker against the edges sabotaged', () => {
     expect(invariant('dead-letters')).toMatchObject({ ok: false, examples: expect.arrayContaining([expect.stringMatching(/expected in a dead queue as invalid_schema, found delivery-limit/)]) });
   });
 
-  it('relay-failover: a paused leader whose lease outlives the pause', () => {
-    expect(invariant('relay-failover')).toMatchObject({ ok: false, examples: [expect.stringMatching(/nobody else took the lead while it was stopped/)] });
+  it('relay-failover: a paused relay whose leases outlive the pause', () => {
+    expect(invariant('relay-failover')).toMatchObject({ ok: false, examples: [expect.stringMatching(/its shards were not all taken over while it was stopped/)] });
   });
 
   it('pause-held: workers that never read the pauses go on consuming a paused partition', () => {

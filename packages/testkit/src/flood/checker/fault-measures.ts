@@ -20,14 +20,14 @@ export async function checkForgedWebhooks(ctx: CheckContext): Promise<InvariantR
   return result('forged-webhooks', offenders, storms.reduce((s, f) => s + (f.measure?.sent ?? 0), 0));
 }
 
-/** 10. Every paused relay leader (leader-stop) lost the lead to another instance within LEASE_TTL_MS and FAILOVER_SLACK_MS. */
+/** 10. Every paused relay (leader-stop) had all its shards taken over by other instances within LEASE_TTL_MS and FAILOVER_SLACK_MS. */
 export function checkRelayFailover(ctx: CheckContext): InvariantResult {
   const stops = (ctx.faults ?? []).filter((f) => f.ok && f.kind === 'leader-stop');
   const offenders: string[] = [];
   for (const f of stops) {
     const ms = f.measure?.failoverMs ?? -1;
     const bound = (f.measure?.leaseTtlMs ?? 0) + FAILOVER_SLACK_MS;
-    if (ms < 0 || ms > bound) offenders.push(`${f.target} paused at ${new Date(f.t).toISOString()}: ${ms < 0 ? 'nobody else took the lead while it was stopped' : `the lead moved after ${ms} ms`} (bound ${bound} ms)`);
+    if (ms < 0 || ms > bound) offenders.push(`${f.target} paused at ${new Date(f.t).toISOString()}: ${ms < 0 ? 'its shards were not all taken over while it was stopped' : `its shards moved after ${ms} ms`} (bound ${bound} ms)`);
   }
   return result('relay-failover', offenders, stops.length);
 }

@@ -18,7 +18,7 @@ export const INVARIANT_TITLES: Record<InvariantName, string> = {
   'id-reuse': '7. a message id reused for another message is refused (dead-lettered id_reused) and its first message took effect once, as published',
   'dead-letters': '8. every dead letter and parked outbox row is accounted for: each has a reason, each malformed message is dead-lettered with its own, nothing is left parked',
   'forged-webhooks': '9. no forged, tampered, unsigned or replayed webhook is accepted by the gateway',
-  'relay-failover': '10. a paused outbox relay leader loses the lead to another instance within LEASE_TTL_MS and a few seconds',
+  'relay-failover': '10. the shards of a paused outbox relay are relayed by other instances within LEASE_TTL_MS and a few seconds',
   'pause-held': '11. an operator\'s pause holds: every instance lets go of the paused partitions within 15 s, and nothing of them is applied until the resume',
 };
 

@@ -12,7 +12,7 @@ export const FAULT_DOCS: Record<FaultKind, string> = {
   stop: 'SIGSTOP a worker that actively consumes, long enough for the broker to hand its partitions over, then SIGCONT: a stale partition owner',
   broker: 'rabbitmqctl stop_app / start_app: a RabbitMQ restart (never part of the defaults: it disturbs everything else on the broker)',
   'publisher-restart': 'the flood\'s publisher restarts: a new sequence session, every key numbered from 1 again mid-key (workers order each session on its own)',
-  'leader-stop': 'SIGSTOP the outbox relay leader of one service (its relay_lease holder) for --stop-ms, then SIGCONT; another instance must take the lead within LEASE_TTL_MS and a few seconds (relay-failover)',
+  'leader-stop': 'SIGSTOP the instance that relays most of one service\'s outbox (the holder of most of its relay shards) for --stop-ms, then SIGCONT; other instances must relay all its shards within LEASE_TTL_MS and a few seconds (relay-failover)',
   unroutable: 'unbind the command-exchange binding of the busiest recent key\'s partition for 5 s, then bind it again: the flood\'s publishes to it come back unroutable and are sent again, nothing later of their route before them (nothing-lost, per-key-order)',
   'forged-webhooks': 'a storm of 100 webhooks to the payment gateway: unsigned, signed with another secret, tampered after signing, replayed an hour late; every one must be refused (forged-webhooks)',
   'id-reuse': 'publishes 20 messages reusing ids: of commands already applied (another payload) and of events the workers emitted (another type); each must be dead-lettered as id_reused (id-reuse)',
