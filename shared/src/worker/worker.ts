@@ -23,6 +23,11 @@ import { MessagePipeline } from './pipeline/message-pipeline';
 import { resolveTestHooks, type ResolvedTestHooks, type TestHooks } from './test-hooks';
 import type { Component, Runtime, ServiceDefinition, UnitOfWork } from './types';
 
+/**
+ * Outbox rows a relay publishes per round: enough to keep the broker's confirms pipelined, few
+ * enough that a round's rows and their confirms stay small in memory.
+ */
+const RELAY_ROUND_ROWS = 500;
 /** Inbox rows deleted per statement by the retention job: small, so its locks are short. */
 const INBOX_PURGE_BATCH = 1000;
 /** How often the retention job deletes inbox rows older than INBOX_RETENTION_MS. */
@@ -220,7 +225,7 @@ export class Worker<U extends UnitOfWork> {
       publisher,
       log,
       pollMs: config.outboxPollMs,
-      batch: config.outboxBatch,
+      batch: RELAY_ROUND_ROWS,
       deleteDelayMs: config.outboxDeleteDelayMs,
       retryMaxMs: config.retryMaxMs,
       policy,
