@@ -80,6 +80,7 @@ export async function buildReport(x: ReportInput): Promise<{ report: FloodReport
     publisherRetries: x.publisherRetries,
     providerPlansLost: x.providerPlansLost,
     quiescence: x.quiescence,
+    outbox: outboxFigures(x.sampler.samples, times.tPublished),
     durations_ms: { setup: times.tPublish - times.tSetup, publish: times.tPublished - times.tPublish, drain: times.tQuiet - times.tPublished, check: times.tChecked - times.tQuiet, total: times.tChecked - times.t0 },
     reproduce: reproduceCommand(x.opts),
     faultLog: x.injector.records,
@@ -126,4 +127,11 @@ export function reproduceCommand(o: FloodOptions): string {
     ...Object.entries(o.workerEnv).map(([k, v]) => `--worker-env ${k}=${v}`),
   ];
   return `npm run flood -- ${args.filter(Boolean).join(' ')}`;
+}
+
+function outboxFigures(samples: { t: number; values: Record<string, number> }[], tPublished: number): FloodReport['outbox'] {
+  const rows = samples.filter((s) => s.values.outbox !== undefined);
+  const peakRows = rows.reduce((m, s) => Math.max(m, s.values.outbox!), 0);
+  const empty = rows.find((s) => s.t >= tPublished && s.values.outbox === 0);
+  return { peakRows, drainedAfterPublishS: empty ? round((empty.t - tPublished) / 1000, 1) : null };
 }

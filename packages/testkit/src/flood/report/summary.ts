@@ -24,6 +24,7 @@ export function summaryText(r: FloodReport): string {
     ['latency publish→first event', `p50 ${fmt(r.latency_ms.p50)} ms, p90 ${fmt(r.latency_ms.p90)} ms, p99 ${fmt(r.latency_ms.p99)} ms, max ${fmt(r.latency_ms.max)} ms`],
     ['events recorded', `${fmt(r.events)} distinct`],
     ['dead letters', fmt(r.deadLetters)],
+    ['outbox backlog', `peak ${fmt(r.outbox.peakRows)} rows, ${r.outbox.drainedAfterPublishS === null ? 'not empty at quiescence' : `empty ${fmt(r.outbox.drainedAfterPublishS, 1)} s after the last publish`}`],
     ['quiescence', r.quiescence.reached ? `reached after ${fmt(r.quiescence.waitedMs / 1000, 1)} s` : `NOT reached after ${fmt(r.quiescence.waitedMs / 1000, 1)} s: ${r.quiescence.pending.join('; ')}`],
     ['time', `setup ${fmt(r.durations_ms.setup / 1000, 1)} s, publish ${fmt(r.durations_ms.publish / 1000, 1)} s, drain ${fmt(r.durations_ms.drain / 1000, 1)} s, check ${fmt(r.durations_ms.check / 1000, 1)} s, total ${fmt(r.durations_ms.total / 1000, 1)} s`],
   ];

@@ -39,6 +39,11 @@ export interface FloodReport {
   providerPlansLost: number;
   quiescence: QuiescenceResult;
   durations_ms: { setup: number; publish: number; drain: number; check: number; total: number };
+  /**
+   * The outbox backlog (rows of every service not yet published): its peak, and how long after
+   * the last publish it took to empty (null: it never did before quiescence was declared).
+   */
+  outbox: { peakRows: number; drainedAfterPublishS: number | null };
   reproduce: string;
   faultLog: FaultRecord[];
   runDir: string;
