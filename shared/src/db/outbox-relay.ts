@@ -23,6 +23,12 @@ export interface OutboxRelayOptions {
   partitions: number;
   /** The shards it asks for until setShards() says otherwise (default: every one). */
   shards?: readonly number[];
+  /**
+   * The partitions the worker is about to own, looked at before every renewal: the relay
+   * follows an assignment as soon as it is decided, not only once the consumers have moved
+   * (a drain can take a while, and a paused instance's shards must not wait for it).
+   */
+  assignedTarget?: () => readonly number[] | undefined;
   pollMs: number;
   batch: number;
   /** Confirmed rows are deleted together once the oldest has waited this long (0: after every round). */
@@ -300,6 +306,8 @@ export class OutboxRelay implements LocalRelay {
   private async tryLead(): Promise<void> {
     const client = this.session();
     this.renewedAt = Date.now();
+    const target = this.opts.assignedTarget?.();
+    if (target) this.setShards(target);
     if ([...this.leases.shards].some((s) => !this.wanted.includes(s))) await this.deleteConfirmed();
     const { gained, lost } = await this.leases.acquire(client, this.wanted);
     if (gained.length === 0 && lost.length === 0) return;

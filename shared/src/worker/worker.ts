@@ -220,8 +220,10 @@ export class Worker<U extends UnitOfWork> {
       schema: def.schema,
       applicationName: appName,
       partitions: config.partitions,
-      // Its shards follow the partitions this instance is assigned (setOwned).
+      // Its shards follow the partitions this instance is assigned (setOwned), as soon as the
+      // assigner has decided them.
       shards: [],
+      assignedTarget: () => this.assigner?.target,
       publisher,
       log,
       pollMs: config.outboxPollMs,
