@@ -11,6 +11,29 @@ export interface TopologyOptions {
   namespace: string;
   partitions: number;
   deliveryLimit: number;
+  /**
+   * Members a quorum queue gets when it is created (x-quorum-initial-group-size): 3 on a
+   * three-node cluster, said explicitly rather than left to the broker's quorum_cluster_size
+   * (as many nodes as there are up to 3 in RabbitMQ 3.10, which a broker's config can change).
+   * A queue that exists keeps its members (see QUORUM_GROUP_SIZES).
+   */
+  quorumGroupSize?: QuorumGroupSize;
+}
+
+/**
+ * The broker shapes stockflow runs on: one node, or a three-node cluster. An existing queue
+ * created for either (with or without x-quorum-initial-group-size) is accepted by
+ * declareTopology whatever group size is declared now: the argument only matters when a queue
+ * is created, and members are moved with rabbitmq-queues, not by declaring again.
+ */
+export const QUORUM_GROUP_SIZES = [1, 3] as const;
+export type QuorumGroupSize = (typeof QUORUM_GROUP_SIZES)[number];
+
+const GROUP_SIZE_ARG = 'x-quorum-initial-group-size';
+
+/** The arguments every quorum queue of the topology has (type and, when set, group size). */
+function quorumArguments(opts: Pick<TopologyOptions, 'quorumGroupSize'>): Record<string, unknown> {
+  return opts.quorumGroupSize === undefined ? { 'x-queue-type': 'quorum' } : { 'x-queue-type': 'quorum', [GROUP_SIZE_ARG]: opts.quorumGroupSize };
 }
 
 export interface QueueSpec {
@@ -57,7 +80,7 @@ export function deliveryOf(opts: Pick<TopologyOptions, 'namespace' | 'partitions
 
 export function partitionQueueArguments(opts: TopologyOptions, queue: string): Record<string, unknown> {
   return {
-    'x-queue-type': 'quorum',
+    ...quorumArguments(opts),
     // One consumer at a time per partition: the broker's half of per-key ordering.
     'x-single-active-consumer': true,
     // RabbitMQ 3.10 has no default; without it a poison message loops forever.
@@ -95,7 +118,8 @@ export function queuesOf(opts: TopologyOptions, worker: WorkerKind): QueueSpec[]
     });
     specs.push({
       name: deadQueue(name),
-      options: { durable: true, arguments: { 'x-queue-type': 'quorum' } },
+      // Replicated like its partition queue: a dead letter is kept for an operator to replay.
+      options: { durable: true, arguments: quorumArguments(opts) },
       bindings: [{ exchange: deadLetterExchange(opts.namespace), routingKey: name }],
     });
   }
@@ -121,30 +145,85 @@ export function asTopologyError(err: unknown): unknown {
 }
 
 /**
- * Declares exchanges and the given workers' queues. Runs on a throwaway channel because a
- * mismatch closes the channel (406).
+ * The group size a queue has on the broker, when a declaration was refused only for declaring
+ * another one and the queue's is one QUORUM_GROUP_SIZES accepts: `null` for none (a queue
+ * created before the option, or by a worker that does not set it). `undefined` for any other
+ * refusal, which stays an error.
  */
-export async function declareTopology(
-  open: () => Promise<Channel>,
-  opts: TopologyOptions,
-  workers: readonly WorkerKind[],
-): Promise<void> {
+export function acceptedGroupSize(err: unknown): QuorumGroupSize | null | undefined {
+  if (!(err instanceof TopologyMismatchError) || err.argument !== GROUP_SIZE_ARG) return undefined;
+  const m = /but current is (?:none|(?:the value )?'(\d+)'(?: of type '[^']*')?)$/.exec(err.detail);
+  if (!m) return undefined;
+  if (m[1] === undefined) return null;
+  const size = Number(m[1]);
+  return (QUORUM_GROUP_SIZES as readonly number[]).includes(size) ? (size as QuorumGroupSize) : undefined;
+}
+
+/**
+ * Runs `fn` on a channel of its own, closed after. A mismatch closes the channel (406), so it
+ * is never shared with other work; the 406 comes back as a TopologyMismatchError.
+ */
+async function onChannel(open: () => Promise<Channel>, fn: (ch: Channel) => Promise<unknown>): Promise<void> {
   const ch = await open();
   let failure: unknown;
   ch.on('error', (err: unknown) => {
     failure ??= err;
   });
   try {
-    await Promise.all(exchangesOf(opts.namespace).map((e) => ch.assertExchange(e.name, e.type, { durable: true })));
-    const queues = workers.flatMap((w) => queuesOf(opts, w));
-    await Promise.all(queues.map((q) => ch.assertQueue(q.name, q.options)));
+    await fn(ch);
+    await ch.close();
+  } catch (err) {
+    throw asTopologyError(failure ?? err);
+  }
+}
+
+/** One queue, taking the group size it already has when that is one the check accepts. */
+async function declareQueueKeepingGroupSize(open: () => Promise<Channel>, q: QueueSpec): Promise<void> {
+  try {
+    await onChannel(open, (ch) => ch.assertQueue(q.name, q.options));
+  } catch (err) {
+    const current = acceptedGroupSize(err);
+    if (current === undefined) throw err;
+    const args: Record<string, unknown> = { ...(q.options.arguments as Record<string, unknown>) };
+    if (current === null) delete args[GROUP_SIZE_ARG];
+    else args[GROUP_SIZE_ARG] = current;
+    // Every other argument is still compared by the broker.
+    await onChannel(open, (ch) => ch.assertQueue(q.name, { ...q.options, arguments: args }));
+  }
+}
+
+/**
+ * Declares exchanges and the given workers' queues. Everything goes on one channel; when that
+ * is refused only because existing queues were created with another accepted group size (a
+ * deployment that moved from one node to a cluster, or a worker not told the cluster's size),
+ * the queues are declared again one by one, each keeping its own.
+ */
+export async function declareTopology(
+  open: () => Promise<Channel>,
+  opts: TopologyOptions,
+  workers: readonly WorkerKind[],
+): Promise<void> {
+  const exchanges = exchangesOf(opts.namespace);
+  const queues = workers.flatMap((w) => queuesOf(opts, w));
+  const bindAll = async (ch: Channel) => {
     await Promise.all(queues.flatMap((q) => q.bindings.map((b) => ch.bindQueue(q.name, b.exchange, b.routingKey))));
     // Partition queues were once bound to the events they consume: a queue keeping such a
     // binding would get every such event twice (once straight from the relay).
     await Promise.all(workers.flatMap((w) => legacyEventBindings(opts, w).map((b) => ch.unbindQueue(b.queue, b.exchange, b.routingKey))));
-    await ch.close();
+  };
+  try {
+    await onChannel(open, async (ch) => {
+      await Promise.all(exchanges.map((e) => ch.assertExchange(e.name, e.type, { durable: true })));
+      await Promise.all(queues.map((q) => ch.assertQueue(q.name, q.options)));
+      await bindAll(ch);
+    });
   } catch (err) {
-    throw asTopologyError(failure ?? err);
+    if (acceptedGroupSize(err) === undefined) throw err;
+    for (const q of queues) await declareQueueKeepingGroupSize(open, q);
+    await onChannel(open, async (ch) => {
+      await Promise.all(exchanges.map((e) => ch.assertExchange(e.name, e.type, { durable: true })));
+      await bindAll(ch);
+    });
   }
 }
 

@@ -8,6 +8,7 @@ import { loadPaymentConfig, paymentSettings } from '@stockflow/payment-worker';
 import { gatewaySettings, loadGatewayConfig } from '@stockflow/gateway';
 import type { Setting } from '@stockflow/shared';
 import { IMAGES } from '../support/services';
+import { DEFAULT_BASE_PORT, nodesOf } from '@stockflow/testkit/cluster/local-cluster';
 
 const ROOT = join(__dirname, '../../..');
 
@@ -23,9 +24,11 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   stop_grace_period?: string;
   command?: string[];
+  profiles?: string[];
+  volumes?: string[];
 }
 
-const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
 
 const WORKERS = [
   { name: 'inventory-worker', settings: inventorySettings, load: loadInventoryConfig },
@@ -243,5 +246,71 @@ describe('docker-compose.yml', () => {
     const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8');
     expect(ignore).toMatch(/node_modules/);
     expect(ignore).toMatch(/dist/);
+  });
+
+  describe('the cluster profile', () => {
+    const NODES = ['rabbitmq-1', 'rabbitmq-2', 'rabbitmq-3'];
+    const nodes = NODES.map((name) => ({ name, svc: compose.services[name]! }));
+    /** The `key = value` lines of a rabbitmq.conf (sysctl format). */
+    const conf = (file: string) =>
+      new Map(
+        readFileSync(join(ROOT, file), 'utf8')
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l && !l.startsWith('#'))
+          .map((l) => l.split(/\s*=\s*/, 2) as [string, string]),
+      );
+    const hostPorts = (svc: Service) => (svc.ports ?? []).map((p) => Number(p.split(':')[0]));
+
+    it('has three RabbitMQ nodes in the profile, and only them; plain `docker compose up` is unchanged', () => {
+      const profiled = Object.entries(compose.services).filter(([, s]) => s.profiles !== undefined);
+      expect(profiled.map(([n]) => n).sort()).toEqual(NODES);
+      for (const { svc } of nodes) expect(svc.profiles).toEqual(['cluster']);
+      for (const { svc } of nodes) expect(svc.image).toBe(IMAGES.rabbitmq);
+    });
+
+    it('gives every node a fixed hostname of its own and a volume of its own', () => {
+      expect(nodes.map((n) => n.svc.hostname)).toEqual(NODES);
+      const data = nodes.map((n) => n.svc.volumes!.find((v) => v.endsWith(':/var/lib/rabbitmq'))!.split(':')[0]!);
+      expect(new Set(data).size).toBe(3);
+      for (const v of data) expect(Object.keys(compose.volumes)).toContain(v);
+      expect(data).not.toContain(compose.services.rabbitmq!.volumes![0]!.split(':')[0]);
+    });
+
+    it('shares one Erlang cookie between the three nodes', () => {
+      const cookies = nodes.map((n) => n.svc.environment?.RABBITMQ_ERLANG_COOKIE);
+      expect(cookies[0]).toMatch(/^\S{20,}$/);
+      expect(new Set(cookies).size).toBe(1);
+    });
+
+    it('forms the cluster by classic config peer discovery listing all three nodes, in every node', () => {
+      for (const { svc } of nodes) {
+        const mount = svc.volumes!.find((v) => v.includes(':/etc/rabbitmq/conf.d/'));
+        expect(mount).toBeDefined();
+        const [file, target, mode] = mount!.split(':');
+        expect(target).toMatch(/\.conf$/);
+        expect(mode).toBe('ro');
+        const c = conf(file!);
+        expect(c.get('cluster_formation.peer_discovery_backend')).toBe('classic_config');
+        const listed = [...c].filter(([k]) => /^cluster_formation\.classic_config\.nodes\.\d+$/.test(k)).map(([, v]) => v);
+        expect(listed.sort()).toEqual(nodes.map((n) => `rabbit@${n.svc.hostname!}`).sort());
+      }
+    });
+
+    it('starts the nodes one after another, each once the one before is healthy', () => {
+      expect(nodes[0]!.svc.depends_on).toBeUndefined();
+      expect(nodes[1]!.svc.depends_on).toEqual({ 'rabbitmq-1': { condition: 'service_healthy' } });
+      expect(nodes[2]!.svc.depends_on).toEqual({ 'rabbitmq-2': { condition: 'service_healthy' } });
+      for (const { svc } of nodes) expect(svc.healthcheck?.test.length).toBeGreaterThan(0);
+    });
+
+    it('publishes distinct host ports, the ones npm run cluster uses, to each node\'s AMQP and management ports', () => {
+      const all = Object.values(compose.services).flatMap(hostPorts);
+      expect(new Set(all).size).toBe(all.length);
+      const local = nodesOf({ dir: '/unused', prefix: 'x', basePort: DEFAULT_BASE_PORT });
+      nodes.forEach(({ svc }, i) => {
+        expect(svc.ports).toEqual([`${local[i]!.amqpPort}:5672`, `${local[i]!.managementPort}:15672`]);
+      });
+    });
   });
 });

@@ -1,0 +1,150 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as amqp from 'amqplib';
+import { declareTopology, partitionQueue, type TopologyOptions } from '@stockflow/shared';
+import { clusterProcesses, down, findRabbitMq, type ClusterStatus } from '@stockflow/testkit/cluster/local-cluster';
+import { LOCAL_DEFAULTS } from '../support';
+
+const ROOT = join(__dirname, '../../..');
+const CLI = join(ROOT, 'packages/testkit/dist/cluster/cli.js');
+/** Away from the script's defaults (5701…), so a developer's own cluster is left alone. */
+const BASE_PORT = 5741;
+const PREFIX = 'sf-test';
+
+/** Runs the CLI as a user would (it needs `npx tsc -b`, which npm test runs first). */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ port, host: '127.0.0.1' });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function members(managementPort: number, queue: string): Promise<string[]> {
+  const res = await fetch(`http://127.0.0.1:${managementPort}/api/queues/%2F/${encodeURIComponent(queue)}`, { headers: { authorization: 'Basic ' + Buffer.from('guest:guest').toString('base64') } });
+  if (!res.ok) return [];
+  return ((await res.json()) as { members?: string[] }).members ?? [];
+}
+
+async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Publishes one message with a confirm through `publishUrl` and consumes it through
+ * `consumeUrl` (a consumer: quorum queues with single active consumer refuse basic.get).
+ */
+async function roundTrip(publishUrl: string, consumeUrl: string, queue: string, body: string): Promise<string | undefined> {
+  const pub = await amqp.connect(publishUrl);
+  const con = await amqp.connect(consumeUrl);
+  try {
+    const ch = await pub.createConfirmChannel();
+    ch.sendToQueue(queue, Buffer.from(body), { persistent: true });
+    await ch.waitForConfirms();
+    const cch = await con.createChannel();
+    return await new Promise<string | undefined>((resolve, reject) => {
+      const timer = setTimeout(() => resolve(undefined), 15_000);
+      cch.consume(queue, (msg) => {
+        if (!msg) return;
+        clearTimeout(timer);
+        cch.ack(msg);
+        resolve(msg.content.toString());
+      }).catch(reject);
+    });
+  } finally {
+    await pub.close();
+    await con.close();
+  }
+}
+
+const rabbitInstalled = (() => {
+  try {
+    findRabbitMq();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * The local cluster script for real: three RabbitMQ nodes on this machine (beside its own
+ * broker), a quorum queue replicated on all three, a node stopped and the queue still served,
+ * and nothing left after `down`. Needs RabbitMQ installed locally (npm run bootstrap does).
+ */
+(rabbitInstalled ? describe : describe.skip)('npm run cluster', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sf-cluster-test-'));
+  afterAll(async () => {
+    // Whatever failed above: no node of this test outlives it.
+    await down({ dir });
+  }, 60_000);
+
+  it('brings up three clustered nodes, replicates a quorum queue on all three, keeps serving with one stopped, and leaves nothing after down', async () => {
+    const up = await cli(['up', '--dir', dir, '--base-port', String(BASE_PORT), '--prefix', PREFIX, '--json']);
+    expect({ code: up.code, stderr: up.code === 0 ? '' : up.stderr }).toEqual({ code: 0, stderr: '' });
+    const info = JSON.parse(up.stdout) as { amqpUrl: string; managementUrls: string[]; started: string[] };
+    const urls = info.amqpUrl.split(',');
+    expect(urls).toEqual([0, 1, 2].map((i) => `amqp://guest:guest@127.0.0.1:${BASE_PORT + i}`));
+    expect(info.started).toHaveLength(3);
+
+    // Again: nothing to start or join.
+    const again = await cli(['up', '--dir', dir, '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ started: [], joined: [] });
+
+    const st = await cli(['status', '--dir', dir, '--json']);
+    expect(st.code).toBe(0);
+    const status = JSON.parse(st.stdout) as ClusterStatus;
+    expect(status.healthy).toBe(true);
+    const names = status.nodes.map((n) => n.name);
+    expect(names).toEqual([1, 2, 3].map((i) => `${PREFIX}-${i}@localhost`));
+    for (const n of status.nodes) expect(n.members.filter((m) => m.running).map((m) => m.name).sort()).toEqual(names);
+
+    // The topology through node 1, with a group size of 3: every queue on all three nodes.
+    const topology: TopologyOptions = { namespace: `t-cluster-${randomBytes(3).toString('hex')}`, partitions: 1, deliveryLimit: 20, quorumGroupSize: 3 };
+    const queue = partitionQueue(topology.namespace, 'inventory', 0, 1);
+    const conn = await amqp.connect(urls[0]!);
+    await declareTopology(() => conn.createChannel(), topology, ['inventory']);
+    await conn.close();
+    const placed = await eventually(() => members(BASE_PORT + 10_000, queue), (m) => m.length === 3, 15_000);
+    expect(placed.sort()).toEqual(names);
+
+    expect(await roundTrip(urls[1]!, urls[1]!, queue, 'through node 2')).toBe('through node 2');
+
+    // Node 1 down: two of three members remain, a majority; the queue still takes and gives.
+    const stop = await cli(['stop-node', '1', '--dir', dir]);
+    expect(stop.code).toBe(0);
+    expect((await cli(['status', '--dir', dir])).code).toBe(1);
+    expect(await roundTrip(urls[1]!, urls[2]!, queue, 'with node 1 down')).toBe('with node 1 down');
+
+    const gone = await cli(['down', '--dir', dir]);
+    expect(gone.code).toBe(0);
+    expect(clusterProcesses(dir)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+    for (const port of [0, 1, 2].flatMap((i) => [BASE_PORT + i, BASE_PORT + i + 10_000, BASE_PORT + i + 20_000])) expect({ port, open: await answers(port) }).toEqual({ port, open: false });
+    expect((await cli(['down', '--dir', dir])).code).toBe(0);
+    // The broker every other test uses was left alone.
+    const main = await amqp.connect((process.env.AMQP_URL ?? LOCAL_DEFAULTS.AMQP_URL).split(',')[0]!);
+    await main.close();
+    // Three boots on a busy two-core machine: ~55 s idle, up to ~100 s under load.
+  }, 240_000);
+});
