@@ -6,6 +6,7 @@ import {
   commonSettings,
   ConfirmPublisher,
   loadConfig,
+  quorumGroupSizeOf,
   readDeployment,
   redactBrokerUrls,
   text,
@@ -22,6 +23,7 @@ export const opsSettings = {
   namespace: commonSettings.namespace,
   partitions: commonSettings.partitions,
   deliveryLimit: commonSettings.deliveryLimit,
+  quorumGroupSize: commonSettings.quorumGroupSize,
   managementUrl: text('MANAGEMENT_URL', '', 'RabbitMQ management API (default: http://<host of the first AMQP_URL address>:15672 with its credentials)'),
 };
 
@@ -128,7 +130,7 @@ export class OpsContext {
   }
 
   topology(partitions: number): TopologyOptions {
-    return { namespace: this.namespace, partitions, deliveryLimit: this.config.deliveryLimit };
+    return { namespace: this.namespace, partitions, deliveryLimit: this.config.deliveryLimit, quorumGroupSize: quorumGroupSizeOf(this.config.quorumGroupSize) };
   }
 
   async close(): Promise<void> {

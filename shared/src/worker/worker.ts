@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { AmqpConnection, ConfirmPublisher, partitionQueue, WORKER_KINDS } from '@stockflow/client/internal';
 import { PartitionConsumer } from '../amqp/partition-consumer';
 import { declareTopology, TopologyRepair, type TopologyOptions } from '../amqp/topology';
-import { validateCommon, type CommonConfig } from '../config';
+import { quorumGroupSizeOf, validateCommon, type CommonConfig } from '../config';
 import { Database } from '../db/database';
 import { databaseIdentity } from '../db/identity';
 import { appliedSequences, purgeInbox } from '../db/inbox';
@@ -187,7 +187,7 @@ export class Worker<U extends UnitOfWork> {
     this.stack.push({ name: 'redis', stop: async () => void r.disconnect() });
 
     next('broker and topology');
-    const topology: TopologyOptions = { namespace: config.namespace, partitions: config.partitions, deliveryLimit: config.deliveryLimit };
+    const topology: TopologyOptions = { namespace: config.namespace, partitions: config.partitions, deliveryLimit: config.deliveryLimit, quorumGroupSize: quorumGroupSizeOf(config.quorumGroupSize) };
     const amqp = new AmqpConnection({ url: config.amqpUrl, name: appName, heartbeatS: config.amqpHeartbeatS, retryBaseMs: config.retryBaseMs, retryMaxMs: config.retryMaxMs, log });
     this.amqp = amqp;
     amqp.on('fatal', (err) => {
