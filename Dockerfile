@@ -4,10 +4,11 @@
 # Multi-stage: compile in a full install, run from a production-only install as a non-root user,
 # with the ops CLI beside the service (docker compose exec inventory-worker stockflow-ops status).
 
-FROM node:20.19.5-alpine3.22 AS build
-ARG SERVICE
+# Every workspace's manifest, listed once: npm ci in both stages below needs them all to match
+# the lockfile, whichever workspaces it installs.
+FROM node:20.19.5-alpine3.22 AS manifests
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.base.json tsconfig.json ./
+COPY package.json package-lock.json ./
 COPY packages/client/package.json packages/client/
 COPY packages/ops/package.json packages/ops/
 COPY packages/testkit/package.json packages/testkit/
@@ -17,6 +18,12 @@ COPY services/order-worker/package.json services/order-worker/
 COPY services/payment-worker/package.json services/payment-worker/
 COPY services/gateway/package.json services/gateway/
 COPY test/package.json test/
+
+FROM node:20.19.5-alpine3.22 AS build
+ARG SERVICE
+WORKDIR /app
+COPY --from=manifests /app/ ./
+COPY tsconfig.base.json tsconfig.json ./
 # npm ci: exactly the lockfile, or the build fails (a drifted lockfile must not pass unseen).
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY packages/client/ packages/client/
@@ -33,16 +40,7 @@ ENV SERVICE=${SERVICE}
 # Same V8 heap flags as every other way of starting a worker (shared/src/worker/node-args.ts).
 ENV NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=128"
 WORKDIR /app
-COPY package.json package-lock.json ./
-COPY packages/client/package.json packages/client/
-COPY packages/ops/package.json packages/ops/
-COPY packages/testkit/package.json packages/testkit/
-COPY shared/package.json shared/
-COPY services/inventory-worker/package.json services/inventory-worker/
-COPY services/order-worker/package.json services/order-worker/
-COPY services/payment-worker/package.json services/payment-worker/
-COPY services/gateway/package.json services/gateway/
-COPY test/package.json test/
+COPY --from=manifests /app/ ./
 # Only this service's and the ops CLI's production dependencies (shared and the client are
 # linked as workspaces).
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts --workspace services/${SERVICE} --workspace packages/ops \

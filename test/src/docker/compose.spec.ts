@@ -76,6 +76,29 @@ function dockerfile(path: string, buildArgs: Record<string, string> = {}): { ins
     });
 }
 
+type Line = { instruction: string; args: string };
+
+/**
+ * What the COPY instructions of lines[from, to) put into the image, with a whole-stage copy
+ * (`COPY --from=<stage> /app/ ./`) expanded into that stage's own copies.
+ */
+function copiedBy(lines: Line[], from: number, to: number): string[] {
+  const out: string[] = [];
+  for (const l of lines.slice(from, to)) {
+    if (l.instruction !== 'COPY') continue;
+    const whole = /^--from=(\S+) \/app\/ \.\/$/.exec(l.args);
+    if (!whole) {
+      out.push(l.args);
+      continue;
+    }
+    const start = lines.findIndex((x) => x.instruction === 'FROM' && x.args.endsWith(` AS ${whole[1]}`));
+    expect(start).toBeGreaterThanOrEqual(0);
+    const end = lines.findIndex((x, k) => k > start && x.instruction === 'FROM');
+    out.push(...copiedBy(lines, start + 1, end < 0 ? lines.length : end));
+  }
+  return out;
+}
+
 /**
  * No Docker engine runs where the tests run, so docker-compose.yml and the Dockerfiles are
  * checked against what the workers actually read: pinned images, env variables that exist
@@ -151,7 +174,7 @@ describe('docker-compose.yml', () => {
     it('builds and copies every workspace package the worker runs on into its image', () => {
       const lines = image();
       const final = lines.slice(lines.map((l) => l.instruction).lastIndexOf('FROM'));
-      const copies = (stage: typeof lines) => stage.filter((l) => l.instruction === 'COPY').map((l) => l.args);
+      const copies = (stage: typeof lines) => copiedBy(lines, lines.indexOf(stage[0]!), lines.indexOf(stage.at(-1)!) + 1);
       const needed = workspaceClosure(`services/${name}`);
       expect(needed).toEqual(expect.arrayContaining(['packages/client', 'shared']));
       for (const ws of needed) {
@@ -164,7 +187,7 @@ describe('docker-compose.yml', () => {
     it('ships the ops CLI on the PATH (docker compose exec ' + name + ' stockflow-ops status)', () => {
       const lines = image();
       const final = lines.slice(lines.map((l) => l.instruction).lastIndexOf('FROM'));
-      const copies = (stage: typeof lines) => stage.filter((l) => l.instruction === 'COPY').map((l) => l.args);
+      const copies = (stage: typeof lines) => copiedBy(lines, lines.indexOf(stage[0]!), lines.indexOf(stage.at(-1)!) + 1);
       for (const ws of ['packages/ops', ...workspaceClosure('packages/ops')]) {
         expect(copies(lines)).toContain(`${ws}/ ${ws}/`);
         expect(copies(final)).toContain(`${ws}/package.json ${ws}/`);
@@ -189,8 +212,7 @@ describe('docker-compose.yml', () => {
       const lines = dockerfile(file);
       for (const [i, l] of lines.entries()) {
         if (l.instruction !== 'RUN' || !/\bnpm ci\b/.test(l.args)) continue;
-        const stage = lines.slice(lines.slice(0, i).map((x) => x.instruction).lastIndexOf('FROM'), i);
-        const copied = stage.filter((x) => x.instruction === 'COPY').map((x) => x.args);
+        const copied = copiedBy(lines, lines.slice(0, i).map((x) => x.instruction).lastIndexOf('FROM'), i);
         for (const ws of workspaces) expect({ file, copied: copied.includes(`${ws}/package.json ${ws}/`) }).toEqual({ file, copied: true });
       }
     }
