@@ -52,6 +52,8 @@ export interface OutboxRelayOptions {
   repairTopology?: () => Promise<void>;
   /** Hand-offs kept in memory at most (default MAX_HANDED_OFF, outbox-handoff-queue.ts); tests lower it. */
   maxHandedOff?: number;
+  /** Makes the relay's Postgres session (default: a pg Client on `url`); unit specs pass a fake. */
+  session?: () => Client;
   /** Test seam: runs after the broker confirmed a round and before the rows are deleted. */
   afterPublish?: (messageIds: string[]) => void | Promise<void>;
 }
@@ -276,7 +278,7 @@ export class OutboxRelay implements LocalRelay {
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.opts.url, application_name: `${this.opts.applicationName}:relay`, options: RELAY_SESSION_OPTIONS });
+    const client = this.opts.session?.() ?? new Client({ connectionString: this.opts.url, application_name: `${this.opts.applicationName}:relay`, options: RELAY_SESSION_OPTIONS });
     client.on('error', (err) => {
       this.opts.log.warn({ err: err.message }, 'outbox relay connection error');
       if (this.client === client) this.loseConnection();
