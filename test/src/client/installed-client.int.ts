@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { Saga } from '../orders/harness';
 
 const run = promisify(execFile);
+const INSTALL_AND_RUN_MS = 300_000;
 const CLIENT_DIR = resolve(__dirname, '../../../packages/client');
 const README = join(CLIENT_DIR, 'README.md');
 const ROOT = resolve(__dirname, '../../..');
@@ -31,6 +32,8 @@ describe('@stockflow/client installed from its tarball', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  // npm pack builds the client, npm install fetches amqplib and zod, then three workers start:
+  // minutes on a busy host, none of it this test's subject.
   it('installs with amqplib and zod only, and its README example places an order the workers confirm', async () => {
     dir = mkdtempSync(join(tmpdir(), 'sf-client-'));
     const { stdout: packed } = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: CLIENT_DIR });
@@ -70,5 +73,5 @@ export async function place(publisher: Publisher): Promise<number> {
     expect(stdout).toMatch(/^PlaceOrder place-o-1001 confirmed on partition \d+\n$/);
     const order = await saga.waitForStatus('o-1001', 'CONFIRMED');
     expect(order).toMatchObject({ id: 'o-1001', status: 'CONFIRMED' });
-  });
+  }, INSTALL_AND_RUN_MS);
 });
