@@ -1,6 +1,6 @@
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import { Socket } from 'node:net';
-import { TestEnv } from '../support';
+import { countSocketWrites, TestEnv } from '../support';
 
 /**
  * The relay publishes a transaction's events in one go; they must reach the broker in a few
@@ -18,12 +18,7 @@ describe('AMQP frame writes', () => {
       model = m;
     });
     const socket = (model as unknown as { connection: { stream: Socket } }).connection.stream;
-    const writes = { write: 0, writev: 0 };
-    const hooked = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
-    const write = hooked._write.bind(socket);
-    const writev = hooked._writev.bind(socket);
-    hooked._write = (...args) => (writes.write++, write(...args));
-    hooked._writev = (...args) => (writes.writev++, writev(...args));
+    const writes = countSocketWrites(socket);
 
     const queue = `${env.namespace}.frames`;
     const ch = await conn.createConfirmChannel();

@@ -3,6 +3,7 @@ import { Client, Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { corkClientSocket, PoolUnavailable, postgresPool } from '@stockflow/shared';
 import { LOCAL_DEFAULTS } from '../support/services';
+import { countSocketWrites } from '../support/socket-writes';
 
 /**
  * The parts of pg and TypeORM that shared/src/db/pg-internals.ts relies on beyond their
@@ -21,12 +22,7 @@ describe('pg internals', () => {
     client = new Client({ connectionString: URL, pipeline: true });
     await client.connect();
     const socket = client.connection.stream as Socket;
-    const writes = { write: 0, writev: 0 };
-    const hooked = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
-    const write = hooked._write.bind(socket);
-    const writev = hooked._writev.bind(socket);
-    hooked._write = (...args) => (writes.write++, write(...args));
-    hooked._writev = (...args) => (writes.writev++, writev(...args));
+    const writes = countSocketWrites(socket);
 
     expect(corkClientSocket(client)).toBe(true);
     expect(socket.writableCorked).toBe(1);

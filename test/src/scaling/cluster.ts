@@ -1,4 +1,4 @@
-import { liveMembers, type WorkerKind } from '@stockflow/shared';
+import { liveMembers, relayLeaseHolders, type WorkerKind } from '@stockflow/shared';
 import type { TestEnv } from '../support';
 import { ChildWorker, type ServiceName } from '../orders/child-worker';
 
@@ -60,4 +60,11 @@ export function expectEvenSpread(owned: Map<string, number[]>, partitions: numbe
   expect([...owned.values()].flat().sort((a, b) => a - b)).toEqual(Array.from({ length: partitions }, (_, i) => i));
   const counts = [...owned.values()].map((o) => o.length);
   expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+}
+
+/** Instance → the outbox shards its relay holds now (relay_lease). */
+export async function relayShards(env: TestEnv, schema: string): Promise<Map<string, number[]>> {
+  const byInstance = new Map<string, number[]>();
+  for (const [holder, shards] of await relayLeaseHolders((sql, params) => env.query(sql, params), schema)) byInstance.set(holder.split(':')[0]!, shards);
+  return byInstance;
 }

@@ -1,6 +1,5 @@
-import { relayLeaseHolders } from '@stockflow/shared';
 import { eventually, TestEnv } from '../support';
-import { ChildCluster } from './cluster';
+import { ChildCluster, relayShards } from './cluster';
 import { CommandStream, warehouseReady } from './traffic';
 
 const P = 4;
@@ -22,12 +21,7 @@ describe('a paused outbox relay', () => {
     await env?.cleanup();
   });
 
-  /** Instance → the shards its relay holds. */
-  const holders = async () => {
-    const byInstance = new Map<string, number[]>();
-    for (const [holder, shards] of await relayLeaseHolders((sql, params) => env.query(sql, params), 'inventory')) byInstance.set(holder.split(':')[0]!, shards);
-    return byInstance;
-  };
+  const holders = () => relayShards(env, 'inventory');
 
   it('loses its shards within seconds; events keep flowing; resumed, it publishes nothing twice', async () => {
     env = await TestEnv.create('relay-pause', { partitions: P });

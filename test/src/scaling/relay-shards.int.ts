@@ -1,6 +1,6 @@
-import { partitionOf, relayLeaseHolders } from '@stockflow/shared';
+import { partitionOf } from '@stockflow/shared';
 import { eventually, TestEnv } from '../support';
-import { ChildCluster, ownership } from './cluster';
+import { ChildCluster, ownership, relayShards } from './cluster';
 import { CommandStream, warehouseReady } from './traffic';
 
 const P = 4;
@@ -19,12 +19,7 @@ describe('outbox relaying spread over the instances', () => {
     await env?.cleanup();
   });
 
-  /** Instance → the shards its relay holds. */
-  const shardsByInstance = async () => {
-    const byInstance = new Map<string, number[]>();
-    for (const [holder, shards] of await relayLeaseHolders((sql, params) => env.query(sql, params), 'inventory')) byInstance.set(holder.split(':')[0]!, shards);
-    return byInstance;
-  };
+  const shardsByInstance = () => relayShards(env, 'inventory');
   const published = async (id: string) => {
     const w = cluster.get(id);
     let n = 0;

@@ -3,3 +3,4 @@ export * from './services';
 export * from './test-env';
 export * from './workers';
 export * from './chaos';
+export * from './socket-writes';
