@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
 import type { OutboxRow } from './outbox';
+import { ROW_KEY_SQL, shardCondition, type ShardScope } from './outbox-shards';
 
 /**
  * The SQL of parked outbox rows (`<schema>.outbox_parked`, see relayTablesMigration). Only the
@@ -7,23 +8,7 @@ import type { OutboxRow } from './outbox';
  * discards, so a parked key never has rows in both tables.
  */
 
-/** A row's partition key in SQL, as rowKey() reads it in JavaScript. */
-export const ROW_KEY_SQL = `COALESCE(properties->'headers'->>'x-partition-key', 'message:' || message_id)`;
-
 const COLUMNS = 'id, message_id, type, exchange, routing_key, mandatory, properties, payload, created_at, watch_exchange, watch_routing_key';
-
-/** The shards a relay holds, out of how many: parked keys of other shards are not its business. */
-export interface ShardScope {
-  partitions: number;
-  shards: readonly number[];
-}
-
-/** `<hash> % n = ANY(shards)` for a scope short of every shard (its params appended), else 'true'. */
-export function shardCondition(hashSql: string, scope: ShardScope | undefined, params: unknown[]): string {
-  if (!scope || scope.shards.length >= scope.partitions) return 'true';
-  params.push(scope.partitions, [...scope.shards]);
-  return `${hashSql} % $${params.length - 1} = ANY($${params.length}::int[])`;
-}
 
 export interface ParkedHead extends OutboxRow {
   id: string;

@@ -1,7 +1,6 @@
 import type { Client } from 'pg';
 import type { Sendable } from './outbox-handoff-queue';
-import { ROW_KEY_SQL, shardCondition, type ShardScope } from './outbox-parking';
-import { keyHashSql } from './outbox-shards';
+import { keyHashSql, ROW_KEY_SQL, shardCondition, type ShardScope } from './outbox-shards';
 
 interface Row {
   id: string;

@@ -1,6 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { fmix32, fnv1a32 } from '@stockflow/client/internal';
-import { ROW_KEY_SQL } from './outbox-parking';
 
 /**
  * How the outbox is cut into shards, one per partition: a row's shard is its partition key's
@@ -10,6 +9,22 @@ import { ROW_KEY_SQL } from './outbox-parking';
  */
 export function keyHash(partitionKey: string): number {
   return fmix32(fnv1a32(partitionKey));
+}
+
+/** A row's partition key in SQL, as rowKey() reads it in JavaScript. */
+export const ROW_KEY_SQL = `COALESCE(properties->'headers'->>'x-partition-key', 'message:' || message_id)`;
+
+/** The shards a relay holds, out of how many: rows and parked keys of other shards are not its business. */
+export interface ShardScope {
+  partitions: number;
+  shards: readonly number[];
+}
+
+/** `<hash> % n = ANY(shards)` for a scope short of every shard (its params appended), else 'true'. */
+export function shardCondition(hashSql: string, scope: ShardScope | undefined, params: unknown[]): string {
+  if (!scope || scope.shards.length >= scope.partitions) return 'true';
+  params.push(scope.partitions, [...scope.shards]);
+  return `${hashSql} % $${params.length - 1} = ANY($${params.length}::int[])`;
 }
 
 /**
