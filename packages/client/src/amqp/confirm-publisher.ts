@@ -7,6 +7,15 @@ import type { AmqpConnection } from './connection';
 
 const PUB_ID = 'x-stockflow-pub';
 const REOPEN_DELAY_MS = 100;
+/**
+ * A channel that gets a nack is replaced by a fresh one once it is this old. RabbitMQ (3.10)
+ * nacks every publish to a quorum queue on a channel that first used the queue while it had no
+ * leader (the leader's node had just died, no new one elected yet): that channel keeps the
+ * dead leader until its node returns, while a fresh one finds the new leader. The age bound
+ * keeps a queue that nacks on purpose (a length limit with reject-publish) from turning every
+ * nack into a new channel, and lets the election finish before the fresh channel asks.
+ */
+export const RECYCLE_AFTER_NACK_MS = 1_000;
 
 /** `mandatory` defaults to true; events nobody subscribes to are published with false. */
 export type PublishProperties = Options.Publish & { messageId: string };
@@ -26,6 +35,8 @@ export class ConfirmPublisher {
   private drained: Promise<unknown> | undefined;
   private unregister: (() => void) | undefined;
   private stopped = false;
+  private openedAt = 0;
+  private recycling: ConfirmChannel | undefined;
 
   constructor(
     private readonly conn: AmqpConnection,
@@ -53,6 +64,15 @@ export class ConfirmPublisher {
       if (this.unregister) setTimeout(() => this.reopen(generation), REOPEN_DELAY_MS).unref();
     });
     this.ch = ch;
+    this.openedAt = Date.now();
+  }
+
+  /** After a nack: closing the channel makes its close handler open a fresh one (see RECYCLE_AFTER_NACK_MS). */
+  private recycle(ch: ConfirmChannel): void {
+    if (this.ch !== ch || this.recycling === ch || Date.now() - this.openedAt < RECYCLE_AFTER_NACK_MS) return;
+    this.recycling = ch;
+    this.log.warn({}, 'publish nacked: replacing the confirm channel (a quorum queue may have a new leader)');
+    ch.close().catch(() => undefined);
   }
 
   private reopen(generation: number): void {
@@ -74,7 +94,10 @@ export class ConfirmPublisher {
       try {
         ok = ch.publish(exchange, routingKey, content, { persistent: true, contentType: 'application/json', ...options, headers, mandatory: options.mandatory ?? true }, (err) => {
           const wasReturned = this.returned.delete(pubId);
-          if (err) reject(new PublishError(`broker did not confirm publish to ${exchange}/${routingKey}: ${String(err)}`, this.ch === ch ? 'nack' : 'channel_closed'));
+          if (err && this.ch === ch && this.recycling !== ch) {
+            reject(new PublishError(`broker did not confirm publish to ${exchange}/${routingKey}: ${String(err)}`, 'nack'));
+            this.recycle(ch);
+          } else if (err) reject(new PublishError(`broker did not confirm publish to ${exchange}/${routingKey}: ${String(err)}`, 'channel_closed'));
           else if (wasReturned) reject(new PublishError(`unroutable: no queue bound to ${exchange} with routing key ${routingKey}`, 'unroutable'));
           else resolve();
         });
