@@ -176,12 +176,12 @@ export function list<T extends string>(env: string, def: readonly T[], doc: stri
   };
 }
 
-/** What STOCKFLOW_ALLOW_SABOTAGE must say before any TEST ONLY setting is honoured. */
 /** The topology option of QUORUM_GROUP_SIZE. */
 export function quorumGroupSizeOf(setting: 'broker-default' | '1' | '3'): 1 | 3 | undefined {
   return setting === 'broker-default' ? undefined : setting === '1' ? 1 : 3;
 }
 
+/** What STOCKFLOW_ALLOW_SABOTAGE must say before any TEST ONLY setting is honoured. */
 export const SABOTAGE_ALLOWED = 'i-know-this-breaks-things';
 
 const SECOND = 1000;
@@ -204,7 +204,7 @@ export const commonSettings = {
   txConcurrency: integer('TX_CONCURRENCY', 2, 'Transactions a worker process runs at once; the batches of other partitions that become ready meanwhile wait and go together in the next one (group commit), so under load transactions grow instead of multiplying (0 = no limit: every batch its own transaction, all at once)', { min: 0, max: 1000 }),
   sequenceGapWaitMs: integer('SEQUENCE_GAP_WAIT_MS', 10 * SECOND, 'How long a message waits for the previous sequence number of its key (held back after a redelivery reordered them) before it is applied anyway; 0 = apply in arrival order', { min: 0, max: 600_000 }),
   deliveryLimit: integer('DELIVERY_LIMIT', 20, 'x-delivery-limit of partition queues: redeliveries before RabbitMQ dead-letters a message (crash loops end here)', { min: 1, max: 10_000 }),
-  quorumGroupSize: oneOf('QUORUM_GROUP_SIZE', 'broker-default', 'Members a quorum queue gets when this worker creates it: 3 on a 3-node RabbitMQ cluster (each queue keeps serving with one node down), 1 on a single node; broker-default leaves it to the broker (3.10: up to 3). Queues that exist keep theirs', ['broker-default', '1', '3'] as const),
+  quorumGroupSize: oneOf('QUORUM_GROUP_SIZE', 'broker-default', 'Members a quorum queue gets when this process (a worker, the gateway, the ops CLI) creates it: 3 on a 3-node RabbitMQ cluster (each queue keeps serving with one node down), 1 on a single node; broker-default leaves it to the broker (3.10: up to 3). Queues that exist keep theirs', ['broker-default', '1', '3'] as const),
   maxMessageBytes: integer('MAX_MESSAGE_BYTES', 256 * 1024, 'Bodies larger than this are dead-lettered as oversized', { min: 1024, max: 64 * 1024 * 1024 }),
   pgPoolSize: integer('PG_POOL_SIZE', 10, 'Postgres connections per worker process (plus one for the outbox relay)', { min: 1, max: 200 }),
   amqpHeartbeatS: integer('AMQP_HEARTBEAT_S', 5, 'AMQP heartbeat; a paused or cut-off worker loses its deliveries after about twice this', { min: 1, max: 600 }),

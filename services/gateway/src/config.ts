@@ -11,6 +11,7 @@ export const gatewaySettings = {
   amqpUrl: commonSettings.amqpUrl,
   namespace: commonSettings.namespace,
   partitions: commonSettings.partitions,
+  quorumGroupSize: commonSettings.quorumGroupSize,
   maxMessageBytes: commonSettings.maxMessageBytes,
   instanceId: commonSettings.instanceId,
   logLevel: commonSettings.logLevel,

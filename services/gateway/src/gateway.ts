@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { ConfigError, createLogger, Publisher, readDeployment, type Logger } from '@stockflow/shared';
+import { ConfigError, createLogger, Publisher, quorumGroupSizeOf, readDeployment, type Logger } from '@stockflow/shared';
 import { Access } from './access';
 import { CommandDesk } from './commands';
 import { clientsOf, type GatewayConfig } from './config';
@@ -55,7 +55,7 @@ export class Gateway {
     if (recorded && recorded.partitions !== config.partitions) throw new ConfigError([`PARTITIONS=${config.partitions}, but namespace '${config.namespace}' runs ${recorded.partitions}: a key would be sent to the wrong partition`]);
     await ensureCommandsTable(pool);
     this.publisher = await Publisher.connect({ url: config.amqpUrl, namespace: config.namespace, partitions: config.partitions, name, maxMessageBytes: config.maxMessageBytes, sendTimeoutMs: config.sendTimeoutMs, log });
-    this.outcomes = new Outcomes({ pool, databaseUrl: config.databaseUrl, amqp: this.publisher.connection, namespace: config.namespace, partitions: config.partitions, log });
+    this.outcomes = new Outcomes({ pool, databaseUrl: config.databaseUrl, amqp: this.publisher.connection, namespace: config.namespace, partitions: config.partitions, quorumGroupSize: quorumGroupSizeOf(config.quorumGroupSize), log });
     await this.outcomes.start();
     const desk = new CommandDesk(pool, this.publisher, this.outcomes, { maxMessageBytes: config.maxMessageBytes, sendTimeoutMs: config.sendTimeoutMs });
     const metrics = new GatewayMetrics({ instanceId: config.instanceId });

@@ -1,6 +1,6 @@
 import { Client, type Pool } from 'pg';
 import type { ConsumeMessage } from 'amqplib';
-import { contracts, deadLetterExchange, isDataException, eventsExchange, exchangesOf, gatewayOutcomesQueue, HEADER, partitionQueue, WORKER_KINDS, type AmqpConnection, type EventContract, type Logger } from '@stockflow/shared';
+import { contracts, deadLetterExchange, declareQueueKeepingGroupSize, isDataException, quorumArguments, type QuorumGroupSize, eventsExchange, exchangesOf, gatewayOutcomesQueue, HEADER, partitionQueue, WORKER_KINDS, type AmqpConnection, type EventContract, type Logger } from '@stockflow/shared';
 import { findCommand, OUTCOME_CHANNEL, settle, type CommandRow } from './db/commands-table';
 
 const PREFETCH = 200;
@@ -19,7 +19,7 @@ const settled = (row: CommandRow | undefined) => row !== undefined && SETTLED.ha
  * waiting answer misses it; nothing of the command depends on it), and a queue nobody consumes
  * (the gateway removed) stops growing.
  */
-const QUEUE_ARGUMENTS = { 'x-queue-type': 'quorum', 'x-delivery-limit': 20, 'x-max-length': 1_000_000, 'x-overflow': 'drop-head' };
+const QUEUE_BOUNDS = { 'x-delivery-limit': 20, 'x-max-length': 1_000_000, 'x-overflow': 'drop-head' };
 /** A recording that failed for a passing reason (Postgres away) is handed back after this long. */
 const REQUEUE_AFTER_MS = 1_000;
 
@@ -40,7 +40,7 @@ export class Outcomes {
   private unregister: (() => void) | undefined;
 
   constructor(
-    private readonly opts: { pool: Pool; databaseUrl: string; amqp: AmqpConnection; namespace: string; partitions: number; log: Logger },
+    private readonly opts: { pool: Pool; databaseUrl: string; amqp: AmqpConnection; namespace: string; partitions: number; quorumGroupSize: QuorumGroupSize | undefined; log: Logger },
   ) {}
 
   async start(): Promise<void> {
@@ -51,7 +51,8 @@ export class Outcomes {
       const queue = gatewayOutcomesQueue(this.opts.namespace);
       // The workers declare these too, the same way: a gateway started first must not fail.
       for (const e of exchangesOf(this.opts.namespace)) await ch.assertExchange(e.name, e.type, { durable: true });
-      await ch.assertQueue(queue, { durable: true, arguments: QUEUE_ARGUMENTS });
+      // Replicated like the partition queues (QUORUM_GROUP_SIZE); an existing queue keeps its members.
+      await declareQueueKeepingGroupSize(() => conn.createChannel(), { name: queue, options: { durable: true, arguments: { ...quorumArguments(this.opts), ...QUEUE_BOUNDS } }, bindings: [] });
       for (const [type] of OUTCOME_EVENTS) await ch.bindQueue(queue, eventsExchange(this.opts.namespace), `${type}.*`);
       for (const kind of WORKER_KINDS) {
         for (let p = 0; p < this.opts.partitions; p++) await ch.bindQueue(queue, deadLetterExchange(this.opts.namespace), partitionQueue(this.opts.namespace, kind, p, this.opts.partitions));

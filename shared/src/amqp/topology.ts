@@ -32,7 +32,7 @@ export type QuorumGroupSize = (typeof QUORUM_GROUP_SIZES)[number];
 const GROUP_SIZE_ARG = 'x-quorum-initial-group-size';
 
 /** The arguments every quorum queue of the topology has (type and, when set, group size). */
-function quorumArguments(opts: Pick<TopologyOptions, 'quorumGroupSize'>): Record<string, unknown> {
+export function quorumArguments(opts: Pick<TopologyOptions, 'quorumGroupSize'>): Record<string, unknown> {
   return opts.quorumGroupSize === undefined ? { 'x-queue-type': 'quorum' } : { 'x-queue-type': 'quorum', [GROUP_SIZE_ARG]: opts.quorumGroupSize };
 }
 
@@ -178,7 +178,7 @@ async function onChannel(open: () => Promise<Channel>, fn: (ch: Channel) => Prom
 }
 
 /** One queue, taking the group size it already has when that is one the check accepts. */
-async function declareQueueKeepingGroupSize(open: () => Promise<Channel>, q: QueueSpec): Promise<void> {
+export async function declareQueueKeepingGroupSize(open: () => Promise<Channel>, q: QueueSpec): Promise<void> {
   try {
     await onChannel(open, (ch) => ch.assertQueue(q.name, q.options));
   } catch (err) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { Publisher, type Logger, type TopologyOptions } from '@stockflow/shared';
+import { commonSettings, loadConfig, Publisher, quorumGroupSizeOf, type Logger, type TopologyOptions } from '@stockflow/shared';
 import { deleteNamespace } from '../support/namespace-cleanup';
 import type { Teardown } from '../support/teardown';
 import { createTemplate, dropDatabase, withDatabase } from '../support/template-db';
@@ -34,7 +34,9 @@ export async function createBenchEnv(partitions: number, teardown: Teardown): Pr
   const namespace = `bench-${id}`;
   const database = `sf_bench_${id}`;
   const queues = { limit: `${namespace}.limit`, paced: `${namespace}.paced` };
-  const topology = { namespace, partitions, deliveryLimit: 20 };
+  // QUORUM_GROUP_SIZE reaches the workers through the environment; the bench's own queues follow it.
+  const { quorumGroupSize } = loadConfig({ quorumGroupSize: commonSettings.quorumGroupSize });
+  const topology: TopologyOptions = { namespace, partitions, deliveryLimit: 20, quorumGroupSize: quorumGroupSizeOf(quorumGroupSize) };
   await teardown.create(
     `database ${database}`,
     () => createTemplate(serverUrl, database).catch(async (err: unknown) => {

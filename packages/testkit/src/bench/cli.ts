@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
+import { quorumArguments } from '@stockflow/shared';
 import { barChart } from '../flood/report/svg';
 import { ProgressBar } from '../flood/report/progress-bar';
 import { startInProcessGateway } from '../support/in-process-gateway';
@@ -220,11 +221,11 @@ async function main(): Promise<number> {
     await stats.connect();
     say('limit (a): raw amqplib on a quorum queue');
     steps.start('limit (a): raw amqplib');
-    const amqpLimit = await amqpLimits(env.amqpUrl, env.queues.limit, 50_000, teardown);
+    const amqpLimit = await amqpLimits(env.amqpUrl, env.queues.limit, 50_000, quorumArguments(env.topology), teardown);
     steps.end();
     say(`  publish ${amqpLimit.publish}/s (confirmed), consume ${amqpLimit.consume}/s (acked); host CPU ${amqpLimit.hostCpuUs} µs per message (${describeSplit(amqpLimit.hostSplitUs)})`);
     steps.start('limit (a): paced');
-    const paced = await amqpPacedCost(env.amqpUrl, env.queues.paced, pacedRate, 6, teardown);
+    const paced = await amqpPacedCost(env.amqpUrl, env.queues.paced, pacedRate, 6, quorumArguments(env.topology), teardown);
     steps.end();
     say(`  paced at ${paced.rate}/s, one publish at a time: host CPU ${paced.hostCpuUs} µs per message, publish → delivery p50 ${paced.deliveryP50Ms} ms, p99 ${paced.deliveryP99Ms} ms`);
     say('limit (b): per-message transaction from Node (inbox, lock, update, ledger, outbox), pool of 8');
@@ -322,7 +323,7 @@ async function main(): Promise<number> {
           });
         }
         if (http && count === 1) {
-          const gateway = await startInProcessGateway({ ...env, partitions }, teardown);
+          const gateway = await startInProcessGateway({ ...env, partitions, quorumGroupSize: env.topology.quorumGroupSize }, teardown);
           const n = Math.max(1000, Math.floor(messages / 4));
           const rand = rng(7);
           const uniform = scenarios.find((x) => x.name === 'uniform')!;

@@ -19,18 +19,18 @@ function declared<T>(teardown: Teardown | undefined, queue: string, declare: () 
 
 /**
  * The machine's own limits, measured in the same run as the scenarios:
- * (a) raw amqplib on a quorum queue: publish with confirms, then consume with acks (and the
+ * (a) raw amqplib on a quorum queue (declared as the partition queues are): publish with confirms, then consume with acks (and the
  *     host's CPU per message for that, in bursts and paced);
  * (b) the per-message transaction of a worker (inbox claim, row lock, update, ledger, outbox)
  *     issued from Node with a pool, as fast as it goes.
  */
-export async function amqpLimits(url: string, queue: string, messages: number, teardown?: Teardown): Promise<{ publish: number; consume: number; hostCpuUs: number; hostSplitUs: CpuByGroup }> {
+export async function amqpLimits(url: string, queue: string, messages: number, queueArguments: Record<string, unknown>, teardown?: Teardown): Promise<{ publish: number; consume: number; hostCpuUs: number; hostSplitUs: CpuByGroup }> {
   // One node's limits: of a cluster's list, the first node.
   const conn = await amqp.connect(firstBrokerUrl(url));
   const cpu0 = cpuSnapshot();
   try {
     const ch = await conn.createConfirmChannel();
-    await declared(teardown, queue, () => ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } }));
+    await declared(teardown, queue, () => ch.assertQueue(queue, { durable: true, arguments: queueArguments }));
     const body = Buffer.from(JSON.stringify({ productId: 'sku-00042', warehouseId: 'wh-1', quantity: 1 }));
     const t0 = performance.now();
     const window = 2000;
@@ -74,13 +74,13 @@ export async function amqpLimits(url: string, queue: string, messages: number, t
  * several times what the full-load runs do, whatever the workers do. Also the broker's own
  * publish → delivery latency at that rate: the floor of a stockflow message's way to its worker.
  */
-export async function amqpPacedCost(url: string, queue: string, rate: number, seconds: number, teardown?: Teardown): Promise<{ rate: number; hostCpuUs: number; deliveryP50Ms: number; deliveryP99Ms: number }> {
+export async function amqpPacedCost(url: string, queue: string, rate: number, seconds: number, queueArguments: Record<string, unknown>, teardown?: Teardown): Promise<{ rate: number; hostCpuUs: number; deliveryP50Ms: number; deliveryP99Ms: number }> {
   // Connected as stockflow's AmqpConnection does (TCP_NODELAY, a muxer pass per write).
   const conn = await amqp.connect(firstBrokerUrl(url), { noDelay: true });
   coalesceFrameWrites(conn);
   try {
     const ch = await conn.createConfirmChannel();
-    await declared(teardown, queue, () => ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } }));
+    await declared(teardown, queue, () => ch.assertQueue(queue, { durable: true, arguments: queueArguments }));
     const cc = await conn.createChannel();
     await cc.prefetch(500);
     const messages = Math.round(rate * seconds);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Gateway, loadGatewayConfig } from '@stockflow/gateway';
-import type { Logger } from '@stockflow/shared';
+import type { Logger, QuorumGroupSize } from '@stockflow/shared';
 import type { Teardown } from './teardown';
 
 /**
@@ -8,7 +8,7 @@ import type { Teardown } from './teardown';
  * bench's HTTP door), with a token of its own and no rate limit; stopped by the teardown.
  */
 export async function startInProcessGateway(
-  run: { databaseUrl: string; amqpUrl: string; namespace: string; partitions: number; log: Logger },
+  run: { databaseUrl: string; amqpUrl: string; namespace: string; partitions: number; quorumGroupSize?: QuorumGroupSize | undefined; log: Logger },
   teardown: Teardown,
 ): Promise<{ url: string; token: string }> {
   const token = randomBytes(24).toString('hex');
@@ -16,7 +16,7 @@ export async function startInProcessGateway(
     'gateway',
     async () => {
       const g = new Gateway(
-        loadGatewayConfig({ DATABASE_URL: run.databaseUrl, AMQP_URL: run.amqpUrl, STOCKFLOW_NAMESPACE: run.namespace, PARTITIONS: String(run.partitions), HTTP_PORT: '0', GATEWAY_TOKENS: `run:${token}`, GATEWAY_RATE_PER_S: '1000000', INSTANCE_ID: `${run.namespace}-gateway`, LOG_LEVEL: 'warn' }),
+        loadGatewayConfig({ DATABASE_URL: run.databaseUrl, AMQP_URL: run.amqpUrl, STOCKFLOW_NAMESPACE: run.namespace, PARTITIONS: String(run.partitions), HTTP_PORT: '0', GATEWAY_TOKENS: `run:${token}`, GATEWAY_RATE_PER_S: '1000000', INSTANCE_ID: `${run.namespace}-gateway`, LOG_LEVEL: 'warn', ...(run.quorumGroupSize ? { QUORUM_GROUP_SIZE: String(run.quorumGroupSize) } : {}) }),
         { log: run.log },
       );
       await g.start();
