@@ -20,6 +20,7 @@ import type { FloodReport, ReportSeries } from './report/types';
 import { Rng } from './rng';
 import { peekDeadLetters } from './run/dead-letters';
 import { trackFlood } from './run/active-runs';
+import { LocalClusterControl } from './run/cluster-control';
 import { RunEnvironment } from './run/environment';
 import { waitForQuiescence } from './run/quiescence';
 import { runSetup } from './run/setup';
@@ -127,8 +128,11 @@ interface FloodState {
   env: RunEnvironment | undefined;
 }
 
-async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teardown, state: FloodState, say: (line: string) => void, cancelled: AbortSignal, bar: ProgressBar | undefined): Promise<FloodRun> {
+async function floodSteps(given: FloodOptions, hooks: FloodHooks, teardown: Teardown, state: FloodState, say: (line: string) => void, cancelled: AbortSignal, bar: ProgressBar | undefined): Promise<FloodRun> {
   const t0 = Date.now();
+  // On a cluster, every address comes from the cluster's directory.
+  const cluster = given.cluster ? await LocalClusterControl.open(given.cluster, (line) => say(line)) : undefined;
+  const opts: FloodOptions = cluster ? { ...given, amqpUrl: cluster.amqpUrl } : given;
   if (!opts.quiet && !hooks.say) process.stderr.write('[flood] preparing: database, broker topology (waits while the broker is unreachable)\n');
   const writer = opts.history ? new HistoryWriter(opts.history) : undefined;
   if (writer) teardown.defer('history files', () => writer.close());
@@ -136,13 +140,14 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
   const history = new History(writer);
   for (const note of opts.notes) say(note);
   say(`seed ${opts.seed}, ${opts.commands || '∞'} commands${opts.durationMs ? ` or ${opts.durationMs / 1000} s` : ''}, duplicates ${opts.duplicates}, faults ${formatFaults(opts.faults)}, namespace ${env.namespace}, run dir ${env.runDir}`);
-  const broker = await brokerAdmin(opts.amqpUrl);
+  const broker = await brokerAdmin(opts.amqpUrl, cluster?.managementUrls);
   const rabbitmqctl = opts.faults.some((f) => f.kind === 'broker') && (await rabbitmqctlAvailable(opts.amqpUrl));
+  if (cluster) say(`on the RabbitMQ cluster in ${opts.cluster}: ${cluster.nodes.map((n) => n.name).join(', ')}`);
   say(broker ? `broker admin: ${broker.kind}` : 'neither the management API nor rabbitmqctl reaches the broker: no conn faults, quiescence from ready counts only');
 
   const tap = await teardown.create(
     'event tap',
-    () => FloodEventTap.open({ amqpUrl: opts.amqpUrl, namespace: env.namespace, tag: env.tag, history, log: env.log }),
+    () => FloodEventTap.open({ amqpUrl: opts.amqpUrl, namespace: env.namespace, tag: env.tag, history, log: env.log, quorumGroupSize: env.topology.quorumGroupSize }),
     (t) => t.close({ deleteQueue: opts.attach || !opts.keep }),
   );
 
@@ -244,6 +249,8 @@ async function floodSteps(opts: FloodOptions, hooks: FloodHooks, teardown: Teard
       rng: Rng.derive(opts.seed, 'fault-targets'),
       stopMs: opts.stopMs,
       brokerDownMs: 3000,
+      nodeDownMs: opts.nodeDownMs,
+      ...(cluster ? { cluster } : {}),
       edge: { tag: env.tag, topology: env.topology, amqp: env.amqp, pool: env.pool, history, publisher, sequences: flood, gateway, leaseTtlMs: Number(opts.workerEnv.LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS) },
       log: say,
     },
@@ -313,7 +320,7 @@ async function httpDoor(opts: FloodOptions, env: RunEnvironment, teardown: Teard
     say(`${Math.round(opts.viaHttp * 100)} % of the keys through the gateway at ${opts.gatewayUrl}`);
     return new HttpDoor(opts.gatewayUrl, token, opts.viaHttp);
   }
-  const gateway = await startInProcessGateway({ databaseUrl: env.databaseUrl, amqpUrl: opts.amqpUrl, namespace: env.namespace, partitions: opts.partitions, log: env.log }, teardown);
+  const gateway = await startInProcessGateway({ databaseUrl: env.databaseUrl, amqpUrl: opts.amqpUrl, namespace: env.namespace, partitions: opts.partitions, quorumGroupSize: env.topology.quorumGroupSize, log: env.log }, teardown);
   say(`${Math.round(opts.viaHttp * 100)} % of the keys through a gateway at ${gateway.url}`);
   return new HttpDoor(gateway.url, gateway.token, opts.viaHttp);
 }

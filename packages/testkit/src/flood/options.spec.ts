@@ -20,3 +20,24 @@ describe('flood options with --attach', () => {
     expect(o.notes).toEqual([]);
   });
 });
+
+describe('flood options with --cluster', () => {
+  it('adds the node faults to the defaults on a cluster, and only there', () => {
+    const plain = (parseOptions(['--commands', '5000'], {}) as FloodOptions).faults.map((f) => f.kind);
+    expect(plain).not.toContain('node');
+    expect(plain).not.toContain('rolling-restart');
+    const o = parseOptions(['--cluster', '/tmp/c', '--commands', '5000'], {}) as FloodOptions;
+    expect(o.cluster).toBe('/tmp/c');
+    expect(o.faults).toEqual(expect.arrayContaining([{ kind: 'node', count: 2 }, { kind: 'rolling-restart', count: 1 }, { kind: 'kill', count: 6 }]));
+  });
+
+  it('keeps a fault list given by name as it is', () => {
+    const o = parseOptions(['--cluster', '/tmp/c', '--faults', 'node=1'], {}) as FloodOptions;
+    expect(o.faults).toEqual([{ kind: 'node', count: 1 }]);
+  });
+
+  it('refuses node faults without a cluster, and a cluster with --attach', () => {
+    expect(() => parseOptions(['--faults', 'kill,rolling-restart'], {})).toThrow(new UsageError('--faults rolling-restart: stopping RabbitMQ nodes needs a cluster (--cluster DIR)'));
+    expect(() => parseOptions(['--cluster', '/tmp/c', '--attach'], {})).toThrow(UsageError);
+  });
+});

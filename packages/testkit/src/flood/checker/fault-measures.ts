@@ -44,3 +44,24 @@ export function checkPauseHeld(ctx: CheckContext): InvariantResult {
   }
   return result('pause-held', offenders, pauses.length);
 }
+
+/**
+ * How long a partition queue led by a node that went down may make no progress: the cluster
+ * notices the node gone (at once on a stop or a crash: its connections close), the queue's
+ * other members elect a leader, and the workers that were connected to it reconnect to another
+ * node. The target is under 10 s; past this bound the queue was waiting for its node to come
+ * back (the node fault keeps it down 30 s), which is what a queue without members elsewhere does.
+ */
+export const NODE_FAILOVER_BOUND_MS = 20_000;
+
+/** 12. Every node outage: each busy partition the node led moved on again within NODE_FAILOVER_BOUND_MS. */
+export function checkNodeFailover(ctx: CheckContext): InvariantResult {
+  const outages = (ctx.faults ?? []).filter((f) => f.ok && (f.kind === 'node' || f.kind === 'rolling-restart')).flatMap((f) => f.outages ?? []);
+  const offenders: string[] = [];
+  for (const o of outages) {
+    const at = new Date(o.at).toISOString();
+    if (o.stalled.length > 0) offenders.push(`${o.node} down at ${at}: ${o.stalled.join(', ')} did not move again (${o.how}, back after ${o.downMs} ms)`);
+    else if (o.maxNoProgressMs > NODE_FAILOVER_BOUND_MS) offenders.push(`${o.node} down at ${at}: ${o.worst[0]?.partition} made no progress for ${o.maxNoProgressMs} ms (bound ${NODE_FAILOVER_BOUND_MS} ms)`);
+  }
+  return result('node-failover', offenders, outages.reduce((n, o) => n + o.busyLed, 0));
+}

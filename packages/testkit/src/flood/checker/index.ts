@@ -1,7 +1,7 @@
 import { Catalogue } from '../workload/catalogue';
 import { checkConservation } from './conservation';
 import { checkDeadLetters } from './dead-letters';
-import { checkForgedWebhooks, checkPauseHeld, checkRelayFailover } from './fault-measures';
+import { checkForgedWebhooks, checkNodeFailover, checkPauseHeld, checkRelayFailover } from './fault-measures';
 import { checkIdReuse } from './id-reuse';
 import { checkExactlyOnce } from './exactly-once';
 import { checkNothingLost } from './nothing-lost';
@@ -19,10 +19,9 @@ export interface CheckReport {
 
 /**
  * Proves the invariants of docs/concurrent-testing.md (What the checker proves) for one run: six
- * from its history, the database and the provider's ledger, four about the edges (reused ids,
- * dead letters and parked rows, forged webhooks, relay failover) from the same and the faults'
- * own measures. Pure reads: it
- * can run against a live flood's database or one a test prepared (and corrupted) by hand.
+ * from its history, the database and the provider's ledger, six about the edges (reused ids,
+ * dead letters and parked rows, forged webhooks, relay failover, pauses, RabbitMQ node outages)
+ * from the same and the faults' own measures. Pure reads: it can run against a live flood's database or one a test prepared (and corrupted) by hand.
  */
 export async function check(input: CheckInput): Promise<CheckReport> {
   const ctx = { ...input, prefix: Catalogue.prefixes(input.tag) };
@@ -38,6 +37,7 @@ export async function check(input: CheckInput): Promise<CheckReport> {
     await checkForgedWebhooks(ctx),
     checkRelayFailover(ctx),
     checkPauseHeld(ctx),
+    checkNodeFailover(ctx),
   ];
   return { ok: invariants.every((i) => i.ok), invariants };
 }

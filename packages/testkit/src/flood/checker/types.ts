@@ -4,7 +4,7 @@ import type { History } from '../history/history';
 import type { ProviderLedgerSnapshot } from '../provider/provider-handle';
 import { Catalogue } from '../workload/catalogue';
 
-export const INVARIANTS = ['stock-levels', 'conservation', 'exactly-once', 'nothing-lost', 'orders', 'per-key-order', 'id-reuse', 'dead-letters', 'forged-webhooks', 'relay-failover', 'pause-held'] as const;
+export const INVARIANTS = ['stock-levels', 'conservation', 'exactly-once', 'nothing-lost', 'orders', 'per-key-order', 'id-reuse', 'dead-letters', 'forged-webhooks', 'relay-failover', 'pause-held', 'node-failover'] as const;
 export type InvariantName = (typeof INVARIANTS)[number];
 
 /** Each invariant's wording, numbered as in docs/concurrent-testing.md (What the checker proves). */
@@ -20,6 +20,7 @@ export const INVARIANT_TITLES: Record<InvariantName, string> = {
   'forged-webhooks': '9. no forged, tampered, unsigned or replayed webhook is accepted by the gateway',
   'relay-failover': '10. the shards of a paused outbox relay are relayed by other instances within LEASE_TTL_MS and a few seconds',
   'pause-held': '11. an operator\'s pause holds: every instance lets go of the paused partitions within 15 s, and nothing of them is applied until the resume',
+  'node-failover': '12. a RabbitMQ node down (node, rolling-restart faults): every partition it led that had work moves on again within 20 s, without waiting for the node to come back',
 };
 
 export interface InvariantResult {

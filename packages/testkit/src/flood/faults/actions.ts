@@ -8,6 +8,7 @@ import type { WorkerProcess } from '../supervisor/worker-process';
 import type { BrokerAdmin, BrokerConnection } from './broker-admin';
 import { restartBrokerApp } from './rabbitmqctl';
 import { EDGE_ACTIONS, type EdgeContext } from './edge-actions';
+import { NODE_ACTIONS, type ClusterNodes, type NodeOutage } from './node-actions';
 import { pause } from './pause-action';
 import type { FaultKind } from './plan';
 
@@ -27,8 +28,12 @@ export interface FaultContext {
   /** How long a stopped worker stays stopped. */
   stopMs: number;
   brokerDownMs: number;
+  /** How long a node fault keeps its node down. */
+  nodeDownMs: number;
   /** What the faults at the edges (edge-actions.ts) need; absent in unit tests of the others. */
   edge?: EdgeContext;
+  /** The RabbitMQ cluster whose nodes the node faults stop (--cluster); absent on one broker. */
+  cluster?: ClusterNodes;
   log(line: string): void;
 }
 
@@ -37,6 +42,8 @@ export interface FaultOutcome {
   detail: string;
   /** Figures an invariant reads (relay-failover, forged-webhooks). */
   measure?: Record<string, number>;
+  /** The nodes a node fault took down, each with how long the partitions it led stood still. */
+  outages?: NodeOutage[];
 }
 
 export class FaultSkipped extends Error {}
@@ -141,9 +148,10 @@ async function stop(ctx: FaultContext): Promise<FaultOutcome> {
 }
 
 async function broker(ctx: FaultContext): Promise<FaultOutcome> {
+  if (ctx.cluster) throw new FaultSkipped('broker: on a cluster a restart is a node fault (node, rolling-restart)');
   if (!ctx.rabbitmqctl) throw new FaultSkipped('broker: rabbitmqctl is not available for this broker');
   await restartBrokerApp(ctx.brokerDownMs);
   return { target: 'rabbitmq', detail: `stop_app, ${ctx.brokerDownMs} ms down, start_app` };
 }
 
-export const FAULT_ACTIONS: Record<FaultKind, (ctx: FaultContext) => Promise<FaultOutcome>> = { kill, conn, pg, redis, stop, broker, ...EDGE_ACTIONS, pause };
+export const FAULT_ACTIONS: Record<FaultKind, (ctx: FaultContext) => Promise<FaultOutcome>> = { kill, conn, pg, redis, stop, broker, ...EDGE_ACTIONS, pause, ...NODE_ACTIONS };

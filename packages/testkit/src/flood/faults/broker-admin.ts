@@ -33,28 +33,52 @@ export interface BrokerAdmin {
 export class ManagementAdmin implements BrokerAdmin {
   readonly kind = 'management';
   readonly countsLagMs = 5500;
-  private readonly base: string;
+  private readonly bases: string[];
+  /** The base that answered last: asked first next time. */
+  private current = 0;
   private readonly auth: string;
   private readonly vhost: string;
 
-  /** Without managementUrl (MANAGEMENT_URL), the API on the host of AMQP_URL's first address. */
-  constructor(amqpUrl: string, managementUrl?: string) {
+  /**
+   * Without managementUrls (MANAGEMENT_URL), the API on the host of AMQP_URL's first address.
+   * Several (a cluster's nodes, any of which serves the whole cluster): each call goes to the
+   * one that answered last and moves on to the next when it cannot be reached.
+   */
+  constructor(amqpUrl: string, managementUrls?: string | string[]) {
     const a = new URL(firstBrokerUrl(amqpUrl));
-    const m = new URL(managementUrl ?? `http://${a.hostname}:15672/`);
+    const given = managementUrls === undefined ? [] : Array.isArray(managementUrls) ? managementUrls : [managementUrls];
+    const urls = (given.length > 0 ? given : [`http://${a.hostname}:15672/`]).map((u) => new URL(u));
+    const m = urls[0]!;
     const user = decodeURIComponent(m.username || a.username || 'guest');
     const pass = decodeURIComponent(m.password || a.password || 'guest');
     this.auth = 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');
-    m.username = '';
-    m.password = '';
-    this.base = m.toString().replace(/\/$/, '');
+    this.bases = urls.map((u) => {
+      u.username = '';
+      u.password = '';
+      return u.toString().replace(/\/$/, '');
+    });
     const path = a.pathname.replace(/^\//, '');
     this.vhost = encodeURIComponent(path === '' ? '/' : decodeURIComponent(path));
   }
 
   private async call<T>(method: 'GET' | 'DELETE', path: string, headers: Record<string, string> = {}): Promise<T> {
-    const res = await fetch(`${this.base}${path}`, { method, headers: { authorization: this.auth, ...headers }, signal: AbortSignal.timeout(10_000) });
-    if (!res.ok && !(method === 'DELETE' && res.status === 404)) throw new Error(`management API ${method} ${path}: HTTP ${res.status}`);
-    return (method === 'GET' ? await res.json() : undefined) as T;
+    let unreachable: unknown;
+    for (let i = 0; i < this.bases.length; i++) {
+      const at = (this.current + i) % this.bases.length;
+      let res: Response;
+      try {
+        res = await fetch(`${this.bases[at]}${path}`, { method, headers: { authorization: this.auth, ...headers }, signal: AbortSignal.timeout(10_000) });
+      } catch (err) {
+        unreachable = err;
+        continue;
+      }
+      // A node that is shutting down answers 503 for a moment: the next one serves the cluster.
+      if (res.status === 503 && i < this.bases.length - 1) continue;
+      this.current = at;
+      if (!res.ok && !(method === 'DELETE' && res.status === 404)) throw new Error(`management API ${method} ${path}: HTTP ${res.status}`);
+      return (method === 'GET' ? await res.json() : undefined) as T;
+    }
+    throw new Error(`management API ${method} ${path}: no node answered (${(unreachable as Error | undefined)?.message ?? 'HTTP 503'})`);
   }
 
   async available(): Promise<boolean> {
@@ -69,6 +93,12 @@ export class ManagementAdmin implements BrokerAdmin {
   async queueCounts(prefix: string): Promise<QueueCounts[]> {
     const rows = await this.call<{ name: string; messages_ready?: number; messages_unacknowledged?: number }[]>('GET', `/api/queues/${this.vhost}?columns=name,messages_ready,messages_unacknowledged`);
     return rows.filter((q) => q.name.startsWith(prefix)).map((q) => ({ name: q.name, ready: q.messages_ready ?? 0, unacked: q.messages_unacknowledged ?? 0 }));
+  }
+
+  /** The node that leads each queue whose name starts with `prefix` (a quorum queue's leader, a classic queue's home). */
+  async queueLeaders(prefix: string): Promise<{ name: string; leader: string }[]> {
+    const rows = await this.call<{ name: string; node?: string; leader?: string }[]>('GET', `/api/queues/${this.vhost}?columns=name,node,leader`);
+    return rows.filter((q) => q.name.startsWith(prefix)).map((q) => ({ name: q.name, leader: q.leader ?? q.node ?? '' }));
   }
 
   async namespaceConnections(namespace: string, opts: { activeOnly?: boolean } = {}): Promise<BrokerConnection[]> {
@@ -104,9 +134,9 @@ export class CtlAdmin implements BrokerAdmin {
   }
 }
 
-/** The management API when it answers, else rabbitmqctl for a local broker, else nothing. */
-export async function brokerAdmin(amqpUrl: string): Promise<BrokerAdmin | undefined> {
-  const management = new ManagementAdmin(amqpUrl, process.env.RABBITMQ_MANAGEMENT_URL ?? process.env.MANAGEMENT_URL);
+/** The management API (of `managementUrls`, a cluster's nodes, when given) when it answers, else rabbitmqctl for a local broker, else nothing. */
+export async function brokerAdmin(amqpUrl: string, managementUrls?: string[]): Promise<BrokerAdmin | undefined> {
+  const management = new ManagementAdmin(amqpUrl, managementUrls ?? process.env.RABBITMQ_MANAGEMENT_URL ?? process.env.MANAGEMENT_URL);
   if (await management.available()) return management;
   if (await ctl.rabbitmqctlAvailable(amqpUrl)) return new CtlAdmin();
   return undefined;

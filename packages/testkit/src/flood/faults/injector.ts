@@ -1,5 +1,6 @@
 import { FAULT_ACTIONS, FaultSkipped, type FaultContext } from './actions';
 import { FAULT_KINDS, type FaultKind, type PlannedFault } from './plan';
+import type { NodeOutage } from './node-actions';
 import { ensureBrokerRunning } from './rabbitmqctl';
 
 export interface FaultRecord {
@@ -11,6 +12,8 @@ export interface FaultRecord {
   ok: boolean;
   /** Figures an invariant reads (relay-failover, forged-webhooks). */
   measure?: Record<string, number>;
+  /** The nodes a node fault took down (node-failover). */
+  outages?: NodeOutage[];
 }
 
 /**
@@ -61,7 +64,7 @@ export class FaultInjector {
     let record: FaultRecord;
     try {
       const out = await FAULT_ACTIONS[kind](this.ctx);
-      record = { t, kind, target: out.target, detail: out.detail, ok: true, ...(out.measure ? { measure: out.measure } : {}) };
+      record = { t, kind, target: out.target, detail: out.detail, ok: true, ...(out.measure ? { measure: out.measure } : {}), ...(out.outages ? { outages: out.outages } : {}) };
     } catch (err) {
       record = { t, kind, target: '-', detail: err instanceof FaultSkipped ? err.message : `failed: ${(err as Error).message}`, ok: false };
     }
@@ -89,13 +92,14 @@ export class FaultInjector {
   }
 
   /**
-   * Stops firing and puts right what would outlive the run: the broker running again, stopped
+   * Stops firing and puts right what would outlive the run: the broker (or every cluster node) running again, stopped
    * workers continued (now rather than when their timers would have). Dead workers are left to
    * the fleet; at the end of a run it stops them anyway.
    */
   async settle(): Promise<void> {
     await this.stop();
     if (this.brokerTouched) await ensureBrokerRunning();
+    await this.ctx.cluster?.restore();
     for (const p of this.ctx.fleet.processes()) if (p.state === 'paused') p.signal('SIGCONT');
   }
 }

@@ -25,7 +25,8 @@ export class FloodEventTap {
     return `${namespace}.flood-${tag}.tap`;
   }
 
-  static async open(opts: { amqpUrl: string; namespace: string; tag: string; history: History; log: Logger }): Promise<FloodEventTap> {
+  /** With `quorumGroupSize` (a cluster) the tap is a quorum queue: a classic one is lost while its node is down. */
+  static async open(opts: { amqpUrl: string; namespace: string; tag: string; history: History; log: Logger; quorumGroupSize?: number }): Promise<FloodEventTap> {
     const conn = new AmqpConnection({ url: opts.amqpUrl, name: `stockflow-flood:${opts.tag}:tap`, heartbeatS: 10, retryBaseMs: 100, retryMaxMs: 2000, log: opts.log });
     const tap = new FloodEventTap(conn, FloodEventTap.queueName(opts.namespace, opts.tag), opts.history);
     await conn.register(async (c) => {
@@ -34,7 +35,8 @@ export class FloodEventTap {
       ch.on('close', () => {
         if (tap.ch === ch) tap.ch = undefined;
       });
-      await ch.assertQueue(tap.queue, { durable: true, arguments: { 'x-queue-type': 'classic' } });
+      const type = opts.quorumGroupSize ? { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': opts.quorumGroupSize } : { 'x-queue-type': 'classic' };
+      await ch.assertQueue(tap.queue, { durable: true, arguments: type });
       await ch.bindQueue(tap.queue, eventsExchange(opts.namespace), '#');
       await ch.prefetch(5000);
       tap.ch = ch;

@@ -1,5 +1,5 @@
 import type { ConfirmChannel, Options } from 'amqplib';
-import type { AmqpConnection, Logger } from '@stockflow/shared';
+import { RECYCLE_AFTER_NACK_MS, type AmqpConnection, type Logger } from '@stockflow/shared';
 
 const PUB_HEADER = 'x-flood-pub';
 /** A message returned unroutable is sent again after this long (its partition's binding may come back)... */
@@ -76,26 +76,32 @@ export class OrderedPublisher {
   /** Messages waiting to be sent again after coming back unroutable. */
   private readonly later = new Set<InFlight>();
   private readonly stalled = new Map<string, Stall>();
+  private openedAt = 0;
+  /** The channel being replaced after a nack (see RECYCLE_AFTER_NACK_MS). */
+  private recycling: ConfirmChannel | undefined;
 
   constructor(private readonly opts: OrderedPublisherOptions) {}
 
   async start(): Promise<void> {
-    await this.opts.conn.register(async (c) => {
-      const ch = await c.createConfirmChannel();
-      ch.on('error', (err: Error) => this.opts.log.debug({ err: err.message }, 'flood publish channel error'));
-      ch.on('return', (m) => {
-        const i = Number(m.properties.headers?.[PUB_HEADER]);
-        if (Number.isFinite(i)) this.returned.add(i);
-      });
-      ch.on('drain', () => {
-        this.waitingDrain = false;
-        this.pump();
-      });
-      ch.on('close', () => this.onClose(ch));
-      this.ch = ch;
+    await this.opts.conn.register(() => this.open());
+  }
+
+  private async open(): Promise<void> {
+    const ch = await this.opts.conn.createConfirmChannel();
+    ch.on('error', (err: Error) => this.opts.log.debug({ err: err.message }, 'flood publish channel error'));
+    ch.on('return', (m) => {
+      const i = Number(m.properties.headers?.[PUB_HEADER]);
+      if (Number.isFinite(i)) this.returned.add(i);
+    });
+    ch.on('drain', () => {
       this.waitingDrain = false;
       this.pump();
     });
+    ch.on('close', () => this.onClose(ch));
+    this.ch = ch;
+    this.openedAt = Date.now();
+    this.waitingDrain = false;
+    this.pump();
   }
 
   /** Queued but not yet sent. */
@@ -185,8 +191,14 @@ export class OrderedPublisher {
         return;
       }
     } else if (err) {
-      // A nack: send it again right away, ahead of everything not yet sent.
+      // A nack: send it again right away, ahead of everything not yet sent, on a fresh channel
+      // when this one may hold a quorum queue's lost leader.
       this.requeue([item]);
+      if (ch === this.ch && this.recycling !== ch && Date.now() - this.openedAt >= RECYCLE_AFTER_NACK_MS) {
+        this.recycling = ch;
+        ch.close().catch(() => undefined);
+        return;
+      }
     } else {
       this.confirmed++;
       item.msg.onConfirmed();
@@ -201,7 +213,10 @@ export class OrderedPublisher {
     const lost = [...this.inFlight.values()];
     this.inFlight.clear();
     this.requeue(lost);
-    // The connection's reconnect re-runs start()'s setup, which opens a channel and pumps.
+    // A lost connection's reconnect opens a channel (start()'s setup); a replaced one is opened here.
+    if (this.recycling === ch && !this.closed && this.opts.conn.isConnected) {
+      this.open().catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'flood publish channel could not be reopened; the reconnect will'));
+    }
   }
 
   private requeue(items: InFlight[]): void {

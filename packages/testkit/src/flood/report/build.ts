@@ -81,6 +81,7 @@ export async function buildReport(x: ReportInput): Promise<{ report: FloodReport
     providerPlansLost: x.providerPlansLost,
     quiescence: x.quiescence,
     outbox: outboxFigures(x.sampler.samples, times.tPublished),
+    nodeOutages: x.injector.records.flatMap((r) => r.outages ?? []),
     durations_ms: { setup: times.tPublish - times.tSetup, publish: times.tPublished - times.tPublish, drain: times.tQuiet - times.tPublished, check: times.tChecked - times.tQuiet, total: times.tChecked - times.t0 },
     reproduce: reproduceCommand(x.opts),
     faultLog: x.injector.records,

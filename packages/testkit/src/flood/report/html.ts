@@ -18,6 +18,8 @@ const FAULT_COLORS: Record<FaultKind, string> = {
   'id-reuse': '#117733',
   'big-headers': '#999933',
   pause: '#66ccee',
+  node: '#ee3377',
+  'rolling-restart': '#bb5566',
 };
 
 /** What a reader needs first: did it hold, and if not, exactly what broke. */

@@ -1,5 +1,6 @@
 import type { InvariantResult } from '../checker/types';
 import type { FaultRecord } from '../faults/injector';
+import type { NodeOutage } from '../faults/node-actions';
 import type { FaultKind } from '../faults/plan';
 import type { QuiescenceResult } from '../run/quiescence';
 import type { Sample } from '../sampling/sampler';
@@ -44,6 +45,12 @@ export interface FloodReport {
    * the last publish it took to empty (null: it never did before quiescence was declared).
    */
   outbox: { peakRows: number; drainedAfterPublishS: number | null };
+  /**
+   * Each RabbitMQ node a node or rolling-restart fault took down, and how long the partition
+   * queues it led made no progress (the longest gap between their inbox rows), beside the same
+   * figure for the partitions other nodes led. Empty on one broker.
+   */
+  nodeOutages: NodeOutage[];
   reproduce: string;
   faultLog: FaultRecord[];
   runDir: string;

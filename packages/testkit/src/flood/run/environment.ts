@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import pino from 'pino';
-import { AmqpConnection, declareTopology, WORKER_KINDS, type Logger, type TopologyOptions } from '@stockflow/shared';
+import { AmqpConnection, commonSettings, declareTopology, loadConfig, quorumGroupSizeOf, WORKER_KINDS, type Logger, type QuorumGroupSize, type TopologyOptions } from '@stockflow/shared';
 import { deleteNamespace, deleteQueues } from '../../support/namespace-cleanup';
 import type { Teardown } from '../../support/teardown';
 import { FloodEventTap } from '../history/event-tap';
@@ -12,6 +12,15 @@ import { adminQuery, createTemplate, dropDatabase, withDatabase } from '../../su
 import type { FloodOptions } from '../options';
 
 export const DELIVERY_LIMIT = 20;
+/**
+ * On a cluster every queue gets a member on each node, so one node down leaves a majority;
+ * `--worker-env QUORUM_GROUP_SIZE=1` says otherwise for the flood's queues and its workers alike.
+ */
+function groupSizeOf(opts: FloodOptions): QuorumGroupSize | undefined {
+  if (!opts.cluster) return undefined;
+  const { quorumGroupSize } = loadConfig({ quorumGroupSize: commonSettings.quorumGroupSize }, { QUORUM_GROUP_SIZE: opts.workerEnv.QUORUM_GROUP_SIZE ?? '3' });
+  return quorumGroupSizeOf(quorumGroupSize);
+}
 
 /**
  * Where one flood runs: its tag, namespace, database, run directory and the connections the
@@ -54,7 +63,7 @@ export class RunEnvironment {
       log.flush?.();
       if (!keepLogs() && !opts.runDir) rmSync(runDir, { recursive: true, force: true });
     });
-    const topology: TopologyOptions = { namespace, partitions: opts.partitions, deliveryLimit: DELIVERY_LIMIT };
+    const topology: TopologyOptions = { namespace, partitions: opts.partitions, deliveryLimit: DELIVERY_LIMIT, quorumGroupSize: groupSizeOf(opts) };
 
     let databaseUrl = opts.databaseUrl;
     let ownDatabase: string | undefined;
@@ -124,6 +133,7 @@ export class RunEnvironment {
       RETRY_MAX_MS: '2000',
       SHUTDOWN_GRACE_MS: '8000',
       OUTBOX_POLL_MS: '200',
+      ...(this.topology.quorumGroupSize ? { QUORUM_GROUP_SIZE: String(this.topology.quorumGroupSize) } : {}),
     };
     return { ...base, ...extra, ...this.opts.workerEnv };
   }

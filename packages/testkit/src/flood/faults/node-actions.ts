@@ -1,0 +1,170 @@
+import { contracts, partitionLabel, partitionOf, partitionQueue, WORKER_KINDS, WORKER_NAMES, type CommandType, type WorkerKind } from '@stockflow/shared';
+import type { Pool } from 'pg';
+import { FaultSkipped, type FaultContext, type FaultOutcome } from './actions';
+import { edge } from './edge-actions';
+import type { History } from '../history/history';
+import { partitionGaps, type PartitionGap, type PartitionTimeline } from './partition-gaps';
+
+/** The RabbitMQ cluster the flood runs on, as the node faults need it. */
+export interface ClusterNodes {
+  readonly nodes: readonly { index: number; name: string }[];
+  /** The node leading each queue whose name starts with `prefix`. */
+  leaders(prefix: string): Promise<{ name: string; leader: string }[]>;
+  stop(index: number, how: { kill: boolean }): Promise<void>;
+  /** Starts the node and waits until the cluster sees it running. */
+  start(index: number): Promise<void>;
+  /** Starts every node a fault stopped and did not start again (healing). */
+  restore(): Promise<void>;
+}
+
+/** One node down, as the report and the node-failover invariant see it. */
+export interface NodeOutage {
+  node: string;
+  how: 'stop' | 'kill';
+  at: number;
+  /** From the stop to the node running in the cluster again. */
+  downMs: number;
+  /** Partition queues the node led when it went down. */
+  partitionsLed: number;
+  /** Of those, the ones with work waiting after the outage began: the ones measured. */
+  busyLed: number;
+  /** The longest a busy partition it led stood still while work waited (-1: none was busy). */
+  maxNoProgressMs: number;
+  /** The same for the busy partitions other nodes led: what the whole run lost meanwhile. */
+  othersMaxNoProgressMs: number;
+  /** The partitions it led that never moved again in the window. */
+  stalled: string[];
+  /** Its led partitions' no-progress times, longest first. */
+  worst: PartitionGap[];
+}
+
+/** How long before the outage commands are followed: longer than any command waits in its queue around one. */
+const LOOK_BACK_MS = 60_000;
+/** After the node is back, how long the measuring window stays open (and the next rolling stop waits). */
+const AFTER_MS = 10_000;
+const WORST_SHOWN = 5;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function clusterOf(ctx: FaultContext, kind: string): ClusterNodes {
+  if (!ctx.cluster) throw new FaultSkipped(`${kind}: needs a RabbitMQ cluster the flood may stop nodes of (--cluster)`);
+  return ctx.cluster;
+}
+
+/** Partition queue name → `<kind> p<partition>`, for every kind. */
+function partitionNames(namespace: string, partitions: number): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const kind of WORKER_KINDS) for (let p = 0; p < partitions; p++) out.set(partitionQueue(namespace, kind, p, partitions), `${kind} p${partitionLabel(p, partitions)}`);
+  return out;
+}
+
+async function ledBy(c: ClusterNodes, namespace: string, partitions: number): Promise<Map<string, string[]>> {
+  const names = partitionNames(namespace, partitions);
+  const out = new Map<string, string[]>(c.nodes.map((n) => [n.name, []]));
+  for (const q of await c.leaders(`${namespace}.`)) {
+    const label = names.get(q.name);
+    if (label) out.get(q.leader)?.push(label);
+  }
+  return out;
+}
+
+async function dbNow(pool: Pool): Promise<number> {
+  return (await pool.query<{ at: Date }>('SELECT clock_timestamp() AS at')).rows[0]!.at.getTime();
+}
+
+/**
+ * Each partition's timeline in [from, until]: its inbox times, and the flood's commands for it
+ * confirmed from `from` on, each with its own inbox time. A command confirmed earlier and not
+ * applied by `from` is not followed (it would need the whole inbox to tell it apart from one
+ * applied long ago); the look-back is long enough that none of the outage's is missed.
+ */
+async function timelines(pool: Pool, history: History, partitions: number, from: number, until: number): Promise<Map<string, PartitionTimeline>> {
+  const label = (kind: WorkerKind, key: string) => `${kind} p${partitionLabel(partitionOf(key, partitions), partitions)}`;
+  const out = new Map<string, PartitionTimeline>();
+  const of = (l: string) => {
+    let tl = out.get(l);
+    if (!tl) out.set(l, (tl = { progress: [], waits: [] }));
+    return tl;
+  };
+  const applied = new Map<string, number>();
+  for (const kind of WORKER_KINDS as readonly WorkerKind[]) {
+    const rows = await pool.query<{ message_id: string; partition_key: string; at: Date }>(`SELECT message_id, partition_key, received_at AS at FROM "${WORKER_NAMES[kind].schema}".inbox WHERE received_at BETWEEN $1 AND $2`, [new Date(from), new Date(until)]);
+    for (const r of rows.rows) {
+      of(label(kind, r.partition_key)).progress.push(r.at.getTime());
+      applied.set(`${kind}/${r.message_id}`, r.at.getTime());
+    }
+  }
+  const confirmed = new Map<string, { kind: WorkerKind; key: string; at: number }>();
+  for (const p of history.publishes) {
+    if (p.confirmedAt === undefined || p.confirmedAt < from || p.confirmedAt > until || !(p.type in contracts)) continue;
+    const kind = contracts[p.type as CommandType].worker;
+    const seen = confirmed.get(p.id);
+    if (!seen || p.confirmedAt < seen.at) confirmed.set(p.id, { kind, key: p.key, at: p.confirmedAt });
+  }
+  for (const [id, c] of confirmed) of(label(c.kind, c.key)).waits.push({ from: c.at, until: applied.get(`${c.kind}/${id}`) });
+  return out;
+}
+
+/**
+ * Takes one node down (SIGTERM, or SIGKILL for a crash), keeps it down for `downMs` (0: starts
+ * it again at once: a restart), waits until it runs in the cluster, then measures how long the
+ * partitions it led made no progress. The node is started again however the wait ends.
+ */
+async function outage(ctx: FaultContext, c: ClusterNodes, node: { index: number; name: string }, downMs: number, kill: boolean): Promise<NodeOutage> {
+  const e = edge(ctx);
+  const n = e.topology.partitions;
+  const led = (await ledBy(c, e.topology.namespace, n)).get(node.name) ?? [];
+  const at = await dbNow(e.pool);
+  try {
+    await c.stop(node.index, { kill });
+    const left = downMs - (Date.now() - at);
+    if (left > 0) await sleep(left);
+  } finally {
+    await c.start(node.index);
+  }
+  const back = await dbNow(e.pool);
+  await sleep(AFTER_MS);
+  const until = await dbNow(e.pool);
+  const gaps = partitionGaps(await timelines(e.pool, e.history, n, at - LOOK_BACK_MS, until), { outageAt: at, until });
+  const mine = new Set(led);
+  const ofLed = gaps.filter((g) => mine.has(g.partition));
+  const others = gaps.filter((g) => !mine.has(g.partition));
+  return {
+    node: node.name,
+    how: kill ? 'kill' : 'stop',
+    at,
+    downMs: back - at,
+    partitionsLed: led.length,
+    busyLed: ofLed.length,
+    maxNoProgressMs: ofLed[0]?.noProgressMs ?? -1,
+    othersMaxNoProgressMs: others[0]?.noProgressMs ?? -1,
+    stalled: ofLed.filter((g) => g.stalled).map((g) => g.partition),
+    worst: ofLed.slice(0, WORST_SHOWN),
+  };
+}
+
+function describe(o: NodeOutage): string {
+  const moved = o.busyLed === 0 ? 'none of them busy' : `no progress at most ${(o.maxNoProgressMs / 1000).toFixed(1)} s (others ${(o.othersMaxNoProgressMs / 1000).toFixed(1)} s)`;
+  return `${o.how === 'kill' ? 'SIGKILL' : 'stopped'}, back after ${(o.downMs / 1000).toFixed(1)} s; led ${o.partitionsLed} partition queues, ${moved}${o.stalled.length > 0 ? `; stalled: ${o.stalled.join(', ')}` : ''}`;
+}
+
+/** The node leading the most partition queues goes down for --node-down; half the time it crashes (SIGKILL). */
+async function node(ctx: FaultContext): Promise<FaultOutcome> {
+  const c = clusterOf(ctx, 'node');
+  const e = edge(ctx);
+  const led = await ledBy(c, e.topology.namespace, e.topology.partitions);
+  const most = Math.max(...[...led.values()].map((l) => l.length));
+  const target = ctx.rng.pick(c.nodes.filter((n) => (led.get(n.name)?.length ?? 0) === most));
+  const o = await outage(ctx, c, target, ctx.nodeDownMs, ctx.rng.chance(0.5));
+  return { target: o.node, detail: describe(o), outages: [o] };
+}
+
+/** Every node in turn is stopped and started again, the next only once the last runs in the cluster. */
+async function rollingRestart(ctx: FaultContext): Promise<FaultOutcome> {
+  const c = clusterOf(ctx, 'rolling-restart');
+  const outages: NodeOutage[] = [];
+  for (const n of c.nodes) outages.push(await outage(ctx, c, n, 0, false));
+  return { target: c.nodes.map((n) => n.name).join(', '), detail: outages.map((o) => `${o.node}: ${describe(o)}`).join(' | '), outages };
+}
+
+export const NODE_ACTIONS = { node, 'rolling-restart': rollingRestart } as const;
