@@ -186,7 +186,7 @@ async function floodOnTheCluster(dir: string): Promise<void> {
     await down({ dir });
   }, 60_000);
 
-  it('brings up three clustered nodes, replicates a quorum queue on all three, keeps serving with one stopped, and leaves nothing after down', async () => {
+  it('brings up three clustered nodes, replicates a quorum queue on all three, keeps serving with one stopped, keeps a publisher confirmed through a killed node, floods through node faults, and leaves nothing after down', async () => {
     const up = await cli(['up', '--dir', dir, '--base-port', String(BASE_PORT), '--prefix', PREFIX, '--json']);
     expect({ code: up.code, stderr: up.code === 0 ? '' : up.stderr }).toEqual({ code: 0, stderr: '' });
     const info = JSON.parse(up.stdout) as { amqpUrl: string; managementUrls: string[]; started: string[] };

@@ -125,6 +125,7 @@ export function reproduceCommand(o: FloodOptions): string {
     `--faults ${formatFaults(o.faults)}`,
     `--instances ${Object.entries(o.instances).map(([k, v]) => `${k}=${v}`).join(',')}`,
     `--partitions ${o.partitions}`,
+    o.cluster ? `--cluster ${o.cluster} --node-down ${o.nodeDownMs / 1000}s` : '',
     ...Object.entries(o.workerEnv).map(([k, v]) => `--worker-env ${k}=${v}`),
   ];
   return `npm run flood -- ${args.filter(Boolean).join(' ')}`;
