@@ -1,5 +1,5 @@
 import { FAULT_ACTIONS, FaultSkipped, type FaultContext } from './actions';
-import { FAULT_KINDS, type FaultKind, type PlannedFault } from './plan';
+import { FAULT_KINDS, NODE_FAULT_KINDS, type FaultKind, type PlannedFault } from './plan';
 import type { NodeOutage } from './node-actions';
 import { ensureBrokerRunning } from './rabbitmqctl';
 
@@ -19,13 +19,17 @@ export interface FaultRecord {
 /**
  * Fires the planned faults as the flood progresses, one at a time (a fault never overlaps
  * the injection of another; its effects, such as a restart, do), and heals everything at
- * the end: stopped workers continued, dead ones restarted, the broker running.
+ * the end: stopped workers continued, dead ones restarted, the broker running. The node
+ * faults keep a RabbitMQ node down for most of a minute: they go one at a time on a chain of
+ * their own (two nodes of three down would be a lost majority, not a failover), while the
+ * other faults go on meanwhile, as a worker crash during a node outage would.
  */
 export class FaultInjector {
   readonly records: FaultRecord[] = [];
   private readonly due: PlannedFault[];
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
+  private runningNodes: Promise<void> = Promise.resolve();
   private stopped = false;
   private brokerTouched = false;
   private startedAt = 0;
@@ -47,7 +51,11 @@ export class FaultInjector {
       const ready = this.due.filter((f) => (f.progress !== undefined && p >= f.progress) || (f.atMs !== undefined && elapsed >= f.atMs));
       if (ready.length === 0) return;
       for (const f of ready) this.due.splice(this.due.indexOf(f), 1);
-      this.running = this.running.then(() => this.fireAll(ready.map((f) => f.kind)));
+      const kinds = ready.map((f) => f.kind);
+      const nodes = kinds.filter((k) => NODE_FAULT_KINDS.includes(k));
+      const others = kinds.filter((k) => !NODE_FAULT_KINDS.includes(k));
+      if (others.length > 0) this.running = this.running.then(() => this.fireAll(others));
+      if (nodes.length > 0) this.runningNodes = this.runningNodes.then(() => this.fireAll(nodes));
     }, 250);
   }
 
@@ -83,7 +91,7 @@ export class FaultInjector {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.running;
+    await Promise.all([this.running, this.runningNodes]);
   }
 
   async heal(timeoutMs: number): Promise<void> {

@@ -1,9 +1,7 @@
-import { contracts, partitionLabel, partitionOf, partitionQueue, WORKER_KINDS, WORKER_NAMES, type CommandType, type WorkerKind } from '@stockflow/shared';
-import type { Pool } from 'pg';
 import { FaultSkipped, type FaultContext, type FaultOutcome } from './actions';
 import { edge } from './edge-actions';
-import type { History } from '../history/history';
-import { partitionGaps, type PartitionGap, type PartitionTimeline } from './partition-gaps';
+import { partitionGaps, type PartitionGap } from './partition-gaps';
+import { dbNow, partitionNames, timelines } from './partition-timelines';
 
 /** The RabbitMQ cluster the flood runs on, as the node faults need it. */
 export interface ClusterNodes {
@@ -51,13 +49,6 @@ function clusterOf(ctx: FaultContext, kind: string): ClusterNodes {
   return ctx.cluster;
 }
 
-/** Partition queue name → `<kind> p<partition>`, for every kind. */
-function partitionNames(namespace: string, partitions: number): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const kind of WORKER_KINDS) for (let p = 0; p < partitions; p++) out.set(partitionQueue(namespace, kind, p, partitions), `${kind} p${partitionLabel(p, partitions)}`);
-  return out;
-}
-
 async function ledBy(c: ClusterNodes, namespace: string, partitions: number): Promise<Map<string, string[]>> {
   const names = partitionNames(namespace, partitions);
   const out = new Map<string, string[]>(c.nodes.map((n) => [n.name, []]));
@@ -65,43 +56,6 @@ async function ledBy(c: ClusterNodes, namespace: string, partitions: number): Pr
     const label = names.get(q.name);
     if (label) out.get(q.leader)?.push(label);
   }
-  return out;
-}
-
-async function dbNow(pool: Pool): Promise<number> {
-  return (await pool.query<{ at: Date }>('SELECT clock_timestamp() AS at')).rows[0]!.at.getTime();
-}
-
-/**
- * Each partition's timeline in [from, until]: its inbox times, and the flood's commands for it
- * confirmed from `from` on, each with its own inbox time. A command confirmed earlier and not
- * applied by `from` is not followed (it would need the whole inbox to tell it apart from one
- * applied long ago); the look-back is long enough that none of the outage's is missed.
- */
-async function timelines(pool: Pool, history: History, partitions: number, from: number, until: number): Promise<Map<string, PartitionTimeline>> {
-  const label = (kind: WorkerKind, key: string) => `${kind} p${partitionLabel(partitionOf(key, partitions), partitions)}`;
-  const out = new Map<string, PartitionTimeline>();
-  const of = (l: string) => {
-    let tl = out.get(l);
-    if (!tl) out.set(l, (tl = { progress: [], waits: [] }));
-    return tl;
-  };
-  const applied = new Map<string, number>();
-  for (const kind of WORKER_KINDS as readonly WorkerKind[]) {
-    const rows = await pool.query<{ message_id: string; partition_key: string; at: Date }>(`SELECT message_id, partition_key, received_at AS at FROM "${WORKER_NAMES[kind].schema}".inbox WHERE received_at BETWEEN $1 AND $2`, [new Date(from), new Date(until)]);
-    for (const r of rows.rows) {
-      of(label(kind, r.partition_key)).progress.push(r.at.getTime());
-      applied.set(`${kind}/${r.message_id}`, r.at.getTime());
-    }
-  }
-  const confirmed = new Map<string, { kind: WorkerKind; key: string; at: number }>();
-  for (const p of history.publishes) {
-    if (p.confirmedAt === undefined || p.confirmedAt < from || p.confirmedAt > until || !(p.type in contracts)) continue;
-    const kind = contracts[p.type as CommandType].worker;
-    const seen = confirmed.get(p.id);
-    if (!seen || p.confirmedAt < seen.at) confirmed.set(p.id, { kind, key: p.key, at: p.confirmedAt });
-  }
-  for (const [id, c] of confirmed) of(label(c.kind, c.key)).waits.push({ from: c.at, until: applied.get(`${c.kind}/${id}`) });
   return out;
 }
 

@@ -3,6 +3,9 @@ import { Rng } from '../rng';
 export const FAULT_KINDS = ['kill', 'conn', 'pg', 'redis', 'stop', 'broker', 'publisher-restart', 'leader-stop', 'unroutable', 'forged-webhooks', 'id-reuse', 'big-headers', 'pause', 'node', 'rolling-restart'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
+/** Faults that stop RabbitMQ nodes: only on a cluster (--cluster), one at a time on their own. */
+export const NODE_FAULT_KINDS: readonly FaultKind[] = ['node', 'rolling-restart'];
+
 /** What each kind does, for --help and the docs. */
 export const FAULT_DOCS: Record<FaultKind, string> = {
   kill: 'SIGKILL a random worker process and restart it; half of the restarts are armed with STOCKFLOW_TEST_EXIT_AFTER_COMMIT, so that incarnation dies right after its next commit of a chosen type, before the ack',
