@@ -17,6 +17,14 @@ const REOPEN_DELAY_MS = 100;
  */
 export const RECYCLE_AFTER_NACK_MS = 1_000;
 
+/**
+ * amqplib settles a publish with this error for the broker's basic.nack; a closing channel
+ * settles its unconfirmed publishes with another ('channel closed'), which is no nack.
+ */
+export function isNack(err: unknown): boolean {
+  return err instanceof Error && err.message === 'message nacked';
+}
+
 /** `mandatory` defaults to true; events nobody subscribes to are published with false. */
 export type PublishProperties = Options.Publish & { messageId: string };
 
@@ -94,7 +102,7 @@ export class ConfirmPublisher {
       try {
         ok = ch.publish(exchange, routingKey, content, { persistent: true, contentType: 'application/json', ...options, headers, mandatory: options.mandatory ?? true }, (err) => {
           const wasReturned = this.returned.delete(pubId);
-          if (err && this.ch === ch && this.recycling !== ch) {
+          if (err && isNack(err) && this.ch === ch) {
             reject(new PublishError(`broker did not confirm publish to ${exchange}/${routingKey}: ${String(err)}`, 'nack'));
             this.recycle(ch);
           } else if (err) reject(new PublishError(`broker did not confirm publish to ${exchange}/${routingKey}: ${String(err)}`, 'channel_closed'));

@@ -45,23 +45,24 @@ export function checkPauseHeld(ctx: CheckContext): InvariantResult {
   return result('pause-held', offenders, pauses.length);
 }
 
-/**
- * How long a partition queue led by a node that went down may make no progress: the cluster
- * notices the node gone (at once on a stop or a crash: its connections close), the queue's
- * other members elect a leader, and the workers that were connected to it reconnect to another
- * node. The target is under 10 s; past this bound the queue was waiting for its node to come
- * back (the node fault keeps it down 30 s), which is what a queue without members elsewhere does.
- */
-export const NODE_FAILOVER_BOUND_MS = 20_000;
+/** What the report holds up the node outages' no-progress times against. */
+export const NODE_FAILOVER_TARGET_MS = 10_000;
 
-/** 12. Every node outage: each busy partition the node led moved on again within NODE_FAILOVER_BOUND_MS. */
+/**
+ * 12. Every node outage: each partition queue the node led got a leader on another node while
+ * it was down (a queue without members elsewhere does not, and waits for it), and each busy
+ * one moved on again afterwards. How long they stood still is reported against
+ * NODE_FAILOVER_TARGET_MS: on a saturated host that time also holds the whole run's stalls.
+ */
 export function checkNodeFailover(ctx: CheckContext): InvariantResult {
   const outages = (ctx.faults ?? []).filter((f) => f.ok && (f.kind === 'node' || f.kind === 'rolling-restart')).flatMap((f) => f.outages ?? []);
   const offenders: string[] = [];
   for (const o of outages) {
     const at = new Date(o.at).toISOString();
+    if (o.notMoved.length > 0) offenders.push(`${o.node} down at ${at}: ${o.notMoved.join(', ')} had no leader on another node while it was down (${o.how}, back after ${o.downMs} ms)`);
     if (o.stalled.length > 0) offenders.push(`${o.node} down at ${at}: ${o.stalled.join(', ')} did not move again (${o.how}, back after ${o.downMs} ms)`);
-    else if (o.maxNoProgressMs > NODE_FAILOVER_BOUND_MS) offenders.push(`${o.node} down at ${at}: ${o.worst[0]?.partition} made no progress for ${o.maxNoProgressMs} ms (bound ${NODE_FAILOVER_BOUND_MS} ms)`);
   }
-  return result('node-failover', offenders, outages.reduce((n, o) => n + o.busyLed, 0));
+  const times = outages.filter((o) => o.busyLed > 0).map((o) => o.maxNoProgressMs);
+  const longest = times.length > 0 ? Math.max(...times) : 0;
+  return result('node-failover', offenders, outages.reduce((n, o) => n + o.partitionsLed, 0), { outages: outages.length, longestNoProgressMs: longest, targetMs: NODE_FAILOVER_TARGET_MS, withinTarget: times.filter((t) => t < NODE_FAILOVER_TARGET_MS).length });
 }

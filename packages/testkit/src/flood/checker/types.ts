@@ -20,7 +20,7 @@ export const INVARIANT_TITLES: Record<InvariantName, string> = {
   'forged-webhooks': '9. no forged, tampered, unsigned or replayed webhook is accepted by the gateway',
   'relay-failover': '10. the shards of a paused outbox relay are relayed by other instances within LEASE_TTL_MS and a few seconds',
   'pause-held': '11. an operator\'s pause holds: every instance lets go of the paused partitions within 15 s, and nothing of them is applied until the resume',
-  'node-failover': '12. a RabbitMQ node down (node, rolling-restart faults): every partition it led that had work moves on again within 20 s, without waiting for the node to come back',
+  'node-failover': '12. a RabbitMQ node down (node, rolling-restart faults): every partition queue it led gets a leader on another node while it is down, and moves on again (the target: within 10 s)',
 };
 
 export interface InvariantResult {

@@ -24,6 +24,10 @@ export interface NodeOutage {
   downMs: number;
   /** Partition queues the node led when it went down. */
   partitionsLed: number;
+  /** From the stop until the management API showed each of them led by another node (-1: not all, while it was down). */
+  leadersMovedMs: number;
+  /** The ones that had no leader on another node before it was started again. */
+  notMoved: string[];
   /** Of those, the ones with work waiting after the outage began: the ones measured. */
   busyLed: number;
   /** The longest a busy partition it led stood still while work waited (-1: none was busy). */
@@ -40,6 +44,9 @@ export interface NodeOutage {
 const LOOK_BACK_MS = 60_000;
 /** After the node is back, how long the measuring window stays open (and the next rolling stop waits). */
 const AFTER_MS = 10_000;
+/** How long a downed node stays down at most waiting for its queues' new leaders (quorum queues elect one in about a second). */
+const LEADERS_WAIT_MS = 15_000;
+const LOOK_EVERY_MS = 500;
 const WORST_SHOWN = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,19 +67,31 @@ async function ledBy(c: ClusterNodes, namespace: string, partitions: number): Pr
 }
 
 /**
- * Takes one node down (SIGTERM, or SIGKILL for a crash), keeps it down for `downMs` (0: starts
- * it again at once: a restart), waits until it runs in the cluster, then measures how long the
- * partitions it led made no progress. The node is started again however the wait ends.
+ * Takes one node down (SIGTERM, or SIGKILL for a crash) and keeps it down for `downMs` and
+ * until the partition queues it led have leaders on the other nodes (at most LEADERS_WAIT_MS:
+ * a queue without members elsewhere never gets one), starts it again and waits until it runs
+ * in the cluster, then measures how long the partitions it led made no progress. The node is
+ * started again however the wait ends.
  */
 async function outage(ctx: FaultContext, c: ClusterNodes, node: { index: number; name: string }, downMs: number, kill: boolean): Promise<NodeOutage> {
   const e = edge(ctx);
   const n = e.topology.partitions;
   const led = (await ledBy(c, e.topology.namespace, n)).get(node.name) ?? [];
   const at = await dbNow(e.pool);
+  const started = Date.now();
+  let leadersMovedMs = -1;
+  let notMoved = led;
   try {
     await c.stop(node.index, { kill });
-    const left = downMs - (Date.now() - at);
-    if (left > 0) await sleep(left);
+    for (;;) {
+      const elapsed = Date.now() - started;
+      if (leadersMovedMs < 0) {
+        notMoved = await stillLedBy(c, e.topology.namespace, n, node.name, led).catch(() => notMoved);
+        if (notMoved.length === 0) leadersMovedMs = Date.now() - started;
+      }
+      if (elapsed >= downMs && (leadersMovedMs >= 0 || elapsed >= LEADERS_WAIT_MS)) break;
+      await sleep(LOOK_EVERY_MS);
+    }
   } finally {
     await c.start(node.index);
   }
@@ -89,6 +108,8 @@ async function outage(ctx: FaultContext, c: ClusterNodes, node: { index: number;
     at,
     downMs: back - at,
     partitionsLed: led.length,
+    leadersMovedMs,
+    notMoved,
     busyLed: ofLed.length,
     maxNoProgressMs: ofLed[0]?.noProgressMs ?? -1,
     othersMaxNoProgressMs: others[0]?.noProgressMs ?? -1,
@@ -97,9 +118,18 @@ async function outage(ctx: FaultContext, c: ClusterNodes, node: { index: number;
   };
 }
 
+/** Of `led`, the partitions whose queue the management API still shows led by `node` (or by none). */
+async function stillLedBy(c: ClusterNodes, namespace: string, partitions: number, node: string, led: string[]): Promise<string[]> {
+  const now = await ledBy(c, namespace, partitions);
+  const elsewhere = new Set([...now.entries()].filter(([name]) => name !== node).flatMap(([, l]) => l));
+  return led.filter((p) => !elsewhere.has(p));
+}
+
 function describe(o: NodeOutage): string {
-  const moved = o.busyLed === 0 ? 'none of them busy' : `no progress at most ${(o.maxNoProgressMs / 1000).toFixed(1)} s (others ${(o.othersMaxNoProgressMs / 1000).toFixed(1)} s)`;
-  return `${o.how === 'kill' ? 'SIGKILL' : 'stopped'}, back after ${(o.downMs / 1000).toFixed(1)} s; led ${o.partitionsLed} partition queues, ${moved}${o.stalled.length > 0 ? `; stalled: ${o.stalled.join(', ')}` : ''}`;
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const leaders = o.leadersMovedMs >= 0 ? `new leaders after ${s(o.leadersMovedMs)}` : `${o.notMoved.length} without a new leader`;
+  const moved = o.busyLed === 0 ? 'none of them busy' : `no progress at most ${s(o.maxNoProgressMs)} (others ${s(o.othersMaxNoProgressMs)})`;
+  return `${o.how === 'kill' ? 'SIGKILL' : 'stopped'}, back after ${s(o.downMs)}; led ${o.partitionsLed} partition queues, ${leaders}, ${moved}${o.stalled.length > 0 ? `; stalled: ${o.stalled.join(', ')}` : ''}`;
 }
 
 /** The node leading the most partition queues goes down for --node-down; half the time it crashes (SIGKILL). */

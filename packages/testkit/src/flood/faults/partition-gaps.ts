@@ -2,8 +2,9 @@
  * How long partitions made no progress while work waited for them around an outage.
  *
  * Progress is a transaction taking up one of the partition's messages (an inbox received_at,
- * of a command or an event). Work waits from the moment the broker confirmed one of the flood's
- * commands for the partition until its own inbox row. A partition stands still in the part of a
+ * of a command or an event). Work waits from the moment the flood first sent one of its
+ * commands for the partition (confirmed or refused: a queue without a leader refuses) until its
+ * own inbox row. A partition stands still in the part of a
  * gap between two progress points during which some command waited: a gap without waiting work
  * is a partition with nothing to do (the publisher itself paused, or the load is light), not a
  * stuck one. Gaps, not the first row after the outage: a worker applies what it had prefetched
@@ -20,7 +21,7 @@ export interface PartitionGap {
 export interface PartitionTimeline {
   /** Inbox times (ms), any order. */
   progress: number[];
-  /** Each command: confirmed at `from`, applied at `until` (undefined: not in the window). */
+  /** Each command: first sent at `from`, applied at `until` (undefined: not in the window). */
   waits: { from: number; until: number | undefined }[];
 }
 
@@ -44,7 +45,7 @@ export function partitionGaps(timelines: Map<string, PartitionTimeline>, w: GapW
     let stalled = false;
     let prev = since;
     for (const end of ends) {
-      // Commands waiting just before `end`: confirmed before it, not applied before it.
+      // Commands waiting just before `end`: sent before it, not applied before it.
       const waitingFrom = waits.filter((x) => x.from < end && (x.until === undefined || x.until >= end)).reduce((m, x) => Math.min(m, x.from), Infinity);
       const standstill = end - Math.max(prev, waitingFrom);
       if (standstill > longest) {

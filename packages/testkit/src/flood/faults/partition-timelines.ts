@@ -22,7 +22,7 @@ export async function dbNow(pool: Pool): Promise<number> {
 
 /**
  * Each partition's timeline in [from, until]: its inbox times, and the flood's commands for it
- * confirmed from `from` on, each with its own inbox time. A command confirmed earlier and not
+ * first sent from `from` on, each with its own inbox time. A command sent earlier and not
  * applied by `from` is not followed (it would need the whole inbox to tell it apart from one
  * applied long ago); the look-back is long enough that none of the outage's is missed.
  */
@@ -42,13 +42,14 @@ export async function timelines(pool: Pool, history: History, partitions: number
       applied.set(`${kind}/${r.message_id}`, r.at.getTime());
     }
   }
-  const confirmed = new Map<string, { kind: WorkerKind; key: string; at: number }>();
+  // From its first attempt: a publish the broker refuses (its queue has no leader) waits too.
+  const sent = new Map<string, { kind: WorkerKind; key: string; at: number }>();
   for (const p of history.publishes) {
-    if (p.confirmedAt === undefined || p.confirmedAt < from || p.confirmedAt > until || !(p.type in contracts)) continue;
+    if (p.t < from || p.t > until || !(p.type in contracts)) continue;
     const kind = contracts[p.type as CommandType].worker;
-    const seen = confirmed.get(p.id);
-    if (!seen || p.confirmedAt < seen.at) confirmed.set(p.id, { kind, key: p.key, at: p.confirmedAt });
+    const seen = sent.get(p.id);
+    if (!seen || p.t < seen.at) sent.set(p.id, { kind, key: p.key, at: p.t });
   }
-  for (const [id, c] of confirmed) of(label(c.kind, c.key)).waits.push({ from: c.at, until: applied.get(`${c.kind}/${id}`) });
+  for (const [id, c] of sent) of(label(c.kind, c.key)).waits.push({ from: c.at, until: applied.get(`${c.kind}/${id}`) });
   return out;
 }

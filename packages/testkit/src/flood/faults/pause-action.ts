@@ -10,6 +10,8 @@ const PAUSE_MS = 5_000;
  */
 export const PAUSE_LET_GO_MS = 15_000;
 const LOOK_EVERY_MS = 100;
+/** How long a look at a queue is retried while the flood's connection is away. */
+const CHECK_RETRY_MS = 10_000;
 const REASON = 'stockflow flood: pause fault';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,10 +75,19 @@ async function ready(e: ReturnType<typeof edge>, queues: string[]): Promise<numb
 }
 
 async function check(e: ReturnType<typeof edge>, queue: string): Promise<{ consumerCount: number; messageCount: number }> {
-  const ch = await e.amqp.createChannel();
-  try {
-    return await ch.checkQueue(queue);
-  } finally {
-    await ch.close().catch(() => undefined);
+  // The flood's own connection may be moving to another node (a node fault on a cluster).
+  const deadline = Date.now() + CHECK_RETRY_MS;
+  for (;;) {
+    try {
+      const ch = await e.amqp.createChannel();
+      try {
+        return await ch.checkQueue(queue);
+      } finally {
+        await ch.close().catch(() => undefined);
+      }
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(LOOK_EVERY_MS);
+    }
   }
 }

@@ -1,5 +1,5 @@
 import type { ConfirmChannel, Options } from 'amqplib';
-import { RECYCLE_AFTER_NACK_MS, type AmqpConnection, type Logger } from '@stockflow/shared';
+import { isNack, RECYCLE_AFTER_NACK_MS, type AmqpConnection, type Logger } from '@stockflow/shared';
 
 const PUB_HEADER = 'x-flood-pub';
 /** A message returned unroutable is sent again after this long (its partition's binding may come back)... */
@@ -194,7 +194,7 @@ export class OrderedPublisher {
       // A nack: send it again right away, ahead of everything not yet sent, on a fresh channel
       // when this one may hold a quorum queue's lost leader.
       this.requeue([item]);
-      if (ch === this.ch && this.recycling !== ch && Date.now() - this.openedAt >= RECYCLE_AFTER_NACK_MS) {
+      if (isNack(err) && ch === this.ch && this.recycling !== ch && Date.now() - this.openedAt >= RECYCLE_AFTER_NACK_MS) {
         this.recycling = ch;
         ch.close().catch(() => undefined);
         return;

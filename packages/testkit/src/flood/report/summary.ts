@@ -27,7 +27,7 @@ export function summaryText(r: FloodReport): string {
     ['outbox backlog', `peak ${fmt(r.outbox.peakRows)} rows, ${r.outbox.drainedAfterPublishS === null ? 'not empty at quiescence' : `empty ${fmt(r.outbox.drainedAfterPublishS, 1)} s after the last publish`}`],
     ...r.nodeOutages.map((o): [string, string] => [
       `node down ${new Date(o.at).toISOString().slice(11, 19)}`,
-      `${o.node} (${o.how}) back after ${fmt(o.downMs / 1000, 1)} s: its ${o.busyLed} busy partitions of ${o.partitionsLed} led made no progress for at most ${o.busyLed === 0 ? '-' : fmt(o.maxNoProgressMs / 1000, 1)} s (others ${o.othersMaxNoProgressMs < 0 ? '-' : fmt(o.othersMaxNoProgressMs / 1000, 1)} s)`,
+      `${o.node} (${o.how}) back after ${fmt(o.downMs / 1000, 1)} s: ${o.leadersMovedMs >= 0 ? `the ${o.partitionsLed} partition queues it led had new leaders after ${fmt(o.leadersMovedMs / 1000, 1)} s` : `${o.notMoved.length} of the ${o.partitionsLed} partition queues it led had no new leader`}; its ${o.busyLed} busy ones made no progress for at most ${o.busyLed === 0 ? '-' : fmt(o.maxNoProgressMs / 1000, 1)} s (others ${o.othersMaxNoProgressMs < 0 ? '-' : fmt(o.othersMaxNoProgressMs / 1000, 1)} s)`,
     ]),
     ['quiescence', r.quiescence.reached ? `reached after ${fmt(r.quiescence.waitedMs / 1000, 1)} s` : `NOT reached after ${fmt(r.quiescence.waitedMs / 1000, 1)} s: ${r.quiescence.pending.join('; ')}`],
     ['time', `setup ${fmt(r.durations_ms.setup / 1000, 1)} s, publish ${fmt(r.durations_ms.publish / 1000, 1)} s, drain ${fmt(r.durations_ms.drain / 1000, 1)} s, check ${fmt(r.durations_ms.check / 1000, 1)} s, total ${fmt(r.durations_ms.total / 1000, 1)} s`],
