@@ -367,6 +367,8 @@ export class Worker<U extends UnitOfWork> {
       await c.stop();
     });
     for (const p of gained) {
+      // Subscribing takes a while per partition: a pause read meanwhile holds the rest back.
+      if (this.pauses?.paused.has(p)) continue;
       const queue = partitionQueue(rt.topology.namespace, this.def.kind, p, rt.topology.partitions);
       const consumer = new PartitionConsumer({
         conn: this.amqp!,

@@ -6,6 +6,7 @@ import type { History } from '../history/history';
 import { forgedWebhookPrefix } from '../checker/types';
 import { Catalogue } from '../workload/catalogue';
 import { FaultSkipped, type FaultContext, type FaultOutcome } from './actions';
+import { onFloodChannel } from './flood-channel';
 
 /**
  * What the faults at the edges need besides the infrastructure ones: the flood's own publisher
@@ -127,13 +128,11 @@ async function unroutable(ctx: FaultContext): Promise<FaultOutcome> {
   const queue = partitionQueue(e.topology.namespace, kind, partition, e.topology.partitions);
   const exchange = commandExchange(e.topology.namespace, kind);
   const key = partitionLabel(partition, e.topology.partitions);
-  const ch = await e.amqp.createChannel();
+  await onFloodChannel(e.amqp, (ch) => ch.unbindQueue(queue, exchange, key));
   try {
-    await ch.unbindQueue(queue, exchange, key);
     await new Promise((r) => setTimeout(r, UNROUTABLE_MS));
-    await ch.bindQueue(queue, exchange, key);
   } finally {
-    await ch.close().catch(() => undefined);
+    await onFloodChannel(e.amqp, (ch) => ch.bindQueue(queue, exchange, key));
   }
   return { target: `${exchange} → ${queue}`, detail: `unbound for ${UNROUTABLE_MS} ms (publishes to partition ${key}, key ${hit.key} among them, came back unroutable), then bound again` };
 }

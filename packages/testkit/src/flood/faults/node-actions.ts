@@ -82,16 +82,20 @@ async function outage(ctx: FaultContext, c: ClusterNodes, node: { index: number;
   let leadersMovedMs = -1;
   let notMoved = led;
   try {
-    await c.stop(node.index, { kill });
+    // Leaders are looked for while the node stops too: a graceful stop hands them over as it goes.
+    let stopped = false;
+    const stopping = c.stop(node.index, { kill }).finally(() => (stopped = true));
+    stopping.catch(() => undefined);
     for (;;) {
       const elapsed = Date.now() - started;
       if (leadersMovedMs < 0) {
         notMoved = await stillLedBy(c, e.topology.namespace, n, node.name, led).catch(() => notMoved);
         if (notMoved.length === 0) leadersMovedMs = Date.now() - started;
       }
-      if (elapsed >= downMs && (leadersMovedMs >= 0 || elapsed >= LEADERS_WAIT_MS)) break;
+      if (stopped && elapsed >= downMs && (leadersMovedMs >= 0 || elapsed >= LEADERS_WAIT_MS)) break;
       await sleep(LOOK_EVERY_MS);
     }
+    await stopping;
   } finally {
     await c.start(node.index);
   }

@@ -1,6 +1,7 @@
 import { addPauses, partitionLabel, partitionOf, partitionQueue, PAUSE_SEEN_MS, removePauses, WORKER_KINDS, WORKER_NAMES } from '@stockflow/shared';
 import type { FaultContext, FaultOutcome } from './actions';
 import { edge } from './edge-actions';
+import { onFloodChannel } from './flood-channel';
 
 /** How long a pause fault keeps consumption paused. */
 const PAUSE_MS = 5_000;
@@ -10,8 +11,8 @@ const PAUSE_MS = 5_000;
  */
 export const PAUSE_LET_GO_MS = 15_000;
 const LOOK_EVERY_MS = 100;
-/** How long a look at a queue is retried while the flood's connection is away. */
-const CHECK_RETRY_MS = 10_000;
+/** How long the paused queues must show no consumer before the instances count as let go. */
+const NO_CONSUMER_FOR_MS = 1_000;
 const REASON = 'stockflow flood: pause fault';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,10 +38,15 @@ export async function pause(ctx: FaultContext): Promise<FaultOutcome> {
   await addPauses(query, schema, partitions, REASON, 'stockflow-flood');
   try {
     let letGoMs = -1;
+    let noneSince: number | undefined;
     while (Date.now() - started < PAUSE_LET_GO_MS) {
-      // No consumer proves the pause only once every instance has had time to read it.
-      if ((await consumers(e, queues)) === 0 && Date.now() - started >= PAUSE_SEEN_MS) {
-        letGoMs = Date.now() - started;
+      // No consumer proves the pause only once every instance has had time to read it, and
+      // only when it lasts: a consumer an instance is registering (a partition it gained just
+      // before it read the pause) is not counted by the queue yet.
+      if ((await consumers(e, queues)) === 0) noneSince ??= Date.now();
+      else noneSince = undefined;
+      if (noneSince !== undefined && Date.now() - noneSince >= NO_CONSUMER_FOR_MS && noneSince - started >= PAUSE_SEEN_MS) {
+        letGoMs = noneSince - started;
         break;
       }
       await sleep(LOOK_EVERY_MS);
@@ -74,20 +80,6 @@ async function ready(e: ReturnType<typeof edge>, queues: string[]): Promise<numb
   return n;
 }
 
-async function check(e: ReturnType<typeof edge>, queue: string): Promise<{ consumerCount: number; messageCount: number }> {
-  // The flood's own connection may be moving to another node (a node fault on a cluster).
-  const deadline = Date.now() + CHECK_RETRY_MS;
-  for (;;) {
-    try {
-      const ch = await e.amqp.createChannel();
-      try {
-        return await ch.checkQueue(queue);
-      } finally {
-        await ch.close().catch(() => undefined);
-      }
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(LOOK_EVERY_MS);
-    }
-  }
+function check(e: ReturnType<typeof edge>, queue: string): Promise<{ consumerCount: number; messageCount: number }> {
+  return onFloodChannel(e.amqp, (ch) => ch.checkQueue(queue));
 }
