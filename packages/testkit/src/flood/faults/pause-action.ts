@@ -1,5 +1,5 @@
 import { addPauses, partitionLabel, partitionOf, partitionQueue, PAUSE_SEEN_MS, removePauses, WORKER_KINDS, WORKER_NAMES } from '@stockflow/shared';
-import type { FaultContext, FaultOutcome } from './actions';
+import { FaultSkipped, type FaultContext, type FaultOutcome } from './actions';
 import { edge } from './edge-actions';
 import { onFloodChannel } from './flood-channel';
 
@@ -11,6 +11,8 @@ const PAUSE_MS = 5_000;
  */
 export const PAUSE_LET_GO_MS = 15_000;
 const LOOK_EVERY_MS = 100;
+/** How long a pause waits for a node fault's node to be back. */
+const WHOLE_CLUSTER_WAIT_MS = 300_000;
 /** How long the paused queues must show no consumer before the instances count as let go. */
 const NO_CONSUMER_FOR_MS = 1_000;
 const REASON = 'stockflow flood: pause fault';
@@ -34,6 +36,7 @@ export async function pause(ctx: FaultContext): Promise<FaultOutcome> {
   const queues = [...scope].map((p) => partitionQueue(e.topology.namespace, kind, p, n));
   const query = async <R = Record<string, unknown>>(sql: string, params?: unknown[]) => (await e.pool.query(sql, params)).rows as R[];
   const target = `${service} ${partitions === null ? 'every partition' : `p${partitionLabel(partitions[0]!, n)}`}`;
+  await untilNoNodeDown(ctx);
   const started = Date.now();
   await addPauses(query, schema, partitions, REASON, 'stockflow-flood');
   try {
@@ -66,6 +69,17 @@ export async function pause(ctx: FaultContext): Promise<FaultOutcome> {
     // Never left behind: a paused partition would hold the run's last messages for ever.
     await removePauses(query, schema, partitions);
   }
+}
+
+/**
+ * While a RabbitMQ node is down, a quorum queue still counts the consumers of that node's
+ * channels (RabbitMQ 3.10), and one registering through a busy node shows late: the count
+ * cannot tell whether the instances let go. The pause waits for the cluster to be whole.
+ */
+async function untilNoNodeDown(ctx: FaultContext): Promise<void> {
+  const deadline = Date.now() + WHOLE_CLUSTER_WAIT_MS;
+  while (ctx.cluster?.degraded && Date.now() < deadline) await sleep(LOOK_EVERY_MS);
+  if (ctx.cluster?.degraded) throw new FaultSkipped(`pause: a RabbitMQ node was still down after ${WHOLE_CLUSTER_WAIT_MS} ms`);
 }
 
 async function consumers(e: ReturnType<typeof edge>, queues: string[]): Promise<number> {
