@@ -14,7 +14,7 @@ import { amqpLimits, amqpPacedCost, pgTxLimit } from './limits';
 import { describeSplit, type CpuByGroup } from './process-cpu';
 import { rng, scenarios, seedCommands, warehouseCommands } from './scenarios';
 import { round } from './stats';
-import { bucketPercentile, meanBatchBetween, readMetrics, stageMeansBetween, startWorkers } from './workers';
+import { bucketPercentile, eventsPerSecBetween, meanBatchBetween, readMetrics, stageMeansBetween, startWorkers } from './workers';
 
 const USAGE = 'Usage: npm run bench -- [--messages N] [--workers 1,2] [--only name,name] [--partitions N] [--paced N] [--loads 0.1,0.25] [--rates 1200] [--json FILE] [--svg FILE] [--from FILE]';
 const text = { type: 'string' } as const;
@@ -38,6 +38,8 @@ interface Row {
   load_curve?: (LoadPoint & ({ fraction: number } | { rate: number }))[];
   rss_mb: number;
   mean_batch: number;
+  /** Events each worker's outbox relay published per second at full rate (its shards' share). */
+  events_per_s_by_worker?: number[];
   /** CPU µs per message at full load: the worker processes', and the whole host's. */
   worker_cpu_us_per_msg?: number;
   host_cpu_us_per_msg?: number;
@@ -260,7 +262,9 @@ async function main(): Promise<number> {
           const b1 = await readMetrics(workers);
           steps.end();
           const batch = meanBatchBetween(b0, b1);
+          const events = eventsPerSecBetween(b0, b1, messages / f.msgsPerS);
           say(`  ${f.msgsPerS}/s, p50 ${f.p50} ms, p99 ${f.p99} ms, ${batch} messages per transaction, CPU per message ${f.workerCpuUs} µs worker / ${f.hostCpuUs} µs host, ${countsPerTx(f, batch)}`);
+          say(`    events published ${events.reduce((a, b) => a + b, 0)}/s (per worker: ${events.join(', ')})`);
           say(`    host CPU per message by process: ${describeSplit(f.hostSplitUs)} µs`);
           // Paced, for about 8 s (at least 1000 messages).
           let pacedRuns = 0;
@@ -313,6 +317,7 @@ async function main(): Promise<number> {
             ...(curve.length > 0 ? { load_curve: curve } : {}),
             rss_mb: round(Math.max(...workers.map((w) => w.maxRssMb)), 0),
             mean_batch: batch,
+            events_per_s_by_worker: events,
             worker_cpu_us_per_msg: f.workerCpuUs,
             host_cpu_us_per_msg: f.hostCpuUs,
             host_cpu_split_us_per_msg: f.hostSplitUs,

@@ -93,15 +93,18 @@ export interface MetricsReading {
   buckets: Map<number, number>;
   /** stockflow_stage_seconds sum and count per stage (where delivery → commit goes). */
   stages: Map<string, { sum: number; count: number }>;
+  /** stockflow_outbox_published_total of each worker, in order: the events its relay published. */
+  published: number[];
 }
 
 export async function readMetrics(workers: BenchWorker[]): Promise<MetricsReading> {
-  const r: MetricsReading = { handled: 0, batchSum: 0, batchCount: 0, buckets: new Map(), stages: new Map() };
+  const r: MetricsReading = { handled: 0, batchSum: 0, batchCount: 0, buckets: new Map(), stages: new Map(), published: [] };
   for (const w of workers) {
     const text = await (await fetch(`http://127.0.0.1:${w.httpPort}/metrics`)).text();
     r.handled += sumSamples(text, 'stockflow_messages_total');
     r.batchSum += sumSamples(text, 'stockflow_batch_messages_sum');
     r.batchCount += sumSamples(text, 'stockflow_batch_messages_count');
+    r.published.push(sumSamples(text, 'stockflow_outbox_published_total'));
     for (const m of text.matchAll(/^stockflow_processing_seconds_bucket\{le="([^"]+)"[^}]*\} (\d+)/gm)) {
       const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
       r.buckets.set(le, (r.buckets.get(le) ?? 0) + Number(m[2]));
@@ -113,6 +116,11 @@ export async function readMetrics(workers: BenchWorker[]): Promise<MetricsReadin
     }
   }
   return r;
+}
+
+/** Events each worker's relay published per second between two readings `seconds` apart. */
+export function eventsPerSecBetween(before: MetricsReading, after: MetricsReading, seconds: number): number[] {
+  return after.published.map((n, i) => round((n - (before.published[i] ?? 0)) / seconds, 0));
 }
 
 /** Mean ms per applied message of each stage of delivery → commit between two readings. */

@@ -2,6 +2,7 @@ import { WORKER_KINDS, type WorkerKind } from '@stockflow/shared';
 import { LOCAL_DEFAULTS } from '../support/local-services';
 import { DEFAULT_FAULT_COUNTS, FAULT_DOCS, FAULT_KINDS, NODE_FAULT_KINDS, parseFaults, type FaultKind, type FaultSpec } from './faults/plan';
 import { randomSeed } from './rng';
+import { PAUSE_ON_CLUSTER } from './faults/pause-action';
 import { isProfile, PRESETS, PROFILES, type Profile } from './soak/profiles';
 import { MIX_KEYS, MIXED, type Mix } from './workload/types';
 
@@ -50,7 +51,7 @@ export const OPTION_DEFS: OptionDef[] = [
   { name: 'redis-flushall', default: 'off', doc: 'The redis fault runs FLUSHALL instead of deleting the run\'s keys: only for a Redis nobody else uses' },
   { name: 'stop-ms', value: 'MS', default: '10000', doc: 'How long a stop fault keeps a worker SIGSTOPped (longer than 2 × AMQP_HEARTBEAT_S, so the broker hands its partitions over)' },
   { name: 'instances', value: 'N|K=N,…', default: 'inventory=2,orders=2,payments=2', doc: 'Worker processes per kind' },
-  { name: 'cluster', value: 'DIR', default: 'none (one broker, AMQP_URL)', doc: `Run on the local RabbitMQ cluster in DIR (\`npm run cluster -- up\` makes it in .cluster): every node's address for the workers and the flood, quorum queues with 3 members, and the node faults (${NODE_FAULT_KINDS.join(', ')}) join the default faults` },
+  { name: 'cluster', value: 'DIR', default: 'none (one broker, AMQP_URL)', doc: `Run on the local RabbitMQ cluster in DIR (\`npm run cluster -- up\` makes it in .cluster): every node's address for the workers and the flood, quorum queues with 3 members, and the node faults (${NODE_FAULT_KINDS.join(', ')}) join the default faults, which leave out pause (the queues' consumer counts cannot judge it there)` },
   { name: 'node-down', value: 'T', default: '30s', doc: 'How long a node fault keeps its RabbitMQ node down (--cluster)' },
   { name: 'partitions', value: 'N', default: '16', doc: 'Partition queues per worker kind (attach: must match the running deployment)' },
   { name: 'worker-env', value: 'K=V', default: 'none', doc: 'Extra environment for every worker the flood starts (repeatable), e.g. BATCH_SIZE=20' },
@@ -256,7 +257,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const nodeFaults = o.faults.filter((f) => NODE_FAULT_KINDS.includes(f.kind));
   if (!o.cluster && nodeFaults.length > 0) throw new UsageError(`--faults ${nodeFaults.map((f) => f.kind).join(', ')}: stopping RabbitMQ nodes needs a cluster (--cluster DIR)`);
   if (o.cluster && o.attach) throw new UsageError('--cluster starts workers on the cluster: it cannot be combined with --attach (attach to a cluster with AMQP_URL listing its nodes)');
-  if (o.cluster && !given.has('faults')) o.faults = [...o.faults, ...parseFaults(faultList(NODE_FAULT_KINDS))];
+  if (o.cluster && !given.has('faults')) {
+    o.faults = [...o.faults.filter((f) => f.kind !== 'pause'), ...parseFaults(faultList(NODE_FAULT_KINDS))];
+    o.notes.push(`--cluster: default fault pause left out (${PAUSE_ON_CLUSTER})`);
+  }
   if (o.attach) {
     const needProcesses = o.faults.filter((f) => PROCESS_FAULTS.includes(f.kind));
     if (needProcesses.length > 0 && given.has('faults')) {

@@ -13,8 +13,6 @@ export interface ClusterNodes {
   start(index: number): Promise<void>;
   /** Starts every node a fault stopped and did not start again (healing). */
   restore(): Promise<void>;
-  /** A node fault has a node down (stopped and not yet running in the cluster again). */
-  readonly degraded: boolean;
 }
 
 /** One node down, as the report and the node-failover invariant see it. */

@@ -11,8 +11,11 @@ const PAUSE_MS = 5_000;
  */
 export const PAUSE_LET_GO_MS = 15_000;
 const LOOK_EVERY_MS = 100;
-/** How long a pause waits for a node fault's node to be back. */
-const WHOLE_CLUSTER_WAIT_MS = 300_000;
+/**
+ * Why the pause is not judged on a cluster: it proves let-go by the paused queues' consumer
+ * count, and on a RabbitMQ 3.10 cluster that count is not to be trusted around node restarts.
+ */
+export const PAUSE_ON_CLUSTER = 'on a RabbitMQ cluster a quorum queue\'s consumer count keeps consumers that are gone after a node restart (seen: 1 for 15 s after the only instance had let go), so whether the instances let go cannot be judged';
 /** How long the paused queues must show no consumer before the instances count as let go. */
 const NO_CONSUMER_FOR_MS = 1_000;
 const REASON = 'stockflow flood: pause fault';
@@ -36,7 +39,7 @@ export async function pause(ctx: FaultContext): Promise<FaultOutcome> {
   const queues = [...scope].map((p) => partitionQueue(e.topology.namespace, kind, p, n));
   const query = async <R = Record<string, unknown>>(sql: string, params?: unknown[]) => (await e.pool.query(sql, params)).rows as R[];
   const target = `${service} ${partitions === null ? 'every partition' : `p${partitionLabel(partitions[0]!, n)}`}`;
-  await untilNoNodeDown(ctx);
+  if (ctx.cluster) throw new FaultSkipped(`pause: ${PAUSE_ON_CLUSTER}`);
   const started = Date.now();
   await addPauses(query, schema, partitions, REASON, 'stockflow-flood');
   try {
@@ -69,17 +72,6 @@ export async function pause(ctx: FaultContext): Promise<FaultOutcome> {
     // Never left behind: a paused partition would hold the run's last messages for ever.
     await removePauses(query, schema, partitions);
   }
-}
-
-/**
- * While a RabbitMQ node is down, a quorum queue still counts the consumers of that node's
- * channels (RabbitMQ 3.10), and one registering through a busy node shows late: the count
- * cannot tell whether the instances let go. The pause waits for the cluster to be whole.
- */
-async function untilNoNodeDown(ctx: FaultContext): Promise<void> {
-  const deadline = Date.now() + WHOLE_CLUSTER_WAIT_MS;
-  while (ctx.cluster?.degraded && Date.now() < deadline) await sleep(LOOK_EVERY_MS);
-  if (ctx.cluster?.degraded) throw new FaultSkipped(`pause: a RabbitMQ node was still down after ${WHOLE_CLUSTER_WAIT_MS} ms`);
 }
 
 async function consumers(e: ReturnType<typeof edge>, queues: string[]): Promise<number> {

@@ -36,10 +36,6 @@ export class LocalClusterControl implements ClusterNodes {
     return new LocalClusterControl(loadSpec(dir), log);
   }
 
-  get degraded(): boolean {
-    return this.down.size > 0;
-  }
-
   leaders(prefix: string): Promise<{ name: string; leader: string }[]> {
     return this.admin.queueLeaders(prefix);
   }
