@@ -100,9 +100,9 @@ export class FaultInjector {
   }
 
   /**
-   * Stops firing and puts right what would outlive the run: the broker (or every cluster node) running again, stopped
-   * workers continued (now rather than when their timers would have). Dead workers are left to
-   * the fleet; at the end of a run it stops them anyway.
+   * Stops firing and puts right what would outlive the run: the broker (or every cluster node)
+   * running again, stopped workers continued (now rather than when their timers would have).
+   * Dead workers are left to the fleet; at the end of a run it stops them anyway.
    */
   async settle(): Promise<void> {
     await this.stop();

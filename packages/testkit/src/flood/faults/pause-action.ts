@@ -30,6 +30,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * the resume (there must be none).
  */
 export async function pause(ctx: FaultContext): Promise<FaultOutcome> {
+  if (ctx.cluster) throw new FaultSkipped(`pause: ${PAUSE_ON_CLUSTER}`);
   const e = edge(ctx);
   const n = e.topology.partitions;
   const kind = ctx.rng.pick(WORKER_KINDS);
@@ -39,7 +40,6 @@ export async function pause(ctx: FaultContext): Promise<FaultOutcome> {
   const queues = [...scope].map((p) => partitionQueue(e.topology.namespace, kind, p, n));
   const query = async <R = Record<string, unknown>>(sql: string, params?: unknown[]) => (await e.pool.query(sql, params)).rows as R[];
   const target = `${service} ${partitions === null ? 'every partition' : `p${partitionLabel(partitions[0]!, n)}`}`;
-  if (ctx.cluster) throw new FaultSkipped(`pause: ${PAUSE_ON_CLUSTER}`);
   const started = Date.now();
   await addPauses(query, schema, partitions, REASON, 'stockflow-flood');
   try {
@@ -51,8 +51,8 @@ export async function pause(ctx: FaultContext): Promise<FaultOutcome> {
       // before it read the pause) is not counted by the queue yet.
       if ((await consumers(e, queues)) === 0) noneSince ??= Date.now();
       else noneSince = undefined;
-      if (noneSince !== undefined && Date.now() - noneSince >= NO_CONSUMER_FOR_MS && noneSince - started >= PAUSE_SEEN_MS) {
-        letGoMs = noneSince - started;
+      if (noneSince !== undefined && Date.now() - noneSince >= NO_CONSUMER_FOR_MS && Date.now() - started >= PAUSE_SEEN_MS) {
+        letGoMs = Date.now() - started;
         break;
       }
       await sleep(LOOK_EVERY_MS);
