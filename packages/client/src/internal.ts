@@ -5,7 +5,7 @@
 export * from './index';
 export { AmqpConnection, type AmqpConnectionEvents, type AmqpConnectionOptions, type BrokerConnect, type Setup } from './amqp/connection';
 export { redactBrokerUrls, redactUrl, redactUrlsIn } from './amqp/broker-urls';
-export { ConfirmPublisher, isNack, RECYCLE_AFTER_NACK_MS, type PublishProperties } from './amqp/confirm-publisher';
+export { ConfirmPublisher, replaceChannelAfter, type PublishProperties } from './amqp/confirm-publisher';
 export { coalesceFrameWrites } from './amqp/coalesce-writes';
 export { childMessageId, messageFingerprint, newSequenceSession } from './contracts';
 export { applyPartitionKeyRule } from './contracts/partition-key-rules';

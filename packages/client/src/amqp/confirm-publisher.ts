@@ -21,8 +21,13 @@ export const RECYCLE_AFTER_NACK_MS = 1_000;
  * amqplib settles a publish with this error for the broker's basic.nack; a closing channel
  * settles its unconfirmed publishes with another ('channel closed'), which is no nack.
  */
-export function isNack(err: unknown): boolean {
+function isNack(err: unknown): boolean {
   return err instanceof Error && err.message === 'message nacked';
+}
+
+/** Whether a publish that settled with `err` on a channel opened at `openedAt` calls for a fresh channel (RECYCLE_AFTER_NACK_MS). */
+export function replaceChannelAfter(err: unknown, openedAt: number): boolean {
+  return isNack(err) && Date.now() - openedAt >= RECYCLE_AFTER_NACK_MS;
 }
 
 /** `mandatory` defaults to true; events nobody subscribes to are published with false. */
@@ -76,8 +81,8 @@ export class ConfirmPublisher {
   }
 
   /** After a nack: closing the channel makes its close handler open a fresh one (see RECYCLE_AFTER_NACK_MS). */
-  private recycle(ch: ConfirmChannel): void {
-    if (this.ch !== ch || this.recycling === ch || Date.now() - this.openedAt < RECYCLE_AFTER_NACK_MS) return;
+  private recycle(ch: ConfirmChannel, err: unknown): void {
+    if (this.ch !== ch || this.recycling === ch || !replaceChannelAfter(err, this.openedAt)) return;
     this.recycling = ch;
     this.log.warn({}, 'publish nacked: replacing the confirm channel (a quorum queue may have a new leader)');
     ch.close().catch(() => undefined);
@@ -104,7 +109,7 @@ export class ConfirmPublisher {
           const wasReturned = this.returned.delete(pubId);
           if (err && isNack(err) && this.ch === ch) {
             reject(new PublishError(`broker did not confirm publish to ${exchange}/${routingKey}: ${String(err)}`, 'nack'));
-            this.recycle(ch);
+            this.recycle(ch, err);
           } else if (err) reject(new PublishError(`broker did not confirm publish to ${exchange}/${routingKey}: ${String(err)}`, 'channel_closed'));
           else if (wasReturned) reject(new PublishError(`unroutable: no queue bound to ${exchange} with routing key ${routingKey}`, 'unroutable'));
           else resolve();

@@ -1,5 +1,5 @@
 import type { ConfirmChannel, Options } from 'amqplib';
-import { isNack, RECYCLE_AFTER_NACK_MS, type AmqpConnection, type Logger } from '@stockflow/shared';
+import { replaceChannelAfter, type AmqpConnection, type Logger } from '@stockflow/shared';
 
 const PUB_HEADER = 'x-flood-pub';
 /** A message returned unroutable is sent again after this long (its partition's binding may come back)... */
@@ -77,7 +77,7 @@ export class OrderedPublisher {
   private readonly later = new Set<InFlight>();
   private readonly stalled = new Map<string, Stall>();
   private openedAt = 0;
-  /** The channel being replaced after a nack (see RECYCLE_AFTER_NACK_MS). */
+  /** The channel being replaced after a nack (see replaceChannelAfter). */
   private recycling: ConfirmChannel | undefined;
 
   constructor(private readonly opts: OrderedPublisherOptions) {}
@@ -194,7 +194,7 @@ export class OrderedPublisher {
       // A nack: send it again right away, ahead of everything not yet sent, on a fresh channel
       // when this one may hold a quorum queue's lost leader.
       this.requeue([item]);
-      if (isNack(err) && ch === this.ch && this.recycling !== ch && Date.now() - this.openedAt >= RECYCLE_AFTER_NACK_MS) {
+      if (ch === this.ch && this.recycling !== ch && replaceChannelAfter(err, this.openedAt)) {
         this.recycling = ch;
         ch.close().catch(() => undefined);
         return;
