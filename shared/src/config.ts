@@ -225,6 +225,11 @@ export const commonSettings = {
 
 export type CommonConfig = Parsed<typeof commonSettings>;
 
+/** QUORUM_GROUP_SIZE of an environment as the topology option: for tools that declare queues beside the workers they start. */
+export function quorumGroupSizeIn(env: NodeJS.ProcessEnv): 1 | 3 | undefined {
+  return quorumGroupSizeOf(loadConfig({ quorumGroupSize: commonSettings.quorumGroupSize }, env).quorumGroupSize);
+}
+
 /** Cross-field checks loadConfig cannot do per variable. */
 export function validateCommon(config: CommonConfig): void {
   const problems: string[] = [];

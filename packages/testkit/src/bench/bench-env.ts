@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { commonSettings, loadConfig, Publisher, quorumGroupSizeOf, type Logger, type TopologyOptions } from '@stockflow/shared';
+import { Publisher, quorumGroupSizeIn, type Logger, type TopologyOptions } from '@stockflow/shared';
 import { deleteNamespace } from '../support/namespace-cleanup';
 import type { Teardown } from '../support/teardown';
 import { createTemplate, dropDatabase, withDatabase } from '../support/template-db';
@@ -35,8 +35,7 @@ export async function createBenchEnv(partitions: number, teardown: Teardown): Pr
   const database = `sf_bench_${id}`;
   const queues = { limit: `${namespace}.limit`, paced: `${namespace}.paced` };
   // QUORUM_GROUP_SIZE reaches the workers through the environment; the bench's own queues follow it.
-  const { quorumGroupSize } = loadConfig({ quorumGroupSize: commonSettings.quorumGroupSize });
-  const topology: TopologyOptions = { namespace, partitions, deliveryLimit: 20, quorumGroupSize: quorumGroupSizeOf(quorumGroupSize) };
+  const topology: TopologyOptions = { namespace, partitions, deliveryLimit: 20, quorumGroupSize: quorumGroupSizeIn(process.env) };
   await teardown.create(
     `database ${database}`,
     () => createTemplate(serverUrl, database).catch(async (err: unknown) => {

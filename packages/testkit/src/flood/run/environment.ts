@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import pino from 'pino';
-import { AmqpConnection, commonSettings, declareTopology, loadConfig, quorumGroupSizeOf, WORKER_KINDS, type Logger, type QuorumGroupSize, type TopologyOptions } from '@stockflow/shared';
+import { AmqpConnection, declareTopology, quorumGroupSizeIn, WORKER_KINDS, type Logger, type QuorumGroupSize, type TopologyOptions } from '@stockflow/shared';
 import { deleteNamespace, deleteQueues } from '../../support/namespace-cleanup';
 import type { Teardown } from '../../support/teardown';
 import { FloodEventTap } from '../history/event-tap';
@@ -18,8 +18,7 @@ export const DELIVERY_LIMIT = 20;
  */
 function groupSizeOf(opts: FloodOptions): QuorumGroupSize | undefined {
   if (!opts.cluster) return undefined;
-  const { quorumGroupSize } = loadConfig({ quorumGroupSize: commonSettings.quorumGroupSize }, { QUORUM_GROUP_SIZE: opts.workerEnv.QUORUM_GROUP_SIZE ?? '3' });
-  return quorumGroupSizeOf(quorumGroupSize);
+  return quorumGroupSizeIn({ QUORUM_GROUP_SIZE: opts.workerEnv.QUORUM_GROUP_SIZE ?? '3' });
 }
 
 /**
