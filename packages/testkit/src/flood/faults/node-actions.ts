@@ -130,7 +130,7 @@ async function stillLedBy(c: ClusterNodes, namespace: string, partitions: number
 }
 
 function describe(o: NodeOutage): string {
-  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const s = (ms: number) => (ms < 0 ? '-' : `${(ms / 1000).toFixed(1)} s`);
   const leaders = o.leadersMovedMs >= 0 ? `new leaders after ${s(o.leadersMovedMs)}` : `${o.notMoved.length} without a new leader`;
   const moved = o.busyLed === 0 ? 'none of them busy' : `no progress at most ${s(o.maxNoProgressMs)} (others ${s(o.othersMaxNoProgressMs)})`;
   return `${o.how === 'kill' ? 'SIGKILL' : 'stopped'}, back after ${s(o.downMs)}; led ${o.partitionsLed} partition queues, ${leaders}, ${moved}${o.stalled.length > 0 ? `; stalled: ${o.stalled.join(', ')}` : ''}`;
