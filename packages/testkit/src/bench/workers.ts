@@ -22,16 +22,31 @@ export interface BenchWorker {
  * run stopped meanwhile, leaves no process behind.
  */
 export async function startWorkers(count: number, env: Record<string, string>, teardown: Teardown): Promise<BenchWorker[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => startOne(i, env, teardown)));
+  return Promise.all(Array.from({ length: count }, (_, i) => startOne(i, env, teardown, INVENTORY_WORKER)));
 }
 
-async function startOne(i: number, env: Record<string, string>, teardown: Teardown): Promise<BenchWorker> {
+/** Limit (c)'s process (bench/floor/floor-worker.ts), started and measured as a worker is. */
+export async function startFloor(env: Record<string, string>, teardown: Teardown): Promise<BenchWorker> {
+  return startOne(0, env, teardown, FLOOR);
+}
+
+/** What the bench runs as a worker, and the line of its stdout that says it is ready. */
+interface WorkerProgram {
+  what: string;
+  script: string;
+  ready: string;
+}
+
+const INVENTORY_WORKER: WorkerProgram = { what: 'inventory worker', script: 'services/inventory-worker/dist/main.js', ready: '"inventory-worker ready"' };
+const FLOOR: WorkerProgram = { what: 'floor', script: 'packages/testkit/dist/bench/floor/floor-worker.js', ready: '"floor ready"' };
+
+async function startOne(i: number, env: Record<string, string>, teardown: Teardown, program: WorkerProgram): Promise<BenchWorker> {
   const profile = [...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []), ...workerNodeArgs()];
   // The flood's orphan guard: a bench killed outright (SIGKILL) takes its workers with it.
   const guard = join(ROOT, 'packages/testkit/dist/flood/supervisor/orphan-guard.js');
   const started: { worker?: BenchWorker } = {};
-  teardown.defer(`inventory worker ${i}`, async ({ hurry }) => started.worker?.stop(hurry ? 0 : undefined));
-  const proc = spawn(process.execPath, [...profile, '--require', guard, join(ROOT, 'services/inventory-worker/dist/main.js')], {
+  teardown.defer(`${program.what} ${i}`, async ({ hurry }) => started.worker?.stop(hurry ? 0 : undefined));
+  const proc = spawn(process.execPath, [...profile, '--require', guard, join(ROOT, program.script)], {
     env: { ...process.env, ...env, INSTANCE_ID: `bench-inv-${i}-${process.pid}`, HTTP_PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
     // Own process group: a terminal's Ctrl-C reaches only the bench, which stops its workers
@@ -53,20 +68,20 @@ async function startOne(i: number, env: Record<string, string>, teardown: Teardo
   });
   worker.httpPort = await new Promise<number>((resolve, reject) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new Error('inventory worker did not get ready in 30 s')), 30_000);
+    const timer = setTimeout(() => reject(new Error(`${program.what} did not get ready in 30 s`)), 30_000);
     proc.stdout.on('data', (chunk: Buffer) => {
       buf += chunk.toString();
       let nl;
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line.includes('"inventory-worker ready"')) {
+        if (line.includes(program.ready)) {
           clearTimeout(timer);
           resolve((JSON.parse(line) as { httpPort: number }).httpPort);
         }
       }
     });
-    proc.once('exit', (code) => reject(new Error(`inventory worker exited with ${code}`)));
+    proc.once('exit', (code) => reject(new Error(`${program.what} exited with ${code}`)));
   });
   return worker;
 }
