@@ -21,6 +21,7 @@ export {
   payments,
   Quantity,
   Reason,
+  RowLevels,
   SEQUENCE_SESSION_PATTERN,
   StockLevels,
   StockLine,

@@ -8,9 +8,8 @@ const PREFETCH = 200;
 const RECHECK_MS = 1_000;
 const LISTEN_RETRY_MS = 1_000;
 
-const EVENTS = Object.entries(contracts).filter(([, c]) => c.kind === 'event') as [string, EventContract][];
-/** Events that say what became of a command; StockChanged only follows one of them. */
-const OUTCOME_EVENTS = new Map(EVENTS.filter(([t]) => t !== 'StockChanged'));
+/** Every event says what became of the command that caused it. */
+const OUTCOME_EVENTS = new Map(Object.entries(contracts).filter(([, c]) => c.kind === 'event') as [string, EventContract][]);
 
 const SETTLED = new Set(['processed', 'applied', 'rejected', 'dead_lettered']);
 const settled = (row: CommandRow | undefined) => row !== undefined && SETTLED.has(row.state);

@@ -29,7 +29,7 @@ export class FakeOutboxDb {
       const row: Row = {
         id: String(this.nextId++),
         messageId: r.messageId,
-        type: 'StockChanged',
+        type: 'StockReceived',
         exchange: 'x',
         routingKey: 'r',
         mandatory: r.mandatory ?? false,

@@ -22,7 +22,7 @@ describe('the outbox key hash in SQL', () => {
   it("shards a row written without it by its key, on the relay's read", async () => {
     const P = env.topology.partitions;
     const key = 'sku-9|wh-1';
-    await env.query(`INSERT INTO inventory.outbox (message_id, type, exchange, routing_key, properties, payload) VALUES ('m-1', 'StockChanged', 'x', 'y', $1, '{}')`, [{ headers: { 'x-partition-key': key } }]);
+    await env.query(`INSERT INTO inventory.outbox (message_id, type, exchange, routing_key, properties, payload) VALUES ('m-1', 'StockReceived', 'x', 'y', $1, '{}')`, [{ headers: { 'x-partition-key': key } }]);
     const client = new Client({ connectionString: env.databaseUrl });
     await client.connect();
     try {

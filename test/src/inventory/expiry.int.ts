@@ -42,7 +42,11 @@ describe('inventory reservation expiry', () => {
 
     await rig.tap.waitFor(() => expiredEvents(ids).length === 10, 60_000);
     for (const e of expiredEvents(ids)) {
-      expect(e.payload).toEqual({ reservationId: e.payload.reservationId, lines: [{ productId: 'sku-x', warehouseId: 'wh-1', quantity: 1 }] });
+      expect(e.payload).toEqual({
+        reservationId: e.payload.reservationId,
+        lines: [{ productId: 'sku-x', warehouseId: 'wh-1', quantity: 1 }],
+        levels: [expect.objectContaining({ productId: 'sku-x', warehouseId: 'wh-1', onHand: 10 })],
+      });
       // Never early: the event left after the hold's own expiresAt.
       expect(e.receivedAt).toBeGreaterThanOrEqual(expiresAt.get(e.payload.reservationId as string)!);
     }
@@ -56,6 +60,10 @@ describe('inventory reservation expiry', () => {
     expect([...InventoryRig.outcomes(again).values()].map((o) => o.join())).toEqual(Array(10).fill('StockReserved'));
     await rig.run(idsOverPartitions('x-again', 10, P).map((id) => command('ReleaseReservation', { reservationId: id }, `release-${id}`)));
     expect(await invariantViolations(rig.env)).toEqual([]);
+    // Holds, expiries and releases each reported the row's new levels: versions 1..41, each once.
+    const trail = await rig.trail('sku-x', 'wh-1');
+    expect(trail.problems).toEqual([]);
+    expect(trail.last).toMatchObject({ onHand: 10, reserved: 0, available: 10, version: 41 });
   });
 
   it('9b. FLUSHALL path: with the Redis schedule gone, the Postgres sweep still expires every hold', async () => {
@@ -217,7 +225,7 @@ describe('inventory reservation expiry', () => {
       expect({ id, outcomes }).toEqual({ id, outcomes: [outcomeOf[s]] });
       expect({ id, ledger: kinds.get(id) }).toEqual({ id, ledger: `reserve,${{ committed: 'commit', released: 'release', expired: 'expire' }[s]}` });
       // The commit or release itself: applied, or refused because the hold had expired.
-      const closing = answers.get(attempted === 'committed' ? `commit-${id}` : `release-${id}`)!.filter((e) => e.type !== 'StockChanged');
+      const closing = answers.get(attempted === 'committed' ? `commit-${id}` : `release-${id}`)!;
       const refusal = { type: 'ReservationTransitionRejected', payload: { reservationId: id, attempted: attempted === 'committed' ? 'commit' : 'release', status: 'expired' } };
       if (s === 'expired') expect(closing).toContainEqual(expect.objectContaining(refusal));
       else expect(closing.map((e) => e.type)).toEqual([outcomeOf[s]]);
@@ -230,6 +238,7 @@ describe('inventory reservation expiry', () => {
     const committed = [...status.values()].filter((s) => s === 'committed').length;
     expect(await stockOf(rig.env, 'sku-race', 'wh-1')).toMatchObject({ on_hand: ids.length + 3 - committed, reserved: 0 });
     expect(await invariantViolations(rig.env)).toEqual([]);
+    expect((await rig.trail('sku-race', 'wh-1')).problems).toEqual([]);
     expect(await rig.deadLetters()).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import type { RowLevels } from '@stockflow/shared';
 import type { TappedEvent, TestEnv } from '../support';
 
 export interface StockLevels {
@@ -50,22 +51,17 @@ export async function deadlocksDetected(env: TestEnv): Promise<number> {
   return Number(row!.deadlocks);
 }
 
-export interface LevelsEvent {
-  onHand: number;
-  reserved: number;
-  available: number;
-  version: number;
-}
-
 /**
- * Every effect on a stock row bumps its version and emits StockChanged with the new levels, so
- * the events of one row are its complete history: versions 1..V, each once, and every state in
- * it valid. Returns what is wrong with the trail (expected: nothing) and the last state.
+ * Every effect on a stock row bumps its version, and the event that reports the effect carries
+ * the row's new levels in `levels`, so the `levels` entries of one row over all events (distinct
+ * ones) are its complete history: versions 1..V, each once, and every state in it valid. An
+ * event that changed a row but left it out of `levels` shows as a missing version. Returns what
+ * is wrong with the trail (expected: nothing) and the last state.
  */
-export function levelsTrail(events: TappedEvent[], productId: string, warehouseId: string): { problems: string[]; last: LevelsEvent | undefined } {
+export function levelsTrail(events: TappedEvent[], productId: string, warehouseId: string): { problems: string[]; last: RowLevels | undefined } {
   const trail = events
-    .filter((e) => e.type === 'StockChanged' && e.payload.productId === productId && e.payload.warehouseId === warehouseId)
-    .map((e) => e.payload as unknown as LevelsEvent)
+    .flatMap((e) => (Array.isArray(e.payload.levels) ? (e.payload.levels as RowLevels[]) : []))
+    .filter((l) => l.productId === productId && l.warehouseId === warehouseId)
     .sort((a, b) => a.version - b.version);
   const problems: string[] = [];
   trail.forEach((s, i) => {

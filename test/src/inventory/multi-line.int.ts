@@ -77,9 +77,12 @@ describe('inventory multi-line reservations', () => {
     for (const c of multi) {
       const lines = (c.payload as { lines: Line[] }).lines;
       const rows = ledger.filter((r) => r.reservation_id === c.messageId).map((r) => `${r.product_id}@${r.warehouse_id}:${r.delta_reserved}`).sort();
-      const answer = answers.get(c.messageId)!.find((e) => e.type !== 'StockChanged')!;
+      const answer = answers.get(c.messageId)![0]!;
       if (answer.type === 'StockReserved') {
         expect({ id: c.messageId, rows }).toEqual({ id: c.messageId, rows: lines.map((l) => `${l.productId}@${l.warehouseId}:${l.quantity}`).sort() });
+        // The event carries each line's row levels, in line order.
+        const levels = (answer.payload.levels as { productId: string; warehouseId: string }[]).map((l) => `${l.productId}@${l.warehouseId}`);
+        expect({ id: c.messageId, levels }).toEqual({ id: c.messageId, levels: lines.map((l) => `${l.productId}@${l.warehouseId}`) });
       } else {
         expect({ id: c.messageId, type: answer.type, rows }).toEqual({ id: c.messageId, type: 'StockReservationRejected', rows: [] });
         const seen = answer.payload.lines as (Line & { available: number })[];

@@ -93,15 +93,13 @@ export class InventoryRig {
 
   /**
    * Every inventory command is answered by an outcome event caused by it (applied or refused),
-   * so "each id has an outcome" is the end of its processing as a client sees it. StockChanged
-   * does not count: it leaves in the same transaction but ahead of the outcome, so waiting for
-   * "any event" returned before the outcome had arrived (seen in CI under load). Returns the
+   * so "each id has an outcome" is the end of its processing as a client sees it. Returns the
    * distinct events caused by each id.
    */
   async answers(messageIds: string[], timeoutMs = SETTLE_MS): Promise<Map<string, TappedEvent[]>> {
     const wanted = new Set(messageIds);
     await this.tap.waitFor(() => {
-      const answered = new Set(this.tap.events.filter((e) => e.type !== 'StockChanged' && e.causationId !== undefined && wanted.has(e.causationId)).map((e) => e.causationId));
+      const answered = new Set(this.tap.events.filter((e) => e.causationId !== undefined && wanted.has(e.causationId)).map((e) => e.causationId));
       return answered.size === wanted.size;
     }, timeoutMs);
     return this.causedBy(messageIds);
@@ -119,9 +117,9 @@ export class InventoryRig {
     return out;
   }
 
-  /** The answers of one type among the events caused by these ids (StockChanged left out). */
+  /** The types of the events caused by each of these ids, sorted: one per command, as a rule. */
   static outcomes(answers: Map<string, TappedEvent[]>): Map<string, string[]> {
-    return new Map([...answers].map(([id, events]) => [id, events.filter((e) => e.type !== 'StockChanged').map((e) => e.type).sort()]));
+    return new Map([...answers].map(([id, events]) => [id, events.map((e) => e.type).sort()]));
   }
 
   /** Waits until the inventory partition queues are drained and the outbox is empty. */
@@ -129,11 +127,11 @@ export class InventoryRig {
     await this.env.waitIdle(timeoutMs, ['inventory']);
   }
 
-  /** The StockChanged history of one row, once it has reached the row's current version. */
+  /** The history of one row from the `levels` of every event, once it has reached the row's current version. */
   async trail(productId: string, warehouseId: string): Promise<ReturnType<typeof levelsTrail>> {
     return eventually(async () => {
       const row = await stockOf(this.env, productId, warehouseId);
-      const trail = levelsTrail(this.tap.distinct('StockChanged'), productId, warehouseId);
+      const trail = levelsTrail(this.tap.distinct(), productId, warehouseId);
       expect(trail.last?.version).toBe(row?.version);
       return trail;
     }, 30_000);

@@ -13,7 +13,15 @@ describe('inventory smoke', () => {
     await tap.waitForCount('WarehouseRegistered', 1);
     await pub.send('ReceiveStock', { productId: 'sku-1', warehouseId: 'wh-1', quantity: 5 }, { messageId: 'r-1' });
     const received = await tap.waitForCount('StockReceived', 1);
-    expect(received[0]!.payload).toMatchObject({ onHand: 5, reserved: 0, version: 1 });
+    expect(received[0]!.payload).toEqual({
+      productId: 'sku-1',
+      warehouseId: 'wh-1',
+      quantity: 5,
+      onHand: 5,
+      reserved: 0,
+      version: 1,
+      levels: [{ productId: 'sku-1', warehouseId: 'wh-1', onHand: 5, reserved: 0, available: 5, version: 1 }],
+    });
     const rows = await eventually(async () => {
       const r = await env.query<{ on_hand: number }>('SELECT on_hand FROM inventory.stock');
       expect(r).toHaveLength(1);

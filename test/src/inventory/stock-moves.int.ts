@@ -205,6 +205,11 @@ describe('inventory stock moves under contention', () => {
       [products],
     );
     expect(new Map(rows.map((r) => [rowKey(r.product_id, r.warehouse_id), r.on_hand]))).toEqual(expected);
+    // Every kind of move reported each row it changed in its event's `levels`.
+    for (const r of rows) {
+      const row = rowKey(r.product_id, r.warehouse_id);
+      expect({ row, problems: (await rig.trail(r.product_id, r.warehouse_id)).problems }).toEqual({ row, problems: [] });
+    }
     for (const p of products) {
       const sum = (types: string[], field: 'quantity' | 'delta') =>
         events.filter((e) => types.includes(e.type) && e.payload.productId === p).reduce((s, e) => s + (e.payload[field] as number), 0);

@@ -54,10 +54,10 @@ export class EventTap {
     return this.events.filter((e) => e.type === type);
   }
 
-  /** Distinct by messageId: the relay is at-least-once, so a tap may see a republish. */
-  distinct(type: string): TappedEvent[] {
+  /** Of one type, or of all; distinct by messageId: the relay is at-least-once, so a tap may see a republish. */
+  distinct(type?: string): TappedEvent[] {
     const seen = new Map<string, TappedEvent>();
-    for (const e of this.ofType(type)) if (!seen.has(e.messageId)) seen.set(e.messageId, e);
+    for (const e of type === undefined ? this.events : this.ofType(type)) if (!seen.has(e.messageId)) seen.set(e.messageId, e);
     return [...seen.values()];
   }
 

@@ -18,6 +18,15 @@ export const StockLevels = z.strictObject({
   version: z.number().int(),
 });
 
+const { onHand, reserved, version } = StockLevels.shape;
+/**
+ * One stock row's levels right after a message changed it (available = onHand − reserved). The
+ * inventory events that change rows carry one per row changed, in `levels`: a row's entries
+ * over all events are its whole history, versions 1, 2, 3 … each once.
+ */
+export const RowLevels = z.strictObject({ productId: Id, warehouseId: Id, onHand, reserved, available: z.number().int(), version });
+export type RowLevels = z.infer<typeof RowLevels>;
+
 export function stockKey(productId: string, warehouseId: string): string {
   return `${productId}:${warehouseId}`;
 }

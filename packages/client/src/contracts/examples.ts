@@ -25,19 +25,52 @@ export const examples: { readonly [T in MessageType]: Payload<T> } = {
 
   // ---- inventory events
   WarehouseRegistered: { warehouseId: 'wh-main', name: 'Main warehouse, Rotterdam' },
-  StockReceived: { productId: 'sku-42', warehouseId: 'wh-main', quantity: 120, onHand: 120, reserved: 0, version: 1 },
+  StockReceived: {
+    productId: 'sku-42',
+    warehouseId: 'wh-main',
+    quantity: 120,
+    onHand: 120,
+    reserved: 0,
+    version: 1,
+    levels: [{ productId: 'sku-42', warehouseId: 'wh-main', onHand: 120, reserved: 0, available: 120, version: 1 }],
+  },
   StockReceiptRejected: { productId: 'sku-42', warehouseId: 'wh-nowhere', quantity: 120, reason: 'unknown_warehouse' },
-  StockAdjusted: { productId: 'sku-42', warehouseId: 'wh-main', mode: 'set', delta: -2, reason: 'cycle count 2024-11-23', onHand: 118, reserved: 2, version: 8 },
+  StockAdjusted: {
+    productId: 'sku-42',
+    warehouseId: 'wh-main',
+    mode: 'set',
+    delta: -2,
+    reason: 'cycle count 2024-11-23',
+    onHand: 118,
+    reserved: 2,
+    version: 8,
+    levels: [{ productId: 'sku-42', warehouseId: 'wh-main', onHand: 118, reserved: 2, available: 116, version: 8 }],
+  },
   StockAdjustmentRejected: { productId: 'sku-42', warehouseId: 'wh-main', mode: 'set', reason: 'version_conflict', currentVersion: 8, onHand: 118, reserved: 2 },
-  StockTransferred: { productId: 'sku-42', fromWarehouseId: 'wh-main', toWarehouseId: 'wh-east', quantity: 20 },
+  StockTransferred: {
+    productId: 'sku-42',
+    fromWarehouseId: 'wh-main',
+    toWarehouseId: 'wh-east',
+    quantity: 20,
+    levels: [
+      { productId: 'sku-42', warehouseId: 'wh-main', onHand: 98, reserved: 2, available: 96, version: 9 },
+      { productId: 'sku-42', warehouseId: 'wh-east', onHand: 20, reserved: 0, available: 20, version: 1 },
+    ],
+  },
   StockTransferRejected: { productId: 'sku-42', fromWarehouseId: 'wh-main', toWarehouseId: 'wh-east', quantity: 500, reason: 'insufficient_stock', available: 96 },
-  StockShipped: { productId: 'sku-42', warehouseId: 'wh-east', quantity: 3 },
+  StockShipped: {
+    productId: 'sku-42',
+    warehouseId: 'wh-east',
+    quantity: 3,
+    levels: [{ productId: 'sku-42', warehouseId: 'wh-east', onHand: 17, reserved: 0, available: 17, version: 2 }],
+  },
   StockShipmentRejected: { productId: 'sku-42', warehouseId: 'wh-east', quantity: 50, reason: 'insufficient_stock', available: 17 },
   StockReserved: {
     reservationId: 'o-1001',
     orderId: 'o-1001',
     lines: [{ productId: 'sku-42', warehouseId: 'wh-main', quantity: 2 }],
     expiresAt: '2024-11-23T16:15:00.000Z',
+    levels: [{ productId: 'sku-42', warehouseId: 'wh-main', onHand: 120, reserved: 2, available: 118, version: 7 }],
   },
   StockReservationRejected: {
     reservationId: 'o-1002',
@@ -49,12 +82,22 @@ export const examples: { readonly [T in MessageType]: Payload<T> } = {
     reservationId: 'o-1001',
     orderId: 'o-1001',
     lines: [{ productId: 'sku-42', warehouseId: 'wh-main', quantity: 2 }],
+    levels: [{ productId: 'sku-42', warehouseId: 'wh-main', onHand: 98, reserved: 0, available: 98, version: 10 }],
     reason: 'order cancelled',
   },
-  ReservationCommitted: { reservationId: 'o-1001', orderId: 'o-1001', lines: [{ productId: 'sku-42', warehouseId: 'wh-main', quantity: 2 }] },
-  ReservationExpired: { reservationId: 'o-1001', orderId: 'o-1001', lines: [{ productId: 'sku-42', warehouseId: 'wh-main', quantity: 2 }] },
+  ReservationCommitted: {
+    reservationId: 'o-1001',
+    orderId: 'o-1001',
+    lines: [{ productId: 'sku-42', warehouseId: 'wh-main', quantity: 2 }],
+    levels: [{ productId: 'sku-42', warehouseId: 'wh-main', onHand: 96, reserved: 0, available: 96, version: 10 }],
+  },
+  ReservationExpired: {
+    reservationId: 'o-1001',
+    orderId: 'o-1001',
+    lines: [{ productId: 'sku-42', warehouseId: 'wh-main', quantity: 2 }],
+    levels: [{ productId: 'sku-42', warehouseId: 'wh-main', onHand: 98, reserved: 0, available: 98, version: 10 }],
+  },
   ReservationTransitionRejected: { reservationId: 'o-1001', orderId: 'o-1001', attempted: 'commit', status: 'expired' },
-  StockChanged: { productId: 'sku-42', warehouseId: 'wh-main', onHand: 98, reserved: 2, available: 96, version: 9 },
 
   // ---- order commands and events
   PlaceOrder: {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Id, Quantity, Reason, rule, StockLevels, StockLine } from './common';
+import { Id, Quantity, Reason, RowLevels, rule, StockLevels, StockLine } from './common';
 
 // ---- commands (to inventory-worker) ------------------------------------------------------
 
@@ -73,14 +73,22 @@ const RejectReason = z.enum([
 /** Refusals of moves that add stock to a row: also capacity_exceeded (past MAX_ON_HAND). */
 const AddRejectReason = z.enum([...RejectReason.options, 'capacity_exceeded']);
 
+/**
+ * The rows a message changed, each with its levels after the change, in the order it changed
+ * them: what a read model of stock levels applies (by `version`, per row). An event that is
+ * sometimes sent without a change (StockReserved answering a hold that already exists) has it
+ * empty then, so every event of a type has one shape.
+ */
+const Levels = z.array(RowLevels);
+
 export const WarehouseRegistered = z.strictObject({ warehouseId: Id, name: z.string() });
 
-export const StockReceived = z.strictObject({ productId: Id, warehouseId: Id, quantity: Quantity }).extend(StockLevels.shape);
+export const StockReceived = z.strictObject({ productId: Id, warehouseId: Id, quantity: Quantity }).extend({ ...StockLevels.shape, levels: Levels });
 export const StockReceiptRejected = z.strictObject({ productId: Id, warehouseId: Id, quantity: Quantity, reason: AddRejectReason });
 
 export const StockAdjusted = z
   .strictObject({ productId: Id, warehouseId: Id, mode: z.enum(['delta', 'set']), delta: z.number().int(), reason: Reason })
-  .extend(StockLevels.shape);
+  .extend({ ...StockLevels.shape, levels: Levels });
 export const StockAdjustmentRejected = z.strictObject({
   productId: Id,
   warehouseId: Id,
@@ -91,7 +99,8 @@ export const StockAdjustmentRejected = z.strictObject({
   reserved: z.number().int(),
 });
 
-export const StockTransferred = z.strictObject({ productId: Id, fromWarehouseId: Id, toWarehouseId: Id, quantity: Quantity });
+/** `levels`: the source row, then the destination row. */
+export const StockTransferred = z.strictObject({ productId: Id, fromWarehouseId: Id, toWarehouseId: Id, quantity: Quantity, levels: Levels });
 export const StockTransferRejected = z.strictObject({
   productId: Id,
   fromWarehouseId: Id,
@@ -101,7 +110,7 @@ export const StockTransferRejected = z.strictObject({
   available: z.number().int(),
 });
 
-export const StockShipped = z.strictObject({ productId: Id, warehouseId: Id, quantity: Quantity });
+export const StockShipped = z.strictObject({ productId: Id, warehouseId: Id, quantity: Quantity, levels: Levels });
 export const StockShipmentRejected = z.strictObject({
   productId: Id,
   warehouseId: Id,
@@ -110,11 +119,13 @@ export const StockShipmentRejected = z.strictObject({
   available: z.number().int(),
 });
 
+/** `levels`: one per line, in line order; empty when it answers again for a hold that already exists. */
 export const StockReserved = z.strictObject({
   reservationId: Id,
   orderId: Id.optional(),
   lines: z.array(StockLine),
   expiresAt: z.string(),
+  levels: Levels,
 });
 export const StockReservationRejected = z.strictObject({
   reservationId: Id,
@@ -123,7 +134,8 @@ export const StockReservationRejected = z.strictObject({
   lines: z.array(StockLine.extend({ available: z.number().int() })),
 });
 
-const ReservationOutcome = z.strictObject({ reservationId: Id, orderId: Id.optional(), lines: z.array(StockLine) });
+/** `levels`: one per line, in line order. */
+const ReservationOutcome = z.strictObject({ reservationId: Id, orderId: Id.optional(), lines: z.array(StockLine), levels: Levels });
 export const ReservationReleased = ReservationOutcome.extend({ reason: Reason.optional() });
 export const ReservationCommitted = ReservationOutcome;
 export const ReservationExpired = ReservationOutcome;
@@ -135,7 +147,3 @@ export const ReservationTransitionRejected = z.strictObject({
   attempted: z.enum(['release', 'commit', 'expire']),
   status: z.enum(['held', 'released', 'committed', 'expired', 'unknown']),
 });
-
-export const StockChanged = z
-  .strictObject({ productId: Id, warehouseId: Id, available: z.number().int() })
-  .extend(StockLevels.shape);

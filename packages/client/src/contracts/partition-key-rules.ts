@@ -31,7 +31,6 @@ export const partitionKeyRules: { readonly [T in MessageType]: string } = {
   ReservationCommitted: '{orderId|reservationId}',
   ReservationExpired: '{orderId|reservationId}',
   ReservationTransitionRejected: '{orderId|reservationId}',
-  StockChanged: '{productId}:{warehouseId}',
   PlaceOrder: '{orderId}',
   CancelOrder: '{orderId}',
   OrderPlaced: '{orderId}',

@@ -107,13 +107,12 @@ export const contracts = {
   StockTransferRejected: refusal('inventory', inv.StockTransferRejected, (p) => stockKey(p.productId, p.fromWarehouseId), 'Transfer refused, with what was available.'),
   StockShipped: event('inventory', inv.StockShipped, byStock, 'Shipment applied.'),
   StockShipmentRejected: refusal('inventory', inv.StockShipmentRejected, byStock, 'Shipment refused, with what was available.'),
-  StockReserved: event('inventory', inv.StockReserved, byReservation, 'Every line is held until expiresAt.', ['orders']),
+  StockReserved: event('inventory', inv.StockReserved, byReservation, 'Every line is held until expiresAt. Sent again, with empty levels, to a ReserveStock for a reservation already held.', ['orders']),
   StockReservationRejected: refusal('inventory', inv.StockReservationRejected, byReservation, 'Nothing was held; reason and availability per line.', ['orders']),
   ReservationReleased: event('inventory', inv.ReservationReleased, byReservation, 'A hold was given back.', ['orders']),
   ReservationCommitted: event('inventory', inv.ReservationCommitted, byReservation, 'A hold became a shipment.', ['orders']),
   ReservationExpired: event('inventory', inv.ReservationExpired, byReservation, 'A hold timed out and was given back.', ['orders']),
   ReservationTransitionRejected: refusal('inventory', inv.ReservationTransitionRejected, byReservation, 'A release/commit/expire arrived in a state that does not allow it.', ['orders']),
-  StockChanged: event('inventory', inv.StockChanged, byStock, 'New levels of one product+warehouse after any effect.'),
   // order commands and events
   PlaceOrder: command('orders', ord.PlaceOrder, byOrder, 'Start the order saga: reserve, pay, commit.'),
   CancelOrder: command('orders', ord.CancelOrder, byOrder, 'Cancel an order that is not confirmed yet; releases stock, refunds captured money.', {

@@ -49,7 +49,7 @@ export function routeOf(opts: RouteOptions, type: MessageType, partitionKey: str
 
 /**
  * Commands and events somebody consumes are published `mandatory`: unroutable means the
- * topology is missing and the publish must fail. Events nobody consumes (StockChanged) may
+ * topology is missing and the publish must fail. Events nobody consumes (StockReceived) may
  * be unroutable; that is pub/sub, not loss.
  */
 export function isMandatory(type: MessageType): boolean {

@@ -1,6 +1,6 @@
 import { inventory, type Handler } from '@stockflow/shared';
 import type { InventoryUnitOfWork } from '../unit-of-work';
-import { emitLevels } from './levels';
+import { levelsOf } from './levels';
 
 /**
  * Delta: on_hand += delta. Set: on_hand := count, only if the row is still at expectedVersion
@@ -29,7 +29,16 @@ export const adjustStock: Handler<InventoryUnitOfWork, 'AdjustStock'> = {
     if (row.onHand + delta < row.reserved) return reject('insufficient_stock');
     if (row.onHand + delta > inventory.MAX_ON_HAND) return reject('capacity_exceeded');
     uow.change(row, { onHand: delta, reserved: 0 }, 'adjustment', ctx.envelope.messageId);
-    ctx.emit('StockAdjusted', { productId: p.productId, warehouseId: p.warehouseId, mode: p.mode, delta, reason: p.reason, onHand: row.onHand, reserved: row.reserved, version: row.version });
-    emitLevels(ctx, row);
+    ctx.emit('StockAdjusted', {
+      productId: p.productId,
+      warehouseId: p.warehouseId,
+      mode: p.mode,
+      delta,
+      reason: p.reason,
+      onHand: row.onHand,
+      reserved: row.reserved,
+      version: row.version,
+      levels: [levelsOf(row)],
+    });
   },
 };

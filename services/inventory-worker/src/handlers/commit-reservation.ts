@@ -15,13 +15,11 @@ export function commitReservation(opts: { schedule: ExpirySchedule }): Handler<I
     async handle(ctx, p) {
       const r = ctx.uow.reservation(p.reservationId);
       if (r && isOverdue(r, ctx.now)) {
-        closeReservation(ctx, r, 'expired', opts.schedule);
-        ctx.emit('ReservationExpired', outcome(r));
+        ctx.emit('ReservationExpired', outcome(r, closeReservation(ctx, r, 'expired', opts.schedule)));
         return refuseTransition(ctx, p.reservationId, r, 'commit');
       }
       if (!r || r.status !== 'held') return refuseTransition(ctx, p.reservationId, r, 'commit');
-      closeReservation(ctx, r, 'committed', opts.schedule);
-      ctx.emit('ReservationCommitted', outcome(r));
+      ctx.emit('ReservationCommitted', outcome(r, closeReservation(ctx, r, 'committed', opts.schedule)));
     },
   };
 }

@@ -20,8 +20,7 @@ export function expireReservation(opts: { schedule: ExpirySchedule }): Handler<I
         return;
       }
       if (!r || r.status !== 'held') return refuseTransition(ctx, p.reservationId, r, 'expire');
-      closeReservation(ctx, r, 'expired', opts.schedule);
-      ctx.emit('ReservationExpired', outcome(r));
+      ctx.emit('ReservationExpired', outcome(r, closeReservation(ctx, r, 'expired', opts.schedule)));
     },
   };
 }

@@ -1,14 +1,13 @@
-import type { HandlerContext } from '@stockflow/shared';
-import type { InventoryUnitOfWork, StockRow } from '../unit-of-work';
+import type { RowLevels } from '@stockflow/shared';
+import type { StockRow } from '../unit-of-work';
 
-/** A row's levels as StockChanged and the read model show them. */
-export function levelsOf(row: StockRow): StockRow & { available: number } {
+/**
+ * A row's levels as the inventory events carry them (`levels`) and the read model shows them:
+ * a copy, taken right after the change, since a later message of the batch may change the row
+ * again before the event is written.
+ */
+export function levelsOf(row: StockRow): RowLevels {
   return { productId: row.productId, warehouseId: row.warehouseId, onHand: row.onHand, reserved: row.reserved, available: row.onHand - row.reserved, version: row.version };
-}
-
-/** Every effect on a row is followed by its new levels, for read models downstream. */
-export function emitLevels(ctx: HandlerContext<InventoryUnitOfWork>, row: StockRow): void {
-  ctx.emit('StockChanged', levelsOf(row));
 }
 
 export function available(row: StockRow | undefined): number {

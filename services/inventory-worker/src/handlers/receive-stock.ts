@@ -1,6 +1,6 @@
 import { inventory, type Handler } from '@stockflow/shared';
 import type { InventoryUnitOfWork } from '../unit-of-work';
-import { emitLevels } from './levels';
+import { levelsOf } from './levels';
 
 export const receiveStock: Handler<InventoryUnitOfWork, 'ReceiveStock'> = {
   type: 'ReceiveStock',
@@ -17,7 +17,6 @@ export const receiveStock: Handler<InventoryUnitOfWork, 'ReceiveStock'> = {
       return;
     }
     uow.change(row, { onHand: p.quantity, reserved: 0 }, 'receipt', ctx.envelope.messageId);
-    ctx.emit('StockReceived', { productId: p.productId, warehouseId: p.warehouseId, quantity: p.quantity, onHand: row.onHand, reserved: row.reserved, version: row.version });
-    emitLevels(ctx, row);
+    ctx.emit('StockReceived', { productId: p.productId, warehouseId: p.warehouseId, quantity: p.quantity, onHand: row.onHand, reserved: row.reserved, version: row.version, levels: [levelsOf(row)] });
   },
 };

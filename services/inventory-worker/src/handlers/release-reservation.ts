@@ -20,8 +20,7 @@ export function releaseReservation(opts: { schedule: ExpirySchedule }): Handler<
         return;
       }
       if (r.status !== 'held') return refuseTransition(ctx, p.reservationId, r, 'release');
-      closeReservation(ctx, r, 'released', opts.schedule);
-      ctx.emit('ReservationReleased', { ...outcome(r), reason: p.reason });
+      ctx.emit('ReservationReleased', { ...outcome(r, closeReservation(ctx, r, 'released', opts.schedule)), reason: p.reason });
     },
   };
 }

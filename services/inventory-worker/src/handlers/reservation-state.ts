@@ -1,24 +1,24 @@
-import type { HandlerContext } from '@stockflow/shared';
+import type { HandlerContext, RowLevels } from '@stockflow/shared';
 import type { ExpirySchedule } from '../expiry/expiry-schedule';
 import type { InventoryUnitOfWork, LedgerKind, ReservationRow, ReservationStatus } from '../unit-of-work';
-import { emitLevels } from './levels';
+import { levelsOf } from './levels';
 
 /**
  * Closes a held reservation: gives the held quantity back (release, expire) or turns it into
- * a shipment (commit). Each line's ledger row carries the reservation id. After COMMIT the hold
+ * a shipment (commit). Each line's ledger row carries the reservation id. Returns the lines' rows'
+ * new levels, in line order, for the outcome event (`outcome`). After COMMIT the hold
  * also leaves the Redis schedule: left there, it would send an ExpireReservation when due that
  * could only be refused (one wasted command and event per closed hold).
  */
-export function closeReservation(ctx: HandlerContext<InventoryUnitOfWork>, r: ReservationRow, to: Exclude<ReservationStatus, 'held'>, schedule: ExpirySchedule): void {
+export function closeReservation(ctx: HandlerContext<InventoryUnitOfWork>, r: ReservationRow, to: Exclude<ReservationStatus, 'held'>, schedule: ExpirySchedule): RowLevels[] {
   const kind: LedgerKind = to === 'committed' ? 'commit' : to === 'expired' ? 'expire' : 'release';
-  for (const l of r.lines) {
-    const row = ctx.uow.stock(l.productId, l.warehouseId)!;
+  const levels = r.lines.map((l) => {
     const onHand = to === 'committed' ? -l.quantity : 0;
-    ctx.uow.change(row, { onHand, reserved: -l.quantity }, kind, ctx.envelope.messageId, r.id);
-    emitLevels(ctx, row);
-  }
+    return levelsOf(ctx.uow.change(ctx.uow.stock(l.productId, l.warehouseId)!, { onHand, reserved: -l.quantity }, kind, ctx.envelope.messageId, r.id));
+  });
   ctx.uow.setReservationStatus(r, to);
   ctx.afterCommit(() => schedule.remove(r.id));
+  return levels;
 }
 
 /** The deterministic answer to a transition the reservation's state does not allow. */
@@ -31,8 +31,9 @@ export function refuseTransition(ctx: HandlerContext<InventoryUnitOfWork>, reser
   });
 }
 
-export function outcome(r: ReservationRow) {
-  return { reservationId: r.id, orderId: r.orderId ?? undefined, lines: r.lines };
+/** The payload of the event that closed the reservation, with the levels closeReservation returned. */
+export function outcome(r: ReservationRow, levels: RowLevels[]) {
+  return { reservationId: r.id, orderId: r.orderId ?? undefined, lines: r.lines, levels };
 }
 
 /** A held reservation past its expiry is expired by whatever command touches it first. */

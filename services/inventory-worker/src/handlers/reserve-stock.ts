@@ -1,7 +1,7 @@
 import type { Handler, StockLine } from '@stockflow/shared';
 import type { ExpirySchedule } from '../expiry/expiry-schedule';
 import type { InventoryUnitOfWork } from '../unit-of-work';
-import { available, emitLevels } from './levels';
+import { available, levelsOf } from './levels';
 
 type Reason = 'unknown_warehouse' | 'unknown_item' | 'insufficient_stock';
 const PRIORITY: Reason[] = ['unknown_warehouse', 'unknown_item', 'insufficient_stock'];
@@ -9,8 +9,9 @@ const PRIORITY: Reason[] = ['unknown_warehouse', 'unknown_item', 'insufficient_s
 /**
  * All or nothing over every line: each line's row is locked (sorted with all others in the
  * batch) and checked before any is changed. The reservation id is the business idempotency
- * key: a second ReserveStock for a held reservation answers StockReserved again; for a closed
- * one (or a release that came first) it is refused with reservation_closed.
+ * key: a second ReserveStock for a held reservation answers StockReserved again (with empty
+ * levels: it changes no row); for a closed one (or a release that came first) it is refused
+ * with reservation_closed.
  */
 export function reserveStock(opts: { defaultTtlMs: number; schedule: ExpirySchedule }): Handler<InventoryUnitOfWork, 'ReserveStock'> {
   return {
@@ -24,7 +25,7 @@ export function reserveStock(opts: { defaultTtlMs: number; schedule: ExpirySched
       const existing = uow.reservation(p.reservationId);
       if (existing) {
         if (existing.status === 'held') {
-          ctx.emit('StockReserved', { reservationId: existing.id, orderId: p.orderId, lines: existing.lines, expiresAt: existing.expiresAt.toISOString() });
+          ctx.emit('StockReserved', { reservationId: existing.id, orderId: p.orderId, lines: existing.lines, expiresAt: existing.expiresAt.toISOString(), levels: [] });
         } else {
           ctx.emit('StockReservationRejected', { reservationId: p.reservationId, orderId: p.orderId, reason: 'reservation_closed', lines: p.lines.map((l) => ({ ...l, available: available(uow.existingStock(l.productId, l.warehouseId)) })) });
         }
@@ -48,12 +49,9 @@ export function reserveStock(opts: { defaultTtlMs: number; schedule: ExpirySched
       }
       const lines: StockLine[] = p.lines.map((l) => ({ productId: l.productId, warehouseId: l.warehouseId, quantity: l.quantity }));
       const expiresAt = new Date(ctx.now.getTime() + (p.ttlMs ?? opts.defaultTtlMs));
-      for (const l of lines) {
-        const row = uow.change(uow.stock(l.productId, l.warehouseId)!, { onHand: 0, reserved: l.quantity }, 'reserve', ctx.envelope.messageId, p.reservationId);
-        emitLevels(ctx, row);
-      }
+      const levels = lines.map((l) => levelsOf(uow.change(uow.stock(l.productId, l.warehouseId)!, { onHand: 0, reserved: l.quantity }, 'reserve', ctx.envelope.messageId, p.reservationId)));
       uow.addReservation({ id: p.reservationId, orderId: p.orderId ?? null, lines, status: 'held', expiresAt });
-      ctx.emit('StockReserved', { reservationId: p.reservationId, orderId: p.orderId, lines, expiresAt: expiresAt.toISOString() });
+      ctx.emit('StockReserved', { reservationId: p.reservationId, orderId: p.orderId, lines, expiresAt: expiresAt.toISOString(), levels });
       ctx.afterCommit(() => opts.schedule.add(p.reservationId, expiresAt));
     },
   };

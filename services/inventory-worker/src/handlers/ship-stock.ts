@@ -1,6 +1,6 @@
 import type { Handler } from '@stockflow/shared';
 import type { InventoryUnitOfWork } from '../unit-of-work';
-import { available, emitLevels } from './levels';
+import { available, levelsOf } from './levels';
 
 /** Ships unreserved goods; reserved goods leave through CommitReservation instead. */
 export const shipStock: Handler<InventoryUnitOfWork, 'ShipStock'> = {
@@ -15,7 +15,6 @@ export const shipStock: Handler<InventoryUnitOfWork, 'ShipStock'> = {
       return;
     }
     uow.change(row, { onHand: -p.quantity, reserved: 0 }, 'shipment', ctx.envelope.messageId);
-    ctx.emit('StockShipped', { productId: p.productId, warehouseId: p.warehouseId, quantity: p.quantity });
-    emitLevels(ctx, row);
+    ctx.emit('StockShipped', { productId: p.productId, warehouseId: p.warehouseId, quantity: p.quantity, levels: [levelsOf(row)] });
   },
 };

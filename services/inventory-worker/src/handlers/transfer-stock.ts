@@ -1,6 +1,6 @@
 import { inventory, type Handler } from '@stockflow/shared';
 import type { InventoryUnitOfWork } from '../unit-of-work';
-import { available, emitLevels } from './levels';
+import { available, levelsOf } from './levels';
 
 /** Both rows change in one transaction, locked in the canonical order, so stock is conserved. */
 export const transferStock: Handler<InventoryUnitOfWork, 'TransferStock'> = {
@@ -28,8 +28,6 @@ export const transferStock: Handler<InventoryUnitOfWork, 'TransferStock'> = {
     }
     uow.change(from, { onHand: -p.quantity, reserved: 0 }, 'transfer_out', ctx.envelope.messageId);
     uow.change(to, { onHand: p.quantity, reserved: 0 }, 'transfer_in', ctx.envelope.messageId);
-    ctx.emit('StockTransferred', p);
-    emitLevels(ctx, from);
-    emitLevels(ctx, to);
+    ctx.emit('StockTransferred', { ...p, levels: [levelsOf(from), levelsOf(to)] });
   },
 };

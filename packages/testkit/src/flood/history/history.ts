@@ -75,7 +75,7 @@ export class History {
   readonly events = new Map<string, EventRecord>();
   /** Event copies seen again (relay republish, tap redelivery). */
   eventRepeats = 0;
-  /** Latest StockChanged levels per key (highest version), for set adjustments. */
+  /** Latest levels per key (highest version) from the `levels` of the events, for set adjustments. */
   readonly levels = new Map<string, Levels>();
   /** First event caused by each command, for end-to-end latency. */
   readonly firstEffectAt = new Map<string, number>();
@@ -117,7 +117,7 @@ export class History {
     const effect = effectOf(raw.type, p);
     if (effect) rec.effect = effect;
     if (typeof p.orderId === 'string') rec.orderId = p.orderId;
-    if (raw.type === 'StockChanged') this.noteLevels(p);
+    if (Array.isArray(p.levels)) for (const l of p.levels as Record<string, unknown>[]) this.noteLevels(l);
     this.events.set(raw.id, rec);
     if (raw.cause && this.originals.has(raw.cause) && !this.firstEffectAt.has(raw.cause)) this.firstEffectAt.set(raw.cause, raw.t);
   }
