@@ -77,6 +77,17 @@ function refusal<S extends z.ZodType>(source: WorkerKind, schema: S, partitionKe
   return event(source, schema, partitionKey, summary, consumers, true);
 }
 
+/**
+ * An inventory event that gained `levels` (the rows it changed) in version 2. A version 1 copy,
+ * published before and still queued or dead-lettered, is applied as if it said `levels: []`:
+ * the levels it would name are not in it, and no worker of stockflow reads them (order-worker
+ * takes the reservation events for their other fields).
+ */
+function withLevels<S extends z.ZodObject>(c: EventContract<S>): EventContract<S> {
+  const v1 = c.schema.omit({ levels: true });
+  return { ...c, version: 2, upcasters: [upcaster(1, v1, (p) => ({ ...p, levels: [] }))] };
+}
+
 type Line = { productId: string; warehouseId: string };
 const byStock = (p: Line) => stockKey(p.productId, p.warehouseId);
 /**
@@ -99,19 +110,19 @@ export const contracts = {
   ExpireReservation: command('inventory', inv.ExpireReservation, (p) => p.reservationId, 'Sent by the expiry scheduler when a hold is due; releases it if still held.', { internal: true }),
   // inventory events
   WarehouseRegistered: event('inventory', inv.WarehouseRegistered, (p) => `warehouse:${p.warehouseId}`, 'A warehouse became known.'),
-  StockReceived: event('inventory', inv.StockReceived, byStock, 'Receipt applied, with the new levels.'),
+  StockReceived: withLevels(event('inventory', inv.StockReceived, byStock, 'Receipt applied, with the new levels.')),
   StockReceiptRejected: refusal('inventory', inv.StockReceiptRejected, byStock, 'Receipt refused (unknown warehouse).'),
-  StockAdjusted: event('inventory', inv.StockAdjusted, byStock, 'Adjustment applied, with the new levels.'),
+  StockAdjusted: withLevels(event('inventory', inv.StockAdjusted, byStock, 'Adjustment applied, with the new levels.')),
   StockAdjustmentRejected: refusal('inventory', inv.StockAdjustmentRejected, byStock, 'Adjustment refused: version conflict (with the current version) or it would cut into reserved stock.'),
-  StockTransferred: event('inventory', inv.StockTransferred, (p) => stockKey(p.productId, p.fromWarehouseId), 'Transfer applied to both locations.'),
+  StockTransferred: withLevels(event('inventory', inv.StockTransferred, (p) => stockKey(p.productId, p.fromWarehouseId), 'Transfer applied to both locations.')),
   StockTransferRejected: refusal('inventory', inv.StockTransferRejected, (p) => stockKey(p.productId, p.fromWarehouseId), 'Transfer refused, with what was available.'),
-  StockShipped: event('inventory', inv.StockShipped, byStock, 'Shipment applied.'),
+  StockShipped: withLevels(event('inventory', inv.StockShipped, byStock, 'Shipment applied.')),
   StockShipmentRejected: refusal('inventory', inv.StockShipmentRejected, byStock, 'Shipment refused, with what was available.'),
-  StockReserved: event('inventory', inv.StockReserved, byReservation, 'Every line is held until expiresAt. Sent again, with empty levels, to a ReserveStock for a reservation already held.', ['orders']),
+  StockReserved: withLevels(event('inventory', inv.StockReserved, byReservation, 'Every line is held until expiresAt. Sent again, with empty levels, to a ReserveStock for a reservation already held.', ['orders'])),
   StockReservationRejected: refusal('inventory', inv.StockReservationRejected, byReservation, 'Nothing was held; reason and availability per line.', ['orders']),
-  ReservationReleased: event('inventory', inv.ReservationReleased, byReservation, 'A hold was given back.', ['orders']),
-  ReservationCommitted: event('inventory', inv.ReservationCommitted, byReservation, 'A hold became a shipment.', ['orders']),
-  ReservationExpired: event('inventory', inv.ReservationExpired, byReservation, 'A hold timed out and was given back.', ['orders']),
+  ReservationReleased: withLevels(event('inventory', inv.ReservationReleased, byReservation, 'A hold was given back.', ['orders'])),
+  ReservationCommitted: withLevels(event('inventory', inv.ReservationCommitted, byReservation, 'A hold became a shipment.', ['orders'])),
+  ReservationExpired: withLevels(event('inventory', inv.ReservationExpired, byReservation, 'A hold timed out and was given back.', ['orders'])),
   ReservationTransitionRejected: refusal('inventory', inv.ReservationTransitionRejected, byReservation, 'A release/commit/expire arrived in a state that does not allow it.', ['orders']),
   // order commands and events
   PlaceOrder: command('orders', ord.PlaceOrder, byOrder, 'Start the order saga: reserve, pay, commit.'),

@@ -50,6 +50,13 @@ describe('decode', () => {
     expect(sameFingerprint(v1, messageFingerprint('CancelOrder', v1Body))).toBe(true);
     expect(sameFingerprint(v2, messageFingerprint('CancelOrder', v1Body))).toBe(false);
   });
+
+  it('reads an inventory event of v1, from before `levels`, as changing no row it names; v2 must have them', () => {
+    const { levels: _levels, ...v1Body } = examples.ReservationCommitted;
+    expect(decode(message('ReservationCommitted', v1Body, { [HEADER.version]: 1 }), MAX).payload).toEqual({ ...v1Body, levels: [] });
+    expect(refusal(() => decode(message('ReservationCommitted', v1Body), MAX))).toMatch(/^invalid_schema: ReservationCommitted v2: levels: /);
+    expect(refusal(() => decode(message('ReservationCommitted', examples.ReservationCommitted, { [HEADER.version]: 1 }), MAX))).toMatch(/^invalid_schema: ReservationCommitted v1: /);
+  });
 });
 
 describe('propertiesOf', () => {
