@@ -68,8 +68,19 @@ export interface DeliveryRoute {
  * publishers keep using routeOf (the command exchanges by partition label).
  */
 export function deliveryOf(opts: Pick<TopologyOptions, 'namespace' | 'partitions'>, type: MessageType, partitionKey: string): DeliveryRoute {
-  const contract: Contract = contracts[type];
   const partition = partitionOf(partitionKey, opts.partitions);
+  // Every emitted event asks for its route: built once per topology, type and partition.
+  let byType = ROUTES.get(opts);
+  if (!byType) ROUTES.set(opts, (byType = new Map()));
+  let byPartition = byType.get(type);
+  if (!byPartition) byType.set(type, (byPartition = []));
+  return (byPartition[partition] ??= Object.freeze(buildDelivery(opts, type, partition)));
+}
+
+const ROUTES = new WeakMap<object, Map<MessageType, DeliveryRoute[]>>();
+
+function buildDelivery(opts: Pick<TopologyOptions, 'namespace' | 'partitions'>, type: MessageType, partition: number): DeliveryRoute {
+  const contract: Contract = contracts[type];
   if (contract.kind === 'command') return { exchange: '', routingKey: partitionQueue(opts.namespace, contract.worker, partition, opts.partitions), mandatory: true, partition };
   const watch = { exchange: eventsExchange(opts.namespace), routingKey: `${type}.${partitionLabel(partition, opts.partitions)}` };
   const [consumer, ...more] = contract.consumers;
