@@ -80,12 +80,16 @@ export class MessagePipeline<U extends UnitOfWork> {
     if (!this.rt.config.dedupFastPath) return new Set();
     const remembered = await this.dedup.seenAmong(entries.map((e) => ({ key: e.d, id: e.item.envelope.messageId })));
     const known = new Set<Entry>();
+    const byType = new Map<string, number>();
     for (const e of entries) {
       const fingerprint = remembered.get(e.d);
       if (fingerprint === undefined || !(this.hooks.sabotage.noFingerprint || sameFingerprint(e.item, fingerprint))) continue;
       known.add(e);
-      this.rt.metrics.duplicates.inc({ type: e.item.envelope.type, via: 'redis' });
-      this.rt.metrics.processed.inc({ type: e.item.envelope.type, outcome: 'duplicate' });
+      byType.set(e.item.envelope.type, (byType.get(e.item.envelope.type) ?? 0) + 1);
+    }
+    for (const [type, n] of byType) {
+      this.rt.metrics.duplicates.inc({ type, via: 'redis' }, n);
+      this.rt.metrics.processed.inc({ type, outcome: 'duplicate' }, n);
     }
     return known;
   }
@@ -101,23 +105,39 @@ export class MessagePipeline<U extends UnitOfWork> {
     return true;
   }
 
+  /**
+   * Metrics of the batch's settled entries. Counted per type and observed through one labelled
+   * child per type: a labelled inc or observe hashes its labels on every call, and a batch holds
+   * one or two types. The stages before and in the transaction are the batch's, once per message
+   * so that their means stay per message.
+   */
   private observe(run: BatchRun, todo: Entry[], applied: Applied, ready: number): void {
     const now = Date.now();
     const { metrics } = this.rt;
     const { stages } = metrics;
+    const preTransaction = (ready - run.started) / 1000;
+    const transactionQueue = (applied.began - ready) / 1000;
+    const transaction = (applied.committed - applied.began) / 1000;
+    const byType = new Map<string, { applied: number; duplicate: number; latency: ReturnType<typeof metrics.latency.labels> }>();
     for (const e of todo) {
       if (run.isSettled(e)) continue;
       const type = e.item.envelope.type;
+      let t = byType.get(type);
+      if (!t) byType.set(type, (t = { applied: 0, duplicate: 0, latency: metrics.latency.labels({ type }) }));
       if (applied.fresh.has(e.item.envelope.messageId)) {
-        metrics.processed.inc({ type, outcome: 'applied' });
-        metrics.latency.observe({ type }, (now - e.d.receivedAt) / 1000);
+        t.applied++;
+        t.latency.observe((now - e.d.receivedAt) / 1000);
         stages.partitionQueue.observe(Math.max(0, run.startedAt - e.d.receivedAt) / 1000);
-        stages.preTransaction.observe((ready - run.started) / 1000);
-        stages.transactionQueue.observe((applied.began - ready) / 1000);
-        stages.transaction.observe((applied.committed - applied.began) / 1000);
-      } else {
-        metrics.duplicates.inc({ type, via: 'inbox' });
-        metrics.processed.inc({ type, outcome: 'duplicate' });
+        stages.preTransaction.observe(preTransaction);
+        stages.transactionQueue.observe(transactionQueue);
+        stages.transaction.observe(transaction);
+      } else t.duplicate++;
+    }
+    for (const [type, t] of byType) {
+      if (t.applied > 0) metrics.processed.inc({ type, outcome: 'applied' }, t.applied);
+      if (t.duplicate > 0) {
+        metrics.duplicates.inc({ type, via: 'inbox' }, t.duplicate);
+        metrics.processed.inc({ type, outcome: 'duplicate' }, t.duplicate);
       }
     }
   }
