@@ -10,8 +10,10 @@ describe('childMessageId', () => {
   });
 
   it('cannot be computed from the parent id alone (the unkeyed hash an upstream could compute)', () => {
-    const unkeyed = createHash('sha1').update('rs-1#0').digest('hex');
-    expect(childMessageId('rs-1', 0, key).replace(/-/g, '').slice(0, 12)).not.toBe(unkeyed.slice(0, 12));
+    for (const algorithm of ['sha1', 'sha256']) {
+      const unkeyed = createHash(algorithm).update('rs-1#0').digest('hex');
+      expect(childMessageId('rs-1', 0, key).replace(/-/g, '').slice(0, 12)).not.toBe(unkeyed.slice(0, 12));
+    }
   });
 
   it('is a name-based UUID that differs per parent and per position', () => {

@@ -1,4 +1,4 @@
-import { createHmac, hash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import type { MessageType } from './registry';
 
 /**
@@ -64,9 +64,13 @@ export function newSequenceSession(): string {
  * and nobody without the token can compute one. Ids anyone could derive from an upstream id
  * could be sent first by that upstream, and the worker's own ReserveStock or RefundRequested
  * would then meet an id already claimed.
+ *
+ * A secret-prefix SHA-256 rather than an HMAC: a one-shot hash costs a quarter of an HMAC
+ * object, and every emitted event pays it. Its weakness, length extension, needs the whole
+ * digest; an id shows 122 of its 256 bits.
  */
 export function childMessageId(parent: string, n: number, key: string): string {
-  const h = createHmac('sha256', key).update(`${parent}#${n}`).digest('hex');
+  const h = hash('sha256', `${key}\n${parent}#${n}`, 'hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
