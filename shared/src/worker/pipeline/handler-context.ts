@@ -20,6 +20,9 @@ export function handlerOf<U extends UnitOfWork>(def: ServiceDefinition<U>, env: 
  */
 export function handlerContext<U extends UnitOfWork>(rt: Runtime, uow: U, item: WorkItem, partition: number, outbox: OutboxRow[], afterCommit: AfterCommit[]): HandlerContext<U> {
   const parent = item.envelope;
+  const now = new Date();
+  // What a message causes happens when it is handled: one instant for everything it emits.
+  let occurredAt: string | undefined;
   let log: Logger | undefined;
   const append = (type: MessageType, payload: unknown) => {
     const parsed = contracts[type].schema.safeParse(payload);
@@ -30,7 +33,7 @@ export function handlerContext<U extends UnitOfWork>(rt: Runtime, uow: U, item: 
       messageId: childMessageId(parent.messageId, outbox.length, rt.identity.token),
       type,
       version: contracts[type].version,
-      occurredAt: new Date().toISOString(),
+      occurredAt: (occurredAt ??= now.toISOString()),
       correlationId: parent.correlationId,
       causationId: parent.messageId,
       partitionKey,
@@ -52,7 +55,7 @@ export function handlerContext<U extends UnitOfWork>(rt: Runtime, uow: U, item: 
     uow,
     item,
     envelope: parent,
-    now: new Date(),
+    now,
     get log() {
       return (log ??= messageLogger(rt.log, { messageId: parent.messageId, type: parent.type, partition, correlationId: parent.correlationId }));
     },
