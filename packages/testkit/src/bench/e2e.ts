@@ -36,7 +36,7 @@ export interface RunResult {
 }
 
 /**
- * Watches the primary outcome events (not StockChanged) and remembers, per causing command id,
+ * Watches the outcome events of the given types and remembers, per causing command id,
  * when its event was published: the end of "publish → processed → outbox event published".
  */
 export class OutcomeTap {
