@@ -71,7 +71,7 @@ export function deliveryOf(opts: Pick<TopologyOptions, 'namespace' | 'partitions
   const partition = partitionOf(partitionKey, opts.partitions);
   // Every emitted event asks for its route: built once per topology, type and partition.
   let byType = ROUTES.get(opts);
-  if (!byType) ROUTES.set(opts, (byType = new Map()));
+  if (!byType) ROUTES.set(opts, (byType = new Map<MessageType, DeliveryRoute[]>()));
   let byPartition = byType.get(type);
   if (!byPartition) byType.set(type, (byPartition = []));
   return (byPartition[partition] ??= Object.freeze(buildDelivery(opts, type, partition)));
