@@ -45,6 +45,8 @@ export interface TestHooks {
   /** The outbox relay published these ids (confirmed) and has not deleted their rows yet. */
   relayAfterPublish?: (messageIds: string[]) => void | Promise<void>;
   sabotage?: Partial<Sabotage>;
+  /** How long after the last duplicate (or the start) every arrival is looked up in Redis (DUPLICATES_RECENT_MS). */
+  duplicatesRecentMs?: number;
 }
 
 /** The hooks a worker runs with: the ones given in code, else the ones its environment asks for. */

@@ -47,7 +47,9 @@ describe('duplicate fast path (Redis)', () => {
   let env: TestEnv;
   let mergeEnv: TestEnv | undefined;
   let aheadEnv: TestEnv | undefined;
+  let quietEnv: TestEnv | undefined;
   afterAll(async () => {
+    await quietEnv?.cleanup();
     await aheadEnv?.cleanup();
     await mergeEnv?.cleanup();
     await env?.cleanup();
@@ -200,6 +202,50 @@ describe('duplicate fast path (Redis)', () => {
       expect(looked().filter((id) => behind.includes(id)).sort()).toEqual(behind);
     } finally {
       release();
+      stop();
+    }
+  });
+
+  it('asks Redis nothing about fresh traffic once duplicates stopped, and again from the first duplicate the inbox catches', async () => {
+    const e = (quietEnv = await TestEnv.create('dedup-quiet'));
+    const worker = await startInventory(e, { HTTP_PORT: 0 }, { testHooks: { duplicatesRecentMs: 300 } });
+    const pub = await e.publisher();
+    const tap = await e.tap();
+    await registerWarehouses(pub, ['wh-1']);
+    await tap.waitForCount('WarehouseRegistered', 1);
+    const keys = keysOverAllPartitions(24, e.topology.partitions);
+    const send = (prefix: string) => Promise.all(keys.map((k, i) => pub.send('ReceiveStock', { ...k, quantity: 1 }, { messageId: `${prefix}-${i}` })));
+    await send('first');
+    await tap.waitForCount('StockReceived', keys.length, 30_000);
+    // Longer than the window since the start, with no duplicate meanwhile.
+    await new Promise((r) => setTimeout(r, 400));
+    const { commands, stop } = await watchRedis(e.redisUrl);
+    const dedupPrefix = `${e.namespace}:dedup:`;
+    const lookups = () => commands.filter((c) => c[0]?.toLowerCase() === 'mget' && c.slice(1).some((k) => k.startsWith(dedupPrefix))).length;
+    const duplicates = async () => ({
+      redis: await workerMetric(worker, 'stockflow_duplicates_total', { type: 'ReceiveStock', via: 'redis' }),
+      inbox: await workerMetric(worker, 'stockflow_duplicates_total', { type: 'ReceiveStock', via: 'inbox' }),
+    });
+    try {
+      await send('fresh');
+      await tap.waitForCount('StockReceived', 2 * keys.length, 30_000);
+      expect(lookups()).toBe(0);
+
+      // Copies nobody announced: the inbox absorbs the first ones, the rest may already be looked up.
+      await send('first');
+      await eventually(async () => {
+        const d = await duplicates();
+        expect(d.redis + d.inbox).toBe(keys.length);
+        expect(d.inbox).toBeGreaterThan(0);
+      }, 30_000);
+      const before = await duplicates();
+      await send('fresh');
+      await eventually(async () => expect((await duplicates()).redis - before.redis).toBe(keys.length), 30_000);
+      expect(lookups()).toBeGreaterThan(0);
+      const t = await totals(e);
+      expect(t.onHand).toBe(2 * keys.length);
+      expect(t.ledgerRows).toBe(2 * keys.length);
+    } finally {
       stop();
     }
   });

@@ -2,6 +2,7 @@ import { sameFingerprint } from '@stockflow/client/internal';
 import type { BatchControl, Delivery } from '../../amqp/partition-consumer';
 import type { LocalRelay } from '../../db/outbox';
 import type { DedupFilter } from '../../redis/dedup-filter';
+import { DUPLICATES_RECENT_MS, DuplicateWatch } from '../../redis/duplicate-watch';
 import { DeadLetterPublisher } from '../dead-letter';
 import type { ResolvedTestHooks } from '../test-hooks';
 import type { Runtime, ServiceDefinition, UnitOfWork } from '../types';
@@ -14,7 +15,8 @@ import { TransactionStep } from './transaction-step';
 
 /**
  * One batch of one partition, end to end, as stages:
- *   decode (bad → dead letter) → duplicates Redis knows (acked without a transaction)
+ *   decode (bad → dead letter) → duplicates Redis knows (acked without a transaction; asked
+ *   only while duplicates arrive, DuplicateWatch)
  *   → prepare (outside the transaction) → apply (the transaction, merged across partitions,
  *   with retries and poison isolation) → ids reused with another payload (dead letter)
  *   → ack → metrics → after-commit steps.
@@ -26,6 +28,8 @@ export class MessagePipeline<U extends UnitOfWork> {
   private readonly prepare: PrepareStage<U>;
   private readonly apply: ApplyStage<U>;
   private readonly afterCommit: AfterCommitSteps;
+  /** Whether Redis is asked about a message at all (DuplicateWatch). */
+  private readonly duplicates: DuplicateWatch;
 
   constructor(
     private readonly def: ServiceDefinition<U>,
@@ -38,11 +42,12 @@ export class MessagePipeline<U extends UnitOfWork> {
     this.prepare = new PrepareStage(def, rt);
     this.apply = new ApplyStage(rt, new TransactionStep(def, rt, dedup, hooks, relay), this.prepare);
     this.afterCommit = new AfterCommitSteps(rt.log);
+    this.duplicates = new DuplicateWatch(hooks.duplicatesRecentMs ?? DUPLICATES_RECENT_MS);
   }
 
   /** Starts the duplicate lookup of a delivery as it arrives (DedupFilter.lookAhead). */
   lookAhead(d: Delivery): void {
-    if (this.rt.config.dedupFastPath) this.dedup.lookAhead(d, d.msg.properties.messageId);
+    if (this.rt.config.dedupFastPath && this.duplicates.worthAsking(d.msg.fields.redelivered)) this.dedup.lookAhead(d, d.msg.properties.messageId);
   }
 
   async process(batch: Delivery[], ctl: BatchControl, partition: number, queue: string): Promise<void> {
@@ -78,10 +83,12 @@ export class MessagePipeline<U extends UnitOfWork> {
   /** Entries Redis knows as committed with their own fingerprint: acked without a transaction. */
   private async knownDuplicates(entries: Entry[]): Promise<Set<Entry>> {
     if (!this.rt.config.dedupFastPath) return new Set();
-    const remembered = await this.dedup.seenAmong(entries.map((e) => ({ key: e.d, id: e.item.envelope.messageId })));
+    const asked = entries.filter((e) => this.duplicates.worthAsking(e.d.msg.fields.redelivered));
+    if (asked.length === 0) return new Set();
+    const remembered = await this.dedup.seenAmong(asked.map((e) => ({ key: e.d, id: e.item.envelope.messageId })));
     const known = new Set<Entry>();
     const byType = new Map<string, number>();
-    for (const e of entries) {
+    for (const e of asked) {
       const fingerprint = remembered.get(e.d);
       if (fingerprint === undefined || !(this.hooks.sabotage.noFingerprint || sameFingerprint(e.item, fingerprint))) continue;
       known.add(e);
@@ -91,6 +98,7 @@ export class MessagePipeline<U extends UnitOfWork> {
       this.rt.metrics.duplicates.inc({ type, via: 'redis' }, n);
       this.rt.metrics.processed.inc({ type, outcome: 'duplicate' }, n);
     }
+    this.duplicates.saw(known.size);
     return known;
   }
 
@@ -135,6 +143,7 @@ export class MessagePipeline<U extends UnitOfWork> {
     }
     for (const [type, t] of byType) {
       if (t.applied > 0) metrics.processed.inc({ type, outcome: 'applied' }, t.applied);
+      this.duplicates.saw(t.duplicate);
       if (t.duplicate > 0) {
         metrics.duplicates.inc({ type, via: 'inbox' }, t.duplicate);
         metrics.processed.inc({ type, outcome: 'duplicate' }, t.duplicate);

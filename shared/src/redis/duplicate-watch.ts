@@ -1,0 +1,34 @@
+/**
+ * How long after the last duplicate every arriving message is looked up in Redis. Duplicates
+ * come in runs (a publisher's retries, a redelivered prefetch after a restart, a replay), so one
+ * seen says more are likely for a while.
+ */
+export const DUPLICATES_RECENT_MS = 60_000;
+
+/**
+ * Whether the duplicate pre-filter is worth a Redis round trip for an arriving message. While
+ * duplicates arrive (one was caught, by Redis or by the inbox, within the last window, or the
+ * worker started that recently: redeliveries follow a restart) every message is asked about;
+ * otherwise only deliveries the broker marks redelivered. Fresh traffic then costs no lookups.
+ * A copy that arrives unannounced is absorbed by the inbox claim as always (the pre-filter only
+ * ever saves a transaction), and opens the window for the copies that follow it.
+ */
+export class DuplicateWatch {
+  private until: number;
+
+  constructor(
+    private readonly windowMs: number = DUPLICATES_RECENT_MS,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.until = clock() + windowMs;
+  }
+
+  /** `count` duplicates were just caught (0: none, nothing changes). */
+  saw(count: number): void {
+    if (count > 0) this.until = this.clock() + this.windowMs;
+  }
+
+  worthAsking(redelivered: boolean): boolean {
+    return redelivered || this.clock() < this.until;
+  }
+}
