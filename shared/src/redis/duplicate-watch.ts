@@ -7,21 +7,21 @@ export const DUPLICATES_RECENT_MS = 60_000;
 
 /**
  * Whether the duplicate pre-filter is worth a Redis round trip for an arriving message. While
- * duplicates arrive (one was caught, by Redis or by the inbox, within the last window, or the
- * worker started that recently: redeliveries follow a restart) every message is asked about;
- * otherwise only deliveries the broker marks redelivered. Fresh traffic then costs no lookups.
- * A copy that arrives unannounced is absorbed by the inbox claim as always (the pre-filter only
- * ever saves a transaction), and opens the window for the copies that follow it.
+ * duplicates arrive (one was caught, by Redis or by the inbox, within the last window) every
+ * message is asked about; otherwise only deliveries the broker marks redelivered, which is what
+ * a crashed or stopped consumer's unacked messages are. Fresh traffic then costs no lookups.
+ * A copy that arrives unannounced (a publisher's retry, a replay) is absorbed by the inbox claim
+ * as always (the pre-filter only ever saves a transaction), and opens the window for the copies
+ * that follow it.
  */
 export class DuplicateWatch {
-  private until: number;
+  /** Until when every message is asked about; closed until a duplicate is caught. */
+  private until = 0;
 
   constructor(
     private readonly windowMs: number = DUPLICATES_RECENT_MS,
     private readonly clock: () => number = Date.now,
-  ) {
-    this.until = clock() + windowMs;
-  }
+  ) {}
 
   /** `count` duplicates were just caught (0: none, nothing changes). */
   saw(count: number): void {

@@ -55,7 +55,7 @@ describe('duplicate fast path (Redis)', () => {
     await env?.cleanup();
   });
 
-  it('acks copies of committed commands from Redis and applies nothing twice', async () => {
+  it('acks copies of committed commands from Redis once duplicates arrive, and applies nothing twice', async () => {
     env = await TestEnv.create('dedup-fast');
     const worker = await startInventory(env, { HTTP_PORT: 0 });
     const pub = await env.publisher();
@@ -66,10 +66,13 @@ describe('duplicate fast path (Redis)', () => {
     const send = () => Promise.all(keys.map((k, i) => pub.send('ReceiveStock', { ...k, quantity: 1 }, { messageId: `rcv-${i}` })));
     await send();
     await tap.waitForCount('StockReceived', keys.length, 30_000);
+    // The first copy nobody announced: the inbox's, and from then on Redis is asked.
+    await pub.send('ReceiveStock', { ...keys[0]!, quantity: 1 }, { messageId: 'rcv-0' });
+    await eventually(async () => expect(await workerMetric(worker, 'stockflow_duplicates_total', { type: 'ReceiveStock', via: 'inbox' })).toBe(1), 30_000);
 
     await send();
     await eventually(async () => expect(await workerMetric(worker, 'stockflow_duplicates_total', { type: 'ReceiveStock', via: 'redis' })).toBe(keys.length), 30_000);
-    expect(await workerMetric(worker, 'stockflow_duplicates_total', { type: 'ReceiveStock', via: 'inbox' })).toBe(0);
+    expect(await workerMetric(worker, 'stockflow_duplicates_total', { type: 'ReceiveStock', via: 'inbox' })).toBe(1);
     const t = await totals(env);
     expect(t.onHand).toBe(keys.length);
     expect(t.ledgerRows).toBe(keys.length);
@@ -183,6 +186,9 @@ describe('duplicate fast path (Redis)', () => {
       // Past the new subscription's one-at-a-time start.
       await receive('warm');
       await tap.waitForCount('StockReceived', 1, 30_000);
+      // A copy, caught by the inbox: duplicates arrive, so every arrival is looked up (DuplicateWatch).
+      await receive('warm');
+      await eventually(async () => expect(await workerMetric(worker, 'stockflow_duplicates_total', { type: 'ReceiveStock', via: 'inbox' })).toBe(1), 30_000);
       await receive('gate');
       await eventually(async () => expect(held).toBe(true));
       const behind = ['ahead-1', 'ahead-2', 'ahead-3'];
@@ -217,7 +223,9 @@ describe('duplicate fast path (Redis)', () => {
     const send = (prefix: string) => Promise.all(keys.map((k, i) => pub.send('ReceiveStock', { ...k, quantity: 1 }, { messageId: `${prefix}-${i}` })));
     await send('first');
     await tap.waitForCount('StockReceived', keys.length, 30_000);
-    // Longer than the window since the start, with no duplicate meanwhile.
+    // A duplicate opens the window; then longer than the window with none.
+    await registerWarehouses(pub, ['wh-1']);
+    await eventually(async () => expect(await workerMetric(worker, 'stockflow_duplicates_total', { type: 'RegisterWarehouse', via: 'inbox' })).toBe(1), 30_000);
     await new Promise((r) => setTimeout(r, 400));
     const { commands, stop } = await watchRedis(e.redisUrl);
     const dedupPrefix = `${e.namespace}:dedup:`;
