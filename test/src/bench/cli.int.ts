@@ -86,6 +86,13 @@ describe('bench CLI', () => {
     expect({ code, by }).toEqual({ code: 143, by: null });
   }, 180_000);
 
+  it('SIGTERM while limit (c) runs: the floor process is stopped and nothing is left', async () => {
+    const { code, by, namespace, children } = await interrupted('SIGTERM', 'limit (c) uniform:');
+    expect(children.length).toBeGreaterThanOrEqual(1);
+    expect({ alive: pids.filter(isAlive), left: await leftoversOf(namespace) }).toEqual({ alive: [], left: NOTHING_LEFT });
+    expect({ code, by }).toEqual({ code: 143, by: null });
+  }, 180_000);
+
   it('SIGINT while it measures the broker: its database and measuring queue are removed', async () => {
     const { code, by, namespace } = await interrupted('SIGINT', 'limit (a)');
     expect({ alive: pids.filter(isAlive), left: await leftoversOf(namespace) }).toEqual({ alive: [], left: NOTHING_LEFT });

@@ -97,6 +97,10 @@ export async function runLoad(
     }
     if (!c.duplicate) sentAt.set(c.messageId, performance.now());
     const p = pub.send(c.type, c.payload, { messageId: c.messageId }).finally(() => inflight.delete(p));
+    // Awaited below (Promise.race, Promise.all); while a paced run sleeps, a send failing (the
+    // publisher closed by a signal's cleanup) must not be an unhandled rejection that kills the
+    // process half-way through that cleanup.
+    p.catch(() => undefined);
     inflight.add(p);
     if (inflight.size >= 2000) await Promise.race(inflight);
   }
