@@ -35,9 +35,13 @@ describe('bench limit (c): the floor process', () => {
     await Promise.all(fresh.map((r) => pub.send('ReceiveStock', { productId: r.productId, warehouseId: 'wh-f', quantity: r.quantity }, { messageId: r.id })));
     // Re-publishes of the first 50, after their originals.
     await Promise.all(fresh.slice(0, 50).map((r) => pub.send('ReceiveStock', { productId: r.productId, warehouseId: 'wh-f', quantity: r.quantity }, { messageId: r.id })));
+    // Bad input last, and alone: the group it ends must not ack a tag its nack settled.
     await pub.sendRaw(commandExchange(env.namespace, 'inventory'), partitionLabel(0, 4), Buffer.from('{not json'), { messageId: 'fr-bad', type: 'ReceiveStock', persistent: true });
+    await eventually(async () => expect((await env.peekDeadQueues('inventory')).length).toBe(1), 30_000);
+    await pub.send('ReceiveStock', { productId: 'p-a', warehouseId: 'wh-f', quantity: 1 }, { messageId: 'fr-after' });
 
-    await eventually(async () => expect((await readMetrics([floor])).handled).toBe(351), 30_000);
+    await eventually(async () => expect((await readMetrics([floor])).handled).toBe(352), 30_000);
+    fresh.push({ id: 'fr-after', productId: 'p-a', quantity: 1 });
     const outcomes = tap.distinct('StockReceived');
     expect(outcomes.map((e) => e.causationId).sort()).toEqual(fresh.map((r) => r.id).sort());
 
@@ -45,7 +49,7 @@ describe('bench limit (c): the floor process', () => {
     const sums = keys.map((k) => ({ product_id: `p-${k}`, on_hand: fresh.filter((r) => r.productId === `p-${k}`).reduce((a, r) => a + r.quantity, 0) }));
     expect(stock).toEqual(sums);
     const ledger = await env.query<{ n: string }>(`SELECT count(*) AS n FROM inventory.ledger WHERE warehouse_id = 'wh-f'`);
-    expect(Number(ledger[0]!.n)).toBe(300);
+    expect(Number(ledger[0]!.n)).toBe(301);
     const dead = await env.drainDeadQueues('inventory');
     expect(dead.map((d) => d.messageId)).toEqual(['fr-bad']);
 

@@ -383,6 +383,10 @@ async function main(): Promise<number> {
       // The HTTP door against the AMQP path's uniform rate in this run (1 worker).
       http: httpRows.map((h) => ({ ...h, ratio_vs_amqp_uniform: uniform ? round(h.requests_per_s / uniform.msgs_per_s, 2) : null })),
       duplicate_cost_vs_fresh: uniform && dupOnly ? round(uniform.msgs_per_s / dupOnly.msgs_per_s, 2) : null,
+      // The same ratio in the worker's own CPU, and the floor's throughput ratio: what the
+      // broker and the bench's publisher cost a duplicate bounds the throughput ratio for any worker.
+      duplicate_worker_cpu_vs_fresh: uniform?.worker_cpu_us_per_msg && dupOnly?.worker_cpu_us_per_msg !== undefined ? round(dupOnly.worker_cpu_us_per_msg / uniform.worker_cpu_us_per_msg, 2) : null,
+      floor_duplicate_cost_vs_fresh: floorRatio(floor),
       // One worker process; null where the run lacks what a target needs.
       targets: {
         uniform_ge_0_75x_floor: uniform?.ratio_vs_floor != null && uniform.floor_scenario === 'uniform' ? uniform.ratio_vs_floor >= 0.75 : null,
@@ -405,6 +409,13 @@ async function main(): Promise<number> {
   } finally {
     await stats.end().catch(() => undefined);
   }
+}
+
+/** Limit (c)'s uniform ÷ duplicates-only throughput: a duplicate's cost to the host under the least code. */
+function floorRatio(floor: FloorRow[]): number | null {
+  const fresh = floor.find((f) => f.name === 'uniform');
+  const dup = floor.find((f) => f.name === 'duplicates-only');
+  return fresh && dup ? round(fresh.msgs_per_s / dup.msgs_per_s, 2) : null;
 }
 
 const SHORT: Record<string, string> = { 'duplicates-50': 'dup 50 %', 'duplicates-only': 'dup only', 'reservations-3-lines': '3-line res' };
@@ -459,6 +470,8 @@ function printTable(limits: Limits, rows: Row[], dupCost: number | null, floor: 
     if (f) out.push(floorLine(r, f));
   }
   if (dupCost !== null) out.push('', `a duplicate costs ${Math.round(dupCost * 100)} % of a fresh message (uniform ÷ duplicates-only throughput, 1 worker)`);
+  const floorDup = floorRatio(floor);
+  if (floorDup !== null) out.push(`limit (c)'s duplicate costs ${Math.round(floorDup * 100)} % of its fresh message the same way`);
   process.stdout.write(out.join('\n') + '\n');
 }
 

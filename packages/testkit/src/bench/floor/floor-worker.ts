@@ -75,16 +75,22 @@ async function main(): Promise<void> {
 
   const apply = async (group: amqp.ConsumeMessage[]): Promise<void> => {
     const receipts: Receipt[] = [];
+    // The multiple-ack goes up to the last receipt: a tag already settled by a nack is unknown
+    // to the broker, which closes the channel when it is acked.
+    let last: amqp.ConsumeMessage | undefined;
     for (const m of group) {
       const r = receiptOf(m);
       // Not a receipt: dead-lettered, never applied.
-      if (r) receipts.push(r);
-      else consume.nack(m, false, false);
+      if (!r) consume.nack(m, false, false);
+      else {
+        receipts.push(r);
+        last = m;
+      }
     }
     const deleting = confirmed;
     confirmed = [];
     const { rows } = await db.query<OutcomeRow>({ name: 'floor', text: FLOOR_STATEMENT, values: floorParams(receipts, CONSUMER, exchange, deleting) });
-    consume.ack(group[group.length - 1]!, true);
+    if (last) consume.ack(last, true);
     counters.handled += group.length;
     counters.applied += rows.length;
     counters.groups++;
