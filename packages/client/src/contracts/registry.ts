@@ -79,13 +79,21 @@ function refusal<S extends z.ZodType>(source: WorkerKind, schema: S, partitionKe
 
 /**
  * An inventory event that gained `levels` (the rows it changed) in version 2. A version 1 copy,
- * published before and still queued or dead-lettered, is applied as if it said `levels: []`:
- * the levels it would name are not in it, and no worker of stockflow reads them (order-worker
- * takes the reservation events for their other fields).
+ * published before and still queued or dead-lettered, gets the levels its own fields name
+ * (`fromV1`: StockReceived and StockAdjusted carry their row's), else `levels: []`: the others
+ * named theirs only in the StockChanged that followed them. No worker of stockflow reads levels
+ * (order-worker takes the reservation events for their other fields).
  */
-function withLevels<S extends z.ZodObject>(c: EventContract<S>): EventContract<S> {
+function withLevels<S extends z.ZodObject>(c: EventContract<S>, fromV1: (p: Record<string, unknown>) => unknown[] = () => []): EventContract<S> {
   const v1 = c.schema.omit({ levels: true });
-  return { ...c, version: 2, upcasters: [upcaster(1, v1, (p) => ({ ...p, levels: [] }))] };
+  return { ...c, version: 2, upcasters: [upcaster(1, v1, (p) => ({ ...p, levels: fromV1(p) }))] };
+}
+
+/** The one row a version 1 StockReceived or StockAdjusted names by its flat fields. */
+function ownRow(p: Record<string, unknown>): unknown[] {
+  const onHand = p.onHand as number;
+  const reserved = p.reserved as number;
+  return [{ productId: p.productId, warehouseId: p.warehouseId, onHand, reserved, available: onHand - reserved, version: p.version }];
 }
 
 type Line = { productId: string; warehouseId: string };
@@ -110,9 +118,9 @@ export const contracts = {
   ExpireReservation: command('inventory', inv.ExpireReservation, (p) => p.reservationId, 'Sent by the expiry scheduler when a hold is due; releases it if still held.', { internal: true }),
   // inventory events
   WarehouseRegistered: event('inventory', inv.WarehouseRegistered, (p) => `warehouse:${p.warehouseId}`, 'A warehouse became known.'),
-  StockReceived: withLevels(event('inventory', inv.StockReceived, byStock, 'Receipt applied, with the new levels.')),
+  StockReceived: withLevels(event('inventory', inv.StockReceived, byStock, 'Receipt applied, with the new levels.'), ownRow),
   StockReceiptRejected: refusal('inventory', inv.StockReceiptRejected, byStock, 'Receipt refused (unknown warehouse).'),
-  StockAdjusted: withLevels(event('inventory', inv.StockAdjusted, byStock, 'Adjustment applied, with the new levels.')),
+  StockAdjusted: withLevels(event('inventory', inv.StockAdjusted, byStock, 'Adjustment applied, with the new levels.'), ownRow),
   StockAdjustmentRejected: refusal('inventory', inv.StockAdjustmentRejected, byStock, 'Adjustment refused: version conflict (with the current version) or it would cut into reserved stock.'),
   StockTransferred: withLevels(event('inventory', inv.StockTransferred, (p) => stockKey(p.productId, p.fromWarehouseId), 'Transfer applied to both locations.')),
   StockTransferRejected: refusal('inventory', inv.StockTransferRejected, (p) => stockKey(p.productId, p.fromWarehouseId), 'Transfer refused, with what was available.'),

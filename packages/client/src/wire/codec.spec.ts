@@ -57,6 +57,14 @@ describe('decode', () => {
     expect(refusal(() => decode(message('ReservationCommitted', v1Body), MAX))).toMatch(/^invalid_schema: ReservationCommitted v2: levels: /);
     expect(refusal(() => decode(message('ReservationCommitted', examples.ReservationCommitted, { [HEADER.version]: 1 }), MAX))).toMatch(/^invalid_schema: ReservationCommitted v1: /);
   });
+
+  it('reads a v1 StockReceived or StockAdjusted with the levels of the row its own fields name', () => {
+    for (const type of ['StockReceived', 'StockAdjusted'] as const) {
+      const { levels: _levels, ...v1Body } = examples[type];
+      const { productId, warehouseId, onHand, reserved, version } = v1Body;
+      expect(decode(message(type, v1Body, { [HEADER.version]: 1 }), MAX).payload).toEqual({ ...v1Body, levels: [{ productId, warehouseId, onHand, reserved, available: onHand - reserved, version }] });
+    }
+  });
 });
 
 describe('propertiesOf', () => {
