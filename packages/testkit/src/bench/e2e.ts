@@ -112,13 +112,20 @@ export async function runLoad(
   // scraping at 50 Hz during the run measurably slowed what it measures.
   // Outcomes arrive roughly in publish order: a cursor over the first unseen keeps each look cheap.
   let cursor = 0;
+  // A worker that died mid-run (the floor exits on an error) would leave the waits below to time out.
+  const exited = () => {
+    const gone = workers.find((w) => w.proc.exitCode !== null || w.proc.signalCode !== null);
+    if (gone) throw new Error(`bench run: worker process ${gone.proc.pid} exited (${gone.proc.exitCode ?? gone.proc.signalCode}) mid-run`);
+  };
   for (;;) {
     while (cursor < fresh.length && tap.seenAt.has(fresh[cursor]!)) cursor++;
     if (cursor === fresh.length) break;
+    exited();
     if (performance.now() > deadline) throw new Error(`bench run timed out: ${fresh.filter((id) => !tap.seenAt.has(id)).length} outcome events missing`);
     await new Promise((r) => setTimeout(r, 20));
   }
   for (;;) {
+    exited();
     const handled = (await readMetrics(workers)).handled - before;
     if (handled >= commands.length) break;
     if (performance.now() > deadline) throw new Error(`bench run timed out: ${handled}/${commands.length} handled`);

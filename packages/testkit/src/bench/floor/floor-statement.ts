@@ -3,7 +3,7 @@
  * for the group, in a single round trip and a single commit (synchronous_commit on).
  *
  * - the inbox claim (`ON CONFLICT DO NOTHING RETURNING`): only fresh ids go on, duplicates are
- *   absorbed here;
+ *   absorbed here (two copies in one group: the first);
  * - the stock rows, by the group's summed deltas per product+warehouse (a row is created by its
  *   first receipt, as ReceiveStock does);
  * - one ledger row per fresh receipt;
@@ -22,7 +22,7 @@ WITH input AS (
   ON CONFLICT DO NOTHING
   RETURNING message_id
 ), applied AS (
-  SELECT input.* FROM input JOIN fresh USING (message_id)
+  SELECT DISTINCT ON (message_id) input.* FROM input JOIN fresh USING (message_id)
 ), stock AS (
   INSERT INTO inventory.stock AS s (product_id, warehouse_id, on_hand, version)
   SELECT product_id, warehouse_id, sum(quantity), 1 FROM applied GROUP BY product_id, warehouse_id

@@ -26,6 +26,8 @@ const GROUP_MAX = 200;
 /** The workers' default PREFETCH: the floor may hold as much unacked work as one of them. */
 const PREFETCH = 100;
 const CONSUMER = 'bench-floor';
+/** The contract's most units per receipt. */
+const MAX_QUANTITY = 1_000_000;
 
 const env = (name: string): string => {
   const v = process.env[name];
@@ -64,10 +66,12 @@ async function main(): Promise<void> {
   const receiptOf = (m: amqp.ConsumeMessage): Receipt | undefined => {
     try {
       const p = JSON.parse(m.content.toString('utf8')) as Partial<Receipt>;
-      if (typeof p.productId !== 'string' || typeof p.warehouseId !== 'string' || typeof p.quantity !== 'number') return undefined;
+      // What the statement's columns and the stock row's checks take; anything else would fail it.
+      const quantity = p.quantity;
+      if (typeof p.productId !== 'string' || typeof p.warehouseId !== 'string' || typeof quantity !== 'number' || !Number.isInteger(quantity) || quantity < 1 || quantity > MAX_QUANTITY) return undefined;
       // Upstream publishers route by partition label: the outcome keeps it.
       const routingKey = `StockReceived.${m.fields.routingKey}`;
-      return { messageId: String(m.properties.messageId), productId: p.productId, warehouseId: p.warehouseId, quantity: p.quantity, routingKey };
+      return { messageId: String(m.properties.messageId), productId: p.productId, warehouseId: p.warehouseId, quantity, routingKey };
     } catch {
       return undefined;
     }
