@@ -20,7 +20,8 @@ export class DuplicateWatch {
 
   constructor(
     private readonly windowMs: number = DUPLICATES_RECENT_MS,
-    private readonly clock: () => number = Date.now,
+    // Monotonic: a wall clock stepped by NTP would stretch or cut the window.
+    private readonly clock: () => number = () => performance.now(),
   ) {}
 
   /** `count` duplicates were just caught (0: none, nothing changes). */

@@ -114,10 +114,9 @@ export class MessagePipeline<U extends UnitOfWork> {
   }
 
   /**
-   * Metrics of the batch's settled entries. Counted per type and observed through one labelled
-   * child per type: a labelled inc or observe hashes its labels on every call, and a batch holds
-   * one or two types. The stages before and in the transaction are the batch's, once per message
-   * so that their means stay per message.
+   * Metrics of the batch's settled entries. The counters are incremented once per type: a
+   * labelled inc hashes its labels on every call, and a batch holds one or two types. The
+   * histograms are observed per message, so that their means stay per message.
    */
   private observe(run: BatchRun, todo: Entry[], applied: Applied, ready: number): void {
     const now = Date.now();
@@ -126,15 +125,15 @@ export class MessagePipeline<U extends UnitOfWork> {
     const preTransaction = (ready - run.started) / 1000;
     const transactionQueue = (applied.began - ready) / 1000;
     const transaction = (applied.committed - applied.began) / 1000;
-    const byType = new Map<string, { applied: number; duplicate: number; latency: ReturnType<typeof metrics.latency.labels> }>();
+    const byType = new Map<string, { applied: number; duplicate: number }>();
     for (const e of todo) {
       if (run.isSettled(e)) continue;
       const type = e.item.envelope.type;
       let t = byType.get(type);
-      if (!t) byType.set(type, (t = { applied: 0, duplicate: 0, latency: metrics.latency.labels({ type }) }));
+      if (!t) byType.set(type, (t = { applied: 0, duplicate: 0 }));
       if (applied.fresh.has(e.item.envelope.messageId)) {
         t.applied++;
-        t.latency.observe((now - e.d.receivedAt) / 1000);
+        metrics.latency.observe({ type }, (now - e.d.receivedAt) / 1000);
         stages.partitionQueue.observe(Math.max(0, run.startedAt - e.d.receivedAt) / 1000);
         stages.preTransaction.observe(preTransaction);
         stages.transactionQueue.observe(transactionQueue);
