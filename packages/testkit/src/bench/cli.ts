@@ -362,7 +362,6 @@ async function main(): Promise<number> {
     const hot = get('hot-key');
     const reservations = get('reservations-3-lines');
     const dupOnly = get('duplicates-only');
-    const quarterP99 = (r: Row | undefined) => r?.load_curve?.find((p) => 'fraction' in p && p.fraction === 0.25)?.p99_ms;
     const latencyRows = [uniform, hot].filter((r): r is Row => r !== undefined);
     const limits: Limits = { amqp_publish: amqpLimit.publish, amqp_consume: amqpLimit.consume, pg_tx_per_s: pgLimit };
     const report = {
@@ -411,6 +410,11 @@ async function main(): Promise<number> {
   }
 }
 
+/** p99 of the paced run at a quarter of the full rate (the default `--loads`), where a latency target is set. */
+function quarterP99(r: Row): number | undefined {
+  return r.load_curve?.find((p) => 'fraction' in p && p.fraction === 0.25)?.p99_ms;
+}
+
 /** Limit (c)'s uniform ÷ duplicates-only throughput: a duplicate's cost to the host under the least code. */
 function floorRatio(floor: FloorRow[]): number | null {
   const fresh = floor.find((f) => f.name === 'uniform');
@@ -452,14 +456,13 @@ function printTable(limits: Limits, rows: Row[], dupCost: number | null, floor: 
   const out: string[] = [];
   out.push(`limits: amqp publish ${limits.amqp_publish}/s, amqp consume ${limits.amqp_consume}/s, pg per-message tx ${limits.pg_tx_per_s}/s`);
   if (broker) out.push(`broker alone, host CPU per message: ${broker.burst_host_cpu_us_per_msg} µs in bursts, ${broker.paced_host_cpu_us_per_msg} µs paced at ${broker.paced_rate}/s`);
-  for (const f of floor) out.push(`limit (c) ${f.name}: ${f.msgs_per_s}/s, ${f.worker_cpu_us_per_msg}/${f.host_cpu_us_per_msg} µs per message (floor/host), p50 ${f.half_load.p50_ms} ms, p99 ${f.half_load.p99_ms} ms at half load, ${f.mean_batch} per statement, RSS ${f.rss_mb} MB`);
+  // No fresh message, no latency (duplicates only): NaN in the run, null in its JSON.
+  const ms = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '–' : v);
+  for (const f of floor) out.push(`limit (c) ${f.name}: ${f.msgs_per_s}/s, ${f.worker_cpu_us_per_msg}/${f.host_cpu_us_per_msg} µs per message (floor/host), p50 ${ms(f.half_load.p50_ms)} ms, p99 ${ms(f.half_load.p99_ms)} ms at half load, ${f.mean_batch} per statement, RSS ${f.rss_mb} MB`);
   out.push('');
   const head = ['scenario', 'workers', 'msgs/s', 'p50 ms', 'p99 ms', 'p50 ms ½', 'p99 ms ½', 'p99 ms ¼', 'RSS MB', 'cpu µs/msg', 'host µs ½', '× floor', '× pg tx', '× amqp pub'];
   const cpu = (r: Row) => (r.worker_cpu_us_per_msg === undefined ? '–' : `${r.worker_cpu_us_per_msg}/${r.host_cpu_us_per_msg}`);
-  // No fresh message, no latency (duplicates only): NaN in the run, null in its JSON.
-  const ms = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '–' : v);
-  const quarter = (r: Row) => r.load_curve?.find((p) => 'fraction' in p && p.fraction === 0.25)?.p99_ms;
-  const lines = rows.map((r) => [r.name, r.workers, r.msgs_per_s, ms(r.p50_ms), ms(r.p99_ms), ms(r.half_load.p50_ms), ms(r.half_load.p99_ms), ms(quarter(r)), r.rss_mb, cpu(r), r.half_load.host_cpu_us_per_msg ?? '–', r.ratio_vs_floor ?? '–', r.ratio_vs_pg_tx, r.ratio_vs_amqp_publish].map(String));
+  const lines = rows.map((r) => [r.name, r.workers, r.msgs_per_s, ms(r.p50_ms), ms(r.p99_ms), ms(r.half_load.p50_ms), ms(r.half_load.p99_ms), ms(quarterP99(r)), r.rss_mb, cpu(r), r.half_load.host_cpu_us_per_msg ?? '–', r.ratio_vs_floor ?? '–', r.ratio_vs_pg_tx, r.ratio_vs_amqp_publish].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   out.push(fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt));
