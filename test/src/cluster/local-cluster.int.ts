@@ -145,17 +145,16 @@ async function publisherOutlivesItsNode(dir: string, urls: string[]): Promise<vo
  * downed node led moves on again). Small and slow (a rate, not the flood's full speed) so that
  * both node faults fire while it publishes.
  */
-async function floodOnTheCluster(dir: string): Promise<void> {
-  mkdirSync(TEST_LOG_DIR, { recursive: true });
-  const progressLog = join(TEST_LOG_DIR, `cluster-flood-${process.pid}-${Date.now()}.txt`);
+async function floodOnTheCluster(dir: string, progressLog: string): Promise<void> {
   const opts: FloodOptions = {
     ...defaultOptions(),
     seed: process.env.FLOOD_SEED ?? '23',
     cluster: dir,
-    commands: 5000,
+    commands: 4000,
     rate: 30,
     instances: { inventory: 2, orders: 1, payments: 1 },
     faults: parseFaults('node=1,rolling-restart=1,kill=1,conn=1'),
+    nodeDownMs: 15_000,
     quiet: true,
     quiesceTimeoutMs: 90_000,
     drainMaxMs: 240_000,
@@ -181,12 +180,25 @@ async function floodOnTheCluster(dir: string): Promise<void> {
  */
 (rabbitInstalled ? describe : describe.skip)('npm run cluster', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sf-cluster-test-'));
+  mkdirSync(TEST_LOG_DIR, { recursive: true });
+  const progressLog = join(TEST_LOG_DIR, `cluster-${process.pid}-${Date.now()}.txt`);
+  // Each step's start, so that a run out of time shows where the time went.
+  const began = Date.now();
+  const steps: string[] = [];
+  let finished = false;
+  const step = (name: string): void => {
+    const line = `+${((Date.now() - began) / 1000).toFixed(1)} s ${name}`;
+    steps.push(line);
+    appendFileSync(progressLog, `${new Date().toISOString()} ${line}\n`);
+  };
   afterAll(async () => {
+    if (!finished) console.error(`cluster test steps (progress in ${progressLog}):\n${steps.join('\n')}`);
     // Whatever failed above: no node of this test outlives it.
     await down({ dir });
   }, 60_000);
 
   it('brings up three clustered nodes, replicates a quorum queue on all three, keeps serving with one stopped, keeps a publisher confirmed through a killed node, floods through node faults, and leaves nothing after down', async () => {
+    step('up');
     const up = await cli(['up', '--dir', dir, '--base-port', String(BASE_PORT), '--prefix', PREFIX, '--json']);
     expect({ code: up.code, stderr: up.code === 0 ? '' : up.stderr }).toEqual({ code: 0, stderr: '' });
     const info = JSON.parse(up.stdout) as { amqpUrl: string; managementUrls: string[]; started: string[] };
@@ -194,7 +206,7 @@ async function floodOnTheCluster(dir: string): Promise<void> {
     expect(urls).toEqual([0, 1, 2].map((i) => `amqp://guest:guest@127.0.0.1:${BASE_PORT + i}`));
     expect(info.started).toHaveLength(3);
 
-    // Again: nothing to start or join.
+    step('up again, status');
     const again = await cli(['up', '--dir', dir, '--json']);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ started: [], joined: [] });
@@ -208,6 +220,7 @@ async function floodOnTheCluster(dir: string): Promise<void> {
     for (const n of status.nodes) expect(n.members.filter((m) => m.running).map((m) => m.name).sort()).toEqual(names);
 
     // The topology through node 1, with a group size of 3: every queue on all three nodes.
+    step('topology, round trip');
     const topology: TopologyOptions = { namespace: `t-cluster-${randomBytes(3).toString('hex')}`, partitions: 1, deliveryLimit: 20, quorumGroupSize: 3 };
     const queue = partitionQueue(topology.namespace, 'inventory', 0, 1);
     const conn = await amqp.connect(urls[0]!);
@@ -219,15 +232,20 @@ async function floodOnTheCluster(dir: string): Promise<void> {
     expect(await roundTrip(urls[1]!, urls[1]!, queue, 'through node 2')).toBe('through node 2');
 
     // Node 1 down: two of three members remain, a majority; the queue still takes and gives.
+    step('node 1 down, round trip');
     const stop = await cli(['stop-node', '1', '--dir', dir]);
     expect(stop.code).toBe(0);
     expect((await cli(['status', '--dir', dir])).code).toBe(1);
     expect(await roundTrip(urls[1]!, urls[2]!, queue, 'with node 1 down')).toBe('with node 1 down');
 
     // Back in the cluster; then a publisher whose node dies under it, and a flood with a node down and a rolling restart.
+    step('node 1 started');
     expect((await cli(['start-node', '1', '--dir', dir])).code).toBe(0);
+    step('publisher through a killed node');
     await publisherOutlivesItsNode(dir, urls);
-    await floodOnTheCluster(dir);
+    step('flood');
+    await floodOnTheCluster(dir, progressLog);
+    step('down');
 
     const gone = await cli(['down', '--dir', dir]);
     expect(gone.code).toBe(0);
@@ -238,6 +256,8 @@ async function floodOnTheCluster(dir: string): Promise<void> {
     // The broker every other test uses was left alone.
     const main = await amqp.connect((process.env.AMQP_URL ?? LOCAL_DEFAULTS.AMQP_URL).split(',')[0]!);
     await main.close();
-    // Three boots on a busy two-core machine (~55 s idle, up to ~100 s under load), and the flood.
-  }, 600_000);
+    finished = true;
+    // Alone on this machine it takes about 4 minutes (three boots, six node restarts, a flood
+    // publishing for two and a half); beside the rest of the suite on two cores, over twice that.
+  }, 900_000);
 });
