@@ -360,6 +360,34 @@ describe('PartitionConsumer', () => {
     expect(h.fake.channels[1]!.closedBy).toEqual({ by: 'client' });
   });
 
+  it('stop with a bound cuts a batch that outlasts it: its signal aborts, nothing is acked, the whole batch goes back to the queue', async () => {
+    const h = setup({
+      prefetch: 10,
+      batchSize: 2,
+      // A batch retrying a dependency that is down: it ends only when its signal aborts.
+      process: async (batch, ctl) => {
+        if (id(batch[0]!) === 'w') return ackAll(batch, ctl, 0);
+        await new Promise((r) => ctl.signal.addEventListener('abort', r, { once: true }));
+      },
+    });
+    await h.warmUp();
+    for (const m of ['m1', 'm2', 'm3']) h.fake.publish(Q, m);
+    await until(() => h.calls.length === 1, 'm1, m2 in process');
+    const acked = h.fake.acks.length;
+    expect(await h.consumer.stop({ abortAfterMs: 50 })).toBe(true);
+    expect(h.fake.acks.length).toBe(acked);
+    expect(h.fake.ready(Q)).toEqual(['m1', 'm2', 'm3']);
+    expect(h.fake.consumersOf(Q)).toEqual([]);
+  });
+
+  it('stop with a bound that a batch keeps reports nothing cut', async () => {
+    const h = setup({ prefetch: 10, batchSize: 2 });
+    await h.warmUp();
+    h.fake.publish(Q, 'm1');
+    await until(() => h.batches().length === 1, 'm1 applied');
+    expect(await h.consumer.stop({ abortAfterMs: 50 })).toBe(false);
+  });
+
   it('stop while the subscription is still opening its channel leaves no consumer behind', async () => {
     const h = setup({ prefetch: 1 });
     const release = h.fake.holdChannelOpens();

@@ -195,18 +195,31 @@ export class PartitionConsumer {
   /**
    * Drain-first stop: no new batch starts, the one in flight commits and acks, then the
    * channel closes so the broker hands the unprocessed rest (in order) to the next consumer.
+   * `abortAfterMs` bounds the drain: a batch still in hand then (retrying a dependency that is
+   * down) has its retries cut short, as `force` does at once, and goes back to the queue unacked.
+   * Resolves true when the bound cut a batch short.
    */
-  async stop(opts: { force?: boolean } = {}): Promise<void> {
+  async stop(opts: { force?: boolean; abortAfterMs?: number } = {}): Promise<boolean> {
     if (this.state === 'idle') {
       this.state = 'stopped';
-      return;
+      return false;
     }
-    if (this.state === 'stopped') return;
+    if (this.state === 'stopped') return false;
     this.state = 'draining';
     if (opts.force) this.abort.abort();
+    let cut = false;
+    const bound =
+      opts.abortAfterMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            cut = true;
+            this.opts.log.warn({ queue: this.opts.queue, partition: this.opts.partition, afterMs: opts.abortAfterMs }, 'the batch in hand outlasted the drain bound: its retries are cut short and its deliveries go back to the queue');
+            this.abort.abort();
+          }, opts.abortAfterMs);
     this.unregister?.();
     this.idleWait.wake();
     await this.loop;
+    clearTimeout(bound);
     clearTimeout(this.resubscribeTimer);
     // A subscription in flight (reconnect setup, resubscribe timer) must land before we close:
     // finishing after us, it would leave a consumer nobody reads, which single active consumer
@@ -218,6 +231,7 @@ export class PartitionConsumer {
     this.gen++;
     await closeWithin(ch);
     this.state = 'stopped';
+    return cut;
   }
 
   /** Force-aborts an in-flight retry loop (used when the shutdown grace period is over). */

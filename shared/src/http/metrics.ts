@@ -76,7 +76,7 @@ export class WorkerMetrics {
       transaction: this.stage.labels('transaction'),
     };
     this.transientRetries = new Counter({ name: 'stockflow_transient_retries_total', help: 'Batches retried in place after a transient failure', labelNames: ['kind'], registers: r });
-    this.givenBack = new Counter({ name: 'stockflow_given_back_total', help: 'Times a partition gave its deliveries back to the broker because a step kept failing past its retry budget (step: transaction, prepare, dead_letter); the broker\'s x-delivery-limit counts each', labelNames: ['step'], registers: r });
+    this.givenBack = new Counter({ name: 'stockflow_given_back_total', help: 'Times a partition gave its deliveries back to the broker because a step kept failing past its retry budget (step: transaction, prepare, dead_letter) or an operator paused it while its batch was still retrying (step: pause); the broker\'s x-delivery-limit counts each', labelNames: ['step'], registers: r });
     this.compensations = new Counter({ name: 'stockflow_compensations_total', help: 'What prepare() did outside a transaction, undone before its message was dead-lettered (a charge refunded), by outcome: done, failed (the dead letter says so: a person must look)', labelNames: ['outcome'], registers: r });
     this.outboxPublished = new Counter({ name: 'stockflow_outbox_published_total', help: 'Outbox rows published with confirms by this instance, by how the relay got them (handoff: in memory from this worker; table: read back; parked: a parked key\'s head, retried)', labelNames: ['via'], registers: r });
     // Both read at scrape time, so a stuck relay shows up even when nothing is published.

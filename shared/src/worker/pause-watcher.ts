@@ -10,6 +10,13 @@ export const PAUSE_POLL_MS = 1_000;
  * (a handover, a renewed channel) and get one again from an instance that has not read it yet.
  */
 export const PAUSE_SEEN_MS = PAUSE_POLL_MS + 1_000;
+/**
+ * How long the batch in hand of a partition being paused may take to finish. A batch commits in
+ * milliseconds unless it is retrying a dependency that is down (a payment provider: minutes of
+ * attempts); an operator who pauses wants the partition let go now, so past this its retries are
+ * cut short and its deliveries go back to the queue, as after a crash.
+ */
+export const PAUSED_BATCH_GRACE_MS = 5_000;
 
 export interface PauseWatcherOptions {
   partitions: number;

@@ -17,7 +17,7 @@ import { listPauses } from '../db/consumption-pause';
 import { AllPartitions, type PartitionAssigner } from './assignment';
 import { checkPartitionCount } from './deployment';
 import { LeaseAssigner } from './lease-assigner';
-import { PauseWatcher } from './pause-watcher';
+import { PAUSED_BATCH_GRACE_MS, PauseWatcher } from './pause-watcher';
 import { Resequencer } from './resequencer';
 import { MessagePipeline } from './pipeline/message-pipeline';
 import { resolveTestHooks, type ResolvedTestHooks, type TestHooks } from './test-hooks';
@@ -361,10 +361,12 @@ export class Worker<U extends UnitOfWork> {
     const rt = this.runtime;
     const lost = [...this.consumers.keys()].filter((p) => !owned.has(p));
     const gained = [...owned].filter((p) => !this.consumers.has(p)).sort((a, b) => a - b);
+    const paused = this.pauses?.paused;
     const drains = lost.map(async (p) => {
       const c = this.consumers.get(p)!;
       this.consumers.delete(p);
-      await c.stop();
+      // An operator's pause is let go of within a bound; a rebalance hands the batch over whole.
+      if (await c.stop(paused?.has(p) ? { abortAfterMs: PAUSED_BATCH_GRACE_MS } : {})) rt.metrics.givenBack.inc({ step: 'pause' });
     });
     for (const p of gained) {
       // Subscribing takes a while per partition: a pause read meanwhile holds the rest back.

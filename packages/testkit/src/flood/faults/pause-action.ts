@@ -7,7 +7,8 @@ import { onFloodChannel } from './flood-channel';
 const PAUSE_MS = 5_000;
 /**
  * How long the instances get to let go of the paused queues: each reads the pauses every
- * PAUSE_POLL_MS and first finishes the batch in hand (which may be retrying a fault of its own).
+ * PAUSE_POLL_MS and first finishes the batch in hand, or cuts its retries short after
+ * PAUSED_BATCH_GRACE_MS (a batch retrying a fault of its own).
  */
 export const PAUSE_LET_GO_MS = 15_000;
 const LOOK_EVERY_MS = 100;
