@@ -37,8 +37,9 @@ ARG SERVICE
 ARG HTTP_PORT
 ENV NODE_ENV=production
 ENV SERVICE=${SERVICE}
-# Same V8 heap flags as every other way of starting a worker (shared/src/worker/node-args.ts).
-ENV NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=128"
+# Same V8 heap flags as every other way of starting a worker (shared/src/worker/node-args.ts),
+# on node's command line: NODE_OPTIONS refuses --heap-growing-percent.
+ENV WORKER_NODE_ARGS="--max-semi-space-size=8 --max-old-space-size=128 --heap-growing-percent=100"
 WORKDIR /app
 COPY --from=manifests /app/ ./
 # Only this service's and the ops CLI's production dependencies (shared and the client are
@@ -60,4 +61,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.HTTP_PORT + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM drains and stops cleanly; exec makes node PID 1, so it is node that gets it.
 STOPSIGNAL SIGTERM
-CMD ["sh", "-c", "exec node services/$SERVICE/dist/main.js"]
+CMD ["sh", "-c", "exec node $WORKER_NODE_ARGS services/$SERVICE/dist/main.js"]

@@ -6,7 +6,7 @@ import { inventorySettings, loadInventoryConfig } from '@stockflow/inventory-wor
 import { loadOrderConfig, orderSettings } from '@stockflow/order-worker';
 import { loadPaymentConfig, paymentSettings } from '@stockflow/payment-worker';
 import { gatewaySettings, loadGatewayConfig } from '@stockflow/gateway';
-import type { Setting } from '@stockflow/shared';
+import { DEFAULT_WORKER_NODE_ARGS, type Setting } from '@stockflow/shared';
 import { IMAGES } from '../support/services';
 import { DEFAULT_BASE_PORT, nodesOf } from '@stockflow/testkit/cluster/local-cluster';
 
@@ -167,7 +167,9 @@ describe('docker-compose.yml', () => {
       expect(health).toContain('process.env.HTTP_PORT');
       // The command runs the compiled main.ts of this worker, as PID 1 (exec).
       const cmd = JSON.parse(final.find((l) => l.instruction === 'CMD')!.args) as string[];
-      expect(cmd).toEqual(['sh', '-c', `exec node services/${name}/dist/main.js`]);
+      expect(cmd).toEqual(['sh', '-c', `exec node $WORKER_NODE_ARGS services/${name}/dist/main.js`]);
+      // The heap flags every other way of starting a worker uses.
+      expect(final.find((l) => l.instruction === 'ENV' && l.args.startsWith('WORKER_NODE_ARGS='))?.args).toBe(`WORKER_NODE_ARGS="${DEFAULT_WORKER_NODE_ARGS}"`);
       expect(existsSync(join(ROOT, 'services', name, 'src', 'main.ts'))).toBe(true);
     });
 
@@ -233,7 +235,7 @@ describe('docker-compose.yml', () => {
     const final = lines.slice(lines.map((l) => l.instruction).lastIndexOf('FROM'));
     const copies = final.filter((l) => l.instruction === 'COPY').map((l) => l.args);
     for (const ws of ['services/gateway', ...workspaceClosure('services/gateway')]) expect(copies).toContain(`--from=build /app/${ws}/dist ${ws}/dist`);
-    expect(JSON.parse(final.find((l) => l.instruction === 'CMD')!.args)).toEqual(['sh', '-c', 'exec node services/gateway/dist/main.js']);
+    expect(JSON.parse(final.find((l) => l.instruction === 'CMD')!.args)).toEqual(['sh', '-c', 'exec node $WORKER_NODE_ARGS services/gateway/dist/main.js']);
     expect(final.filter((l) => l.instruction === 'USER').at(-1)?.args).toBe('node');
   });
 
