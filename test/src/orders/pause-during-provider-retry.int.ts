@@ -22,11 +22,17 @@ describe('a pause while a payment batch retries the provider', () => {
   beforeAll(async () => {
     saga = await Saga.start('pause-retry', {
       payments: { PROVIDER_TIMEOUT_MS: TIMEOUT_MS, PROVIDER_MAX_ATTEMPTS: ATTEMPTS, PROVIDER_RETRY_BASE_MS: 50, PROVIDER_RETRY_MAX_MS: 100 },
-      provider: { hangMs: 60_000 },
+      // Longer than the client's timeout, and short: a hung request keeps the simulator's stop waiting.
+      provider: { hangMs: 3 * TIMEOUT_MS },
     });
     await saga.stockUp(5);
   });
-  afterAll(async () => saga?.stop());
+  afterAll(async () => {
+    // A failed run may leave the batch retrying, and a worker's stop drains it: the provider
+    // answers again, so it ends within one attempt.
+    saga?.sim.configure({ timeouts: {} });
+    await saga?.stop();
+  }, 60_000);
 
   it('lets go of the partition within the grace, holds the payment while paused, and charges it once after the resume', async () => {
     const partition = partitionOf(ORDER, saga.env.topology.partitions);
