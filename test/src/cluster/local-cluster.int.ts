@@ -257,7 +257,7 @@ async function floodOnTheCluster(dir: string, progressLog: string): Promise<void
     const main = await amqp.connect((process.env.AMQP_URL ?? LOCAL_DEFAULTS.AMQP_URL).split(',')[0]!);
     await main.close();
     finished = true;
-    // Alone on this machine it takes about 4 minutes (three boots, six node restarts, a flood
-    // publishing for two and a half); beside the rest of the suite on two cores, over twice that.
+    // About 4 minutes alone or beside the rest of the suite on this machine (three boots, six
+    // node restarts, a flood publishing for about three); in a slow hour one run passed 10.
   }, 900_000);
 });
