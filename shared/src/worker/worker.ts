@@ -62,6 +62,8 @@ export class Worker<U extends UnitOfWork> {
   private readonly log: Logger;
   private readonly stack: { name: string; stop: () => Promise<void> }[] = [];
   private readonly consumers = new Map<number, PartitionConsumer>();
+  /** Consumers of lost partitions still finishing their batch: the shutdown's force reaches them too. */
+  private readonly draining = new Set<PartitionConsumer>();
   private rt: Runtime | undefined;
   private amqp: AmqpConnection | undefined;
   private pipeline: MessagePipeline<U> | undefined;
@@ -365,8 +367,13 @@ export class Worker<U extends UnitOfWork> {
     const drains = lost.map(async (p) => {
       const c = this.consumers.get(p)!;
       this.consumers.delete(p);
-      // An operator's pause is let go of within a bound; a rebalance hands the batch over whole.
-      if (await c.stop(paused?.has(p) ? { abortAfterMs: PAUSED_BATCH_GRACE_MS } : {})) rt.metrics.givenBack.inc({ step: 'pause' });
+      this.draining.add(c);
+      try {
+        // An operator's pause is let go of within a bound; a rebalance hands the batch over whole.
+        if (await c.stop(paused?.has(p) ? { abortAfterMs: PAUSED_BATCH_GRACE_MS } : {})) rt.metrics.givenBack.inc({ step: 'pause' });
+      } finally {
+        this.draining.delete(c);
+      }
     });
     for (const p of gained) {
       // Subscribing takes a while per partition: a pause read meanwhile holds the rest back.
@@ -453,7 +460,7 @@ export class Worker<U extends UnitOfWork> {
 
   /** Force-aborts in-flight retries (grace period over). */
   forceAbort(): void {
-    for (const c of this.consumers.values()) c.forceAbort();
+    for (const c of [...this.consumers.values(), ...this.draining]) c.forceAbort();
   }
 
   private async unwind(): Promise<void> {
