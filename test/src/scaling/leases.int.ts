@@ -15,6 +15,17 @@ function expectBalanced(workers: Worker<InventoryUnitOfWork>[]): void {
   expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
 }
 
+/** Polls the member list until `instance` is gone; what its lease had left the last time it was listed (ms). */
+async function lastLeaseOf(env: TestEnv, instance: string): Promise<number> {
+  let left = 0;
+  for (;;) {
+    const me = (await liveMembers(env.redis, 'inventory')).find((m) => m.instance === instance);
+    if (!me) return left;
+    left = me.leaseLeftMs;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /**
  * Lease-based ownership with in-process workers: even spread, a graceful stop hands its
  * partitions over without waiting for the lease to expire, and a worker cut off from Redis
@@ -55,13 +66,16 @@ describe('partition ownership by Redis leases (in-process workers)', () => {
     proxy.restore();
     await eventually(() => expectBalanced([a, b, c]), 15_000);
 
-    // Graceful stop: b leaves the lease set at once; a and c own everything well before b's
-    // lease (4 s) could have expired.
+    // Graceful stop: b leaves the lease set at once, seen as its member vanishing with most of
+    // its lease left (an expiry would show it to the end, with nothing left); a and c own
+    // everything before b's lease, last renewed at most a heartbeat before the stop, could expire.
     const stopAt = Date.now();
+    const lastSeen = lastLeaseOf(env, 'lease-b');
     await b.stop();
     await eventually(() => expectBalanced([a, c]), 5_000, 20);
     const handoverMs = Date.now() - stopAt;
-    expect(handoverMs).toBeLessThan(LEASES.LEASE_TTL_MS / 2);
+    expect(await lastSeen).toBeGreaterThan(LEASES.LEASE_TTL_MS / 2);
+    expect(handoverMs).toBeLessThan(LEASES.LEASE_TTL_MS - LEASES.HEARTBEAT_MS);
 
     const published = await stream.stop();
     expect(published).toBeGreaterThan(100);
