@@ -31,6 +31,8 @@ export class FaultInjector {
   private running: Promise<void> = Promise.resolve();
   private runningNodes: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Faults already due are dropped too (an interrupted run), not only those to come. */
+  private aborted = false;
   private brokerTouched = false;
   private startedAt = 0;
 
@@ -61,7 +63,7 @@ export class FaultInjector {
 
   private async fireAll(kinds: FaultKind[]): Promise<void> {
     for (const kind of kinds) {
-      if (this.stopped) return;
+      if (this.aborted) return;
       await this.fire(kind);
     }
   }
@@ -87,14 +89,21 @@ export class FaultInjector {
     return out;
   }
 
-  /** Stops firing (the fault being injected finishes first). */
-  async stop(): Promise<void> {
+  /**
+   * Stops firing: no fault comes due any more. With `finishDue`, the faults that came due while
+   * commands flowed but wait behind a slow one fire first (a busy host makes the chain fall
+   * behind, and a planned fault is never dropped); otherwise only the one being injected finishes.
+   */
+  async stop(opts: { finishDue?: boolean } = {}): Promise<void> {
     this.stopped = true;
+    if (!opts.finishDue) this.aborted = true;
     clearInterval(this.timer);
     await Promise.all([this.running, this.runningNodes]);
   }
 
+  /** The end of publishing: the faults due fire, then everything is put right. */
   async heal(timeoutMs: number): Promise<void> {
+    await this.stop({ finishDue: true });
     await this.settle();
     await this.ctx.fleet.heal(timeoutMs);
   }
