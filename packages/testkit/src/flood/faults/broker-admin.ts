@@ -101,6 +101,12 @@ export class ManagementAdmin implements BrokerAdmin {
     return rows.filter((q) => q.name.startsWith(prefix)).map((q) => ({ name: q.name, leader: q.leader ?? q.node ?? '' }));
   }
 
+  /** The quorum queues whose name starts with `prefix` that have a member not online. */
+  async queuesMissingMembers(prefix: string): Promise<string[]> {
+    const rows = await this.call<{ name: string; type?: string; members?: string[]; online?: string[] }[]>('GET', `/api/queues/${this.vhost}?columns=name,type,members,online`);
+    return rows.filter((q) => q.name.startsWith(prefix) && q.type === 'quorum' && (q.members ?? []).some((m) => !(q.online ?? []).includes(m))).map((q) => q.name);
+  }
+
   async namespaceConnections(namespace: string, opts: { activeOnly?: boolean } = {}): Promise<BrokerConnection[]> {
     const [consumers, connections] = await Promise.all([
       this.call<{ queue: { name: string }; channel_details?: { connection_name?: string }; active?: boolean }[]>('GET', `/api/consumers/${this.vhost}`),

@@ -13,12 +13,19 @@ export interface ClusterNodes {
   start(index: number): Promise<void>;
   /** Starts every node a fault stopped and did not start again (healing). */
   restore(): Promise<void>;
+  /**
+   * Waits until every member of each quorum queue named `prefix`… is online again, at most
+   * `timeoutMs`; the queues still missing one.
+   */
+  awaitMembersOnline(prefix: string, timeoutMs: number): Promise<string[]>;
 }
 
 /** One node down, as the report and the node-failover invariant see it. */
 export interface NodeOutage {
   node: string;
   how: 'stop' | 'kill';
+  /** How long it waited for every queue member to be online before it went down. */
+  membersWaitMs: number;
   at: number;
   /** From the stop to the node running in the cluster again. */
   downMs: number;
@@ -47,6 +54,8 @@ const AFTER_MS = 10_000;
 /** How long a downed node stays down at most waiting for its queues' new leaders (quorum queues elect one in about a second). */
 const LEADERS_WAIT_MS = 15_000;
 const LOOK_EVERY_MS = 500;
+/** How long a rolling restart waits for every queue member to be online before it stops the next node. */
+const MEMBERS_ONLINE_WAIT_MS = 120_000;
 const WORST_SHOWN = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -67,7 +76,9 @@ async function ledBy(c: ClusterNodes, namespace: string, partitions: number): Pr
 }
 
 /**
- * Takes one node down (SIGTERM, or SIGKILL for a crash) and keeps it down for `downMs` and
+ * Once every queue member is online (an operator's rabbitmq-upgrade await_online_quorum_plus_one:
+ * a node restarted just before and still booting would otherwise be missing too, and each queue
+ * with members on both would lose its majority), takes one node down (SIGTERM, or SIGKILL for a crash) and keeps it down for `downMs` and
  * until the partition queues it led have leaders on the other nodes (at most LEADERS_WAIT_MS:
  * a queue without members elsewhere never gets one), starts it again and waits until it runs
  * in the cluster, then measures how long the partitions it led made no progress. The node is
@@ -76,6 +87,10 @@ async function ledBy(c: ClusterNodes, namespace: string, partitions: number): Pr
 async function outage(ctx: FaultContext, c: ClusterNodes, node: { index: number; name: string }, downMs: number, kill: boolean): Promise<NodeOutage> {
   const e = edge(ctx);
   const n = e.topology.partitions;
+  const waitStart = Date.now();
+  const missing = await c.awaitMembersOnline(`${e.topology.namespace}.`, MEMBERS_ONLINE_WAIT_MS);
+  if (missing.length > 0) throw new Error(`${node.name} not stopped: ${missing.length} queues still miss a member after ${MEMBERS_ONLINE_WAIT_MS} ms (${missing.slice(0, 3).join(', ')})`);
+  const membersWaitMs = Date.now() - waitStart;
   const led = (await ledBy(c, e.topology.namespace, n)).get(node.name) ?? [];
   const at = await dbNow(e.pool);
   const started = Date.now();
@@ -109,6 +124,7 @@ async function outage(ctx: FaultContext, c: ClusterNodes, node: { index: number;
   return {
     node: node.name,
     how: kill ? 'kill' : 'stop',
+    membersWaitMs,
     at,
     downMs: back - at,
     partitionsLed: led.length,
@@ -133,7 +149,7 @@ function describe(o: NodeOutage): string {
   const s = (ms: number) => (ms < 0 ? '-' : `${(ms / 1000).toFixed(1)} s`);
   const leaders = o.leadersMovedMs >= 0 ? `new leaders after ${s(o.leadersMovedMs)}` : `${o.notMoved.length} without a new leader`;
   const moved = o.busyLed === 0 ? 'none of them busy' : `no progress at most ${s(o.maxNoProgressMs)} (others ${s(o.othersMaxNoProgressMs)})`;
-  return `${o.how === 'kill' ? 'SIGKILL' : 'stopped'}, back after ${s(o.downMs)}; led ${o.partitionsLed} partition queues, ${leaders}, ${moved}${o.stalled.length > 0 ? `; stalled: ${o.stalled.join(', ')}` : ''}`;
+  return `${o.membersWaitMs >= 1000 ? `after ${s(o.membersWaitMs)} for queue members, ` : ''}${o.how === 'kill' ? 'SIGKILL' : 'stopped'}, back after ${s(o.downMs)}; led ${o.partitionsLed} partition queues, ${leaders}, ${moved}${o.stalled.length > 0 ? `; stalled: ${o.stalled.join(', ')}` : ''}`;
 }
 
 /** The node leading the most partition queues goes down for --node-down; half the time it crashes (SIGKILL). */
@@ -147,7 +163,7 @@ async function node(ctx: FaultContext): Promise<FaultOutcome> {
   return { target: o.node, detail: describe(o), outages: [o] };
 }
 
-/** Every node in turn is stopped and started again, the next only once the last runs in the cluster. */
+/** Every node in turn is stopped and started again, the next only once the last runs in the cluster and its queue members are online. */
 async function rollingRestart(ctx: FaultContext): Promise<FaultOutcome> {
   const c = clusterOf(ctx, 'rolling-restart');
   const outages: NodeOutage[] = [];

@@ -20,8 +20,8 @@ export const FAULT_DOCS: Record<FaultKind, string> = {
   'forged-webhooks': 'a storm of 100 webhooks to the payment gateway: unsigned, signed with another secret, tampered after signing, replayed an hour late; every one must be refused (forged-webhooks)',
   'id-reuse': 'publishes 20 messages reusing ids: of commands already applied (another payload) and of events the workers emitted (another type); each must be dead-lettered as id_reused (id-reuse)',
   pause: 'an operator pauses one partition of a worker kind (a quarter of the time the whole worker) for 5 s, as stockflow-ops pause does, then resumes it: every instance lets go within 15 s and nothing of it is applied until the resume (pause-held); its messages wait and go on in order',
-  node: 'on a RabbitMQ cluster (--cluster): the node leading the most partition queues goes down for --node-down (30 s; half the time SIGKILL, a crash), then starts again; the partitions it led must move on before it is back (node-failover), and the report shows how long they stood still',
-  'rolling-restart': 'on a RabbitMQ cluster (--cluster): every node in turn is stopped and started again, the next once the last runs in the cluster (node-failover for each)',
+  node: 'on a RabbitMQ cluster (--cluster): once every queue member is online, the node leading the most partition queues goes down for --node-down (30 s; half the time SIGKILL, a crash), then starts again; the partitions it led must move on before it is back (node-failover), and the report shows how long they stood still',
+  'rolling-restart': 'on a RabbitMQ cluster (--cluster): every node in turn is stopped and started again, the next once the last runs in the cluster and every queue member is online (node-failover for each)',
   'big-headers': 'publishes 5 invalid messages whose header tables nearly fill 64 KiB; each must reach its dead queue as invalid_schema while its partition goes on (dead-letters)',
 };
 

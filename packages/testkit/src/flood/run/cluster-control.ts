@@ -2,6 +2,8 @@ import { nodesOf, loadSpec, startNode, status, stopNode, urlsOf, type ClusterSpe
 import { ManagementAdmin } from '../faults/broker-admin';
 import type { ClusterNodes } from '../faults/node-actions';
 
+const MEMBERS_POLL_MS = 500;
+
 /** The cluster a flood was pointed at does not run with all its nodes. */
 export class ClusterNotReadyError extends Error {}
 
@@ -38,6 +40,15 @@ export class LocalClusterControl implements ClusterNodes {
 
   leaders(prefix: string): Promise<{ name: string; leader: string }[]> {
     return this.admin.queueLeaders(prefix);
+  }
+
+  async awaitMembersOnline(prefix: string, timeoutMs: number): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const missing = await this.admin.queuesMissingMembers(prefix).catch(() => undefined);
+      if (missing?.length === 0 || Date.now() >= deadline) return missing ?? ['(the management API did not answer)'];
+      await new Promise((r) => setTimeout(r, MEMBERS_POLL_MS));
+    }
   }
 
   async stop(index: number, how: { kill: boolean }): Promise<void> {
