@@ -15,6 +15,24 @@ export interface OutboxRow {
   keyHash: number;
 }
 
+/** Published with every outbox row: the relay sets them, so rows do not store them. */
+const FIXED_PROPERTIES = { contentType: 'application/json', persistent: true } as const;
+
+/**
+ * What of a message's AMQP properties its outbox row stores: all but its id and type (columns of
+ * their own) and FIXED_PROPERTIES. The row is written, read back and parsed as jsonb once per
+ * message, so what the relay can give back is not stored.
+ */
+export function storedProperties(props: object): Record<string, unknown> {
+  const { messageId: _id, type: _type, contentType: _contentType, persistent: _persistent, ...rest } = props as Record<string, unknown>;
+  return rest;
+}
+
+/** The AMQP properties a row is published with; a row that stored any of the others gets them overridden the same way. */
+export function publishedProperties(row: Pick<OutboxRow, 'messageId' | 'type' | 'properties'>): Record<string, unknown> & { messageId: string; type: string } {
+  return { ...FIXED_PROPERTIES, ...row.properties, messageId: row.messageId, type: row.type };
+}
+
 export function outboxChannel(schema: string): string {
   return `${schema}_outbox`;
 }

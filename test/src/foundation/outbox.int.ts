@@ -1,3 +1,4 @@
+import { contracts, HEADER } from '@stockflow/shared';
 import { eventually, startInventory, startOrders, TestEnv } from '../support';
 import { registerWarehouses } from './fixtures';
 
@@ -42,6 +43,37 @@ describe('outbox', () => {
     expect(tap.distinct('StockReceived').map((e) => e.causationId).sort()).toEqual(['after', 'before']);
     const [row] = await env.query<{ on_hand: number }>(`SELECT on_hand FROM inventory.stock WHERE product_id = 'sku-a'`);
     expect(row?.on_hand).toBe(2);
+  });
+
+  it('publishes each row as a persistent JSON message with its id, type, correlation and headers, which the row does not store twice', async () => {
+    env = await TestEnv.create('outbox-props');
+    const stored: Record<string, unknown>[] = [];
+    await startInventory(env, {}, {
+      testHooks: {
+        // The broker confirmed the round; its rows are still in the table.
+        async relayAfterPublish(ids) {
+          const rows = await env.query<{ properties: Record<string, unknown> }>(`SELECT properties FROM inventory.outbox WHERE message_id = ANY($1) AND type = 'StockReceived'`, [ids]);
+          stored.push(...rows.map((r) => r.properties));
+        },
+      },
+    });
+    const pub = await env.publisher();
+    const tap = await env.tap();
+    await registerWarehouses(pub, ['wh-1']);
+    await pub.send('ReceiveStock', { productId: 'sku-p', warehouseId: 'wh-1', quantity: 2 }, { messageId: 'receive-p', correlationId: 'corr-p' });
+    const [event] = await tap.waitForCount('StockReceived', 1);
+    expect(event!.properties).toMatchObject({
+      messageId: event!.messageId,
+      type: 'StockReceived',
+      correlationId: 'corr-p',
+      contentType: 'application/json',
+      deliveryMode: 2,
+      headers: expect.objectContaining({ [HEADER.causationId]: 'receive-p', [HEADER.partitionKey]: event!.partitionKey, [HEADER.version]: contracts.StockReceived.version }),
+    });
+    expect(event!.properties.timestamp).toBeGreaterThan(0);
+    // The tap may see the event before the hook's read is back.
+    await eventually(() => expect(stored).toHaveLength(1), 10_000);
+    expect(Object.keys(stored[0]!).sort()).toEqual(['correlationId', 'headers', 'timestamp']);
   });
 
   it('republishes after a relay dies between publish and delete; the consumer inbox absorbs it', async () => {

@@ -9,6 +9,8 @@ export interface TappedEvent {
   causationId: string | undefined;
   partitionKey: string | undefined;
   routingKey: string;
+  /** The AMQP properties as they arrived, headers included. */
+  properties: amqp.MessageProperties;
   payload: Record<string, unknown>;
   receivedAt: number;
 }
@@ -41,6 +43,7 @@ export class EventTap {
           causationId: h[HEADER.causationId] as string | undefined,
           partitionKey: h[HEADER.partitionKey] as string | undefined,
           routingKey: m.fields.routingKey,
+          properties: m.properties,
           payload: JSON.parse(m.content.toString()) as Record<string, unknown>,
           receivedAt: Date.now(),
         });

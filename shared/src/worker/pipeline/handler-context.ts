@@ -1,6 +1,6 @@
 import { childMessageId, contracts, type Envelope, type MessageType, propertiesOf } from '@stockflow/client/internal';
 import { deliveryOf } from '../../amqp/topology';
-import type { OutboxRow } from '../../db/outbox';
+import { storedProperties, type OutboxRow } from '../../db/outbox';
 import { keyHash } from '../../db/outbox-shards';
 import { messageLogger, type Logger } from '../../logger';
 import { traceHeaders } from '../../tracing/message-spans';
@@ -44,7 +44,7 @@ export function handlerContext<U extends UnitOfWork>(rt: Runtime, uow: U, item: 
       exchange: route.exchange,
       routingKey: route.routingKey,
       mandatory: route.mandatory,
-      properties: { ...propertiesOf(envelope, traceHeaders(item.span)) },
+      properties: storedProperties(propertiesOf(envelope, traceHeaders(item.span))),
       payload: JSON.stringify(payload),
       watchExchange: route.watch?.exchange ?? null,
       watchRoutingKey: route.watch?.routingKey ?? null,
