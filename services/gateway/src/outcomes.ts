@@ -2,6 +2,7 @@ import { Client, type Pool } from 'pg';
 import type { ConsumeMessage } from 'amqplib';
 import { contracts, deadLetterExchange, declareQueueKeepingGroupSize, isDataException, quorumArguments, type QuorumGroupSize, eventsExchange, exchangesOf, gatewayOutcomesQueue, HEADER, partitionQueue, WORKER_KINDS, type AmqpConnection, type EventContract, type Logger } from '@stockflow/shared';
 import { findCommand, OUTCOME_CHANNEL, settle, type CommandRow } from './db/commands-table';
+import { OutcomeWaiters } from './outcome-waiters';
 
 const PREFETCH = 200;
 /** A waiter looks at its row this often even without a notification (one lost on a reconnect). */
@@ -33,14 +34,16 @@ const REQUEUE_AFTER_MS = 1_000;
  * Events of commands the gateway did not accept match no row and are dropped.
  */
 export class Outcomes {
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters: OutcomeWaiters<CommandRow>;
   private listener: Client | undefined;
   private stopped = false;
   private unregister: (() => void) | undefined;
 
   constructor(
     private readonly opts: { pool: Pool; databaseUrl: string; amqp: AmqpConnection; namespace: string; partitions: number; quorumGroupSize: QuorumGroupSize | undefined; log: Logger },
-  ) {}
+  ) {
+    this.waiters = new OutcomeWaiters({ read: (id) => findCommand(opts.pool, id), settled, recheckMs: RECHECK_MS });
+  }
 
   async start(): Promise<void> {
     await this.listen();
@@ -88,30 +91,13 @@ export class Outcomes {
   async stop(): Promise<void> {
     this.stopped = true;
     this.unregister?.();
-    for (const wake of [...this.waiters.values()].flatMap((s) => [...s])) wake();
+    this.waiters.wakeAll();
     await this.listener?.end().catch(() => undefined);
   }
 
   /** The row once it is settled, or as it is when `ms` ran out. */
-  async waitFor(messageId: string, ms: number): Promise<CommandRow | undefined> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const row = await findCommand(this.opts.pool, messageId);
-      const left = deadline - Date.now();
-      if (settled(row) || left <= 0 || this.stopped) return row;
-      await new Promise<void>((resolve) => {
-        const set = this.waiters.get(messageId) ?? new Set();
-        const done = () => {
-          clearTimeout(timer);
-          set.delete(done);
-          if (set.size === 0) this.waiters.delete(messageId);
-          resolve();
-        };
-        const timer = setTimeout(done, Math.min(left, RECHECK_MS));
-        set.add(done);
-        this.waiters.set(messageId, set);
-      });
-    }
+  waitFor(messageId: string, ms: number): Promise<CommandRow | undefined> {
+    return this.waiters.waitFor(messageId, ms, () => this.stopped);
   }
 
   private async record(m: ConsumeMessage): Promise<void> {
@@ -137,7 +123,7 @@ export class Outcomes {
   }
 
   private wake(messageId: string | undefined): void {
-    for (const done of this.waiters.get(messageId ?? '') ?? []) done();
+    if (messageId) this.waiters.wake(messageId);
   }
 
   /**
