@@ -1,6 +1,7 @@
 import { Gateway, loadGatewayConfig } from '@stockflow/gateway';
 import { deadLetterExchange, HEADER, partitionQueue, routeOf, stockKey, type Publisher } from '@stockflow/shared';
 import { eventually, startInventory, TestEnv } from '../support';
+import { TcpProxy } from '../scaling/tcp-proxy';
 import { warehouseReady } from '../scaling/traffic';
 
 const SHOP = 'shop-token-0123456789abcdefghij';
@@ -167,6 +168,40 @@ describe('HTTP ingress (gateway)', () => {
     ch.publish(deadLetterExchange(env.namespace), queue, Buffer.from(JSON.stringify(order)), { messageId: 'place-o-dead-1', type: 'PlaceOrder', headers: { [HEADER.reason]: 'handler_error' } });
     await ch.close();
     await eventually(async () => expect(await call('GET', '/v1/commands/place-o-dead-1')).toMatchObject({ status: 422, type: 'application/problem+json', body: { code: 'dead_lettered', detail: 'handler_error', state: 'dead_lettered' } }), 20_000, 200);
+  });
+
+  it('an outcome another instance records while the confirm is on its way is in the answer', async () => {
+    // A second instance whose broker connection holds the confirm back, so that the outcome is
+    // recorded (here by hand, as the instance consuming it would) while this request still
+    // waits to mark its command accepted, and commits only once that mark waits on its row.
+    const proxy = await TcpProxy.start(Number(new URL(env.amqpUrl).port || 5672));
+    try {
+      const second = env.track(new Gateway(loadGatewayConfig(env.env({ HTTP_PORT: 0, GATEWAY_TOKENS: `shop:${SHOP}`, INSTANCE_ID: 'gw-2', AMQP_URL: proxy.url(env.amqpUrl) })), { log: env.log }));
+      await second.start();
+      proxy.holdReplies();
+      const answer = fetch(`http://127.0.0.1:${second.httpPort}/v1/commands/ReceiveStock`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${SHOP}`, 'idempotency-key': 'rcv-race', prefer: 'wait=5', 'content-type': 'application/json' },
+        body: JSON.stringify(receive('sku-race', 1)),
+      });
+      await eventually(async () => expect(await env.query(`SELECT state FROM gateway.command WHERE message_id = 'rcv-race'`)).toEqual([{ state: 'publishing' }]), 10_000, 5);
+      const recorder = await env.pg.connect();
+      try {
+        await recorder.query('BEGIN');
+        await recorder.query(`SELECT 1 FROM gateway.command WHERE message_id = 'rcv-race' FOR UPDATE`);
+        proxy.releaseReplies();
+        await eventually(async () => expect(await env.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%AND state = ''publishing''%'`)).toEqual([{ n: 1 }]), 10_000, 5);
+        await recorder.query(`UPDATE gateway.command SET state = 'applied', outcome_type = 'StockReceived', outcome = '{"productId":"sku-race"}', settled_at = now() WHERE message_id = 'rcv-race'`);
+        await recorder.query('COMMIT');
+      } finally {
+        recorder.release();
+      }
+      const res = await answer;
+      expect({ status: res.status, body: await res.json() }).toMatchObject({ status: 201, body: { messageId: 'rcv-race', state: 'applied', outcome: { type: 'StockReceived' } } });
+    } finally {
+      proxy.releaseReplies();
+      await proxy.stop();
+    }
   });
 
   it('serves its OpenAPI 3.1 document, generated from the same schemas', async () => {

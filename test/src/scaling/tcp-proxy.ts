@@ -5,11 +5,16 @@ import type { AddressInfo } from 'node:net';
  * A TCP proxy a test can cut: point one worker's REDIS_URL (or any URL) at it and that worker
  * alone loses the service, the way a network partition would, while everything else keeps
  * talking to the real one. cut() drops every connection and refuses new ones; restore() lets
- * them through again.
+ * them through again. holdReplies() keeps what the server sends in the proxy (the client's
+ * requests still go through: a broker's confirms held back while it has the message) until
+ * releaseReplies().
  */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
+  /** The server side of each connection. */
+  private readonly upstreams = new Set<Socket>();
   private open = true;
+  private holding = false;
 
   private readonly server: Server;
 
@@ -20,12 +25,15 @@ export class TcpProxy {
         return;
       }
       const upstream = createConnection({ port: targetPort, host: targetHost });
+      this.upstreams.add(upstream);
+      upstream.on('close', () => this.upstreams.delete(upstream));
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
         s.on('error', () => undefined);
       }
       client.pipe(upstream).pipe(client);
+      if (this.holding) upstream.pause();
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -57,6 +65,16 @@ export class TcpProxy {
 
   restore(): void {
     this.open = true;
+  }
+
+  holdReplies(): void {
+    this.holding = true;
+    for (const u of this.upstreams) u.pause();
+  }
+
+  releaseReplies(): void {
+    this.holding = false;
+    for (const u of this.upstreams) u.resume();
   }
 
   async stop(): Promise<void> {

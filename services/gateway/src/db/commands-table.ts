@@ -74,12 +74,11 @@ export async function findCommand(pool: Pool, messageId: string): Promise<Comman
  * row as it is now (an outcome may have settled it first).
  */
 export async function markPublished(pool: Pool, messageId: string, state: 'accepted' | 'unconfirmed' | 'processed'): Promise<CommandRow | undefined> {
-  const r = await pool.query<CommandRow>(
-    `WITH marked AS (UPDATE ${GATEWAY_SCHEMA}.command SET state = $2 WHERE message_id = $1 AND state = 'publishing' RETURNING *)
-     SELECT * FROM marked UNION ALL SELECT * FROM ${GATEWAY_SCHEMA}.command WHERE message_id = $1 AND NOT EXISTS (SELECT 1 FROM marked)`,
-    [messageId, state],
-  );
-  return r.rows[0];
+  const r = await pool.query<CommandRow>(`UPDATE ${GATEWAY_SCHEMA}.command SET state = $2 WHERE message_id = $1 AND state = 'publishing' RETURNING *`, [messageId, state]);
+  // Settled first, it is read in a statement of its own: an outcome whose recording held the
+  // row while the UPDATE waited for it is not in that statement's snapshot, which still shows
+  // the row publishing.
+  return r.rows[0] ?? findCommand(pool, messageId);
 }
 
 export async function forgetPublishing(pool: Pool, messageId: string): Promise<void> {
