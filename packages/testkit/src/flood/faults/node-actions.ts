@@ -54,7 +54,7 @@ const AFTER_MS = 10_000;
 /** How long a downed node stays down at most waiting for its queues' new leaders (quorum queues elect one in about a second). */
 const LEADERS_WAIT_MS = 15_000;
 const LOOK_EVERY_MS = 500;
-/** How long a rolling restart waits for every queue member to be online before it stops the next node. */
+/** How long a node fault waits for every queue member to be online before it stops a node. */
 const MEMBERS_ONLINE_WAIT_MS = 120_000;
 const WORST_SHOWN = 5;
 
@@ -76,9 +76,10 @@ async function ledBy(c: ClusterNodes, namespace: string, partitions: number): Pr
 }
 
 /**
- * Once every queue member is online (an operator's rabbitmq-upgrade await_online_quorum_plus_one:
- * a node restarted just before and still booting would otherwise be missing too, and each queue
- * with members on both would lose its majority), takes one node down (SIGTERM, or SIGKILL for a crash) and keeps it down for `downMs` and
+ * Once every queue member is online (as rabbitmq-upgrade await_online_quorum_plus_one checks
+ * before an operator stops a node: a node restarted just before and still booting would
+ * otherwise be missing too, and each queue with members on both would lose its majority),
+ * takes one node down (SIGTERM, or SIGKILL for a crash) and keeps it down for `downMs` and
  * until the partition queues it led have leaders on the other nodes (at most LEADERS_WAIT_MS:
  * a queue without members elsewhere never gets one), starts it again and waits until it runs
  * in the cluster, then measures how long the partitions it led made no progress. The node is
