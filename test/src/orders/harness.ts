@@ -198,6 +198,27 @@ export function paymentEnv(sim: ProviderSimulator): Record<string, string | numb
   return { PROVIDER_URL: sim.url, WEBHOOK_SECRET, PROVIDER_TIMEOUT_MS: 2_000, PROVIDER_RETRY_BASE_MS: 50, PROVIDER_RETRY_MAX_MS: 500 };
 }
 
+/** One provider call times out after this; with HANGING_PROVIDER_ATTEMPTS of them a processing round lasts 40 s or more. */
+export const HANGING_PROVIDER_TIMEOUT_MS = 2_000;
+const HANGING_PROVIDER_ATTEMPTS = 20;
+
+/**
+ * A saga whose payment workers give a provider that hangs (Saga.sim.timeOut) a long round of
+ * short attempts; its stop lets the provider answer first, so a batch still retrying then ends
+ * within one attempt.
+ */
+export async function startWithHangingProvider(label: string, stock: number): Promise<{ saga: Saga; paymentEnv: Record<string, number>; stop: () => Promise<void> }> {
+  const env = { PROVIDER_TIMEOUT_MS: HANGING_PROVIDER_TIMEOUT_MS, PROVIDER_MAX_ATTEMPTS: HANGING_PROVIDER_ATTEMPTS, PROVIDER_RETRY_BASE_MS: 50, PROVIDER_RETRY_MAX_MS: 100 };
+  // Longer than the client's timeout, and short: a hung request keeps the simulator's stop waiting.
+  const saga = await Saga.start(label, { payments: env, provider: { hangMs: 3 * HANGING_PROVIDER_TIMEOUT_MS } });
+  await saga.stockUp(stock);
+  const stop = async () => {
+    saga.sim.configure({ timeouts: {} });
+    await saga.stop();
+  };
+  return { saga, paymentEnv: env, stop };
+}
+
 export function ids(prefix: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
 }

@@ -1,12 +1,9 @@
 import { partitionOf, partitionQueue } from '@stockflow/shared';
 import { eventually, workerMetric } from '../support';
 import { ops } from '../ops/run-ops';
-import { Saga } from './harness';
+import { HANGING_PROVIDER_TIMEOUT_MS as TIMEOUT_MS, startWithHangingProvider, type Saga } from './harness';
 
 const ORDER = 'paused-retry-1';
-/** One provider call times out after this; with ATTEMPTS of them a processing round lasts 40 s or more. */
-const TIMEOUT_MS = 2_000;
-const ATTEMPTS = 20;
 /** How long `ops pause` waits for the let-go: far less than a round, well over the grace and a poll. */
 const WAIT_S = 15;
 
@@ -19,20 +16,12 @@ const WAIT_S = 15;
  */
 describe('a pause while a payment batch retries the provider', () => {
   let saga: Saga;
+  let stop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    saga = await Saga.start('pause-retry', {
-      payments: { PROVIDER_TIMEOUT_MS: TIMEOUT_MS, PROVIDER_MAX_ATTEMPTS: ATTEMPTS, PROVIDER_RETRY_BASE_MS: 50, PROVIDER_RETRY_MAX_MS: 100 },
-      // Longer than the client's timeout, and short: a hung request keeps the simulator's stop waiting.
-      provider: { hangMs: 3 * TIMEOUT_MS },
-    });
-    await saga.stockUp(5);
+    ({ saga, stop } = await startWithHangingProvider('pause-retry', 5));
   });
-  afterAll(async () => {
-    // A failed run may leave the batch retrying, and a worker's stop drains it: the provider
-    // answers again, so it ends within one attempt.
-    saga?.sim.configure({ timeouts: {} });
-    await saga?.stop();
-  }, 60_000);
+  // A failed run may leave the batch retrying, and a worker's stop drains it.
+  afterAll(async () => stop?.(), 60_000);
 
   it('lets go of the partition within the grace, holds the payment while paused, and charges it once after the resume', async () => {
     const partition = partitionOf(ORDER, saga.env.topology.partitions);

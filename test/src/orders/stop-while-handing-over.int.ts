@@ -1,11 +1,7 @@
 import { partitionOf } from '@stockflow/shared';
 import { eventually, startPayments } from '../support';
-import { paymentEnv, Saga } from './harness';
+import { paymentEnv, startWithHangingProvider, type Saga } from './harness';
 
-/** One provider call times out after this; with ATTEMPTS of them a processing round lasts 40 s or more. */
-const TIMEOUT_MS = 2_000;
-const ATTEMPTS = 20;
-const PROVIDER = { PROVIDER_TIMEOUT_MS: TIMEOUT_MS, PROVIDER_MAX_ATTEMPTS: ATTEMPTS, PROVIDER_RETRY_BASE_MS: 50, PROVIDER_RETRY_MAX_MS: 100 };
 /** Far less than a round of attempts, well over a few provider timeouts. */
 const STOP_BOUND_MS = 15_000;
 
@@ -18,14 +14,12 @@ const STOP_BOUND_MS = 15_000;
  */
 describe('a worker stopped while its lost partitions drain', () => {
   let saga: Saga;
+  let provider: Record<string, number>;
+  let stop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    saga = await Saga.start('drain-force', { payments: PROVIDER, provider: { hangMs: 3 * TIMEOUT_MS } });
-    await saga.stockUp(10);
+    ({ saga, paymentEnv: provider, stop } = await startWithHangingProvider('drain-force', 10));
   });
-  afterAll(async () => {
-    saga?.sim.configure({ timeouts: {} });
-    await saga?.stop();
-  }, 60_000);
+  afterAll(async () => stop?.(), 60_000);
 
   it('forces the draining batches, which the new owner then charges once', async () => {
     const a = saga.payments!;
@@ -41,7 +35,7 @@ describe('a worker stopped while its lost partitions drain', () => {
     await eventually(async () => expect(saga.sim.stats.chargePosts).toBeGreaterThanOrEqual(2 * partitions), 30_000, 100);
     expect(a.ownedPartitions).toHaveLength(partitions);
 
-    const b = await startPayments(saga.env, { ...paymentEnv(saga.sim), ...PROVIDER, INSTANCE_ID: 'drain-force-b' });
+    const b = await startPayments(saga.env, { ...paymentEnv(saga.sim), ...provider, INSTANCE_ID: 'drain-force-b' });
     await eventually(() => expect(a.ownedPartitions.length).toBeLessThan(partitions), 15_000, 50);
 
     const stopped = a.stop().then(() => 'stopped');
