@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,7 +192,12 @@ async function floodOnTheCluster(dir: string, progressLog: string): Promise<void
     appendFileSync(progressLog, `${new Date().toISOString()} ${line}\n`);
   };
   afterAll(async () => {
-    if (!finished) console.error(`cluster test steps (progress in ${progressLog}):\n${steps.join('\n')}`);
+    if (!finished) {
+      // The nodes' own logs go with the directory: a failed run keeps them to read why.
+      const kept = join(TEST_LOG_DIR, `cluster-nodes-${process.pid}-${Date.now()}`);
+      if (existsSync(dir)) cpSync(dir, kept, { recursive: true, filter: (src) => !src.includes('/mnesia/') });
+      console.error(`cluster test steps (progress in ${progressLog}, node logs in ${kept}):\n${steps.join('\n')}`);
+    }
     // Whatever failed above: no node of this test outlives it.
     await down({ dir });
   }, 60_000);
