@@ -12,6 +12,11 @@ describe('partitioner', () => {
     expect(fnv1a32('order-42')).toBe(0x572446f4);
     expect(partitionOf('sku-1:wh-1', 16)).toBe(12);
     expect(partitionOf('order-42', 16)).toBe(7);
+    // Keys beyond ASCII hash their UTF-8 bytes, wherever the first non-ASCII character is.
+    expect(fnv1a32('sku-é:wh-1')).toBe(0x4129c298);
+    expect(fnv1a32('ключ-7')).toBe(0x4fc701e9);
+    expect(fnv1a32('😀')).toBe(0x33a29608);
+    expect(fnv1a32('a\u0080')).toBe(0x7cd3d51e);
   });
 
   it('spreads 100k keys over 16 partitions within ±5% of even', () => {

@@ -9,6 +9,19 @@
  */
 export function fnv1a32(input: string): number {
   let hash = 0x811c9dc5;
+  // An ASCII key is its own UTF-8: hashed from its char codes, without a Buffer per call (every
+  // emitted message hashes its key twice, for its partition and its relay shard).
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i);
+    if (c > 0x7f) return fnv1a32Utf8(input);
+    hash ^= c;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+function fnv1a32Utf8(input: string): number {
+  let hash = 0x811c9dc5;
   for (const byte of Buffer.from(input, 'utf8')) {
     hash ^= byte;
     hash = Math.imul(hash, 0x01000193);
