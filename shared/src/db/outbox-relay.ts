@@ -4,7 +4,7 @@ import { PublishError, StockflowError } from '../errors';
 import type { Logger } from '../logger';
 import { BUDGETS, classify, type RetryPolicy } from '../retry/policy';
 import { SESSION_OPTIONS } from './database';
-import { outboxChannel, publishedProperties, type LocalRelay, type OutboxRecord, type OutboxRow } from './outbox';
+import { outboxChannel, publishOptions, type LocalRelay, type OutboxRecord, type OutboxRow } from './outbox';
 import { dueParkedHeads, deferParkedHead, parkedKeys, parkFollowers, parkKey, unparkAfterHead } from './outbox-parking';
 import type { ShardScope } from './outbox-shards';
 import { readOutbox } from './outbox-read';
@@ -384,11 +384,10 @@ export class OutboxRelay implements LocalRelay {
   private send(r: OutboxRecord): Promise<void> {
     if (!this.leases.holds(this.shardOf(r))) return Promise.reject(new RelayLeaseLost(`relay lease of ${this.opts.schema} shard ${this.shardOf(r)} ran out before publishing`));
     const body = Buffer.from(r.payload);
-    const props = publishedProperties(r);
-    const main = this.opts.publisher.publish(r.exchange, r.routingKey, body, { ...props, mandatory: r.mandatory });
+    const main = this.opts.publisher.publish(r.exchange, r.routingKey, body, publishOptions(r, r.mandatory));
     const { watchExchange, watchRoutingKey } = r;
     if (!watchExchange || !watchRoutingKey) return main;
-    return main.then(() => this.opts.publisher.publish(watchExchange, watchRoutingKey, body, { ...props, mandatory: false }));
+    return main.then(() => this.opts.publisher.publish(watchExchange, watchRoutingKey, body, publishOptions(r, false)));
   }
 
   /** Publishes a round (outbox-round.ts), records what the broker confirmed, and deals with what it refused. */

@@ -28,9 +28,20 @@ export function storedProperties(props: object): Record<string, unknown> {
   return rest;
 }
 
-/** The AMQP properties a row is published with; a row that stored any of the others gets them overridden the same way. */
-export function publishedProperties(row: Pick<OutboxRow, 'messageId' | 'type' | 'properties'>): Record<string, unknown> & { messageId: string; type: string } {
-  return { ...FIXED_PROPERTIES, ...row.properties, messageId: row.messageId, type: row.type };
+/**
+ * The options a row is published with: FIXED_PROPERTIES, then what the row stored (a row stored
+ * with the full set overrides them with the same values), then its id and type. Built property
+ * by property: two spreads in one literal take V8's generic copy, about 3 µs per row against
+ * 0.1 µs.
+ */
+export function publishOptions(row: Pick<OutboxRow, 'messageId' | 'type' | 'properties'>, mandatory: boolean): Record<string, unknown> & { messageId: string; type: string; mandatory: boolean } {
+  const out: Record<string, unknown> = { contentType: FIXED_PROPERTIES.contentType, persistent: FIXED_PROPERTIES.persistent };
+  const stored = row.properties;
+  for (const k in stored) if (Object.hasOwn(stored, k)) out[k] = stored[k];
+  out.messageId = row.messageId;
+  out.type = row.type;
+  out.mandatory = mandatory;
+  return out as Record<string, unknown> & { messageId: string; type: string; mandatory: boolean };
 }
 
 export function outboxChannel(schema: string): string {
@@ -40,6 +51,14 @@ export function outboxChannel(schema: string): string {
 /** An outbox row as committed, with its id (the relay deletes by id once published). */
 export interface OutboxRecord extends OutboxRow {
   id: string;
+}
+
+/**
+ * A row with its id, written out field by field: `{ ...row, id }` (a property added to a
+ * spread) takes V8's generic copy, about 1 µs a row against 0.03 µs.
+ */
+export function recordOf(r: OutboxRow, id: string): OutboxRecord {
+  return { id, messageId: r.messageId, type: r.type, exchange: r.exchange, routingKey: r.routingKey, mandatory: r.mandatory, properties: r.properties, payload: r.payload, watchExchange: r.watchExchange, watchRoutingKey: r.watchRoutingKey, keyHash: r.keyHash };
 }
 
 /** The worker's own outbox relay, as a writer sees it (OutboxRelay). */
@@ -84,7 +103,7 @@ export function writeOutbox(tx: Tx, schema: string, rows: OutboxRow[], local?: {
     local
       ? (returned) => {
           const ids = new Map(returned.map((r) => [String(r.message_id), String(r.id)]));
-          const records = rows.map((r) => ({ ...r, id: ids.get(r.messageId)! }));
+          const records = rows.map((r) => recordOf(r, ids.get(r.messageId)!));
           tx.onCommit(() => {
             if (!local.relay.handoff(records) && leading) void notifyOutbox(local.query, schema).catch(local.onNotifyError);
           });
