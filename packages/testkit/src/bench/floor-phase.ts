@@ -94,10 +94,6 @@ export async function measureFloor(run: FloorRun): Promise<FloorRow[]> {
 }
 
 /**
- * A stockflow scenario's throughput against the floor's: the floor's run of the same scenario,
- * or its `uniform` run for a scenario it cannot run (reservations), as `floor_scenario` says.
- */
-/**
  * Whether a scenario ran at least `share` of the floor's throughput on `scenario`, on the
  * unrounded ratio: `ratio_vs_floor` is rounded to two places, and 0.745 must not count as 0.75.
  * Null when the run has no such row or floor.
@@ -108,6 +104,10 @@ export function meetsFloorShare(row: { msgs_per_s: number; floor_scenario?: stri
   return row.msgs_per_s / basis.msgs_per_s >= share;
 }
 
+/**
+ * A stockflow scenario's throughput against the floor's: the floor's run of the same scenario,
+ * or its `uniform` run for a scenario it cannot run (reservations), as `floor_scenario` says.
+ */
 export function ratioVsFloor(name: string, msgsPerS: number, floor: FloorRow[]): { ratio_vs_floor: number | null; floor_scenario: string | null } {
   const basis = floor.find((f) => f.name === name) ?? floor.find((f) => f.name === 'uniform');
   return basis ? { ratio_vs_floor: round(msgsPerS / basis.msgs_per_s, 2), floor_scenario: basis.name } : { ratio_vs_floor: null, floor_scenario: null };
